@@ -1,0 +1,1 @@
+"""Streamlit app shell: entry point, sources, filters, cached loaders, charts and shared widgets."""

@@ -1,0 +1,60 @@
+"""Data health: which source, how fresh each table is, row counts, and every rejected row by reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from dashboard.components import error_panel
+from dashboard.context import PageContext
+from queries.health import rejected_rows, table_health
+
+
+def render(ctx: PageContext) -> None:
+    st.title("Data health")
+    st.markdown(
+        f"**Source:** `{ctx.source.path}`" + (f" · mapping `{ctx.source.mapping}`" if ctx.source.mapping else "")
+    )
+    if ctx.dataset is None:
+        error_panel("The source could not be read", ctx.error or "")
+        return
+    ds = ctx.dataset
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    st.caption(f"Signature {ctx.signature} (changes when any file changes) · checked {now:%Y-%m-%d %H:%M} UTC")
+
+    st.subheader("Tables")
+    st.dataframe(
+        table_health(ds, now),
+        hide_index=True,
+        key="health.tables",
+        column_config={
+            "rows_read": st.column_config.NumberColumn("Rows read", format="localized"),
+            "rows_loaded": st.column_config.NumberColumn("Loaded", format="localized"),
+            "rows_rejected": st.column_config.NumberColumn("Rejected", format="localized"),
+            "rows_superseded": st.column_config.NumberColumn("Superseded snapshots", format="localized"),
+            "latest": "Latest value",
+            "age_hours": st.column_config.NumberColumn("Age (h)", format="%.1f"),
+            "not_provided": "Fields not provided",
+        },
+    )
+    missing = [t for t in ("staffing", "qa_reviews", "platform_metrics", "events") if t not in ds.tables]
+    if missing:
+        st.info(f"Not provided: {', '.join(missing)}. Pages that need them say so; add the files or map them.")
+
+    st.subheader("Rejected rows")
+    rejected = rejected_rows(ds)
+    if rejected.is_empty():
+        st.success("No rows rejected: every row passed the data contract.")
+    else:
+        st.caption("Rejected rows are excluded from every metric. Each reason shows the first examples (file and row).")
+        st.dataframe(
+            rejected,
+            hide_index=True,
+            key="health.rejected",
+            column_config={
+                "rows": st.column_config.NumberColumn("Rows", format="localized"),
+                "share_of_read": st.column_config.NumberColumn("Share of rows read", format="percent"),
+            },
+        )
+    st.caption("Definitions: docs/data-contract.md · command line: `python -m queries validate --source …`")

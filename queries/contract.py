@@ -1,0 +1,285 @@
+"""The data contract: the tables Bellwether reads, their fields, types and allowed values.
+
+This module is the single source of truth. Validation (`queries.validation`), the demo
+generator (`queries.demo`) and `docs/data-contract.md` (rendered by
+`python -m queries contract`) all read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import polars as pl
+
+
+class Kind(StrEnum):
+    """The logical type of a field; each maps to one Polars dtype after loading."""
+
+    STRING = "string"
+    TIMESTAMP = "timestamp"
+    DATE = "date"
+    NUMBER = "number"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+
+    @property
+    def dtype(self) -> pl.DataType:
+        return _DTYPES[self]
+
+
+_DTYPES: dict[Kind, pl.DataType] = {
+    Kind.STRING: pl.String(),
+    # Timestamps are UTC, stored without a time-zone tag (naive = UTC everywhere in Bellwether).
+    Kind.TIMESTAMP: pl.Datetime("us"),
+    Kind.DATE: pl.Date(),
+    Kind.NUMBER: pl.Float64(),
+    Kind.INTEGER: pl.Int64(),
+    Kind.BOOLEAN: pl.Boolean(),
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of a contract table."""
+
+    name: str
+    kind: Kind
+    description: str
+    required: bool = False
+    values: tuple[str, ...] | None = None  # allowed values; None = free text
+    min_value: float | None = None
+    max_value: float | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    """One contract table: its grain, its fields and the columns that must be unique."""
+
+    name: str
+    grain: str
+    description: str
+    fields: tuple[Field, ...]
+    unique_key: tuple[str, ...] = ()
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.name} has no field {name!r}")
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    @property
+    def required(self) -> list[str]:
+        return [f.name for f in self.fields if f.required]
+
+    @property
+    def schema(self) -> dict[str, pl.DataType]:
+        return {f.name: f.kind.dtype for f in self.fields}
+
+
+SOURCES = ("user_report", "proactive_model", "trusted_flagger", "escalation", "appeal", "legal")
+DECISIONS = ("violating", "non_violating", "escalated")
+PRIORITIES = ("P0", "P1", "P2", "P3")
+ERROR_TYPES = ("over_enforcement", "under_enforcement", "wrong_policy", "technical", "other")
+EVENT_KINDS = (
+    "policy_change",
+    "product_launch",
+    "model_launch",
+    "news_event",
+    "outage",
+    "holiday",
+    "training",
+    "other",
+)
+PROACTIVE_SOURCES = ("proactive_model",)
+
+TICKETS = Table(
+    name="tickets",
+    grain="one row per ticket (a reported or machine-flagged item routed for a decision)",
+    description="Every ticket with its routing, timestamps and outcome.",
+    unique_key=("ticket_id",),
+    fields=(
+        Field("ticket_id", Kind.STRING, "Unique ticket identifier.", required=True),
+        Field("created_at", Kind.TIMESTAMP, "When the ticket entered the system (UTC).", required=True),
+        Field(
+            "first_action_at",
+            Kind.TIMESTAMP,
+            "First moderator or automated decision (UTC); empty while waiting.",
+        ),
+        Field("closed_at", Kind.TIMESTAMP, "When the ticket was closed (UTC); empty while open."),
+        Field(
+            "updated_at",
+            Kind.TIMESTAMP,
+            "Last change of the row (UTC); used by `dedupe_by` for snapshot extracts.",
+        ),
+        Field("queue", Kind.STRING, "Review queue the ticket was routed to, e.g. live_p0, reports."),
+        Field(
+            "surface", Kind.STRING, "Where the content lives, e.g. live_stream, live_comment, gift, profile, replay."
+        ),
+        Field("policy_domain", Kind.STRING, "Policy area, e.g. harassment_bullying, youth_safety."),
+        Field("market", Kind.STRING, "Market (ISO 3166-1 alpha-2 country code recommended)."),
+        Field("language", Kind.STRING, "Content language (ISO 639-1 code recommended)."),
+        Field("source", Kind.STRING, "How the ticket was detected.", values=SOURCES),
+        Field("priority", Kind.STRING, "P0 (imminent harm) to P3.", values=PRIORITIES),
+        Field("vendor", Kind.STRING, "Team or outsourced vendor that decided; empty for automated decisions."),
+        Field("site", Kind.STRING, "Vendor site (city or centre)."),
+        Field("decision", Kind.STRING, "Outcome of the first decision.", values=DECISIONS),
+        Field(
+            "handle_seconds",
+            Kind.NUMBER,
+            "Reviewer working time spent on the ticket, in seconds.",
+            min_value=0,
+        ),
+        Field("automated", Kind.BOOLEAN, "True when decided by automation without human review."),
+        Field(
+            "views_before_action",
+            Kind.INTEGER,
+            "Views (or live viewers reached) between creation and first action.",
+            min_value=0,
+        ),
+        Field("appealed", Kind.BOOLEAN, "True when the decision was appealed."),
+        Field("appeal_overturned", Kind.BOOLEAN, "True when an appeal reversed the decision."),
+        Field("sla_met", Kind.BOOLEAN, "SLA outcome as computed by the source system, if it has one."),
+    ),
+)
+
+STAFFING = Table(
+    name="staffing",
+    grain="one row per date × vendor × site × queue × language",
+    description="Planned and delivered vendor capacity.",
+    unique_key=("date", "vendor", "site", "queue", "language"),
+    fields=(
+        Field("date", Kind.DATE, "Calendar day (UTC).", required=True),
+        Field("vendor", Kind.STRING, "Vendor or internal team.", required=True),
+        Field("site", Kind.STRING, "Vendor site."),
+        Field("queue", Kind.STRING, "Queue the capacity serves; empty = all queues of the site."),
+        Field("language", Kind.STRING, "Language skill of the capacity (ISO 639-1)."),
+        Field("scheduled_fte", Kind.NUMBER, "Full-time equivalents scheduled that day.", min_value=0),
+        Field(
+            "productive_hours",
+            Kind.NUMBER,
+            "Hours actually available for review (after shrinkage).",
+            min_value=0,
+        ),
+        Field(
+            "shrinkage",
+            Kind.NUMBER,
+            "Share (0–1) of paid time not available for review: breaks, training, wellness, absence.",
+            min_value=0,
+            max_value=1,
+        ),
+        Field("headcount", Kind.INTEGER, "People employed on the line that day.", min_value=0),
+        Field("attrition", Kind.INTEGER, "People who left that day.", min_value=0),
+    ),
+)
+
+QA_REVIEWS = Table(
+    name="qa_reviews",
+    grain="one row per QA review of a decision",
+    description="Quality-assurance re-reviews of sampled decisions.",
+    fields=(
+        Field("ticket_id", Kind.STRING, "The reviewed ticket.", required=True),
+        Field("reviewed_at", Kind.TIMESTAMP, "When QA reviewed it (UTC).", required=True),
+        Field("vendor", Kind.STRING, "Vendor whose decision was reviewed."),
+        Field("policy_domain", Kind.STRING, "Policy area of the ticket."),
+        Field("moderator_decision", Kind.STRING, "The decision under review.", values=DECISIONS),
+        Field("qa_decision", Kind.STRING, "QA's decision.", values=DECISIONS),
+        Field("is_correct", Kind.BOOLEAN, "True when QA agrees with the decision.", required=True),
+        Field("error_type", Kind.STRING, "Kind of error when not correct.", values=ERROR_TYPES),
+    ),
+)
+
+PLATFORM_METRICS = Table(
+    name="platform_metrics",
+    grain="one row per date × market",
+    description="User base, used to normalise volumes per 1M daily active users.",
+    unique_key=("date", "market"),
+    fields=(
+        Field("date", Kind.DATE, "Calendar day (UTC).", required=True),
+        Field("market", Kind.STRING, "Market, same codes as tickets.market.", required=True),
+        Field("dau", Kind.INTEGER, "Daily active users.", required=True, min_value=0),
+    ),
+)
+
+EVENTS = Table(
+    name="events",
+    grain="one row per annotated event",
+    description="Annotations drawn on time charts: policy changes, launches, news events, outages.",
+    fields=(
+        Field("start", Kind.DATE, "First day of the event.", required=True),
+        Field("end", Kind.DATE, "Last day (inclusive); empty = one day."),
+        Field("title", Kind.STRING, "Short label.", required=True),
+        Field("kind", Kind.STRING, "Kind of event.", values=EVENT_KINDS),
+        Field("policy_domain", Kind.STRING, "Policy area it concerns; empty = all."),
+        Field("market", Kind.STRING, "Market it concerns; empty = all."),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (TICKETS, STAFFING, QA_REVIEWS, PLATFORM_METRICS, EVENTS)}
+
+# Row rules that involve two fields: (table, later field, earlier field, reason).
+ORDER_RULES: tuple[tuple[str, str, str, str], ...] = (
+    ("tickets", "closed_at", "created_at", "closed before created"),
+    ("tickets", "first_action_at", "created_at", "first action before created"),
+    ("tickets", "closed_at", "first_action_at", "closed before first action"),
+    ("events", "end", "start", "end before start"),
+)
+
+
+def contract_markdown() -> str:
+    """Render the contract as the Markdown in docs/data-contract.md."""
+    lines = [
+        "# Data contract",
+        "",
+        "<!-- Generated by `python -m queries contract > docs/data-contract.md`; edit queries/contract.py. -->",
+        "",
+        "Bellwether reads five tables. Only `tickets` is needed; pages whose tables or fields are",
+        "missing say what to map instead of failing. Timestamps are UTC: values with an offset",
+        "(`Z`, `+02:00`) are converted, values without one are taken as UTC. Column names and",
+        "formats of your own extracts map onto these fields with a mapping file (see README).",
+        "",
+        "Rows that break a rule are **rejected**: excluded from every metric, counted by reason",
+        "and shown on the Data health page and by `python -m queries validate`.",
+        "",
+    ]
+    for table in TABLES.values():
+        lines += [f"## `{table.name}`", "", f"{table.description} Grain: {table.grain}.", ""]
+        if table.unique_key:
+            lines += [f"Unique key: {', '.join(f'`{k}`' for k in table.unique_key)}.", ""]
+        lines += ["| field | type | required | allowed values | meaning |", "|---|---|---|---|---|"]
+        for f in table.fields:
+            allowed = ", ".join(f"`{v}`" for v in f.values) if f.values else _range_text(f)
+            lines.append(
+                f"| `{f.name}` | {f.kind.value} | {'yes' if f.required else ''} | {allowed} | {f.description} |"
+            )
+        rules = [r for r in ORDER_RULES if r[0] == table.name]
+        if rules:
+            lines += ["", "Row rules: " + "; ".join(f"`{a}` ≥ `{b}` (else *{why}*)" for _, a, b, why in rules) + "."]
+        lines.append("")
+    lines += [
+        "## Rejection reasons",
+        "",
+        "In order of precedence (a row is counted once, under its first failing rule):",
+        "",
+        "1. *missing FIELD* — a required field is empty.",
+        "2. *unparseable FIELD* — a timestamp, date, number or boolean that cannot be read.",
+        "3. *unknown FIELD value* — a value outside the allowed values (map it with `[TABLE.values.FIELD]`).",
+        "4. *FIELD out of range* — below the minimum or above the maximum.",
+        "5. The row rules above.",
+        "6. *duplicate KEY* — every row of a key that appears more than once (set `dedupe_by`",
+        "   for snapshot extracts, which keeps the last row per key instead).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _range_text(f: Field) -> str:
+    if f.min_value is not None and f.max_value is not None:
+        return f"{f.min_value:g}–{f.max_value:g}"
+    if f.min_value is not None:
+        return f"≥ {f.min_value:g}"
+    return ""

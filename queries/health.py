@@ -1,0 +1,72 @@
+"""Data health: what each table holds, how fresh it is, and what was rejected."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from queries.dataset import Dataset
+
+TABLE_SCHEMA = {
+    "table": pl.String,
+    "location": pl.String,
+    "rows_read": pl.Int64,
+    "rows_loaded": pl.Int64,
+    "rows_rejected": pl.Int64,
+    "rows_superseded": pl.Int64,
+    "latest": pl.String,
+    "age_hours": pl.Float64,
+    "not_provided": pl.String,
+}
+
+
+def table_health(ds: Dataset, now: dt.datetime) -> pl.DataFrame:
+    """One row per table: rows read/loaded/rejected, freshness (latest value, age in hours at `now`)."""
+    rows = []
+    for r in ds.reports.values():
+        latest = r.latest
+        as_datetime = (
+            latest
+            if isinstance(latest, dt.datetime)
+            else (dt.datetime.combine(latest, dt.time()) if isinstance(latest, dt.date) else None)
+        )
+        rows.append(
+            {
+                "table": r.table,
+                "location": r.location,
+                "rows_read": r.rows_read,
+                "rows_loaded": r.rows_loaded,
+                "rows_rejected": r.rows_rejected,
+                "rows_superseded": r.rows_superseded,
+                "latest": latest.isoformat(sep=" ")
+                if isinstance(latest, dt.datetime)
+                else (latest.isoformat() if latest else None),
+                "age_hours": (now - as_datetime).total_seconds() / 3600 if as_datetime else None,
+                "not_provided": ", ".join(r.missing_fields),
+            }
+        )
+    return pl.DataFrame(rows, schema=TABLE_SCHEMA)
+
+
+def rejected_rows(ds: Dataset) -> pl.DataFrame:
+    """One row per table × rejection reason, with the count, the share of rows read and examples."""
+    rows = [
+        {
+            "table": r.table,
+            "reason": rej.reason,
+            "rows": rej.rows,
+            "share_of_read": rej.rows / r.rows_read if r.rows_read else None,
+            "examples": " | ".join(rej.examples),
+        }
+        for r in ds.reports.values()
+        for rej in r.rejections
+    ]
+    schema = {
+        "table": pl.String,
+        "reason": pl.String,
+        "rows": pl.Int64,
+        "share_of_read": pl.Float64,
+        "examples": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema)

@@ -1,0 +1,159 @@
+"""Mapping files: how a user's extracts map onto the data contract (TOML, one section per table)."""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from queries.contract import TABLES
+from queries.errors import SourceError
+
+_TABLE_KEYS = {
+    "path",
+    "format",
+    "datetime_format",
+    "date_format",
+    "null_values",
+    "separator",
+    "encoding",
+    "dedupe_by",
+    "columns",
+    "values",
+}
+FORMATS = ("csv", "parquet")
+
+
+@dataclass(frozen=True)
+class TableMapping:
+    """How one contract table is read: where, in which format, with which column names."""
+
+    path: str | None = None
+    format: str | None = None
+    datetime_format: str | None = None
+    date_format: str | None = None
+    null_values: tuple[str, ...] = ()
+    separator: str = ","
+    encoding: str = "utf8"
+    dedupe_by: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)  # contract field -> source column
+    values: dict[str, dict[str, str]] = field(default_factory=dict)  # field -> {source value: contract value}
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A parsed mapping file; `file` is None for the implicit mapping of a plain directory."""
+
+    tables: dict[str, TableMapping]
+    file: Path | None = None
+
+    def table(self, name: str) -> TableMapping:
+        return self.tables.get(name, TableMapping())
+
+
+def load_mapping(path: str | Path | None) -> Mapping:
+    """Read and check a mapping file; None gives the empty mapping (contract names as they are)."""
+    if path is None:
+        return Mapping(tables={})
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"Mapping file {path} does not exist.", fix="Check the --mapping path.")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SourceError(
+            f"Mapping file {path} is not valid TOML: {exc}.",
+            fix="Fix the syntax at that line; see the mapping example in README.md.",
+        ) from None
+    return Mapping(tables={name: _table_mapping(path, name, body) for name, body in raw.items()}, file=path)
+
+
+def _table_mapping(path: Path, name: str, body: Any) -> TableMapping:
+    if name not in TABLES:
+        raise SourceError(
+            f"Mapping file {path} has a section [{name}], which is not a Bellwether table.",
+            fix=f"Use one of: {', '.join(TABLES)}{_did_you_mean(name, TABLES)}.",
+        )
+    if not isinstance(body, dict):
+        raise SourceError(f"Mapping file {path}: [{name}] must be a table of settings.", fix=f"Write it as [{name}].")
+    unknown = sorted(set(body) - _TABLE_KEYS)
+    if unknown:
+        raise SourceError(
+            f"Mapping file {path}: [{name}] has unknown setting {unknown[0]!r}.",
+            fix=f"Allowed settings: {', '.join(sorted(_TABLE_KEYS))}{_did_you_mean(unknown[0], _TABLE_KEYS)}.",
+        )
+    table = TABLES[name]
+    where = f"Mapping file {path}: [{name}]"
+    for key in ("path", "format", "datetime_format", "date_format", "separator", "encoding", "dedupe_by"):
+        if key in body and not isinstance(body[key], str):
+            raise SourceError(f"{where} {key} must be a string.", fix=f'Write it as {key} = "…".')
+    columns = _string_table(body.get("columns", {}), f"{where}.columns")
+    for contract_field in columns:
+        if contract_field not in table.names:
+            raise SourceError(
+                f"{where}.columns maps {contract_field!r}, which is not a field of {name}.",
+                fix=f"Fields of {name}: {', '.join(table.names)}{_did_you_mean(contract_field, table.names)}.",
+            )
+    values_raw = body.get("values", {})
+    if not isinstance(values_raw, dict):
+        raise SourceError(f"{where}.values must be a table.", fix=f"Write [{name}.values.FIELD] sections.")
+    values = {f: _string_table(v, f"{where}.values.{f}") for f, v in values_raw.items()}
+    for f, value_map in values.items():
+        allowed = table.field(f).values if f in table.names else None
+        if allowed is None:
+            raise SourceError(
+                f"{where}.values.{f}: {f!r} is not a field with fixed values.",
+                fix=f"Fields with fixed values: {', '.join(x.name for x in table.fields if x.values)}.",
+            )
+        bad = sorted(v for v in value_map.values() if v not in allowed)
+        if bad:
+            raise SourceError(f"{where}.values.{f} maps to {bad[0]!r}.", fix=f"Allowed values: {', '.join(allowed)}.")
+    fmt = body.get("format")
+    if fmt is not None and fmt not in FORMATS:
+        raise SourceError(f"{where} format = {fmt!r} is not supported.", fix='Use format = "csv" or "parquet".')
+    dedupe_by = body.get("dedupe_by")
+    if dedupe_by is not None:
+        if not table.unique_key:
+            raise SourceError(f"{where} sets dedupe_by, but {name} has no unique key.", fix="Remove dedupe_by.")
+        if dedupe_by not in table.names:
+            raise SourceError(
+                f"{where} dedupe_by = {dedupe_by!r} is not a field of {name}.",
+                fix=f"Use a timestamp field such as updated_at{_did_you_mean(dedupe_by, table.names)}.",
+            )
+    null_values = body.get("null_values", [])
+    if not isinstance(null_values, list) or not all(isinstance(v, str) for v in null_values):
+        raise SourceError(f"{where} null_values must be a list of strings.", fix='Write null_values = ["NULL", "?"].')
+    separator = body.get("separator", ",")
+    if len(separator) != 1:
+        raise SourceError(f"{where} separator must be one character.", fix='Write separator = ";" for example.')
+    encoding = body.get("encoding", "utf8")
+    if encoding not in ("utf8", "utf8-lossy"):
+        raise SourceError(
+            f"{where} encoding = {encoding!r} is not supported.",
+            fix='Use "utf8", or "utf8-lossy" to replace undecodable bytes; convert other encodings to UTF-8 first.',
+        )
+    return TableMapping(
+        path=body.get("path"),
+        format=fmt,
+        datetime_format=body.get("datetime_format"),
+        date_format=body.get("date_format"),
+        null_values=tuple(null_values),
+        separator=separator,
+        encoding=encoding,
+        dedupe_by=dedupe_by,
+        columns=columns,
+        values=values,
+    )
+
+
+def _string_table(value: Any, where: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise SourceError(f"{where} must map names to strings.", fix='Write lines like created_at = "opened_at".')
+    return dict(value)
+
+
+def _did_you_mean(word: str, options: Any) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

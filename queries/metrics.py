@@ -1,0 +1,323 @@
+"""Metric definitions and their one implementation each, by any grouping and period.
+
+Every metric returns a DataFrame with the group columns (and `period` when asked), then
+its named measures. Definitions in `METRICS` are shown on hover in the app and written
+out in docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+import polars as pl
+import polars.selectors as cs
+
+from queries.contract import PROACTIVE_SOURCES
+from queries.dataset import Dataset
+from queries.filters import DIMENSIONS, Filters, period_expr
+from queries.sla import SlaPolicy, load_sla_policy
+
+HOUR_US = 3_600_000_000
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric's name, the measures it returns, and its definition for people."""
+
+    name: str
+    label: str
+    fields: tuple[str, ...]
+    definition: str
+    needs: tuple[tuple[str, tuple[str, ...]], ...]  # (table, fields) the source must provide
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric(
+            "volume",
+            "Tickets received",
+            ("tickets",),
+            "Tickets created in the period (valid rows only).",
+            (("tickets", ()),),
+        ),
+        Metric(
+            "actioned",
+            "Tickets actioned",
+            ("actioned",),
+            "Tickets whose first action (human or automated) falls in the period, whenever they were created.",
+            (("tickets", ("first_action_at",)),),
+        ),
+        Metric(
+            "time_to_first_action",
+            "Time to first action",
+            ("tickets", "measured", "p50_hours", "p90_hours", "mean_hours"),
+            "Hours from created_at to first_action_at for tickets created in the period that have both "
+            "timestamps and a non-negative duration (`measured`); P50/P90 with linear interpolation. "
+            "Tickets still waiting are not measured.",
+            (("tickets", ("first_action_at",)),),
+        ),
+        Metric(
+            "time_to_close",
+            "Time to close",
+            ("tickets", "measured", "p50_hours", "p90_hours", "mean_hours"),
+            "Hours from created_at to closed_at for tickets created in the period that have both "
+            "timestamps and a non-negative duration; P50/P90 with linear interpolation. Open tickets are not measured.",
+            (("tickets", ("closed_at",)),),
+        ),
+        Metric(
+            "sla",
+            "SLA attainment",
+            ("tickets", "measured", "met", "attainment"),
+            "Share of measured tickets created in the period whose first action came within the SLA target of "
+            "the first matching rule in config/sla.toml. Measured: tickets with a target that were actioned, or "
+            "are still waiting past their target at the data's latest timestamp (those count as missed).",
+            (("tickets", ("first_action_at",)),),
+        ),
+        Metric(
+            "proactive",
+            "Proactive detection share",
+            ("tickets", "known_source", "proactive", "proactive_share"),
+            "Share of tickets created in the period, among those with a known source, that were detected by the "
+            "platform's own models (source = proactive_model) rather than reported.",
+            (("tickets", ("source",)),),
+        ),
+        Metric(
+            "appeals",
+            "Appeals",
+            ("tickets", "appealed", "overturned", "appeal_rate", "overturn_rate"),
+            "Among tickets created in the period that got a decision (`tickets`): appeal_rate = appealed / tickets; "
+            "overturn_rate = appeals that reversed the decision / appealed.",
+            (("tickets", ("decision", "appealed", "appeal_overturned")),),
+        ),
+        Metric(
+            "qa_accuracy",
+            "QA accuracy",
+            ("reviews", "correct", "accuracy"),
+            "QA reviews done in the period where QA agreed with the decision, divided by all QA reviews in the "
+            "period. Market, surface and source filters apply through the reviewed ticket.",
+            (("qa_reviews", ()),),
+        ),
+        Metric(
+            "per_million_dau",
+            "Tickets per 1M DAU",
+            ("tickets", "dau_days", "tickets_per_million_dau"),
+            "Daily tickets per million daily active users: tickets created in the period / sum over its days of "
+            "DAU of the selected markets × 1,000,000. Separates abuse growth from user growth.",
+            (("platform_metrics", ()), ("tickets", ("market",))),
+        ),
+        Metric(
+            "open_backlog",
+            "Open backlog",
+            ("open_tickets",),
+            "Tickets created before the end of the period and not closed by then (closed_at empty or later).",
+            (("tickets", ("closed_at",)),),
+        ),
+    )
+}
+
+
+def missing_inputs(ds: Dataset, metric: str) -> str | None:
+    """None when the source can compute the metric, else what to map to get it."""
+    for table, needed in METRICS[metric].needs:
+        if table not in ds.tables:
+            return f"{METRICS[metric].label} needs the {table} table; add {table}.parquet/.csv or map it."
+        absent = [f for f in needed if not ds.has(table, f)]
+        if absent:
+            return f"{METRICS[metric].label} needs {table}.{', '.join(absent)}; map it under [{table}.columns]."
+    return None
+
+
+def summarize(
+    ds: Dataset,
+    metric: str,
+    filters: Filters,
+    by: Sequence[str] = (),
+    period: str | None = None,
+    *,
+    sla_policy: SlaPolicy | None = None,
+) -> pl.DataFrame:
+    """Compute one metric for the filters, grouped by `by` columns and optionally by period."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
+    if metric == "sla":
+        implementation = partial(_sla, policy=sla_policy or load_sla_policy())
+    else:
+        implementation = _IMPLEMENTATIONS[metric]
+    out = implementation(ds, filters, list(by), period)
+    keys = _keys(list(by), period)
+    return out.sort(keys) if keys else out
+
+
+def _as_of(ds: Dataset) -> dt.datetime:
+    """The data's "now": the latest timestamp seen in tickets."""
+    t = ds.tables["tickets"]
+    seen = [v for v in (t["created_at"].max(), t["first_action_at"].max(), t["closed_at"].max()) if v is not None]
+    return max(seen) if seen else dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _created(tickets: pl.DataFrame, filters: Filters, period: str | None) -> pl.LazyFrame:
+    lf = tickets.lazy().filter(filters.in_period("created_at") & filters.dimension_expr())
+    return lf.with_columns(period_expr("created_at", period)) if period else lf
+
+
+def _group(lf: pl.LazyFrame, keys: list[str], aggs: list[pl.Expr]) -> pl.DataFrame:
+    """Aggregate by keys (or over everything); counts come out as Int64 so differences can go negative."""
+    out = lf.group_by(keys).agg(aggs) if keys else lf.select(aggs)
+    return out.with_columns(cs.unsigned_integer().cast(pl.Int64)).collect()
+
+
+def _keys(by: list[str], period: str | None) -> list[str]:
+    return by + (["period"] if period else [])
+
+
+def _volume(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
+    return _group(_created(ds.tables["tickets"], filters, period), _keys(by, period), [pl.len().alias("tickets")])
+
+
+def _actioned(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
+    lf = ds.tables["tickets"].lazy().filter(filters.in_period("first_action_at") & filters.dimension_expr())
+    if period:
+        lf = lf.with_columns(period_expr("first_action_at", period))
+    return _group(lf, _keys(by, period), [pl.len().alias("actioned")])
+
+
+def duration_aggs(start: str, end: str) -> list[pl.Expr]:
+    """tickets, measured, p50/p90/mean hours of end − start (non-negative durations only)."""
+    hours = (pl.col(end) - pl.col(start)).dt.total_microseconds() / HOUR_US
+    valid = hours.filter(hours >= 0)
+    return [
+        pl.len().alias("tickets"),
+        valid.count().alias("measured"),
+        valid.quantile(0.5, interpolation="linear").alias("p50_hours"),
+        valid.quantile(0.9, interpolation="linear").alias("p90_hours"),
+        valid.mean().alias("mean_hours"),
+    ]
+
+
+def _duration(end: str) -> Callable[[Dataset, Filters, list[str], str | None], pl.DataFrame]:
+    def compute(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
+        return _group(
+            _created(ds.tables["tickets"], filters, period), _keys(by, period), duration_aggs("created_at", end)
+        )
+
+    return compute
+
+
+def _sla(ds: Dataset, filters: Filters, by: list[str], period: str | None, *, policy: SlaPolicy) -> pl.DataFrame:
+    as_of = _as_of(ds)
+    target = policy.target_expr()
+    waited = (pl.col("first_action_at").fill_null(as_of) - pl.col("created_at")).dt.total_microseconds() / 1e6
+    acted = pl.col("first_action_at").is_not_null()
+    measured = target.is_not_null() & (acted | (waited > target))
+    met = measured & acted & (waited <= target)
+    out = _group(
+        _created(ds.tables["tickets"], filters, period),
+        _keys(by, period),
+        [pl.len().alias("tickets"), measured.sum().alias("measured"), met.sum().alias("met")],
+    )
+    return out.with_columns(_ratio("met", "measured").alias("attainment"))
+
+
+def _proactive(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
+    known = pl.col("source").is_not_null()
+    out = _group(
+        _created(ds.tables["tickets"], filters, period),
+        _keys(by, period),
+        [
+            pl.len().alias("tickets"),
+            known.sum().alias("known_source"),
+            pl.col("source").is_in(PROACTIVE_SOURCES).sum().alias("proactive"),
+        ],
+    )
+    return out.with_columns(_ratio("proactive", "known_source").alias("proactive_share"))
+
+
+def _appeals(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
+    decided = _created(ds.tables["tickets"], filters, period).filter(pl.col("decision").is_not_null())
+    out = _group(
+        decided,
+        _keys(by, period),
+        [
+            pl.len().alias("tickets"),
+            pl.col("appealed").fill_null(False).sum().alias("appealed"),
+            (pl.col("appealed").fill_null(False) & pl.col("appeal_overturned").fill_null(False))
+            .sum()
+            .alias("overturned"),
+        ],
+    )
+    return out.with_columns(
+        _ratio("appealed", "tickets").alias("appeal_rate"), _ratio("overturned", "appealed").alias("overturn_rate")
+    )
+
+
+def _qa_accuracy(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
+    qa = ds.tables["qa_reviews"].lazy()
+    own = ["vendor", "policy_domain"]
+    lf = qa.filter(filters.in_period("reviewed_at") & filters.dimension_expr(own))
+    through_ticket = [d for d in DIMENSIONS if d not in own and (d in filters.selections() or d in by)]
+    if through_ticket:
+        tickets = ds.tables["tickets"].lazy().select("ticket_id", *through_ticket)
+        lf = lf.join(tickets, on="ticket_id", how="inner").filter(filters.dimension_expr(through_ticket))
+    if period:
+        lf = lf.with_columns(period_expr("reviewed_at", period))
+    out = _group(lf, _keys(by, period), [pl.len().alias("reviews"), pl.col("is_correct").sum().alias("correct")])
+    return out.with_columns(_ratio("correct", "reviews").alias("accuracy"))
+
+
+def _per_million_dau(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
+    keys = _keys(by, period)
+    tickets = _group(_created(ds.tables["tickets"], filters, period), keys, [pl.len().alias("tickets")])
+    dau = (
+        ds.tables["platform_metrics"]
+        .lazy()
+        .filter(
+            (pl.col("date") >= filters.start) & (pl.col("date") <= filters.end) & filters.dimension_expr(["market"])
+        )
+    )
+    if period:
+        dau = dau.with_columns(period_expr("date", period))
+    dau_keys = [k for k in keys if k in ("market", "period")]
+    dau_sum = _group(dau, dau_keys, [pl.col("dau").sum().alias("dau_days")])
+    out = tickets.join(dau_sum, on=dau_keys, how="left") if dau_keys else tickets.with_columns(dau_sum["dau_days"])
+    return out.with_columns(
+        pl.when(pl.col("dau_days") > 0)
+        .then(pl.col("tickets") / pl.col("dau_days") * 1e6)
+        .alias("tickets_per_million_dau")
+    )
+
+
+def _open_backlog(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
+    if period:
+        raise ValueError("open_backlog is a point-in-time figure at the end of the period; use it without --period")
+    cutoff = filters.end_before
+    lf = (
+        ds.tables["tickets"]
+        .lazy()
+        .filter(
+            (pl.col("created_at") < cutoff)
+            & (pl.col("closed_at").is_null() | (pl.col("closed_at") >= cutoff))
+            & filters.dimension_expr()
+        )
+    )
+    return _group(lf, by, [pl.len().alias("open_tickets")])
+
+
+def _ratio(numerator: str, denominator: str) -> pl.Expr:
+    return pl.when(pl.col(denominator) > 0).then(pl.col(numerator) / pl.col(denominator))
+
+
+_IMPLEMENTATIONS: dict[str, Callable[[Dataset, Filters, list[str], str | None], pl.DataFrame]] = {
+    "volume": _volume,
+    "actioned": _actioned,
+    "time_to_first_action": _duration("first_action_at"),
+    "time_to_close": _duration("closed_at"),
+    "proactive": _proactive,
+    "appeals": _appeals,
+    "qa_accuracy": _qa_accuracy,
+    "per_million_dau": _per_million_dau,
+    "open_backlog": _open_backlog,
+}

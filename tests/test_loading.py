@@ -1,0 +1,228 @@
+"""The loader: mapping, parsing, rejection reasons and clear errors for bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from queries.dataset import load_dataset
+from queries.errors import SourceError
+
+GOOD = """
+ticket_id,created_at,first_action_at,closed_at,source,priority
+a1,2025-03-01 10:00:00,2025-03-01 10:05:00,2025-03-01 11:00:00,user_report,P1
+a2,2025-03-01T23:30:00Z,2025-03-02T00:30:00+01:00,,proactive_model,P0
+"""
+
+
+def rejections(ds, table="tickets") -> dict[str, int]:
+    return {r.reason: r.rows for r in ds.reports[table].rejections}
+
+
+def test_directory_with_conventional_names_loads_in_contract_schema(write):
+    write("src/tickets.csv", GOOD)
+    ds = load_dataset(write("src/x.txt", "").parent)
+    t = ds.tables["tickets"]
+    assert t.columns[:4] == ["ticket_id", "created_at", "first_action_at", "closed_at"]
+    assert t.schema["created_at"] == pl.Datetime("us")
+    assert ds.reports["tickets"].rows_loaded == 2
+    # +01:00 is converted to UTC: 00:30+01:00 == 23:30Z, the same instant as created_at
+    assert t.filter(pl.col("ticket_id") == "a2")["first_action_at"][0] == dt.datetime(2025, 3, 1, 23, 30)
+    assert "vendor" in ds.reports["tickets"].missing_fields
+    assert t["vendor"].null_count() == 2  # absent optional fields are present as nulls
+
+
+def test_bad_rows_are_rejected_counted_and_exemplified(write):
+    write(
+        "src/tickets.csv",
+        """
+        ticket_id,created_at,first_action_at,closed_at,source,priority,handle_seconds,automated
+        ok1,2025-03-01 10:00:00,2025-03-01 10:01:00,2025-03-01 10:02:00,user_report,P1,30,false
+        b1,not a date,,,user_report,P1,30,false
+        b2,2025-03-01 10:00:00,,2025-03-01 09:00:00,user_report,P1,30,false
+        b3,2025-03-01 10:00:00,,,carrier pigeon,P1,30,false
+        b4,2025-03-01 10:00:00,,,user_report,P1,-5,false
+        b5,2025-03-01 10:00:00,,,user_report,P1,30,maybe
+        dup,2025-03-01 10:00:00,,,user_report,P1,30,false
+        dup,2025-03-01 11:00:00,,,user_report,P1,30,false
+        ,2025-03-01 10:00:00,,,user_report,P1,30,false
+        b6,2025-03-01 10:00:00,2025-03-01 09:59:00,,user_report,P1,30,false
+        """,
+    )
+    ds = load_dataset(write("src/.keep", "").parent)
+    assert ds.tables["tickets"]["ticket_id"].to_list() == ["ok1"]
+    assert rejections(ds) == {
+        "unparseable created_at": 1,
+        "closed before created": 1,
+        "unknown source value": 1,
+        "handle_seconds out of range": 1,
+        "unparseable automated": 1,
+        "duplicate ticket_id": 2,
+        "missing ticket_id": 1,
+        "first action before created": 1,
+    }
+    report = ds.reports["tickets"]
+    assert report.rows_read == 10 and report.rows_rejected == 9 and report.rows_loaded == 1
+    example = next(r for r in report.rejections if r.reason == "unparseable created_at").examples[0]
+    assert "tickets.csv row 2" in example and "'not a date'" in example
+
+
+def test_mapping_renames_parses_formats_and_maps_values(write):
+    write(
+        "exports/tickets_2025-03.csv",
+        """
+        number;opened_at;resolved_at;origin
+        7;01/03/2025 10:00;01/03/2025 12:30;Report
+        8;01/03/2025 11:00;?;Model
+        """,
+    )
+    write("exports/tickets_2025-04.csv", "number;opened_at;resolved_at;origin\n9;02/04/2025 08:00;NULL;Model\n")
+    mapping = write(
+        "mapping.toml",
+        """
+        [tickets]
+        path = "exports/tickets_*.csv"
+        separator = ";"
+        datetime_format = "%d/%m/%Y %H:%M"
+        null_values = ["?", "NULL"]
+        [tickets.columns]
+        ticket_id = "number"
+        created_at = "opened_at"
+        closed_at = "resolved_at"
+        source = "origin"
+        [tickets.values.source]
+        Report = "user_report"
+        Model = "proactive_model"
+        """,
+    )
+    ds = load_dataset(mapping.parent, mapping)
+    t = ds.tables["tickets"].sort("ticket_id")
+    assert t["ticket_id"].to_list() == ["7", "8", "9"]
+    assert t["created_at"].to_list()[0] == dt.datetime(2025, 3, 1, 10, 0)
+    assert t["closed_at"].to_list() == [dt.datetime(2025, 3, 1, 12, 30), None, None]
+    assert t["source"].to_list() == ["user_report", "proactive_model", "proactive_model"]
+    assert ds.reports["tickets"].rows_rejected == 0
+
+
+def test_dedupe_by_keeps_the_last_snapshot_row_per_ticket(write):
+    write(
+        "src/tickets.csv",
+        """
+        ticket_id,created_at,closed_at,updated_at
+        t1,2025-03-01 10:00:00,,2025-03-01 10:00:00
+        t1,2025-03-01 10:00:00,2025-03-01 12:00:00,2025-03-01 12:00:00
+        t2,2025-03-01 10:00:00,,2025-03-01 10:00:00
+        t2,2025-03-01 10:00:00,2025-03-01 11:00:00,2025-03-01 10:00:00
+        t3,2025-03-01 10:00:00,,2025-03-01 10:00:00
+        """,
+    )
+    mapping = write("m.toml", '[tickets]\ndedupe_by = "updated_at"\n')
+    ds = load_dataset(mapping.parent / "src", mapping)
+    t = ds.tables["tickets"].sort("ticket_id")
+    assert t["ticket_id"].to_list() == ["t1", "t2", "t3"]
+    # t1: latest update wins; t2: a tie on updated_at keeps the last row in file order
+    assert t["closed_at"].to_list() == [dt.datetime(2025, 3, 1, 12), dt.datetime(2025, 3, 1, 11), None]
+    assert ds.reports["tickets"].rows_superseded == 2
+    assert ds.reports["tickets"].rows_rejected == 0
+
+
+def test_parquet_folder_with_hive_partitions_and_time_zones(tmp_path: Path):
+    folder = tmp_path / "src" / "tickets"
+    for month in ("2025-01", "2025-02"):
+        (folder / f"month={month}").mkdir(parents=True)
+        pl.DataFrame(
+            {
+                "ticket_id": [f"{month}-a", f"{month}-b"],
+                "created_at": pl.Series(
+                    [dt.datetime(2025, 1, 5, 12), dt.datetime(2025, 1, 6, 12)]
+                ).dt.replace_time_zone("Europe/Berlin"),
+            }
+        ).write_parquet(folder / f"month={month}" / "part-0.parquet")
+    ds = load_dataset(tmp_path / "src")
+    t = ds.tables["tickets"]
+    assert t.height == 4
+    assert t["created_at"].min() == dt.datetime(2025, 1, 5, 11)  # 12:00 Berlin = 11:00 UTC
+    assert "month" in ds.reports["tickets"].ignored_columns
+
+
+@pytest.mark.parametrize(
+    ("files", "mapping", "expected"),
+    [
+        (
+            {"tickets.csv": "ticket_id,opened\n1,2025-01-01\n"},
+            None,
+            ["required field 'created_at'", "Columns found: ticket_id, opened", "[tickets.columns] created_at"],
+        ),
+        ({"tickets.csv": ""}, None, ["tickets.csv", "empty file"]),
+        ({"tickets.xlsx": "PK"}, '[tickets]\npath = "tickets.xlsx"\n', ["tickets.xlsx", ".xlsx", ".parquet or .csv"]),
+        ({"tickets.parquet": "this is not parquet at all"}, None, ["tickets.parquet", "as Parquet"]),
+        ({"other.csv": "a\n1\n"}, None, ["No tickets table"]),
+        ({"tickets.csv": "ticket_id,created_at\n1,2025-01-01\n"}, "[tikets]\n", ["[tikets]", "did you mean 'tickets'"]),
+        (
+            {"tickets.csv": "ticket_id,created_at\n1,2025-01-01\n"},
+            '[tickets.columns]\ncreated_at = "opened_at"\n',
+            ["'opened_at'", "Columns found: ticket_id, created_at"],
+        ),
+        ({"tickets.csv": "ticket_id,created_at\n1,2025-01-01\n"}, "[tickets\npath=", ["not valid TOML", "line"]),
+        (
+            {"tickets.csv": "ticket_id,created_at\n1,2025-01-01\n"},
+            '[tickets.columns]\ncreatd_at = "x"\n',
+            ["'creatd_at'", "did you mean 'created_at'"],
+        ),
+        (
+            {"tickets.csv": "ticket_id,created_at\n1,2025-01-01\n"},
+            '[tickets]\npath = "nothing/*.csv"\n',
+            ["matches no file"],
+        ),
+    ],
+    ids=[
+        "missing-column",
+        "empty-file",
+        "wrong-file-type",
+        "corrupt-parquet",
+        "no-tickets",
+        "unknown-table",
+        "mapped-column-absent",
+        "malformed-toml",
+        "unknown-field",
+        "path-matches-nothing",
+    ],
+)
+def test_bad_input_gives_one_clear_message(tmp_path: Path, files, mapping, expected):
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, text in files.items():
+        (src / name).write_text(text)
+    mapping_file = None
+    if mapping is not None:
+        mapping_file = tmp_path / "mapping.toml"
+        mapping_file.write_text(mapping)
+    with pytest.raises(SourceError) as caught:
+        load_dataset(src, mapping_file)
+    message = str(caught.value)
+    for fragment in expected:
+        assert fragment in message
+    assert "Fix:" in message
+
+
+def test_wrong_typed_parquet_column_names_column_and_fix(tmp_path: Path):
+    (tmp_path / "src").mkdir()
+    pl.DataFrame({"ticket_id": ["1"], "created_at": [1735689600]}).write_parquet(tmp_path / "src" / "tickets.parquet")
+    with pytest.raises(SourceError, match=r"tickets\.created_at .* type Int64.*Fix: Export created_at as a timestamp"):
+        load_dataset(tmp_path / "src")
+
+
+def test_source_files_are_never_modified(write):
+    path = write("src/tickets.csv", GOOD)
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    load_dataset(path.parent)
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+
+
+def test_single_file_source_is_the_tickets_table(write):
+    path = write("one_file.csv", GOOD)
+    ds = load_dataset(path)
+    assert ds.reports["tickets"].rows_loaded == 2

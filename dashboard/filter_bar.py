@@ -37,8 +37,8 @@ def filter_bar(source_key: str, first_day: dt.date, last_day: dt.date, options: 
     The first run of a session (or of a newly picked source) takes its view from the URL.
     """
     default_start = max(first_day, last_day - dt.timedelta(days=DEFAULT_DAYS - 1))
-    if st.session_state.get("filters.source") != source_key:
-        st.session_state["filters.source"] = source_key
+    if st.session_state.get("filter_bar.source_key") != source_key:
+        st.session_state["filter_bar.source_key"] = source_key
         start = _clamp(read_param_date("start") or default_start, first_day, last_day)
         end = _clamp(read_param_date("end") or last_day, start, last_day)
         st.session_state["filters.dates"] = (start, end)

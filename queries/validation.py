@@ -152,14 +152,16 @@ def _resolve_columns(table: Table, schema: pl.Schema, spec: TableMapping, files:
             columns[f.name] = f.name
         elif f.name.lower() in by_lower:
             columns[f.name] = by_lower[f.name.lower()]
-    for name in table.required:
-        if name not in columns:
-            raise SourceError(
-                f"{files.label} ({table.name}) has no column for the required field {name!r}. "
-                f"Columns found: {_column_list(schema)}.",
-                fix=f"Rename the column to {name}, or map it in a mapping file: "
-                f'[{table.name}.columns] {name} = "<your column>".',
-            )
+    absent = [name for name in table.required if name not in columns]
+    if absent:
+        names = " and ".join(repr(n) for n in absent)
+        lines = " ".join(f'{n} = "<your column>"' for n in absent)
+        raise SourceError(
+            f"{files.label} ({table.name}) has no column for the required field{'s' if len(absent) > 1 else ''} "
+            f"{names}. Columns found: {_column_list(schema)}.",
+            fix=f"Rename the column{'s' if len(absent) > 1 else ''}, or map in a mapping file: "
+            f"[{table.name}.columns] {lines}.",
+        )
     return columns
 
 

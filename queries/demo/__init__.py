@@ -1,0 +1,8 @@
+"""Synthetic demo warehouse: a Live-streaming Trust & Safety operation over a period.
+
+`generate_demo(out)` writes the five contract tables, the injected-spike truth and a manifest.
+"""
+
+from queries.demo.generate import DemoSummary, generate_demo
+
+__all__ = ["DemoSummary", "generate_demo"]

@@ -1,0 +1,138 @@
+"""Every page through Streamlit's AppTest: renders without exceptions, shows its figures, reacts to filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard.components import format_value
+from queries.dataset import load_dataset
+from queries.demo import generate_demo
+from queries.filters import Filters
+from queries.metrics import summarize
+
+DEMO_END = dt.date(2026, 6, 30)
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo warehouse (120 days) in a data folder, as the app would have after first start."""
+    root = tmp_path_factory.mktemp("data")
+    generate_demo(root / "demo", days=120, tickets_per_day=300, seed=11, end=DEMO_END)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def fresh_app(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BELLWETHER_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("BELLWETHER_SOURCE", raising=False)
+    monkeypatch.delenv("BELLWETHER_MAPPING", raising=False)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _app(page: str) -> None:
+    from dashboard.app import main
+
+    main(default_page=page)
+
+
+def run(page: str = "overview", params: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_function(_app, args=(page,), default_timeout=120)
+    for key, value in (params or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics_by_label(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_overview_shows_every_kpi_and_both_charts(data_dir: Path):
+    at = run()
+    values = metrics_by_label(at)
+    assert len(values) == 10
+    assert all(v != "–" for v in values.values()), values
+    assert len(at.get("plotly_chart")) == 2
+    # Default view: the last 28 days of data; the tile equals the metric computed directly.
+    ds = load_dataset(data_dir / "demo")
+    expected = summarize(ds, "volume", Filters(DEMO_END - dt.timedelta(days=27), DEMO_END))["tickets"][0]
+    assert values["Tickets received"] == format_value(expected, "count")
+    tile = next(m for m in at.metric if m.label == "Tickets received")
+    assert "Tickets created in the period" in tile.help and "Previous period" in tile.help
+    assert at.query_params["start"] == str(DEMO_END - dt.timedelta(days=27))
+
+
+def test_filter_change_changes_the_figures_and_the_url():
+    at = run()
+    before = metrics_by_label(at)["Tickets received"]
+    at.multiselect(key="filters.policy_domain").set_value(["hateful_conduct"]).run()
+    assert not at.exception
+    after = metrics_by_label(at)["Tickets received"]
+    assert int(after.replace(",", "")) < int(before.replace(",", ""))
+    assert at.query_params["policy_domain"] == "hateful_conduct"
+
+
+def test_url_parameters_reproduce_a_view(data_dir: Path):
+    params = {"start": "2026-05-04", "end": "2026-05-31", "market": "DE,US", "surface": "live_stream"}
+    at = run(params=params)
+    ds = load_dataset(data_dir / "demo")
+    f = Filters(dt.date(2026, 5, 4), dt.date(2026, 5, 31), market=("DE", "US"), surface=("live_stream",))
+    expected = summarize(ds, "time_to_first_action", f)["p90_hours"][0]
+    assert metrics_by_label(at)["P90 time to action"] == format_value(expected, "hours")
+    assert at.multiselect(key="filters.market").value == ["DE", "US"]
+
+
+def test_data_health_lists_tables_and_freshness():
+    at = run("data-health")
+    assert at.title[0].value == "Data health"
+    tables = at.dataframe[0].value
+    assert set(tables["table"]) == {"tickets", "staffing", "qa_reviews", "platform_metrics", "events"}
+    assert (tables["rows_loaded"] > 0).all()
+    assert any("No rows rejected" in s.value for s in at.success)
+
+
+def test_rejected_rows_are_shown_on_data_health(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_id,created_at,closed_at\n"
+        "a,2026-01-01 10:00:00,2026-01-01 11:00:00\n"
+        "b,2026-01-01 10:00:00,2026-01-01 09:00:00\n"
+        "c,yesterday,\n"
+    )
+    monkeypatch.setenv("BELLWETHER_SOURCE", str(tmp_path))
+    at = run("data-health", {"src": "extracts"})
+    rejected = at.dataframe[1].value
+    assert dict(zip(rejected["reason"], rejected["rows"], strict=True)) == {
+        "closed before created": 1,
+        "unparseable created_at": 1,
+    }
+    overview = run("overview", {"src": "extracts"})
+    unavailable = next(m for m in overview.metric if m.label == "QA accuracy")
+    assert unavailable.value == "–" and "needs the qa_reviews table" in unavailable.help
+
+
+def test_unreadable_source_shows_a_friendly_error_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    (tmp_path / "tickets.csv").write_text("id,opened\n1,2026-01-01\n")
+    monkeypatch.setenv("BELLWETHER_SOURCE", str(tmp_path))
+    for page in ("overview", "data-health"):
+        at = run(page, {"src": "extracts"})
+        assert "required fields 'ticket_id' and 'created_at'" in at.error[0].value
+        assert "Fix:" in at.error[0].value
+
+
+def test_first_start_generates_the_demo_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("BELLWETHER_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BELLWETHER_DEMO_TICKETS_PER_DAY", "20")
+    at = run()
+    assert (tmp_path / "demo" / "tickets.parquet").exists()
+    assert any("Generated the demo warehouse" in i.value for i in at.info)
+    assert pl.read_parquet(tmp_path / "demo" / "tickets.parquet").height > 0
+    assert os.listdir(tmp_path) == ["demo"]  # no staging folder left behind

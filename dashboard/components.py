@@ -15,7 +15,7 @@ def format_value(value: float | None, unit: str) -> str:
     if unit == "count":
         return f"{value:,.0f}"
     if unit == "hours":
-        return f"{value * 60:.1f} min" if value < 1 else f"{value:,.1f} h"
+        return _duration(value)
     if unit == "share":
         return f"{value:.1%}"
     return f"{value:,.2f}"
@@ -29,9 +29,18 @@ def format_change(kpi: Kpi) -> str | None:
     if kpi.unit == "share":
         return f"{change * 100:+.1f} pts"
     if kpi.unit == "hours":
-        return f"{change * 60:+.1f} min" if abs(change) < 1 else f"{change:+,.1f} h"
+        return ("+" if change >= 0 else "-") + _duration(abs(change))  # ASCII minus: Streamlit reads the sign
     relative = f" ({change / kpi.previous:+.1%})" if kpi.previous else ""
     return (f"{change:+,.0f}" if kpi.unit == "count" else f"{change:+,.2f}") + relative
+
+
+def _duration(hours: float) -> str:
+    """Hours as seconds, minutes or hours, whichever reads best."""
+    if hours < 1 / 60:
+        return f"{hours * 3600:.0f} s"
+    if hours < 1:
+        return f"{hours * 60:.1f} min"
+    return f"{hours:,.1f} h"
 
 
 def kpi_tiles(kpis: list[Kpi], filters: Filters, per_row: int = 5) -> None:

@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=730)
     demo.add_argument("--tickets-per-day", type=int, default=2000, help="mean over the whole period")
     demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--end", type=dt.date.fromisoformat, help="last day (default: today, UTC)")
+    demo.add_argument("--end", type=dt.date.fromisoformat, help="last day (default: yesterday, UTC)")
     demo.set_defaults(run=_demo)
 
     validate = commands.add_parser("validate", help="check a source and print the validation report")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
 
@@ -22,7 +23,10 @@ TABLE_SCHEMA = {
 
 
 def table_health(ds: Dataset, now: dt.datetime) -> pl.DataFrame:
-    """One row per table: rows read/loaded/rejected, freshness (latest value, age in hours at `now`)."""
+    """One row per table: rows read/loaded/rejected, freshness (latest value, age in hours at `now`).
+
+    A date-grained table's latest day counts as complete at its end, so its age runs from the next midnight.
+    """
     rows = []
     for r in ds.reports.values():
         latest = r.latest
@@ -34,7 +38,7 @@ def table_health(ds: Dataset, now: dt.datetime) -> pl.DataFrame:
         rows.append(
             {
                 "table": r.table,
-                "location": r.location,
+                "location": _relative(r.location, ds.source),
                 "rows_read": r.rows_read,
                 "rows_loaded": r.rows_loaded,
                 "rows_rejected": r.rows_rejected,
@@ -70,3 +74,11 @@ def rejected_rows(ds: Dataset) -> pl.DataFrame:
         "examples": pl.String,
     }
     return pl.DataFrame(rows, schema=schema)
+
+
+def _relative(location: str, source: str) -> str:
+    """A table's location relative to the source folder, when it lies inside it."""
+    try:
+        return str(Path(location).relative_to(source))
+    except ValueError:
+        return location

@@ -37,7 +37,7 @@ class Kpi:
 KPI_TILES: tuple[tuple[str, str, str, str, str, bool | None], ...] = (
     ("received", "volume", "tickets", "Tickets received", "count", None),
     ("actioned", "actioned", "actioned", "Tickets actioned", "count", None),
-    ("open_backlog", "open_backlog", "open_tickets", "Open backlog (end of period)", "count", False),
+    ("open_backlog", "open_backlog", "open_tickets", "Open backlog", "count", False),
     ("p50_time_to_action", "time_to_first_action", "p50_hours", "P50 time to action", "hours", False),
     ("p90_time_to_action", "time_to_first_action", "p90_hours", "P90 time to action", "hours", False),
     ("sla_attainment", "sla", "attainment", "SLA attainment", "share", True),

@@ -136,3 +136,19 @@ def test_first_start_generates_the_demo_and_says_so(tmp_path: Path, monkeypatch:
     assert any("Generated the demo warehouse" in i.value for i in at.info)
     assert pl.read_parquet(tmp_path / "demo" / "tickets.parquet").height > 0
     assert os.listdir(tmp_path) == ["demo"]  # no staging folder left behind
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "text"),
+    [
+        (1234567, "count", "1,234,567"),
+        (0.002, "hours", "7 s"),
+        (0.5, "hours", "30.0 min"),
+        (26.04, "hours", "26.0 h"),
+        (0.9731, "share", "97.3%"),
+        (11.071, "per_million", "11.07"),
+        (None, "share", "–"),
+    ],
+)
+def test_tile_values_read_naturally(value, unit, text):
+    assert format_value(value, unit) == text

@@ -54,13 +54,14 @@ def generate_demo(
 ) -> DemoSummary:
     """Generate the demo warehouse into `out/` (replacing a previous demo there).
 
-    Covers `days` days ending at `end` (inclusive; default: today's UTC date) with on average
+    Covers `days` days ending at `end` (inclusive; default: yesterday, the last full UTC
+    day, so no timestamp lies in the future) with on average
     `tickets_per_day` tickets a day. The same parameters give byte-identical tables.
     """
     if days < 1 or tickets_per_day < 1:
         raise ValueError("days and tickets_per_day must be positive")
     began = time.perf_counter()
-    end = end or dt.datetime.now(dt.UTC).date()
+    end = end or dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     start = end - dt.timedelta(days=days - 1)
     tables, spikes = build_tables(start, days, tickets_per_day, seed)
 

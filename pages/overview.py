@@ -21,12 +21,18 @@ def render(ctx: PageContext) -> None:
     st.caption(f"{filters.describe()} · compared with {previous.start} to {previous.end}")
     kpis, trend, movers, events = loaders.overview(ctx.dataset, ctx.signature, filters)
     kpi_tiles(kpis, filters)
+    unavailable = [k.unavailable for k in kpis if k.unavailable]
+    if unavailable:
+        st.caption("Not available from this source: " + " ".join(unavailable))
 
     st.subheader("Weekly tickets by policy domain")
     st.caption("Full weeks (Monday start) up to the end of the period; ▼ marks events, hover for details.")
     st.plotly_chart(weekly_trend_chart(trend, events, highlight=(filters.start, filters.end)), key="overview.trend")
 
     st.subheader("Top movers: policy domain × market")
+    if not ctx.dataset.has("tickets", "policy_domain", "market"):
+        st.info("Top movers need tickets.policy_domain and tickets.market; map them under [tickets.columns].")
+        return
     st.caption("Largest change in tickets received vs the previous period.")
     left, right = st.columns([3, 2])
     with left:

@@ -152,3 +152,16 @@ def test_first_start_generates_the_demo_and_says_so(tmp_path: Path, monkeypatch:
 )
 def test_tile_values_read_naturally(value, unit, text):
     assert format_value(value, unit) == text
+
+
+def test_minimal_source_explains_what_to_map(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_id,created_at\n" + "".join(f"t{i},2026-01-{1 + i % 28:02d} 10:00:00\n" for i in range(60))
+    )
+    monkeypatch.setenv("BELLWETHER_SOURCE", str(tmp_path))
+    at = run("overview", {"src": "extracts"})
+    values = metrics_by_label(at)
+    assert values["Tickets received"] != "–" and values["P90 time to action"] == "–"
+    assert any("needs tickets.first_action_at" in c.value for c in at.caption)
+    assert any("Top movers need tickets.policy_domain" in i.value for i in at.info)
+    assert [s.label for s in at.sidebar.multiselect] == []  # no filters for fields the source lacks

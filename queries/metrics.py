@@ -116,6 +116,31 @@ METRICS: dict[str, Metric] = {
             "Tickets created before the end of the period and not closed by then (closed_at empty or later).",
             (("tickets", ("closed_at",)),),
         ),
+        Metric(
+            "automation",
+            "Automation share",
+            ("tickets", "known", "automated", "automated_share"),
+            "Share of tickets created in the period, among those where `automated` is known, that were decided by "
+            "automation without human review. Human review load = tickets × (1 − automated_share).",
+            (("tickets", ("automated",)),),
+        ),
+        Metric(
+            "handle_time",
+            "Handle time",
+            ("reviews", "mean_handle_seconds", "p50_handle_seconds", "p90_handle_seconds", "handle_hours"),
+            "Reviewer working time of human decisions (automated = false, handle_seconds present) whose first "
+            "action falls in the period: mean, P50/P90 (linear interpolation) and the total in hours.",
+            (("tickets", ("handle_seconds", "first_action_at")),),
+        ),
+        Metric(
+            "throughput",
+            "Throughput",
+            ("handled", "productive_hours", "handled_per_productive_hour"),
+            "Human decisions whose first action falls in the period (by vendor, site, language) divided by the "
+            "productive hours the staffing table reports for the same days and groups. Only vendor, site and "
+            "language (and period) can group it, and only the vendor filter applies.",
+            (("tickets", ("vendor", "first_action_at")), ("staffing", ("productive_hours",))),
+        ),
     )
 }
 
@@ -306,6 +331,77 @@ def _open_backlog(ds: Dataset, filters: Filters, by: list[str], period: str | No
     return _group(lf, by, [pl.len().alias("open_tickets")])
 
 
+def _automation(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
+    known = pl.col("automated").is_not_null()
+    out = _group(
+        _created(ds.tables["tickets"], filters, period),
+        _keys(by, period),
+        [
+            pl.len().alias("tickets"),
+            known.sum().alias("known"),
+            pl.col("automated").fill_null(False).sum().alias("automated"),
+        ],
+    )
+    return out.with_columns(_ratio("automated", "known").alias("automated_share"))
+
+
+def _human_decisions(ds: Dataset, filters: Filters, period: str | None) -> pl.LazyFrame:
+    """Human decisions (not automated) whose first action falls in the period."""
+    lf = (
+        ds.tables["tickets"]
+        .lazy()
+        .filter(filters.in_period("first_action_at") & filters.dimension_expr() & ~pl.col("automated").fill_null(False))
+    )
+    return lf.with_columns(period_expr("first_action_at", period)) if period else lf
+
+
+def _handle_time(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
+    seconds = pl.col("handle_seconds").drop_nulls()
+    return _group(
+        _human_decisions(ds, filters, period),
+        _keys(by, period),
+        [
+            seconds.count().alias("reviews"),
+            seconds.mean().alias("mean_handle_seconds"),
+            seconds.quantile(0.5, interpolation="linear").alias("p50_handle_seconds"),
+            seconds.quantile(0.9, interpolation="linear").alias("p90_handle_seconds"),
+            (seconds.sum() / 3600).alias("handle_hours"),
+        ],
+    )
+
+
+THROUGHPUT_GROUPS = ("vendor", "site", "language")
+
+
+def _throughput(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
+    if set(by) - set(THROUGHPUT_GROUPS):
+        raise ValueError(f"throughput can only be grouped by {', '.join(THROUGHPUT_GROUPS)}")
+    keys = _keys(by, period)
+    filters = Filters(filters.start, filters.end, vendor=filters.vendor)  # staffing has no other dimensions
+    handled = _group(
+        _human_decisions(ds, filters, period).filter(pl.col("vendor").is_not_null()),
+        keys,
+        [pl.len().alias("handled")],
+    )
+    staffing = (
+        ds.tables["staffing"]
+        .lazy()
+        .filter(
+            (pl.col("date") >= filters.start) & (pl.col("date") <= filters.end) & filters.dimension_expr(["vendor"])
+        )
+    )
+    if period:
+        staffing = staffing.with_columns(period_expr("date", period))
+    hours = _group(staffing, keys, [pl.col("productive_hours").sum().alias("productive_hours")])
+    out = (
+        handled.join(hours, on=keys, how="full", coalesce=True)
+        if keys
+        else pl.concat([handled, hours], how="horizontal")
+    )
+    out = out.with_columns(pl.col("handled").fill_null(0), pl.col("productive_hours").fill_null(0.0))
+    return out.with_columns(_ratio("handled", "productive_hours").alias("handled_per_productive_hour"))
+
+
 def _ratio(numerator: str, denominator: str) -> pl.Expr:
     return pl.when(pl.col(denominator) > 0).then(pl.col(numerator) / pl.col(denominator))
 
@@ -320,4 +416,7 @@ _IMPLEMENTATIONS: dict[str, Callable[[Dataset, Filters, list[str], str | None], 
     "qa_accuracy": _qa_accuracy,
     "per_million_dau": _per_million_dau,
     "open_backlog": _open_backlog,
+    "automation": _automation,
+    "handle_time": _handle_time,
+    "throughput": _throughput,
 }

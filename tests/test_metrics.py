@@ -43,6 +43,9 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
                 "decision": (str(rng.choice(["violating", "non_violating"])) if acted else None),
                 "appealed": bool(rng.random() < 0.3) if acted else False,
                 "appeal_overturned": False,
+                "automated": bool(rng.random() < 0.3),
+                "handle_seconds": float(rng.gamma(2.0, 30.0)) if rng.random() > 0.05 else None,
+                "vendor": str(rng.choice(["v1", "v2"])),
             }
         )
     for r in rows:
@@ -75,6 +78,9 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
             "dau": [1_000_000 + 1000 * d for d in range(40)] + [500_000] * 40,
         }
     ).write_parquet(src / "platform_metrics.parquet")
+    pl.DataFrame(
+        {"date": days * 2, "vendor": ["v1"] * 40 + ["v2"] * 40, "productive_hours": [6.0 + d % 3 for d in range(80)]}
+    ).write_parquet(src / "staffing.parquet")
     return load_dataset(src)
 
 
@@ -220,3 +226,30 @@ def test_top_movers_and_weekly_trend(dataset: Dataset):
     assert all(w.weekday() == 0 for w in weeks)
     assert weeks[0] >= dt.date(2025, 3, 3)  # data start on Sat 1 March: the first full week starts Monday 3rd
     assert weeks[-1] == dt.date(2025, 3, 17)  # the 28th is a Friday: that week is partial and left out
+
+
+def test_automation_handle_time_and_throughput(dataset: Dataset):
+    f = Filters(dt.date(2025, 3, 3), dt.date(2025, 3, 23))
+    created = [r for r in rows(dataset) if in_period(r["created_at"], f)]
+    auto = summarize(dataset, "automation", f).row(0, named=True)
+    assert auto["automated_share"] == pytest.approx(sum(r["automated"] for r in created) / len(created))
+    human = [r for r in rows(dataset) if in_period(r["first_action_at"], f) and not r["automated"]]
+    seconds = np.array([r["handle_seconds"] for r in human if r["handle_seconds"] is not None])
+    ht = summarize(dataset, "handle_time", f).row(0, named=True)
+    assert ht["reviews"] == len(seconds)
+    assert ht["p90_handle_seconds"] == pytest.approx(np.percentile(seconds, 90))
+    assert ht["handle_hours"] == pytest.approx(seconds.sum() / 3600)
+    out = summarize(dataset, "throughput", f, by=["vendor"], period="week")
+    staffing = dataset.tables["staffing"].to_dicts()
+    for rec in out.to_dicts():
+        week_end = rec["period"] + dt.timedelta(days=6)
+        handled = sum(
+            r["vendor"] == rec["vendor"] and rec["period"] <= r["first_action_at"].date() <= week_end for r in human
+        )
+        hours = sum(
+            s["productive_hours"]
+            for s in staffing
+            if s["vendor"] == rec["vendor"] and rec["period"] <= s["date"] <= week_end and f.start <= s["date"] <= f.end
+        )
+        assert (rec["handled"], rec["productive_hours"]) == (handled, pytest.approx(hours))
+        assert rec["handled_per_productive_hour"] == pytest.approx(handled / hours)

@@ -1,0 +1,1 @@
+"""Forecasts, capacity and queueing (Erlang) for planners. No Streamlit here."""

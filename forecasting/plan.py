@@ -1,0 +1,252 @@
+"""Demand vs supply per vendor and week: the planners' what-if engine.
+
+Demand: a daily ticket forecast per policy domain (FORECAST_SCHEMA, `series` = domain), scaled by
+the scenario's uplifts, times (1 − automation share) → human-review tickets, allocated to vendors
+by their recent share of each domain's human decisions (optionally shifted), times handle time
+→ workload hours. Supply: each vendor's recent productive hours a day, decaying with attrition,
+plus planned hires ramping up linearly, minus rework (QA errors found and appeals overturned).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+
+import polars as pl
+
+from forecasting.capacity import StaffingAssumptions, backlog_projection, required_fte
+from queries.dataset import Dataset
+from queries.filters import Filters
+from queries.metrics import summarize
+
+SENSITIVE_DOMAINS = ("sensitive_mature_themes", "violent_extremism", "self_harm_dangerous_acts")
+
+
+@dataclass(frozen=True)
+class Hiring:
+    """`fte` new reviewers at `vendor` starting in horizon week `start_week` (1 = first week)."""
+
+    vendor: str
+    fte: float
+    start_week: int = 1
+    ramp_weeks: int = 6
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Planner controls. Shares and changes are fractions: 0.2 = +20 %."""
+
+    volume_uplift: float = 0.0
+    uplift_by_domain: tuple[tuple[str, float], ...] = ()
+    automation_change: float = 0.0  # points added to each domain's automated share
+    handle_time_change: float = 0.0  # relative change of handle time
+    shrinkage: float = 0.32
+    max_occupancy: float = 0.85
+    paid_hours_per_fte_day: float = 8.0
+    sla_hours: float = 24.0
+    attrition_annual: float = 0.40
+    hiring: tuple[Hiring, ...] = ()
+    vendor_shift: tuple[tuple[str, str, float], ...] = ()  # (from vendor, to vendor, share of its work)
+    exposure_cap_hours: float | None = None  # wellbeing: sensitive-media hours per reviewer per day
+    sensitive_domains: tuple[str, ...] = field(default=SENSITIVE_DOMAINS)
+
+    @property
+    def assumptions(self) -> StaffingAssumptions:
+        return StaffingAssumptions(self.paid_hours_per_fte_day, self.shrinkage, self.max_occupancy)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Scenario:
+        data = dict(data)
+        data["uplift_by_domain"] = tuple(tuple(x) for x in data.get("uplift_by_domain", ()))
+        data["hiring"] = tuple(Hiring(**h) for h in data.get("hiring", ()))
+        data["vendor_shift"] = tuple(tuple(x) for x in data.get("vendor_shift", ()))
+        data["sensitive_domains"] = tuple(data.get("sensitive_domains", SENSITIVE_DOMAINS))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class PlanningInputs:
+    """What history says, per domain and vendor, over the weeks before the forecast starts."""
+
+    automation: pl.DataFrame  # policy_domain, automated_share
+    allocation: pl.DataFrame  # policy_domain, vendor, share, aht_seconds
+    supply: pl.DataFrame  # vendor, productive_hours_per_day, rework_share
+    history_start: dt.date
+    history_end: dt.date
+
+
+def planning_inputs(ds: Dataset, end: dt.date, weeks: int = 8) -> PlanningInputs:
+    """Automation shares, vendor allocation and handle times, and vendor supply from recent history."""
+    window = Filters(end - dt.timedelta(weeks=weeks) + dt.timedelta(days=1), end)
+    automation = summarize(ds, "automation", window, by=["policy_domain"]).select(
+        "policy_domain", pl.col("automated_share").fill_null(0.0)
+    )
+    handled = summarize(ds, "handle_time", window, by=["policy_domain", "vendor"]).filter(
+        pl.col("vendor").is_not_null() & (pl.col("reviews") > 0)
+    )
+    allocation = handled.with_columns(
+        (pl.col("reviews") / pl.col("reviews").sum().over("policy_domain")).alias("share")
+    ).select("policy_domain", "vendor", "share", pl.col("mean_handle_seconds").alias("aht_seconds"))
+    recent = Filters(end - dt.timedelta(weeks=4) + dt.timedelta(days=1), end)
+    throughput = summarize(ds, "throughput", recent, by=["vendor"])
+    rework = _rework(ds, recent)
+    supply = throughput.join(rework, on="vendor", how="left").select(
+        "vendor",
+        (pl.col("productive_hours") / recent.days).alias("productive_hours_per_day"),
+        pl.col("rework_share").fill_null(0.0),
+    )
+    return PlanningInputs(automation, allocation, supply, window.start, window.end)
+
+
+def _rework(ds: Dataset, f: Filters) -> pl.DataFrame:
+    """Share of each vendor's decisions that came back as work: QA errors found plus overturned appeals."""
+    decided = summarize(ds, "appeals", f, by=["vendor"]).select("vendor", "tickets", "overturned")
+    if "qa_reviews" in ds.tables:
+        qa = summarize(ds, "qa_accuracy", f, by=["vendor"]).select(
+            "vendor", (pl.col("reviews") - pl.col("correct")).alias("qa_errors")
+        )
+        decided = decided.join(qa, on="vendor", how="left")
+    else:
+        decided = decided.with_columns(pl.lit(0).alias("qa_errors"))
+    return decided.select(
+        "vendor",
+        pl.when(pl.col("tickets") > 0)
+        .then((pl.col("overturned") + pl.col("qa_errors").fill_null(0)) / pl.col("tickets"))
+        .otherwise(0.0)
+        .alias("rework_share"),
+    )
+
+
+def demand_by_vendor(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scenario: Scenario) -> pl.DataFrame:
+    """Daily human-review tickets and workload hours per vendor (mean and 80 % upper bound)."""
+    uplift = dict(scenario.uplift_by_domain)
+    fc = domain_forecast.rename({"series": "policy_domain"}).with_columns(
+        factor=(1 + scenario.volume_uplift) * (1 + pl.col("policy_domain").replace_strict(uplift, default=0.0))
+    )
+    fc = fc.join(inputs.automation, on="policy_domain", how="left").with_columns(
+        human=(1 - (pl.col("automated_share").fill_null(0.0) + scenario.automation_change).clip(0, 1))
+        * pl.col("factor")
+    )
+    alloc = _shifted_allocation(inputs.allocation, scenario.vendor_shift)
+    rows = fc.join(alloc, on="policy_domain", how="inner").with_columns(
+        tickets=pl.col("mean") * pl.col("human") * pl.col("share"),
+        tickets_hi_80=pl.col("hi_80") * pl.col("human") * pl.col("share"),
+        aht=pl.col("aht_seconds") * (1 + scenario.handle_time_change),
+    )
+    sensitive = pl.col("policy_domain").is_in(scenario.sensitive_domains)
+    return (
+        rows.group_by("vendor", "ds")
+        .agg(
+            pl.col("tickets").sum().alias("human_tickets"),
+            (pl.col("tickets") * pl.col("aht")).sum().truediv(3600).alias("workload_hours"),
+            (pl.col("tickets_hi_80") * pl.col("aht")).sum().truediv(3600).alias("workload_hours_hi_80"),
+            (pl.col("tickets") * pl.col("aht")).filter(sensitive).sum().truediv(3600).alias("sensitive_hours"),
+        )
+        .sort("vendor", "ds")
+    )
+
+
+def _shifted_allocation(allocation: pl.DataFrame, shifts: tuple[tuple[str, str, float], ...]) -> pl.DataFrame:
+    """Move a share of one vendor's allocation to another, per domain; handle time follows the receiving vendor."""
+    alloc = allocation
+    for source, target, share in shifts:
+        moved = alloc.filter(pl.col("vendor") == source).select(
+            "policy_domain", (pl.col("share") * share).alias("moved")
+        )
+        alloc = (
+            alloc.join(moved, on="policy_domain", how="left")
+            .with_columns(pl.col("moved").fill_null(0.0))
+            .with_columns(
+                pl.when(pl.col("vendor") == source)
+                .then(pl.col("share") - pl.col("moved"))
+                .when(pl.col("vendor") == target)
+                .then(pl.col("share") + pl.col("moved"))
+                .otherwise(pl.col("share"))
+                .alias("share")
+            )
+            .drop("moved")
+        )
+    return alloc
+
+
+def supply_by_vendor(inputs: PlanningInputs, scenario: Scenario, days: list[dt.date]) -> pl.DataFrame:
+    """Daily productive hours per vendor over the horizon: attrition decay, hires ramping, rework removed."""
+    if not days:
+        return pl.DataFrame(schema={"vendor": pl.String, "ds": pl.Date, "supply_hours": pl.Float64})
+    hours_per_fte = scenario.paid_hours_per_fte_day * (1 - scenario.shrinkage)
+    first = days[0]
+    rows = []
+    for vendor, base, rework in inputs.supply.select("vendor", "productive_hours_per_day", "rework_share").iter_rows():
+        for day in days:
+            t = (day - first).days + 1
+            hours = base * (1 - scenario.attrition_annual) ** (t / 365)
+            for hire in scenario.hiring:
+                if hire.vendor == vendor:
+                    started = t - (hire.start_week - 1) * 7
+                    ramp = min(1.0, started / (hire.ramp_weeks * 7)) if started > 0 else 0.0
+                    hours += hire.fte * hours_per_fte * ramp
+            rows.append({"vendor": vendor, "ds": day, "supply_hours": hours * (1 - rework)})
+    return pl.DataFrame(rows, schema={"vendor": pl.String, "ds": pl.Date, "supply_hours": pl.Float64})
+
+
+def demand_vs_supply(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scenario: Scenario) -> pl.DataFrame:
+    """Per vendor and week (Monday start): demand and supply in hours and FTE, the gap, backlog and SLA."""
+    demand = demand_by_vendor(domain_forecast, inputs, scenario)
+    days = sorted(set(demand["ds"].to_list()))
+    supply = supply_by_vendor(inputs, scenario, days)
+    daily = demand.join(supply, on=["vendor", "ds"], how="full", coalesce=True).fill_null(0.0).sort("vendor", "ds")
+    assumptions = scenario.assumptions
+    projected = []
+    for (vendor,), part in daily.group_by("vendor", maintain_order=True):
+        # Backlog in hours of work: capacity is supply at the occupancy cap.
+        sim = backlog_projection(
+            part["workload_hours"].to_list(),
+            [h * scenario.max_occupancy for h in part["supply_hours"].to_list()],
+            sla_days=scenario.sla_hours / 24,
+        )
+        projected.append(
+            part.with_columns(backlog_hours=sim["backlog_end"], sla_met_hours=sim["sla_met_share"] * sim["arrivals"])
+        )
+    daily = pl.concat(projected) if projected else daily
+    per_fte_day = assumptions.productive_hours_per_fte_day
+    weekly = (
+        daily.with_columns(pl.col("ds").dt.truncate("1w").alias("week"))
+        .group_by("vendor", "week")
+        .agg(
+            pl.len().alias("days"),
+            pl.col("human_tickets").sum(),
+            pl.col("workload_hours").sum(),
+            pl.col("workload_hours_hi_80").sum(),
+            pl.col("supply_hours").sum(),
+            pl.col("sensitive_hours").mean().alias("sensitive_hours_per_day"),
+            pl.col("backlog_hours").last().alias("backlog_hours_end"),
+            (
+                pl.col("sla_met_hours").sum()
+                / pl.col("workload_hours").filter(pl.col("sla_met_hours").is_not_null()).sum()
+            ).alias("sla_projected"),
+        )
+        .with_columns(
+            (pl.col("workload_hours") / pl.col("days") / per_fte_day).alias("required_fte"),
+            (pl.col("workload_hours_hi_80") / pl.col("days") / per_fte_day).alias("required_fte_hi_80"),
+            (
+                pl.col("supply_hours")
+                / pl.col("days")
+                / (assumptions.paid_hours_per_fte_day * (1 - assumptions.shrinkage))
+            ).alias("supply_fte"),
+        )
+    )
+    if scenario.exposure_cap_hours:
+        weekly = weekly.with_columns(
+            pl.max_horizontal("required_fte", pl.col("sensitive_hours_per_day") / scenario.exposure_cap_hours).alias(
+                "required_fte"
+            )
+        )
+    return weekly.with_columns((pl.col("supply_fte") - pl.col("required_fte")).alias("gap_fte")).sort("vendor", "week")
+
+
+def fte_for_hours(hours_per_day: float, scenario: Scenario) -> float:
+    """FTE needed for a daily workload under the scenario's shrinkage and occupancy."""
+    return required_fte(hours_per_day, scenario.assumptions)

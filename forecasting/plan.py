@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 import polars as pl
 
-from forecasting.capacity import StaffingAssumptions, backlog_projection, required_fte
+from forecasting.capacity import StaffingAssumptions, backlog_projection
 from queries.dataset import Dataset
 from queries.filters import Filters
 from queries.metrics import summarize
@@ -200,7 +200,7 @@ def demand_vs_supply(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
     daily = demand.join(supply, on=["vendor", "ds"], how="full", coalesce=True).fill_null(0.0).sort("vendor", "ds")
     assumptions = scenario.assumptions
     projected = []
-    for (vendor,), part in daily.group_by("vendor", maintain_order=True):
+    for _, part in daily.group_by("vendor", maintain_order=True):
         # Backlog in hours of work: capacity is supply at the occupancy cap.
         sim = backlog_projection(
             part["workload_hours"].to_list(),
@@ -246,7 +246,3 @@ def demand_vs_supply(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
         )
     return weekly.with_columns((pl.col("supply_fte") - pl.col("required_fte")).alias("gap_fte")).sort("vendor", "week")
 
-
-def fte_for_hours(hours_per_day: float, scenario: Scenario) -> float:
-    """FTE needed for a daily workload under the scenario's shrinkage and occupancy."""
-    return required_fte(hours_per_day, scenario.assumptions)

@@ -40,6 +40,8 @@ def weekly_trend_chart(
 ) -> go.Figure:
     """Stacked weekly tickets by the trend's group column, with events as shaded spans and markers."""
     group = next((c for c in trend.columns if c not in ("week", "tickets")), None)
+    if group:
+        trend = trend.with_columns(pl.col(group).fill_null("(not given)"))
     fig = go.Figure()
     if group:
         order = trend.group_by(group).agg(pl.col("tickets").sum()).sort("tickets", descending=True)[group].to_list()

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import polars as pl
 import streamlit as st
-from queries.demo import generate_demo
 
 from dashboard.settings import SourceOption, demo_tickets_per_day
 from queries.dataset import Dataset, describe_source, load_dataset
+from queries.demo import generate_demo
 from queries.filters import Filters
-from queries.metrics import summarize
 from queries.overview import Kpi, events_in, overview_kpis, top_movers, weekly_trend
+from queries.sla import SlaPolicy, load_sla_policy
 
 TTL_SECONDS = 600
 
@@ -58,19 +58,18 @@ def dimension_values(_ds: Dataset, signature: str, column: str) -> list[str]:
     return values.to_list()
 
 
-@st.cache_data(ttl=TTL_SECONDS, max_entries=128, show_spinner=False)
 def overview(
-    _ds: Dataset, signature: str, filters: Filters
+    ds: Dataset, signature: str, filters: Filters
 ) -> tuple[list[Kpi], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """KPI tiles, weekly trend, top movers and events for the Overview page."""
+    """KPI tiles, weekly trend, top movers and events for the Overview page (SLA policy read fresh)."""
+    return _overview(ds, signature, filters, load_sla_policy())
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=128, show_spinner=False)
+def _overview(
+    _ds: Dataset, signature: str, filters: Filters, sla_policy: SlaPolicy
+) -> tuple[list[Kpi], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     trend = weekly_trend(_ds, filters)
     first_week = trend["week"].min() if trend.height else filters.start
-    return overview_kpis(_ds, filters), trend, top_movers(_ds, filters), events_in(_ds, filters, start=first_week)
-
-
-@st.cache_data(ttl=TTL_SECONDS, max_entries=128, show_spinner=False)
-def metric(
-    _ds: Dataset, signature: str, name: str, filters: Filters, by: tuple[str, ...] = (), period: str | None = None
-) -> pl.DataFrame:
-    """One metric from queries.metrics, cached per source version and filters."""
-    return summarize(_ds, name, filters, by=by, period=period)
+    kpis = overview_kpis(_ds, filters, sla_policy)
+    return kpis, trend, top_movers(_ds, filters), events_in(_ds, filters, start=first_week)

@@ -245,4 +245,3 @@ def demand_vs_supply(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
             )
         )
     return weekly.with_columns((pl.col("supply_fte") - pl.col("required_fte")).alias("gap_fte")).sort("vendor", "week")
-

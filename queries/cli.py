@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
-    except SourceError as exc:
+    except (SourceError, ValueError) as exc:  # bad input or a request the metric cannot answer
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

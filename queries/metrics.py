@@ -281,12 +281,14 @@ def _appeals(ds: Dataset, filters: Filters, by: list[str], period: str | None) -
 
 def _qa_accuracy(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
     qa = ds.tables["qa_reviews"].lazy()
-    own = ["vendor", "policy_domain"]
+    own = [d for d in ("vendor", "policy_domain") if d not in ds.reports["qa_reviews"].missing_fields]
     lf = qa.filter(filters.in_period("reviewed_at") & filters.dimension_expr(own))
-    through_ticket = [d for d in DIMENSIONS if d not in own and (d in filters.selections() or d in by)]
+    wanted = [*DIMENSIONS, *by]
+    through_ticket = list(dict.fromkeys(d for d in wanted if d not in own and (d in filters.selections() or d in by)))
     if through_ticket:
         tickets = ds.tables["tickets"].lazy().select("ticket_id", *through_ticket)
-        lf = lf.join(tickets, on="ticket_id", how="inner").filter(filters.dimension_expr(through_ticket))
+        lf = lf.drop(through_ticket, strict=False).join(tickets, on="ticket_id", how="inner")
+        lf = lf.filter(filters.dimension_expr(through_ticket))
     if period:
         lf = lf.with_columns(period_expr("reviewed_at", period))
     out = _group(lf, _keys(by, period), [pl.len().alias("reviews"), pl.col("is_correct").sum().alias("correct")])
@@ -307,7 +309,12 @@ def _per_million_dau(ds: Dataset, filters: Filters, by: list[str], period: str |
         dau = dau.with_columns(period_expr("date", period))
     dau_keys = [k for k in keys if k in ("market", "period")]
     dau_sum = _group(dau, dau_keys, [pl.col("dau").sum().alias("dau_days")])
-    out = tickets.join(dau_sum, on=dau_keys, how="left") if dau_keys else tickets.with_columns(dau_sum["dau_days"])
+    if dau_keys:
+        out = tickets.join(dau_sum, on=dau_keys, how="left")
+    else:  # grouped by ticket dimensions only: every group is normalised by the same user base
+        out = tickets.with_columns(
+            pl.lit(dau_sum["dau_days"][0] if dau_sum.height else None, pl.Int64).alias("dau_days")
+        )
     return out.with_columns(
         pl.when(pl.col("dau_days") > 0)
         .then(pl.col("tickets") / pl.col("dau_days") * 1e6)

@@ -75,7 +75,7 @@ def top_movers(
     """Groups with the largest change in tickets vs the previous period, largest absolute change first."""
     current = summarize(ds, "volume", filters, by=by)
     previous = summarize(ds, "volume", filters.previous(), by=by).rename({"tickets": "previous_tickets"})
-    movers = current.join(previous, on=list(by), how="full", coalesce=True).with_columns(
+    movers = current.join(previous, on=list(by), how="full", coalesce=True, nulls_equal=True).with_columns(
         pl.col("tickets").fill_null(0), pl.col("previous_tickets").fill_null(0)
     )
     return (
@@ -103,7 +103,9 @@ def weekly_trend(ds: Dataset, filters: Filters, weeks: int = 26, by: str = "poli
     data_start = tickets["created_at"].min()
     if data_start is not None and data_start.date() > first_monday:
         first_full = data_start.date() + dt.timedelta(days=(7 - data_start.date().weekday()) % 7)
-        window = Filters(min(first_full, window.end), window.end, **filters.selections())
+        if first_full > window.end:  # not one full week of data yet
+            return pl.DataFrame(schema={"week": pl.Date, "tickets": pl.Int64})
+        window = Filters(first_full, window.end, **filters.selections())
     column = by if ds.has("tickets", by) else None
     out = summarize(ds, "volume", window, by=[column] if column else [], period="week")
     return out.rename({"period": "week"})

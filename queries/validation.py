@@ -16,6 +16,7 @@ EXAMPLES_PER_REASON = 3
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 _ISO_DATETIME = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M")
+_ISO_DATETIME_OFFSET = tuple(f + "%#z" for f in _ISO_DATETIME)  # Z, +02, +02:00, +0200
 _FILE, _LINE, _ORDER, _REASON = "_file", "_line", "_order", "_reason"
 
 
@@ -136,7 +137,7 @@ def _read_error(files: TableFiles, exc: Exception) -> SourceError:
 
 def _resolve_columns(table: Table, schema: pl.Schema, spec: TableMapping, files: TableFiles) -> dict[str, str]:
     """Contract field -> source column, from the mapping or from matching names."""
-    by_lower = {c.lower(): c for c in schema}
+    by_lower = {c.strip().lower(): c for c in schema}
     columns: dict[str, str] = {}
     for f in table.fields:
         if f.name in spec.columns:
@@ -170,7 +171,18 @@ def _column_list(schema: pl.Schema) -> str:
     return ", ".join(names[:30]) + (" …" if len(names) > 30 else "")
 
 
+def _is_text(dtype: pl.DataType) -> bool:
+    return dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))
+
+
 def _as_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Trimmed text; empty becomes null. Integral floats print without ".0" so ids stay joinable."""
+    if dtype.is_float():
+        expr = (
+            pl.when(expr.is_finite() & (expr == expr.floor()) & (expr.abs() < 2.0**63))
+            .then(expr.cast(pl.Int64, strict=False).cast(pl.String))
+            .otherwise(expr.cast(pl.String))
+        )
     text = expr if dtype == pl.String else expr.cast(pl.String)
     text = text.str.strip_chars()
     return pl.when(text == "").then(None).otherwise(text)
@@ -178,10 +190,13 @@ def _as_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 
 def _parse(field: Field, col: pl.Expr, dtype: pl.DataType, spec: TableMapping, files: TableFiles) -> pl.Expr:
     """An expression giving the field in its contract dtype; null where the value cannot be read."""
-    if dtype == pl.String:
+    if dtype == pl.Null:  # an all-empty column, as exporters write it
+        return col.cast(field.kind.dtype)
+    if field.kind == Kind.STRING:
         text = _as_text(col, dtype)
-        if field.kind == Kind.STRING:
-            return text.replace(spec.values[field.name]) if field.name in spec.values else text
+        return text.replace(spec.values[field.name]) if field.name in spec.values else text
+    if _is_text(dtype):
+        text = _as_text(col, dtype)
         if field.kind == Kind.TIMESTAMP:
             return _parse_datetime(text, spec.datetime_format)
         if field.kind == Kind.DATE:
@@ -191,10 +206,7 @@ def _parse(field: Field, col: pl.Expr, dtype: pl.DataType, spec: TableMapping, f
         if field.kind == Kind.BOOLEAN:
             low = text.str.to_lowercase()
             return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).otherwise(None)
-        number = text.cast(pl.Float64, strict=False)
-        if field.kind == Kind.INTEGER:
-            return pl.when(number == number.floor()).then(number).otherwise(None).cast(pl.Int64)
-        return number
+        return _number(text.cast(pl.Float64, strict=False), field.kind)
     return _convert_typed(field, col, dtype, files)
 
 
@@ -206,34 +218,42 @@ def _parse_datetime(text: pl.Expr, fmt: str | None) -> pl.Expr:
         return parsed.dt.replace_time_zone(None) if aware else parsed
     iso = text.str.replace(" ", "T", literal=True, n=1)
     return pl.coalesce(
-        iso.str.to_datetime(
-            "%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_unit="us", time_zone="UTC"
-        ).dt.replace_time_zone(None),
+        *[
+            iso.str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC").dt.replace_time_zone(None)
+            for f in _ISO_DATETIME_OFFSET
+        ],
         *[iso.str.to_datetime(f, strict=False, time_unit="us") for f in _ISO_DATETIME],
         iso.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")),
     )
 
 
+def _number(value: pl.Expr, kind: Kind) -> pl.Expr:
+    """Finite numbers only (NaN and infinities are unparseable); integers must be whole and fit Int64."""
+    finite = value.is_finite().fill_null(False)
+    if kind == Kind.INTEGER:
+        whole = finite & (value == value.floor()) & (value.abs() < 2.0**63)
+        return pl.when(whole).then(value).otherwise(None).cast(pl.Int64, strict=False)
+    return pl.when(finite).then(value).otherwise(None)
+
+
 def _convert_typed(field: Field, col: pl.Expr, dtype: pl.DataType, files: TableFiles) -> pl.Expr:
     """Typed (Parquet) columns: convert compatible types, refuse the rest with a clear message."""
     kind = field.kind
-    if kind == Kind.STRING:
-        return col.cast(pl.String)
     if kind == Kind.TIMESTAMP and isinstance(dtype, pl.Datetime):
         utc = col.dt.convert_time_zone("UTC").dt.replace_time_zone(None) if dtype.time_zone else col
         return utc.cast(pl.Datetime("us"))
     if kind == Kind.TIMESTAMP and dtype == pl.Date:
         return col.cast(pl.Datetime("us"))
     if kind == Kind.DATE and isinstance(dtype, pl.Datetime):
-        return col.dt.date()
+        return (col.dt.convert_time_zone("UTC") if dtype.time_zone else col).dt.date()
     if kind == Kind.DATE and dtype == pl.Date:
         return col
     if kind in (Kind.NUMBER, Kind.INTEGER) and dtype.is_numeric():
-        if kind == Kind.INTEGER and dtype.is_float():
-            return pl.when(col == col.floor()).then(col).otherwise(None).cast(pl.Int64)
-        return col.cast(kind.dtype)
-    if kind == Kind.BOOLEAN and (dtype == pl.Boolean or dtype.is_integer()):
-        return col.cast(pl.Boolean)
+        return _number(col.cast(pl.Float64), kind) if dtype.is_float() or kind == Kind.NUMBER else col.cast(pl.Int64)
+    if kind == Kind.BOOLEAN and dtype == pl.Boolean:
+        return col
+    if kind == Kind.BOOLEAN and dtype.is_numeric():  # 0/1 as exported by pandas and databases
+        return pl.when(col == 1).then(True).when(col == 0).then(False).otherwise(None)
     raise SourceError(
         f"Column for {files.table}.{field.name} in {files.label} has type {dtype}, but the field is a {kind.value}.",
         fix=f"Export {field.name} as a {kind.value} (or as ISO 8601 text for timestamps and dates).",
@@ -266,9 +286,12 @@ def _reason_expr(table: Table, columns: dict[str, str], raw: dict[str, str]) -> 
 
 
 def _check_keys(table: Table, frame: pl.DataFrame, spec: TableMapping) -> tuple[pl.DataFrame, int]:
-    """Apply dedupe_by (keep the last row per key) or reject every row of a duplicated key."""
-    key = list(table.unique_key)
-    if not key or not all(k in frame.columns for k in key):
+    """Apply dedupe_by (keep the last valid row per key) or reject every row of a duplicated key.
+
+    Key columns the source does not have (optional ones) are left out of the key.
+    """
+    key = [k for k in table.unique_key if k in frame.columns]
+    if not key:
         return frame, 0
     valid = pl.col(_REASON).is_null()
     if spec.dedupe_by:
@@ -277,12 +300,11 @@ def _check_keys(table: Table, frame: pl.DataFrame, spec: TableMapping) -> tuple[
                 f"dedupe_by = {spec.dedupe_by!r} for {table.name}, but the source has no such column.",
                 fix=f"Map {spec.dedupe_by} under [{table.name}.columns], or remove dedupe_by.",
             )
-        ranked = frame.with_columns(
-            pl.when(valid)
-            .then(pl.struct(spec.dedupe_by, _ORDER).rank("ordinal", descending=True).over(key))
-            .alias("_rank")
+        # Rank valid rows only: an invalid newer snapshot is rejected and the latest valid one is kept.
+        ranked = frame.filter(valid).with_columns(
+            pl.struct(spec.dedupe_by, _ORDER).rank("ordinal", descending=True).over(key).alias("_rank")
         )
-        kept = ranked.filter(pl.col("_rank").is_null() | (pl.col("_rank") == 1)).drop("_rank")
+        kept = pl.concat([ranked.filter(pl.col("_rank") == 1).drop("_rank"), frame.filter(~valid)]).sort(_ORDER)
         return kept, frame.height - kept.height
     duplicated = valid & (pl.len().over(pl.when(valid).then(pl.struct(key))) > 1)
     label = f"duplicate {', '.join(key)}"

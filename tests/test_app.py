@@ -82,7 +82,7 @@ def test_filter_change_changes_the_figures_and_the_url():
 
 
 def test_url_parameters_reproduce_a_view(data_dir: Path):
-    params = {"start": "2026-05-04", "end": "2026-05-31", "market": "DE,US", "surface": "live_stream"}
+    params = {"start": "2026-05-04", "end": "2026-05-31", "market": ["DE", "US"], "surface": "live_stream"}
     at = run(params=params)
     ds = load_dataset(data_dir / "demo")
     f = Filters(dt.date(2026, 5, 4), dt.date(2026, 5, 31), market=("DE", "US"), surface=("live_stream",))
@@ -165,3 +165,34 @@ def test_minimal_source_explains_what_to_map(tmp_path: Path, monkeypatch: pytest
     assert any("needs tickets.first_action_at" in c.value for c in at.caption)
     assert any("Top movers need tickets.policy_domain" in i.value for i in at.info)
     assert [s.label for s in at.sidebar.multiselect] == []  # no filters for fields the source lacks
+
+
+def test_switching_back_from_a_broken_source_keeps_the_filters_working(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    (tmp_path / "tickets.csv").write_text("id\n1\n")
+    monkeypatch.setenv("BELLWETHER_SOURCE", str(tmp_path))
+    at = run()
+    at.selectbox(key="source").set_value("extracts").run()
+    assert at.error and not at.exception
+    at.selectbox(key="source").set_value("demo").run()
+    assert not at.exception and len(at.metric) == 10
+
+
+def test_date_range_being_picked_or_cleared_never_breaks_the_page():
+    at = run()
+    picker = at.date_input(key="filters.dates")
+    picker.set_value((dt.date(2026, 6, 10),)).run()
+    assert not at.exception
+    assert at.session_state["filters.dates"] == (dt.date(2026, 6, 10),)  # left alone until the range is complete
+    assert at.query_params["start"] != "2026-06-10"  # the link changes only when the range is complete
+    at.date_input(key="filters.dates").set_value(()).run()
+    assert not at.exception and len(at.metric) == 10
+
+
+def test_filter_values_with_commas_round_trip_through_the_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    (tmp_path / "tickets.csv").write_text(
+        'ticket_id,created_at,vendor\n1,2026-01-05 10:00:00,"Acme, Inc."\n2,2026-01-05 11:00:00,Other\n'
+    )
+    monkeypatch.setenv("BELLWETHER_SOURCE", str(tmp_path))
+    at = run("overview", {"src": "extracts", "vendor": ["Acme, Inc."]})
+    assert at.multiselect(key="filters.vendor").value == ["Acme, Inc."]
+    assert metrics_by_label(at)["Tickets received"] == "1"

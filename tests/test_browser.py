@@ -113,6 +113,9 @@ def _wait_until_done(page) -> None:
 
 
 def _tiles(page) -> dict[str, str]:
+    """The KPI tiles, label → value, once all ten have rendered."""
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stMetric\"]').length >= 10", timeout=60_000)
+    _wait_until_done(page)
     out = {}
     for tile in page.locator('[data-testid="stMetric"]').all():
         label = tile.locator('[data-testid="stMetricLabel"]').inner_text().strip()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import polars as pl
@@ -133,21 +135,37 @@ def test_scenarios_are_versioned_never_overwritten(tmp_path: Path):
         store.load("nothing")
 
 
-def _writer(url: str, worker: int, saves: int) -> None:
-    store = ScenarioStore(url)
-    for i in range(saves):
-        store.save("shared", Scenario(volume_uplift=worker + i / 100), f"worker-{worker}")
+WRITER = """
+import sys
+from forecasting.plan import Scenario
+from forecasting.scenarios import ScenarioStore
+store = ScenarioStore(sys.argv[1])
+for i in range(15):
+    store.save("shared", Scenario(volume_uplift=int(sys.argv[2]) + i / 100), "worker-" + sys.argv[2])
+"""
 
 
-def test_concurrent_saves_lose_nothing(tmp_path: Path):
+def test_concurrent_saves_from_processes_and_threads_lose_nothing(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'race.db'}"
     ScenarioStore(url)
-    workers = [multiprocessing.get_context("spawn").Process(target=_writer, args=(url, w, 15)) for w in range(4)]
-    for p in workers:
-        p.start()
-    for p in workers:
-        p.join(120)
-        assert p.exitcode == 0
+    repo = Path(__file__).resolve().parent.parent
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, url, str(w)], cwd=repo, stderr=subprocess.PIPE, text=True)
+        for w in range(4)
+    ]
+    store = ScenarioStore(url)
+    threads = [
+        threading.Thread(
+            target=lambda w=w: [store.save("shared", Scenario(volume_uplift=w), "thread") for _ in range(5)]
+        )
+        for w in range(3)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    for p in procs:
+        assert p.wait(120) == 0, p.stderr.read()
     saved = ScenarioStore(url).list()
-    assert saved.height == 60
-    assert sorted(saved["version"].to_list()) == list(range(1, 61))
+    assert saved.height == 4 * 15 + 3 * 5
+    assert sorted(saved["version"].to_list()) == list(range(1, saved.height + 1))

@@ -226,3 +226,54 @@ def test_single_file_source_is_the_tickets_table(write):
     path = write("one_file.csv", GOOD)
     ds = load_dataset(path)
     assert ds.reports["tickets"].rows_loaded == 2
+
+
+def test_parquet_exports_with_categoricals_nulls_nan_and_float_ids(tmp_path: Path):
+    src = tmp_path / "src"
+    src.mkdir()
+    pl.DataFrame(
+        {
+            "ticket_id": [1.0, 2.0, 3.0, 4.0, 5.0],
+            "created_at": [dt.datetime(2025, 1, 1, h) for h in range(5)],
+            "closed_at": pl.Series([None] * 5, dtype=pl.Null),
+            "source": pl.Series(
+                ["Customer report", "Classifier", "", "Classifier", "Classifier"], dtype=pl.Categorical
+            ),
+            "handle_seconds": [10.0, float("nan"), 5.0, 7.0, 1.0],
+            "views_before_action": [1.0, 2.0, float("inf"), 1e19, 3.0],
+            "automated": [0, 1, 1, 0, 2],
+        }
+    ).write_parquet(src / "tickets.parquet")
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[tickets.values.source]\n"Customer report" = "user_report"\nClassifier = "proactive_model"\n')
+    ds = load_dataset(src, mapping)
+    t = ds.tables["tickets"]
+    assert t["ticket_id"].to_list() == ["1"]  # whole-number float ids read as "1", not "1.0"
+    assert t["source"].to_list() == ["user_report"]
+    assert rejections(ds) == {
+        "unparseable handle_seconds": 1,  # NaN
+        "unparseable views_before_action": 2,  # inf and a value beyond Int64
+        "unparseable automated": 1,  # 2 is not a boolean
+    }
+
+
+def test_dedupe_keeps_the_latest_valid_snapshot_and_rejects_the_invalid_one(write):
+    write(
+        "src/tickets.csv",
+        """
+        ticket_id,created_at,closed_at,updated_at
+        b,2025-03-01 10:00:00,,2025-03-01 10:00:00
+        b,2025-03-01 10:00:00,2025-03-01 09:00:00,2025-03-01 12:00:00
+        """,
+    )
+    mapping = write("m.toml", '[tickets]\ndedupe_by = "updated_at"\n')
+    ds = load_dataset(mapping.parent / "src", mapping)
+    assert ds.tables["tickets"]["ticket_id"].to_list() == ["b"]
+    assert rejections(ds) == {"closed before created": 1}
+    assert ds.reports["tickets"].rows_superseded == 0
+
+
+def test_lenient_headers_and_iso_variants(write):
+    write("src/tickets.csv", " Ticket_ID , created_at \nx,2024-01-01T10:00Z\ny,2024-01-01T10:00+02:00\n")
+    ds = load_dataset(write("src/.k", "").parent)
+    assert ds.tables["tickets"]["created_at"].to_list() == [dt.datetime(2024, 1, 1, 10), dt.datetime(2024, 1, 1, 8)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -253,3 +254,29 @@ def test_automation_handle_time_and_throughput(dataset: Dataset):
         )
         assert (rec["handled"], rec["productive_hours"]) == (handled, pytest.approx(hours))
         assert rec["handled_per_productive_hour"] == pytest.approx(handled / hours)
+
+
+def test_edge_groupings_from_review(tmp_path: Path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "tickets.csv").write_text(
+        "ticket_id,created_at,policy_domain,market,vendor\n"
+        "1,2024-01-03 10:00:00,spam,,V1\n2,2024-01-04 10:00:00,spam,US,V2\n"
+        "3,2024-01-10 10:00:00,spam,,V1\n4,2024-01-11 10:00:00,hate,US,V1\n"
+    )
+    (src / "qa_reviews.csv").write_text(
+        "ticket_id,reviewed_at,is_correct\n3,2024-01-11 09:00:00,false\n4,2024-01-12 09:00:00,true\n"
+    )
+    (src / "platform_metrics.csv").write_text(
+        "date,market,dau\n" + "".join(f"2024-01-{d:02d},US,1000\n" for d in range(1, 15))
+    )
+    ds = load_dataset(src)
+    f = Filters(dt.date(2024, 1, 8), dt.date(2024, 1, 14))
+    per = summarize(ds, "per_million_dau", f, by=["policy_domain"])
+    assert per.filter(pl.col("policy_domain") == "spam")["tickets_per_million_dau"][0] == pytest.approx(1 / 7000 * 1e6)
+    qa = summarize(ds, "qa_accuracy", Filters(f.start, f.end, vendor=("V1",)))  # qa has no vendor: via the ticket
+    assert (qa["reviews"][0], qa["correct"][0]) == (2, 1)
+    movers = top_movers(ds, f, by=("policy_domain", "market"))
+    spam_no_market = movers.filter((pl.col("policy_domain") == "spam") & pl.col("market").is_null())
+    assert spam_no_market.select("tickets", "previous_tickets", "change").row(0) == (1, 1, 0)
+    assert weekly_trend(ds, Filters(dt.date(2024, 1, 3), dt.date(2024, 1, 6))).is_empty()  # no full week yet

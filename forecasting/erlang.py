@@ -232,8 +232,7 @@ def _queue_log_weights(
     The ratios fall with k, so past the mode the rest of the tail after k is at most
     π_{N+k}·r / (1 − r) with r the ratio at k; K is the first k where that is negligible.
     """
-    size = 256
-    while True:
+    for size in (256 * 4**step for step in range(7)):
         log_ratio = math.log(lam) - np.log(rate_all_busy + theta * np.arange(1, size + 1))
         log_weights = log_start + np.concatenate(([0.0], np.cumsum(log_ratio)))
         with np.errstate(divide="ignore"):
@@ -242,14 +241,18 @@ def _queue_log_weights(
         done = (log_ratio < 0.0) & (log_rest < floor)
         if done.any():
             return log_weights[: int(np.argmax(done)) + 2]
-        size *= 4
+    raise ValueError(
+        f"the queue would hold over {size:,} waiting contacts (arrivals far above capacity with very long"
+        " patience); use Erlang C or more agents"
+    )
 
 
 def _served_within(log_density_at_zero: float, lam: float, rate_all_busy: float, theta: float, target: float) -> float:
     """P(0 < V ≤ t and served) = ∫_0^t exp(log f_V(0) + g(x)) dx with g(x) = λ·(1 − e^(−θx))/θ − (a + θ)·x.
 
-    g is concave, so the integrand is scaled by its peak (at x = ln(λ / (a + θ)) / θ, clipped to [0, t])
-    before adaptive quadrature; the peak goes back in through logs, so nothing overflows.
+    g is concave: the integrand is scaled by its peak (x = ln(λ / (a + θ)) / θ, clipped to [0, t]), and
+    quadrature gets breakpoints at the peak ± 4^i times its local width, so a spike far narrower than
+    the target (very short patience) is not missed; the peak goes back in through logs.
     """
     if target == 0.0:
         return 0.0
@@ -259,16 +262,20 @@ def _served_within(log_density_at_zero: float, lam: float, rate_all_busy: float,
 
     peak = min(max(math.log(lam / (rate_all_busy + theta)) / theta, 0.0), target)
     log_peak = log_integrand(peak)
+    arrivals_at_peak = lam * math.exp(-theta * peak)
+    width = 1.0 / max(abs(arrivals_at_peak - rate_all_busy - theta), math.sqrt(theta * arrivals_at_peak))
+    offsets = width * 4.0 ** np.arange(30)
+    marks = [x for x in np.concatenate(([peak], peak - offsets, peak + offsets)) if 0.0 < x < target]
     scaled, _ = integrate.quad(
         lambda x: math.exp(log_integrand(x) - log_peak),
         0.0,
         target,
-        points=[peak] if 0.0 < peak < target else None,
+        points=marks or None,
         epsabs=0.0,
         epsrel=1e-11,
         limit=200,
     )
-    return math.exp(log_density_at_zero + log_peak + math.log(scaled)) if scaled > 0.0 else 0.0
+    return math.exp(log_density_at_zero + log_peak + math.log(scaled))
 
 
 def _fewest_agents(

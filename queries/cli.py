@@ -16,6 +16,7 @@ from queries.demo import generate_demo
 from queries.docs import metrics_markdown
 from queries.errors import SourceError
 from queries.filters import PERIODS, Filters
+from queries.formats import render
 from queries.metrics import METRICS, missing_inputs, summarize
 from queries.sla import load_sla_policy
 from queries.validation import TableReport
@@ -146,19 +147,8 @@ def _summarize(args: argparse.Namespace) -> int:
         raise SourceError(f"{args.source} has no valid tickets.", fix="Run `python -m queries validate` to see why.")
     filters = Filters(args.start or first.date(), args.end or last.date())
     out = summarize(ds, args.metric, filters, by=by, period=args.period, sla_policy=load_sla_policy(args.sla_policy))
-    print(_render(out, args.format))
+    print(render(out, args.format))
     return 0
-
-
-def _render(frame: pl.DataFrame, fmt: str) -> str:
-    if fmt == "json":
-        return frame.write_json()
-    if fmt == "csv":
-        return frame.write_csv().rstrip("\n")
-    with pl.Config(
-        tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True, tbl_formatting="MARKDOWN", float_precision=4
-    ):
-        return str(frame)
 
 
 def _docs(args: argparse.Namespace) -> int:

@@ -15,13 +15,14 @@ from dashboard import loaders
 from dashboard.context import PageContext
 from dashboard.filter_bar import filter_bar
 from dashboard.settings import SourceOption, source_options
-from pages import data_health, overview
+from pages import data_health, forecast, overview
 from queries.errors import SourceError
 from queries.filters import DIMENSIONS
 
 # (url path, title, icon, render function)
 PAGES = (
     ("overview", "Overview", ":material/monitoring:", overview.render),
+    ("forecast", "Forecast & capacity", ":material/query_stats:", forecast.render),
     ("data-health", "Data health", ":material/fact_check:", data_health.render),
 )
 

@@ -126,3 +126,165 @@ def movers_chart(movers: pl.DataFrame, by: tuple[str, ...] = ("policy_domain", "
         xaxis_title="change in tickets vs previous period",
     )
     return fig
+
+
+def forecast_chart(history: pl.DataFrame, forecast: pl.DataFrame, title: str = "") -> go.Figure:
+    """Recent daily history, the forecast mean and its 80 % and 95 % intervals."""
+    fig = go.Figure()
+    days = forecast["ds"].to_list()
+    for lo, hi, name, alpha in (("lo_95", "hi_95", "95 % interval", 0.15), ("lo_80", "hi_80", "80 % interval", 0.3)):
+        fig.add_scatter(
+            x=days + days[::-1],
+            y=forecast[hi].to_list() + forecast[lo].to_list()[::-1],
+            fill="toself",
+            fillcolor=f"rgba(51,102,204,{alpha})",
+            line={"width": 0},
+            name=name,
+            hoverinfo="skip",
+        )
+    fig.add_scatter(x=history["ds"].to_list(), y=history["y"].to_list(), name="actual", line={"color": "#424242"})
+    fig.add_scatter(x=days, y=forecast["mean"].to_list(), name="forecast", line={"color": PALETTE[0], "dash": "dash"})
+    fig.update_layout(
+        title=title,
+        height=340,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        yaxis_title="tickets per day",
+        legend={"orientation": "h", "y": -0.2},
+        hovermode="x unified",
+    )
+    return fig
+
+
+def backtest_chart(backtests: pl.DataFrame) -> go.Figure:
+    """How good were past forecasts: each fold's forecast and 80 % interval against what happened."""
+    fig = go.Figure()
+    for i, (fold,) in enumerate(backtests.select("fold").unique().sort("fold").iter_rows()):
+        part = backtests.filter(pl.col("fold") == fold).sort("ds")
+        days = part["ds"].to_list()
+        fig.add_scatter(
+            x=days + days[::-1],
+            y=part["hi_80"].to_list() + part["lo_80"].to_list()[::-1],
+            fill="toself",
+            fillcolor="rgba(51,102,204,0.2)",
+            line={"width": 0},
+            name="80 % interval",
+            legendgroup="band",
+            showlegend=i == 0,
+            hoverinfo="skip",
+        )
+        fig.add_scatter(
+            x=days,
+            y=part["mean"].to_list(),
+            name="past forecast",
+            legendgroup="fc",
+            showlegend=i == 0,
+            line={"color": PALETTE[0], "dash": "dash"},
+        )
+    actual = backtests.unique(["ds"]).sort("ds")
+    fig.add_scatter(x=actual["ds"].to_list(), y=actual["actual"].to_list(), name="actual", line={"color": "#424242"})
+    fig.update_layout(
+        height=300,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        yaxis_title="tickets per day",
+        legend={"orientation": "h", "y": -0.25},
+        hovermode="x unified",
+    )
+    return fig
+
+
+def gap_heatmap(plan: pl.DataFrame) -> go.Figure:
+    """FTE surplus (blue) or deficit (red) per vendor and week."""
+    vendors = sorted(plan["vendor"].unique().to_list())
+    weeks = sorted(plan["week"].unique().to_list())
+    lookup = {(r["vendor"], r["week"]): r["gap_fte"] for r in plan.iter_rows(named=True)}
+    z = [[lookup.get((v, w)) for w in weeks] for v in vendors]
+    limit = max((abs(x) for row in z for x in row if x is not None), default=1.0) or 1.0
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=weeks,
+            y=vendors,
+            zmin=-limit,
+            zmax=limit,
+            colorscale="RdBu",
+            colorbar={"title": "FTE"},
+            text=[[f"{x:+.1f}" if x is not None else "" for x in row] for row in z],
+            texttemplate="%{text}",
+            hovertemplate="%{y}<br>week of %{x|%d %b}<br>%{z:+.2f} FTE<extra></extra>",
+        )
+    )
+    fig.update_layout(height=60 + 45 * len(vendors), margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return fig
+
+
+def demand_supply_chart(plan: pl.DataFrame) -> go.Figure:
+    """All vendors: required FTE (mean and 80 % upper bound) against supplied FTE per week."""
+    weekly = plan.group_by("week").agg(pl.col("required_fte", "required_fte_hi_80", "supply_fte").sum()).sort("week")
+    fig = go.Figure()
+    fig.add_bar(x=weekly["week"].to_list(), y=weekly["supply_fte"].to_list(), name="supply", marker_color="#90A4AE")
+    fig.add_scatter(
+        x=weekly["week"].to_list(),
+        y=weekly["required_fte"].to_list(),
+        name="required (forecast)",
+        line={"color": PALETTE[1]},
+    )
+    fig.add_scatter(
+        x=weekly["week"].to_list(),
+        y=weekly["required_fte_hi_80"].to_list(),
+        name="required (80 % upper bound)",
+        line={"color": PALETTE[1], "dash": "dot"},
+    )
+    fig.update_layout(
+        height=320,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        yaxis_title="FTE",
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def backlog_chart(plan: pl.DataFrame) -> go.Figure:
+    """Projected backlog (hours of work) at the end of each week, per vendor."""
+    fig = go.Figure()
+    for i, vendor in enumerate(sorted(plan["vendor"].unique().to_list())):
+        part = plan.filter(pl.col("vendor") == vendor).sort("week")
+        fig.add_scatter(
+            x=part["week"].to_list(),
+            y=part["backlog_hours_end"].to_list(),
+            name=vendor,
+            line={"color": PALETTE[i % len(PALETTE)]},
+        )
+    fig.update_layout(
+        height=300,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        yaxis_title="backlog (hours of work)",
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def interval_staffing_chart(staffing: pl.DataFrame) -> go.Figure:
+    """Agents needed per half hour for each live queue (bars) and the offered load in erlangs (line)."""
+    fig = go.Figure()
+    for i, queue in enumerate(sorted(staffing["queue"].unique().to_list())):
+        part = staffing.filter(pl.col("queue") == queue).sort("interval_start")
+        fig.add_bar(
+            x=part["interval_start"].to_list(),
+            y=part["agents"].to_list(),
+            name=f"{queue}: agents",
+            marker_color=PALETTE[i % len(PALETTE)],
+        )
+        fig.add_scatter(
+            x=part["interval_start"].to_list(),
+            y=part["traffic_erlangs"].to_list(),
+            name=f"{queue}: load (erlangs)",
+            line={"color": PALETTE[i % len(PALETTE)], "dash": "dot"},
+        )
+    fig.update_layout(
+        barmode="stack",
+        height=320,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        yaxis_title="agents",
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import tempfile
@@ -11,6 +12,9 @@ import polars as pl
 import streamlit as st
 
 from dashboard.settings import SourceOption, demo_tickets_per_day
+from forecasting import planner
+from forecasting.plan import Scenario
+from forecasting.planner import ForecastView
 from queries.dataset import Dataset, describe_source, load_dataset
 from queries.demo import generate_demo
 from queries.filters import Filters
@@ -73,3 +77,35 @@ def _overview(
     first_week = trend["week"].min() if trend.height else filters.start
     kpis = overview_kpis(_ds, filters, sla_policy)
     return kpis, trend, top_movers(_ds, filters), events_in(_ds, filters, start=first_week)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=32, show_spinner="Forecasting and backtesting…")
+def forecast_view(
+    _ds: Dataset, signature: str, filters: Filters, by: str | None, horizon_days: int, model: str
+) -> ForecastView:
+    """Forecasts, scores and backtests for the Forecast & capacity page."""
+    return planner.forecast_view(_ds, filters, by, horizon_days, model)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def capacity_plan(
+    _ds: Dataset, signature: str, filters: Filters, horizon_days: int, scenario: Scenario
+) -> pl.DataFrame:
+    """Weekly demand vs supply per vendor under a scenario (forecast by policy domain, auto models)."""
+    view = forecast_view(_ds, signature, filters, "policy_domain", horizon_days, "auto")
+    return planner.capacity_plan(_ds, filters, view, scenario)[0]
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def live_staffing(
+    _ds: Dataset,
+    signature: str,
+    filters: Filters,
+    horizon_days: int,
+    day: dt.date,
+    queues: tuple[planner.LiveQueue, ...],
+    scenario: Scenario,
+) -> pl.DataFrame:
+    """Agents per half hour for the live queues on one forecast day."""
+    view = forecast_view(_ds, signature, filters, None, horizon_days, "auto")
+    return planner.live_staffing(_ds, filters, view, day, list(queues), scenario)

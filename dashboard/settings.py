@@ -38,3 +38,8 @@ def source_options() -> list[SourceOption]:
         mapping = os.environ.get("BELLWETHER_MAPPING") or None
         options.append(SourceOption("extracts", f"Your extracts ({extracts})", extracts, mapping, False))
     return options
+
+
+def scenario_store_url() -> str:
+    """Where saved scenarios live: BELLWETHER_SCENARIO_URL (any SQLAlchemy URL) or a SQLite file in the data folder."""
+    return os.environ.get("BELLWETHER_SCENARIO_URL") or f"sqlite:///{data_dir() / 'scenarios.db'}"

@@ -27,6 +27,7 @@ import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -146,8 +147,10 @@ def score_backtest(forecasts: pl.DataFrame) -> dict[str, float]:
     """MASE, bias and coverages of backtest rows (BACKTEST_SCHEMA); formulas in the module docstring."""
     if forecasts.height == 0:
         return {"mase": math.nan, "bias": math.nan, "coverage_80": math.nan, "coverage_95": math.nan}
-    per_fold = forecasts.group_by("fold").agg(
-        ((pl.col("mean") - pl.col("actual")).abs().mean() / pl.col("scale").first()).alias("mase")
+    per_fold = (
+        forecasts.group_by("fold")
+        .agg(((pl.col("mean") - pl.col("actual")).abs().mean() / pl.col("scale").first()).alias("mase"))
+        .sort("fold")  # a fixed order keeps the float average identical run to run
     )
     fold_mase = per_fold["mase"].to_numpy()
     fold_mase = fold_mase[np.isfinite(fold_mase)]
@@ -290,7 +293,9 @@ def choose_model(
     """Backtest every candidate and pick the lowest MASE (ties: the earlier candidate).
 
     Seasonal naive is always backtested: its MASE is the `baseline_mase` every other score is
-    read against, and it is kept when no candidate beats it. The fallback rule
+    read against. When it is a candidate (the default) it is kept if nothing beats it; when the
+    caller names other candidates only, the best of those is used and the note says if it does
+    worse than seasonal naive. The fallback rule
     (`models.fallback_reason`: too short, mostly zeros) is applied first; the fallback model is
     then the only candidate besides the baseline and the note says why.
     """
@@ -344,16 +349,26 @@ def _choose_array(
     baseline = results[BASELINE].mase
     if fallback is not None:
         return ModelChoice(fallback[0], scores, baseline, fallback[1], results)
-    scored = [(r.mase, i, name) for i, (name, r) in enumerate(results.items()) if np.isfinite(r.mase)]
+    # The baseline is always scored, but only eligible when it is a candidate: a caller asking
+    # for one model gets that model, with a note when it does worse than seasonal naive.
+    eligible = [name for name in results if name in candidates]
+    scored = [(results[name].mase, i, name) for i, name in enumerate(eligible) if np.isfinite(results[name].mase)]
     if not scored:
+        pick = BASELINE if BASELINE in candidates else eligible[0]
         why = results[BASELINE].note or "backtest scores undefined (flat history)"
-        return ModelChoice(BASELINE, scores, baseline, f"no backtest possible ({why}): seasonal naive", results)
+        return ModelChoice(pick, scores, baseline, f"no backtest possible ({why}): {pick} unchecked", results)
     best_mase, _, best = min(scored)
     if best == BASELINE:
         note = "no candidate beat seasonal naive in the backtest: seasonal naive kept"
+    elif not (np.isfinite(baseline) and baseline > 0):
+        note = f"lowest backtest MASE ({best_mase:.2f}; seasonal naive not scorable)"
+    elif best_mase >= baseline:
+        note = f"backtest MASE {best_mase:.2f} is no better than seasonal naive's {baseline:.2f}"
     else:
-        gain = 1 - best_mase / baseline if np.isfinite(baseline) and baseline > 0 else math.nan
-        note = f"lowest backtest MASE ({best_mase:.2f} vs seasonal naive {baseline:.2f}, {gain:.0%} lower)"
+        note = (
+            f"lowest backtest MASE ({best_mase:.2f} vs seasonal naive {baseline:.2f}, "
+            f"{1 - best_mase / baseline:.0%} lower)"
+        )
     return ModelChoice(best, scores, baseline, note, results)
 
 
@@ -427,13 +442,19 @@ def forecast_series(
             )
         )
     workers = min(n_jobs, len(tasks), os.cpu_count() or 1)
+    outputs = None
     if workers > 1:
-        # spawn, not fork: Polars' thread pool does not survive a fork.
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker
-        ) as pool:
-            outputs = list(pool.map(_run_task, tasks, chunksize=max(1, len(tasks) // (4 * workers))))
-    else:
+        # spawn, not fork: Polars' thread pool does not survive a fork. Spawned workers re-import
+        # the caller's main module: a script needs the `if __name__ == "__main__":` guard, and
+        # code fed on stdin cannot spawn at all — then the series run here, one after another.
+        try:
+            with ProcessPoolExecutor(
+                max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker
+            ) as pool:
+                outputs = list(pool.map(_run_task, tasks, chunksize=max(1, len(tasks) // (4 * workers))))
+        except BrokenProcessPool:
+            outputs = None
+    if outputs is None:
         with blas_threads(1):
             outputs = [_run_task(task) for task in tasks]
     return SeriesForecasts(

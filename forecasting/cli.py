@@ -54,9 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     forecast.add_argument("--horizon", type=int, required=True)
     forecast.add_argument("--model", choices=("auto", *sorted(MODELS)), default="auto")
     forecast.add_argument(
-        "--fill", choices=("zero", "interpolate"), default="zero",
+        "--fill",
+        choices=("zero", "interpolate"),
+        default="zero",
         help="missing days: zero (counts of events) or interpolate (e.g. a business-days-only series)",
-    )  # fmt: skip
+    )
     forecast.add_argument("--format", choices=("json", "csv", "table"), default="table")
     forecast.set_defaults(run=_forecast)
 
@@ -120,7 +122,9 @@ def _forecast(args: argparse.Namespace) -> int:
     agg = {"sum": pl.col("y").sum(), "mean": pl.col("y").mean(), "max": pl.col("y").max()}[args.agg]
     history = rows.group_by("ds").agg(agg).sort("ds")
     candidates = None if args.model == "auto" else (args.model,)
-    result = forecast_series(history, horizon=args.horizon, fill=args.fill, **({"candidates": candidates} if candidates else {}))
+    result = forecast_series(
+        history, horizon=args.horizon, fill=args.fill, **({"candidates": candidates} if candidates else {})
+    )
     print(render(result.forecasts, args.format, float_precision=3))
     return 0
 
@@ -130,7 +134,9 @@ def _backtest(args: argparse.Namespace) -> int:
     by = [c.strip() for c in args.by.split(",") if c.strip()]
     missing = [c for c in by if not ds.has("tickets", c)]
     if missing:
-        raise SourceError(f"--by {missing[0]!r} is not provided by {args.source}.", fix="Group by a tickets field the source has.")
+        raise SourceError(
+            f"--by {missing[0]!r} is not provided by {args.source}.", fix="Group by a tickets field the source has."
+        )
     result = forecast_series(ticket_series(ds, by=by), by=by, horizon=args.horizon, folds=args.folds)
     columns = ["series", "model", "mase", "baseline_mase", "coverage_80", "coverage_95"]
     print(render(result.scores.select(columns), args.format))

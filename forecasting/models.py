@@ -20,6 +20,13 @@ Every model follows the estimator contract used across `forecasting/`:
   never go below zero. Quantiles map back exactly (`expm1` is monotone); the point forecast is
   bias-adjusted to the mean of the log-normal predictive distribution. `transform="none"` fits
   on the raw counts. Both are additive models: no unguarded multiplicative ETS.
+* **Decisions, from backtests on the demo warehouse with its last 112 days held out** (`python
+  bench/forecast.py --until 2026-08-04`; 100 series, horizon 28, 4 folds): `log1p` gave ETS a
+  lower MASE (0.80 vs 0.81) and better-calibrated intervals (80 %/95 % coverage 82/96 % vs
+  79/94 %); the calendar regression was about even on MASE (0.78 vs 0.77) and better
+  calibrated on the log scale (82/95 % vs 76/93 %). Yearly Fourier order 3 (0.775) beat 6
+  (0.784) and 10 (0.801) with two years of history; event regressors lowered its MASE from
+  0.82 to 0.78; the linear trend from 0.83 to 0.78.
 * **Short or degenerate series.** A constant history (e.g. all zeros) gives a flat forecast with
   zero-width intervals and a note; a model that cannot be estimated falls back to seasonal
   naive and says so in `note_`. `fallback_reason()` is the rule the model chooser applies
@@ -96,7 +103,7 @@ def daily_calendar(history: pl.DataFrame, fill: Fill = "zero", end: date | None 
     return full
 
 
-def fallback_reason(y: np.ndarray, season: int = 7, zero_share: float = 0.6) -> str | None:
+def fallback_reason(y: np.ndarray, season: int = 7, zero_share: float = 0.5) -> str | None:
     """Why a series should not get a fitted model, or None when it can.
 
     Fitted models need about two seasonal cycles to tell the weekly pattern from noise, and a
@@ -156,8 +163,8 @@ class Forecaster:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 self._fit(self.y_)
-        except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
-            self._fall_back(f"{self.name} could not be estimated ({exc.__class__.__name__}): seasonal naive used")
+        except Exception as exc:  # any estimation failure: fall back visibly rather than fail the run
+            self._fall_back(f"{self.name} could not be estimated ({exc or type(exc).__name__}): seasonal naive used")
         return self
 
     def refit_like(self, history: pl.DataFrame, fitted: Forecaster) -> Forecaster:
@@ -176,8 +183,8 @@ class Forecaster:
                     self._refilter(self.y_, fitted)
                 else:
                     self._fit(self.y_)
-        except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
-            self._fall_back(f"{self.name} could not be estimated ({exc.__class__.__name__}): seasonal naive used")
+        except Exception as exc:  # any estimation failure: fall back visibly rather than fail the run
+            self._fall_back(f"{self.name} could not be estimated ({exc or type(exc).__name__}): seasonal naive used")
         return self
 
     def predict(self, horizon: int) -> pl.DataFrame:
@@ -473,11 +480,15 @@ def event_regressors(events: pl.DataFrame | None, days: list[date], min_days: in
                 column[i] = 1.0
             d += timedelta(days=1)
 
+    def column(name: str, dtype: pl.DataType) -> pl.Expr:
+        # Optional columns of the events contract may be absent from a caller's frame.
+        return pl.col(name).cast(dtype) if name in events.columns else pl.lit(None, dtype=dtype)
+
     rows = events.select(
-        pl.col("start").cast(pl.Date),
-        pl.coalesce(pl.col("end"), pl.col("start")).cast(pl.Date).alias("end"),
-        pl.col("kind").cast(pl.String),
-        pl.col("title").cast(pl.String),
+        column("start", pl.Date()).alias("start"),
+        pl.coalesce(column("end", pl.Date()), column("start", pl.Date())).alias("end"),
+        column("kind", pl.String()).alias("kind"),
+        column("title", pl.String()).alias("title"),
     ).filter(pl.col("start").is_not_null())
     holidays: dict[str, list[tuple[date, date]]] = {}
     for start, end, kind, title in rows.iter_rows():
@@ -536,7 +547,7 @@ class CalendarRegression(Forecaster):
         series: str = "total",
         *,
         events: pl.DataFrame | None = None,
-        yearly_order: int = 6,
+        yearly_order: int = 3,
         min_yearly_days: int = 365,
         trend: bool = True,
         ar_lags: tuple[int, ...] = (1, 2, 7),

@@ -8,8 +8,6 @@ import json
 import sys
 from pathlib import Path
 
-import polars as pl
-
 from queries.contract import contract_markdown
 from queries.dataset import Dataset, load_dataset
 from queries.demo import generate_demo

@@ -14,6 +14,10 @@ def render(frame: pl.DataFrame, fmt: str, float_precision: int = 4) -> str:
     if fmt == "csv":
         return frame.write_csv().rstrip("\n")
     with pl.Config(
-        tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True, tbl_formatting="MARKDOWN", float_precision=float_precision
+        tbl_rows=-1,
+        tbl_cols=-1,
+        tbl_hide_dataframe_shape=True,
+        tbl_formatting="MARKDOWN",
+        float_precision=float_precision,
     ):
         return str(frame)

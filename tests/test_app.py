@@ -196,3 +196,33 @@ def test_filter_values_with_commas_round_trip_through_the_url(tmp_path: Path, mo
     at = run("overview", {"src": "extracts", "vendor": ["Acme, Inc."]})
     assert at.multiselect(key="filters.vendor").value == ["Acme, Inc."]
     assert metrics_by_label(at)["Tickets received"] == "1"
+
+
+def test_forecast_page_forecasts_plans_staffs_and_saves_scenarios(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("BELLWETHER_SCENARIO_URL", f"sqlite:///{tmp_path / 'scenarios.db'}")
+    at = run("forecast")
+    labels = {m.label: m.value for m in at.metric}
+    assert {"Model", "MASE (backtest)", "80 % interval coverage", "Worst week: surplus / deficit"} <= set(labels)
+    assert len(at.get("plotly_chart")) >= 6  # forecast, backtest, demand/supply, gap, backlog, live staffing
+    baseline_gap = float(labels["Worst week: surplus / deficit"].split()[0])
+
+    at.slider(key="scenario.volume").set_value(100).run()
+    assert not at.exception
+    stressed_gap = float(metrics_by_label(at)["Worst week: surplus / deficit"].split()[0])
+    assert stressed_gap < baseline_gap
+
+    at.text_input(key="scenario.name").set_value("double volume")
+    at.text_input(key="scenario.author").set_value("planner")
+    at.button[0].click().run()  # the form's submit button
+    assert any("Saved 'double volume' as version 1" in s.value for s in at.success)
+    at.slider(key="scenario.volume").set_value(0).run()
+    at.button(key="scenario.load").click().run()
+    assert not at.exception and at.slider(key="scenario.volume").value == 100
+
+
+def test_forecast_page_groups_and_reconciles(tmp_path: Path):
+    at = run("forecast")
+    at.selectbox(key="forecast.by").set_value("Policy domain").run()
+    assert not at.exception
+    assert "total" in at.selectbox(key="forecast.series").options
+    assert any("add up to the total" in c.value for c in at.caption)

@@ -37,7 +37,8 @@ def test_staff_matches_erlang_c_from_first_principles():
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
-    assert set(out) == {"traffic_erlangs", "agents", "positions", "service_level", "occupancy", "asa_seconds", "prob_wait"}
+    fields = {"traffic_erlangs", "agents", "positions", "service_level", "occupancy", "asa_seconds", "prob_wait"}
+    assert set(out) == fields
     assert out["traffic_erlangs"] == pytest.approx(10.0)
 
     def level(n: int) -> float:

@@ -1,0 +1,142 @@
+"""What the Forecast & capacity page shows, computed from a dataset: forecasts with their past
+accuracy, demand vs supply under a scenario, and interval staffing of the live queues."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+
+import polars as pl
+
+from forecasting.backtest import DEFAULT_CANDIDATES, forecast_series
+from forecasting.erlang import required_agents
+from forecasting.history import ticket_series
+from forecasting.intraday import intraday_profile, split_intraday
+from forecasting.plan import PlanningInputs, Scenario, demand_vs_supply, planning_inputs
+from forecasting.reconcile import reconcile
+from queries.dataset import Dataset
+from queries.filters import Filters
+from queries.metrics import summarize
+
+HISTORY_WEEKS_SHOWN = 16
+RECONCILIATION = (
+    "Parts are reconciled to the total (weighted least squares with each forecast's own variance, "
+    "MinT-diagonal): the parts add up to the total exactly on every day."
+)
+
+
+@dataclass(frozen=True)
+class ForecastView:
+    """Forecasts (coherent when grouped), recent history, scores and the chosen models' backtests."""
+
+    history: pl.DataFrame  # series, ds, y (recent weeks, for the chart)
+    forecasts: pl.DataFrame  # FORECAST_SCHEMA, parts then "total"
+    scores: pl.DataFrame  # SCORES_SCHEMA per series
+    backtests: pl.DataFrame  # BACKTEST_SCHEMA for each series' chosen model
+    note: str
+
+
+def history_window(ds: Dataset, filters: Filters) -> Filters:
+    """All data up to the end of the selected period, in the selected groups."""
+    first = ds.tables["tickets"]["created_at"].min().date()
+    return Filters(min(first, filters.end), filters.end, **filters.selections())
+
+
+def forecast_view(
+    ds: Dataset, filters: Filters, by: str | None, horizon_days: int, model: str = "auto", folds: int = 4
+) -> ForecastView:
+    """Forecast ticket volume per group of `by` (or the total) from the history up to filters.end."""
+    window = history_window(ds, filters)
+    candidates = DEFAULT_CANDIDATES if model == "auto" else (model,)
+    events = ds.tables.get("events")
+    total_history = ticket_series(ds, filters=window)
+    total = forecast_series(total_history, horizon=horizon_days, folds=folds, candidates=candidates, events=events)
+    note = ""
+    if by:
+        parts_history = ticket_series(ds, by=[by], filters=window)
+        parts = forecast_series(
+            parts_history, by=[by], horizon=horizon_days, folds=folds, candidates=candidates, events=events
+        )
+        forecasts = reconcile(parts.forecasts, total.forecasts)
+        scores = pl.concat([parts.scores, total.scores])
+        backtests = pl.concat([parts.backtests, total.backtests])
+        history = pl.concat(
+            [
+                parts_history.select(pl.col(by).cast(pl.String).fill_null("(none)").alias("series"), "ds", "y"),
+                total_history.select(pl.lit("total").alias("series"), "ds", "y"),
+            ]
+        )
+        note = RECONCILIATION
+    else:
+        forecasts, scores, backtests = total.forecasts, total.scores, total.backtests
+        history = total_history.select(pl.lit("total").alias("series"), "ds", "y")
+    chosen = backtests.join(scores.select("series", "model"), on=["series", "model"], how="semi")
+    recent = history.filter(pl.col("ds") > filters.end - dt.timedelta(weeks=HISTORY_WEEKS_SHOWN))
+    return ForecastView(recent, forecasts, scores, chosen, note)
+
+
+def capacity_plan(
+    ds: Dataset, filters: Filters, domain_view: ForecastView, scenario: Scenario
+) -> tuple[pl.DataFrame, PlanningInputs]:
+    """Weekly demand vs supply per vendor after filters.end, from a forecast by policy domain."""
+    domains = domain_view.forecasts.filter(pl.col("series") != "total")
+    inputs = planning_inputs(ds, filters.end)
+    return demand_vs_supply(domains, inputs, scenario), inputs
+
+
+@dataclass(frozen=True)
+class LiveQueue:
+    """A real-time queue and its target: `service_level` of reviews start within `target_seconds`."""
+
+    queue: str
+    target_seconds: float
+    service_level: float = 0.8
+    patience_seconds: float | None = None
+
+
+def live_staffing(
+    ds: Dataset, filters: Filters, view: ForecastView, day: dt.date, queues: list[LiveQueue], scenario: Scenario
+) -> pl.DataFrame:
+    """Agents needed per 30-minute interval of `day` for each live queue (Erlang C, or A with patience).
+
+    Volume per interval: the total forecast for the day × the queue's recent share of tickets
+    reviewed by people (last 8 weeks), × the scenario's uplift, split by the weekday's
+    half-hour arrival profile of the same 8 weeks.
+    """
+    daily = view.forecasts.filter((pl.col("series") == "total") & (pl.col("ds") == day))
+    recent = Filters(filters.end - dt.timedelta(weeks=8) + dt.timedelta(days=1), filters.end, **filters.selections())
+    mix = summarize(ds, "handle_time", recent, by=["queue"]).filter(pl.col("reviews") > 0)
+    created = summarize(ds, "volume", recent)["tickets"][0]
+    profile = intraday_profile(
+        ds.tables["tickets"].lazy().filter(recent.in_period("created_at") & recent.dimension_expr()), weeks=8
+    )
+    slots = split_intraday(daily, profile)
+    rows = []
+    for q in queues:
+        row = mix.filter(pl.col("queue") == q.queue)
+        if row.is_empty() or not created:
+            continue
+        share = row["reviews"][0] / created * (1 + scenario.volume_uplift)
+        aht = row["mean_handle_seconds"][0] * (1 + scenario.handle_time_change)
+        for slot in slots.iter_rows(named=True):
+            volume = slot["mean"] * share
+            staffing = required_agents(
+                volume,
+                30,
+                aht,
+                q.target_seconds,
+                q.service_level,
+                shrinkage=scenario.shrinkage,
+                max_occupancy=scenario.max_occupancy,
+                patience_seconds=q.patience_seconds,
+            )
+            rows.append(
+                {
+                    "queue": q.queue,
+                    "interval_start": slot["interval_start"],
+                    "volume": volume,
+                    "aht_seconds": aht,
+                    **asdict(staffing),
+                }
+            )
+    return pl.DataFrame(rows)

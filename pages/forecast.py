@@ -1,0 +1,188 @@
+"""Forecast & capacity for planners: forecasts with past accuracy, demand vs supply, live staffing, scenarios."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import streamlit as st
+
+from dashboard import loaders
+from dashboard.charts import (
+    backlog_chart,
+    backtest_chart,
+    demand_supply_chart,
+    forecast_chart,
+    gap_heatmap,
+    interval_staffing_chart,
+)
+from dashboard.context import PageContext
+from dashboard.scenario_controls import scenario_controls, scenario_store_panel
+from forecasting.models import MODELS
+from forecasting.planner import LiveQueue
+
+GROUPINGS = {
+    "Total": None,
+    "Policy domain": "policy_domain",
+    "Market": "market",
+    "Language": "language",
+    "Queue": "queue",
+}
+
+
+def render(ctx: PageContext) -> None:
+    st.title("Forecast & capacity")
+    if not ctx.ready():
+        return
+    ds, filters = ctx.dataset, ctx.filters
+    left, middle, right = st.columns(3)
+    groupings = {k: v for k, v in GROUPINGS.items() if v is None or ds.has("tickets", v)}
+    label = left.selectbox("Forecast by", list(groupings), key="forecast.by")
+    weeks = middle.slider("Horizon (weeks)", 4, 12, 8, key="forecast.weeks")
+    model = right.selectbox(
+        "Model",
+        ["auto", *MODELS],
+        key="forecast.model",
+        help="auto: the model with the lowest backtest MASE per series",
+    )
+    st.caption(
+        f"History: every day up to {filters.end} in the selected groups; forecast: the {weeks} weeks after it. "
+        "Rolling-origin backtest with 4 folds of the same horizon."
+    )
+    view = loaders.forecast_view(ds, ctx.signature, filters, groupings[label], weeks * 7, model)
+    with st.expander("What-if scenario", icon=":material/tune:"):
+        scenario = scenario_controls(ctx)
+    forecast_tab, capacity_tab, live_tab, scenarios_tab = st.tabs(
+        ["Forecast", "Demand vs supply", "Live queues (Erlang)", "Scenarios"]
+    )
+    with forecast_tab:
+        _forecast(view)
+    with capacity_tab:
+        _capacity(ctx, scenario, weeks)
+    with live_tab:
+        _live(ctx, scenario, weeks)
+    with scenarios_tab:
+        scenario_store_panel(ctx, scenario, weeks)
+
+
+def _forecast(view) -> None:
+    series = view.scores["series"].to_list()
+    chosen = st.selectbox("Series", series, key="forecast.series") if len(series) > 1 else series[0]
+    history = view.history.filter(pl.col("series") == chosen)
+    forecast = view.forecasts.filter(pl.col("series") == chosen)
+    score = view.scores.filter(pl.col("series") == chosen).row(0, named=True)
+    st.plotly_chart(forecast_chart(history, forecast), key="forecast.chart")
+    cols = st.columns(4)
+    cols[0].metric("Model", score["model"], help=score["note"] or None)
+    cols[1].metric(
+        "MASE (backtest)",
+        f"{score['mase']:.2f}",
+        delta=f"{score['mase'] - score['baseline_mase']:+.2f} vs naive",
+        delta_color="inverse",
+        help="Mean absolute error scaled by the in-sample weekly seasonal-naive error; "
+        "below 1 beats a same-weekday-last-week forecast.",
+    )
+    cols[2].metric(
+        "80 % interval coverage", f"{score['coverage_80']:.0%}", help="Share of past actuals inside the 80 % band."
+    )
+    cols[3].metric(
+        "95 % interval coverage", f"{score['coverage_95']:.0%}", help="Share of past actuals inside the 95 % band."
+    )
+    st.subheader("How good were past forecasts")
+    st.caption("Each backtest fold's forecast from its origin, with its 80 % interval, against what happened.")
+    st.plotly_chart(backtest_chart(view.backtests.filter(pl.col("series") == chosen)), key="forecast.backtest")
+    if view.note:
+        st.caption(view.note)
+    st.dataframe(
+        view.scores.drop("history_days"),
+        hide_index=True,
+        key="forecast.scores",
+        column_config={c: st.column_config.NumberColumn(format="%.2f") for c in ("mase", "baseline_mase", "bias")}
+        | {c: st.column_config.NumberColumn(format="percent") for c in ("coverage_80", "coverage_95")},
+    )
+
+
+def _capacity(ctx: PageContext, scenario, weeks: int) -> None:
+    plan = loaders.capacity_plan(ctx.dataset, ctx.signature, ctx.filters, weeks * 7, scenario)
+    if plan.is_empty():
+        st.info("Demand vs supply needs staffing and vendor-level decisions (tickets.vendor, handle_seconds).")
+        return
+    worst = plan.group_by("week").agg(pl.col("gap_fte").sum()).sort("gap_fte").row(0, named=True)
+    deficits = plan.filter(pl.col("gap_fte") < 0)
+    cols = st.columns(4)
+    cols[0].metric(
+        "Required FTE (average week)",
+        f"{plan.group_by('week').agg(pl.col('required_fte').sum())['required_fte'].mean():.1f}",
+    )
+    cols[1].metric("Worst week: surplus / deficit", f"{worst['gap_fte']:+.1f} FTE", help=f"Week of {worst['week']}")
+    cols[2].metric("Vendor-weeks in deficit", f"{deficits.height} of {plan.height}")
+    sla = plan["sla_projected"].drop_nulls()
+    cols[3].metric(
+        "Projected SLA (deferred work)",
+        f"{sla.mean():.1%}" if sla.len() else "–",
+        help=f"Share of work cleared within {scenario.sla_hours:g} h in the backlog simulation.",
+    )
+    st.subheader("Required vs supplied FTE, all vendors")
+    st.plotly_chart(demand_supply_chart(plan), key="capacity.chart")
+    st.subheader("Surplus or deficit per vendor and week (FTE)")
+    st.plotly_chart(gap_heatmap(plan), key="capacity.gap")
+    st.subheader("Projected backlog")
+    st.plotly_chart(backlog_chart(plan), key="capacity.backlog")
+    st.dataframe(plan, hide_index=True, key="capacity.table")
+
+
+def _live(ctx: PageContext, scenario, weeks: int) -> None:
+    first = ctx.filters.end + dt.timedelta(days=1)
+    day = st.date_input(
+        "Day", first, min_value=first, max_value=first + dt.timedelta(days=weeks * 7 - 1), key="live.day"
+    )
+    cols = st.columns(3)
+    level = cols[0].slider("Service level", 0.5, 0.99, 0.9, key="live.level")
+    patience = cols[1].number_input(
+        "Stream patience (s, 0 = none)",
+        0,
+        3600,
+        0,
+        step=30,
+        key="live.patience",
+        help="Mean time until a stream ends unreviewed (Erlang A); 0 uses Erlang C.",
+    )
+    targets = cols[2].text_input("Targets (queue=seconds)", "live_p0=60, live_p1=300, live_p2=900", key="live.targets")
+    queues = [
+        LiveQueue(q.strip(), float(t), level, float(patience) or None)
+        for q, _, t in (item.partition("=") for item in targets.split(","))
+        if q.strip() and t.strip().replace(".", "", 1).isdigit()
+    ]
+    staffing = loaders.live_staffing(ctx.dataset, ctx.signature, ctx.filters, weeks * 7, day, tuple(queues), scenario)
+    if staffing.is_empty():
+        st.info("No human-reviewed tickets in these queues over the last 8 weeks.")
+        return
+    summary = (
+        staffing.group_by("queue")
+        .agg(
+            pl.col("volume").sum().alias("tickets"),
+            pl.col("agents").max().alias("peak_agents"),
+            (pl.col("agents").sum() / 2).alias("agent_hours"),
+            pl.col("service_level").min().alias("lowest_service_level"),
+        )
+        .with_columns(
+            (pl.col("agent_hours") / (scenario.paid_hours_per_fte_day * (1 - scenario.shrinkage))).alias("fte")
+        )
+    )
+    st.plotly_chart(interval_staffing_chart(staffing), key="live.chart")
+    st.dataframe(
+        summary.sort("queue"),
+        hide_index=True,
+        key="live.summary",
+        column_config={
+            "tickets": st.column_config.NumberColumn("Human-review tickets", format="%.0f"),
+            "peak_agents": "Peak agents",
+            "agent_hours": st.column_config.NumberColumn("Agent hours", format="%.1f"),
+            "lowest_service_level": st.column_config.NumberColumn("Lowest interval service level", format="percent"),
+            "fte": st.column_config.NumberColumn("FTE (after shrinkage)", format="%.1f"),
+        },
+    )
+    st.caption(
+        "Real-time queues need enough agents in every half hour, so at low volume they cost more FTE than their "
+        "workload alone: compare with Demand vs supply, which staffs deferred work by hours."
+    )

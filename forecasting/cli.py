@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
 import polars as pl
@@ -14,19 +13,14 @@ from forecasting.backtest import forecast_series
 from forecasting.erlang import required_agents
 from forecasting.history import ticket_series
 from forecasting.models import MODELS
+from queries.commandline import render, run
 from queries.dataset import load_dataset
 from queries.errors import SourceError
-from queries.formats import render
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit code (0 ok, 1 bad input, 2 usage)."""
-    args = _parser().parse_args(argv)
-    try:
-        return args.run(args)
-    except (SourceError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return run(_parser(), argv)
 
 
 def _parser() -> argparse.ArgumentParser:

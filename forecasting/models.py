@@ -36,7 +36,7 @@ Every model follows the estimator contract used across `forecasting/`:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import ClassVar, Literal
@@ -244,22 +244,34 @@ class Forecaster:
 
 
 def _finish(series: str, days: list[date], b: _Bands) -> pl.DataFrame:
-    """Apply the output guards (finite, ≥ 0, ordered bounds) and build the FORECAST_SCHEMA frame."""
-    mean = np.nan_to_num(np.asarray(b.mean, dtype=float), nan=0.0, posinf=0.0, neginf=0.0)
+    return forecast_frame([series] * len(days), days, b.mean, b.lo_80, b.hi_80, b.lo_95, b.hi_95)
+
+
+def forecast_frame(
+    series: Sequence[str],
+    days: Sequence[date],
+    mean: np.ndarray,
+    lo_80: np.ndarray,
+    hi_80: np.ndarray,
+    lo_95: np.ndarray,
+    hi_95: np.ndarray,
+) -> pl.DataFrame:
+    """A FORECAST_SCHEMA frame with the output guards: finite, non-negative, lo_95 ≤ lo_80 ≤ mean ≤ hi_80 ≤ hi_95."""
+    mean = np.nan_to_num(np.asarray(mean, dtype=float), nan=0.0, posinf=0.0, neginf=0.0)
     mean = np.clip(mean, 0.0, None)
 
     def bound(values: np.ndarray) -> np.ndarray:
         values = np.asarray(values, dtype=float)
         return np.clip(np.where(np.isfinite(values), values, mean), 0.0, None)
 
-    lo_80 = np.minimum(bound(b.lo_80), mean)
-    hi_80 = np.maximum(bound(b.hi_80), mean)
-    lo_95 = np.minimum(bound(b.lo_95), lo_80)
-    hi_95 = np.maximum(bound(b.hi_95), hi_80)
+    lo_80 = np.minimum(bound(lo_80), mean)
+    hi_80 = np.maximum(bound(hi_80), mean)
+    lo_95 = np.minimum(bound(lo_95), lo_80)
+    hi_95 = np.maximum(bound(hi_95), hi_80)
     return pl.DataFrame(
         {
-            "series": [series] * len(days),
-            "ds": days,
+            "series": list(series),
+            "ds": list(days),
             "mean": mean,
             "lo_80": lo_80,
             "hi_80": hi_80,

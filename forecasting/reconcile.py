@@ -40,7 +40,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from forecasting.models import FORECAST_SCHEMA, Z80
+from forecasting.models import FORECAST_SCHEMA, Z80, forecast_frame
 
 Method = Literal["mint_diag", "ols", "top_down"]
 BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
@@ -134,23 +134,7 @@ def _wls_nonnegative(b: np.ndarray, t: float, v: np.ndarray, v_total: float) -> 
 
 def _frame(series, days, mean: np.ndarray, bounds: dict[str, np.ndarray]) -> pl.DataFrame:
     """FORECAST_SCHEMA frame with bounds clipped at zero and ordered around the mean."""
-    mean = np.clip(mean, 0.0, None)
-    lo_80 = np.minimum(np.clip(bounds["lo_80"], 0.0, None), mean)
-    hi_80 = np.maximum(bounds["hi_80"], mean)
-    lo_95 = np.minimum(np.clip(bounds["lo_95"], 0.0, None), lo_80)
-    hi_95 = np.maximum(bounds["hi_95"], hi_80)
-    return pl.DataFrame(
-        {
-            "series": list(series),
-            "ds": list(days),
-            "mean": mean,
-            "lo_80": lo_80,
-            "hi_80": hi_80,
-            "lo_95": lo_95,
-            "hi_95": hi_95,
-        },
-        schema=FORECAST_SCHEMA,
-    )
+    return forecast_frame(list(series), list(days), mean, *(bounds[b] for b in ("lo_80", "hi_80", "lo_95", "hi_95")))
 
 
 def incoherence(parts: pl.DataFrame, total: pl.DataFrame) -> pl.DataFrame:

@@ -8,13 +8,13 @@ import json
 import sys
 from pathlib import Path
 
+from queries.commandline import render, run
 from queries.contract import contract_markdown
 from queries.dataset import Dataset, load_dataset
 from queries.demo import generate_demo
 from queries.docs import metrics_markdown
 from queries.errors import SourceError
 from queries.filters import PERIODS, Filters
-from queries.formats import render
 from queries.metrics import METRICS, missing_inputs, summarize
 from queries.sla import load_sla_policy
 from queries.validation import TableReport
@@ -24,12 +24,7 @@ DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the process exit code (0 ok, 1 unusable input, 2 usage)."""
-    args = _parser().parse_args(argv)
-    try:
-        return args.run(args)
-    except (SourceError, ValueError) as exc:  # bad input or a request the metric cannot answer
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return run(_parser(), argv)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -136,6 +136,16 @@ def test_every_page_renders_and_a_copied_url_reproduces_the_view(server: str, br
     page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
 
     # Every page from the navigation.
+    page.get_by_role("link", name="Forecast & capacity").click()
+    page.wait_for_selector("text=How good were past forecasts", timeout=120_000)
+    _wait_until_done(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator(".js-plotly-plot").count() >= 2
+    page.screenshot(path=str(ARTIFACTS / "forecast.png"), full_page=True)
+    page.get_by_role("tab", name="Demand vs supply").click()
+    page.wait_for_selector("text=Required vs supplied FTE", timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "forecast-capacity.png"), full_page=True)
+
     page.get_by_role("link", name="Data health").click()
     page.wait_for_selector("text=Rejected rows", timeout=60_000)
     _wait_until_done(page)

@@ -8,52 +8,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from dashboard.components import format_value
 from queries.dataset import load_dataset
-from queries.demo import generate_demo
 from queries.filters import Filters
 from queries.metrics import summarize
+from tests.apptest import DEMO_END, metrics_by_label, run
 
-DEMO_END = dt.date(2026, 6, 30)
-
-
-@pytest.fixture(scope="session")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small demo warehouse (120 days) in a data folder, as the app would have after first start."""
-    root = tmp_path_factory.mktemp("data")
-    generate_demo(root / "demo", days=120, tickets_per_day=300, seed=11, end=DEMO_END)
-    return root
-
-
-@pytest.fixture(autouse=True)
-def fresh_app(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BELLWETHER_DATA_DIR", str(data_dir))
-    monkeypatch.delenv("BELLWETHER_SOURCE", raising=False)
-    monkeypatch.delenv("BELLWETHER_MAPPING", raising=False)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-def _app(page: str) -> None:
-    from dashboard.app import main
-
-    main(default_page=page)
-
-
-def run(page: str = "overview", params: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_function(_app, args=(page,), default_timeout=120)
-    for key, value in (params or {}).items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def metrics_by_label(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+pytestmark = pytest.mark.usefixtures("app_env")
 
 
 def test_overview_shows_every_kpi_and_both_charts(data_dir: Path):

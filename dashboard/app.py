@@ -15,14 +15,19 @@ from dashboard import loaders
 from dashboard.context import PageContext
 from dashboard.filter_bar import filter_bar
 from dashboard.settings import SourceOption, source_options
-from pages import data_health, forecast, overview
+from pages import benchmark, data_health, forecast, overview, transparency, trends, turnaround, vendors_quality
 from queries.errors import SourceError
 from queries.filters import DIMENSIONS
 
 # (url path, title, icon, render function)
 PAGES = (
     ("overview", "Overview", ":material/monitoring:", overview.render),
+    ("trends", "Trends & spikes", ":material/trending_up:", trends.render),
+    ("turnaround", "Turnaround & SLA", ":material/timer:", turnaround.render),
     ("forecast", "Forecast & capacity", ":material/query_stats:", forecast.render),
+    ("vendors", "Vendors & quality", ":material/groups:", vendors_quality.render),
+    ("transparency", "Transparency pack", ":material/description:", transparency.render),
+    ("benchmark", "Public benchmark", ":material/public:", benchmark.render),
     ("data-health", "Data health", ":material/fact_check:", data_health.render),
 )
 

@@ -15,11 +15,16 @@ from dashboard.settings import SourceOption, demo_tickets_per_day
 from forecasting import planner
 from forecasting.plan import Scenario
 from forecasting.planner import ForecastView
+from queries import dsa, quality, vendors
+from queries import spikes as spike_queries
+from queries import trends as trend_queries
+from queries import turnaround as turnaround_queries
 from queries.dataset import Dataset, describe_source, load_dataset
 from queries.demo import generate_demo
 from queries.filters import Filters
 from queries.overview import Kpi, events_in, overview_kpis, top_movers, weekly_trend
 from queries.sla import SlaPolicy, load_sla_policy
+from queries.transparency import transparency_figures
 
 TTL_SECONDS = 600
 
@@ -109,3 +114,243 @@ def live_staffing(
     """Agents per half hour for the live queues on one forecast day."""
     view = forecast_view(_ds, signature, filters, None, horizon_days, "auto")
     return planner.live_staffing(_ds, filters, view, day, list(queues), scenario)
+
+
+@st.cache_resource(show_spinner=False)
+def dsa_daily() -> tuple[pl.DataFrame, list[str]]:
+    """The shipped DSA daily statistics and the platforms, most statements first (read once)."""
+    daily = dsa.load_daily()
+    return daily, dsa.platforms_by_volume(daily)
+
+
+@st.cache_resource(show_spinner=False)
+def _dsa_categories() -> pl.DataFrame:
+    return dsa.load_categories()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def dsa_benchmark(platforms: tuple[str, ...], start: dt.date, end: dt.date) -> pl.DataFrame:
+    return dsa.benchmark_daily(dsa_daily()[0], list(platforms), start, end)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def dsa_gaps(platforms: tuple[str, ...], start: dt.date, end: dt.date) -> pl.DataFrame:
+    return dsa.reporting_gaps(dsa_benchmark(platforms, start, end))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def dsa_category_mix(platforms: tuple[str, ...], start: dt.date, end: dt.date) -> pl.DataFrame:
+    return dsa.category_mix(_dsa_categories(), list(platforms), start, end)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=32, show_spinner=False)
+def dsa_own(_ds: Dataset, signature: str, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """Our own decisions on the DSA benchmark's scales."""
+    return dsa.own_daily(_ds, start, end)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=32, show_spinner=False)
+def transparency(_ds: Dataset, signature: str, filters: Filters) -> pl.DataFrame:
+    """Every figure of the transparency pack for the filters."""
+    return transparency_figures(_ds, filters)
+
+
+def vendor_scorecard(ds: Dataset, signature: str, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
+    """Vendor scorecard with the previous period (SLA policy read fresh)."""
+    return _vendor_scorecard(ds, signature, filters, by, load_sla_policy())
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def _vendor_scorecard(
+    _ds: Dataset, signature: str, filters: Filters, by: tuple[str, ...], sla_policy: SlaPolicy
+) -> pl.DataFrame:
+    return vendors.scorecard(_ds, filters, by, sla_policy=sla_policy)
+
+
+def vendor_trend(ds: Dataset, signature: str, filters: Filters) -> pl.DataFrame:
+    """Throughput, SLA, QA accuracy and overturns per vendor and full week (SLA policy read fresh)."""
+    return _vendor_trend(ds, signature, filters, load_sla_policy())
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def _vendor_trend(_ds: Dataset, signature: str, filters: Filters, sla_policy: SlaPolicy) -> pl.DataFrame:
+    return vendors.trend(_ds, filters, sla_policy=sla_policy)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def vendor_capacity(
+    _ds: Dataset, signature: str, filters: Filters, low_fte: float
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Handle time by vendor × domain, capacity matrices and coverage by language and by policy domain."""
+    return (
+        vendors.handle_time_by_domain(_ds, filters),
+        vendors.language_capacity(_ds, filters),
+        vendors.coverage(_ds, filters, "language", low_fte=low_fte),
+        vendors.domain_capacity(_ds, filters),
+        vendors.coverage(_ds, filters, "policy_domain", low_fte=low_fte),
+    )
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def qa_accuracy(
+    _ds: Dataset, signature: str, filters: Filters, by: tuple[str, ...], period: str | None
+) -> pl.DataFrame:
+    """QA accuracy with Wilson intervals by groups and period."""
+    return quality.qa_accuracy(_ds, filters, by, period)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def agreement(_ds: Dataset, signature: str, filters: Filters) -> pl.DataFrame:
+    """Cohen's kappa between moderator and QA decisions per policy domain."""
+    return quality.agreement(_ds, filters)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def error_types(_ds: Dataset, signature: str, filters: Filters) -> pl.DataFrame:
+    """QA errors by type per vendor."""
+    return quality.error_types(_ds, filters)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def sampling_plan(_ds: Dataset, signature: str, filters: Filters, margin: float) -> pl.DataFrame:
+    """QA reviews needed per vendor × policy domain for ±margin at the observed accuracy."""
+    return quality.sampling_plan(_ds, filters, margin)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def appeals(_ds: Dataset, signature: str, filters: Filters, by: str) -> pl.DataFrame:
+    """Appeal and overturn rates with intervals by one grouping."""
+    return quality.appeals(_ds, filters, [by])
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner="Looking for policy gaps…")
+def policy_gaps(_ds: Dataset, signature: str, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
+    """Ranked policy-gap candidates with their evidence."""
+    return quality.policy_gaps(_ds, filters, by)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=8, show_spinner=False)
+def change_events(_ds: Dataset, signature: str) -> pl.DataFrame:
+    """Policy changes and training events of the source."""
+    return quality.change_events(_ds)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def training_effects(
+    _ds: Dataset,
+    signature: str,
+    filters: Filters,
+    start: dt.date,
+    window_days: int,
+    policy_domain: str | None,
+    market: str | None,
+) -> pl.DataFrame:
+    """Error rates per vendor × policy domain before vs after an event."""
+    return quality.training_effects(_ds, filters, start, window_days, policy_domain, market)
+
+
+# --- Turnaround & SLA page ------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def turnaround(
+    _ds: Dataset, signature: str, filters: Filters, end: str, by: str | None, period: str
+) -> turnaround_queries.TurnaroundView:
+    """Percentiles over time and by group, the distribution and turnaround by source (Turnaround & SLA)."""
+    return turnaround_queries.turnaround_view(_ds, filters, end, by, period)
+
+
+def turnaround_headline(ds: Dataset, signature: str, filters: Filters) -> turnaround_queries.Headline:
+    """Headline figures of the Turnaround & SLA page (SLA policy read fresh)."""
+    return _turnaround_headline(ds, signature, filters, load_sla_policy())
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def _turnaround_headline(
+    _ds: Dataset, signature: str, filters: Filters, sla_policy: SlaPolicy
+) -> turnaround_queries.Headline:
+    return turnaround_queries.headline(_ds, filters, sla_policy)
+
+
+def turnaround_sla(ds: Dataset, signature: str, filters: Filters, by: str) -> turnaround_queries.SlaView:
+    """SLA attainment by `by` and the agreement with the source's sla_met (SLA policy read fresh)."""
+    return _turnaround_sla(ds, signature, filters, by, load_sla_policy())
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def _turnaround_sla(
+    _ds: Dataset, signature: str, filters: Filters, by: str, sla_policy: SlaPolicy
+) -> turnaround_queries.SlaView:
+    return turnaround_queries.sla_view(_ds, filters, sla_policy, by)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def turnaround_backlog(_ds: Dataset, signature: str, filters: Filters) -> turnaround_queries.BacklogView:
+    """Daily backlog flow, aging and the oldest open ticket per queue."""
+    return turnaround_queries.backlog_view(_ds, filters)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def turnaround_exposure(_ds: Dataset, signature: str, filters: Filters) -> turnaround_queries.ExposureView:
+    """Exposure by policy domain and the exposure-weighted ranking of the open backlog."""
+    return turnaround_queries.exposure_view(_ds, filters)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def hour_of_week(_ds: Dataset, signature: str, filters: Filters) -> pl.DataFrame:
+    """Arrivals and median time to first action by UTC weekday and hour."""
+    return turnaround_queries.hour_of_week(_ds, filters)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def trend_volumes(_ds: Dataset, signature: str, filters: Filters, by: str | None, period: str) -> pl.DataFrame:
+    """Tickets, share of mix and daily tickets per 1M DAU per period and group, for the Trends page."""
+    return trend_queries.volume_over_time(_ds, filters, by, period)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def trend_events(_ds: Dataset, signature: str, filters: Filters, start: dt.date) -> pl.DataFrame:
+    """Events from `start` to the end of the filters that concern the selected domains and markets."""
+    return events_in(_ds, filters, start=start)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=32, show_spinner="Looking for spikes…")
+def spike_scan(
+    _ds: Dataset, signature: str, filters: Filters, by: tuple[str, ...], sensitivity: float, min_excess: float
+) -> spike_queries.SpikeScan:
+    """Spikes per group in the period (with the events that concern them) and the daily series behind them."""
+    settings = spike_queries.SpikeSettings(sensitivity=sensitivity, min_excess_tickets=min_excess)
+    scan = spike_queries.scan_spikes(_ds, filters, by, settings)
+    spikes = spike_queries.with_events(scan.spikes, _ds.tables.get("events"))
+    return spike_queries.SpikeScan(spikes, scan.daily, scan.by)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def spike_drill_down(
+    _ds: Dataset,
+    signature: str,
+    filters: Filters,
+    group: tuple[tuple[str, str | None], ...],
+    start: dt.date,
+    end: dt.date,
+) -> spike_queries.DrillDown:
+    """Contributions, turnaround and vendors of one spike."""
+    return spike_queries.drill_down(_ds, filters, dict(group), start, end)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=32, show_spinner=False)
+def emerging_trends(
+    _ds: Dataset, signature: str, filters: Filters, by: tuple[str, ...], weeks: int
+) -> tuple[pl.DataFrame, str]:
+    """Groups whose weekly volume (per 1M DAU when known) kept growing, and the measure used."""
+    return trend_queries.emerging_trends(_ds, filters, by, weeks)
+
+
+FORECAST_BAND_HORIZON_DAYS = 56  # the Forecast & capacity page's default horizon, so both pages share one forecast
+
+
+def forecast_band(ds: Dataset, signature: str, filters: Filters, domain: str | None) -> pl.DataFrame:
+    """Past forecasts of the total (or one policy domain) against actuals, from the cached forecast view."""
+    by = "policy_domain" if domain else None
+    view = forecast_view(ds, signature, filters, by, FORECAST_BAND_HORIZON_DAYS, "auto")
+    return trend_queries.band_breaches(view.backtests, domain or "total")

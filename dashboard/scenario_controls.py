@@ -10,6 +10,7 @@ from dashboard.context import PageContext
 from dashboard.settings import scenario_store_url
 from forecasting.plan import Hiring, Scenario
 from forecasting.scenarios import ScenarioStore
+from queries.export import safe_csv
 
 NONE = "(none)"
 HIRING_COLUMNS = {"vendor": pl.String, "fte": pl.Float64, "start_week": pl.Int64, "ramp_weeks": pl.Int64}
@@ -143,7 +144,7 @@ def scenario_store_panel(ctx: PageContext, scenario: Scenario, weeks: int) -> No
         )
         comparison = pl.DataFrame(rows)
         st.dataframe(comparison, hide_index=True, key="scenario.comparison")
-        st.download_button("Download comparison (CSV)", comparison.write_csv(), "scenario-comparison.csv", "text/csv")
+        st.download_button("Download comparison (CSV)", safe_csv(comparison), "scenario-comparison.csv", "text/csv")
 
 
 def _load_picked(store: ScenarioStore) -> None:

@@ -28,13 +28,13 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Literal
 
 import numpy as np
 import polars as pl
+from threadpoolctl import threadpool_limits
 
 from forecasting.models import (
     FORECAST_SCHEMA,
@@ -455,7 +455,7 @@ def forecast_series(
         except BrokenProcessPool:
             outputs = None
     if outputs is None:
-        with blas_threads(1):
+        with threadpool_limits(1, user_api="blas"):
             outputs = [_run_task(task) for task in tasks]
     return SeriesForecasts(
         forecasts=pl.concat([o[0] for o in outputs]) if outputs else pl.DataFrame(schema=FORECAST_SCHEMA),
@@ -479,72 +479,11 @@ def _run_task(task: tuple) -> tuple[pl.DataFrame, dict, pl.DataFrame]:
     return _run_one(*task)
 
 
-def _init_worker() -> None:
-    _set_blas_threads(1)
-
-
 # Small least-squares problems run fastest on one BLAS thread; with several worker processes
 # (or other busy processes) OpenBLAS' own threads oversubscribe the cores and spin: measured
 # 0.07 s vs 2.5 s for one series' calendar-regression backtest on the 2-core machine.
-_BLAS_SETTERS = (
-    ("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
-    ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
-    ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
-    ("openblas_set_num_threads", "openblas_get_num_threads"),
-)
-
-
-def _openblas_libraries() -> list:
-    """The OpenBLAS libraries loaded in this process (Linux; elsewhere none: a no-op)."""
-    import ctypes
-
-    try:
-        with open("/proc/self/maps", encoding="utf-8") as maps:
-            paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower() and "/" in line})
-    except OSError:
-        return []
-    libraries = []
-    for path in paths:
-        try:
-            libraries.append(ctypes.CDLL(path))
-        except OSError:
-            continue
-    return libraries
-
-
-def _set_blas_threads(n: int | None) -> list[int | None]:
-    """Set every loaded OpenBLAS to `n` threads; returns the previous counts (None = unknown)."""
-    previous: list[int | None] = []
-    for lib in _openblas_libraries():
-        for setter, getter in _BLAS_SETTERS:
-            if hasattr(lib, setter):
-                previous.append(getattr(lib, getter)() if hasattr(lib, getter) else None)
-                if n is not None:
-                    getattr(lib, setter)(n)
-                break
-    return previous
-
-
-@contextmanager
-def blas_threads(n: int):
-    """Run a block with `n` OpenBLAS threads, restoring the previous counts afterwards."""
-    previous = _set_blas_threads(n)
-    try:
-        yield
-    finally:
-        for lib, count in zip(_blas_libraries_with_setter(), previous, strict=False):
-            if count is not None:
-                lib(count)
-
-
-def _blas_libraries_with_setter() -> list:
-    setters = []
-    for lib in _openblas_libraries():
-        for setter, _ in _BLAS_SETTERS:
-            if hasattr(lib, setter):
-                setters.append(getattr(lib, setter))
-                break
-    return setters
+def _init_worker() -> None:
+    threadpool_limits(1, user_api="blas")
 
 
 def _run_one(

@@ -4,7 +4,7 @@ Demand: a daily ticket forecast per policy domain (FORECAST_SCHEMA, `series` = d
 the scenario's uplifts, times (1 − automation share) → human-review tickets, allocated to vendors
 by their recent share of each domain's human decisions (optionally shifted), times handle time
 → workload hours. Supply: each vendor's recent productive hours a day, decaying with attrition,
-plus planned hires ramping up linearly, minus rework (QA errors found and appeals overturned).
+plus planned hires ramping up linearly, minus rework (QA error rate and appeals overturned).
 """
 
 from __future__ import annotations
@@ -102,22 +102,17 @@ def planning_inputs(ds: Dataset, end: dt.date, weeks: int = 8) -> PlanningInputs
 
 
 def _rework(ds: Dataset, f: Filters) -> pl.DataFrame:
-    """Share of each vendor's decisions that came back as work: QA errors found plus overturned appeals."""
-    decided = summarize(ds, "appeals", f, by=["vendor"]).select("vendor", "tickets", "overturned")
+    """Share of each vendor's decisions that come back as work: its QA error rate (the sample's rate
+    applies to all its decisions) plus its share of decisions overturned on appeal."""
+    decided = summarize(ds, "appeals", f, by=["vendor"]).select(
+        "vendor", pl.col("overturned") / pl.col("tickets").clip(1, None)
+    )
     if "qa_reviews" in ds.tables:
-        qa = summarize(ds, "qa_accuracy", f, by=["vendor"]).select(
-            "vendor", (pl.col("reviews") - pl.col("correct")).alias("qa_errors")
-        )
+        qa = summarize(ds, "qa_accuracy", f, by=["vendor"]).select("vendor", (1 - pl.col("accuracy")).alias("qa_error"))
         decided = decided.join(qa, on="vendor", how="left")
     else:
-        decided = decided.with_columns(pl.lit(0).alias("qa_errors"))
-    return decided.select(
-        "vendor",
-        pl.when(pl.col("tickets") > 0)
-        .then((pl.col("overturned") + pl.col("qa_errors").fill_null(0)) / pl.col("tickets"))
-        .otherwise(0.0)
-        .alias("rework_share"),
-    )
+        decided = decided.with_columns(pl.lit(0.0).alias("qa_error"))
+    return decided.select("vendor", (pl.col("overturned") + pl.col("qa_error").fill_null(0.0)).alias("rework_share"))
 
 
 def demand_by_vendor(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scenario: Scenario) -> pl.DataFrame:

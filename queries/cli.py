@@ -1,4 +1,4 @@
-"""Command line: `python -m queries demo|validate|summarize|docs` for scripts and checks."""
+"""Command line: `python -m queries demo|validate|summarize|spikes|docs` for scripts and checks."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+
+import polars as pl
 
 from queries.commandline import render, run
 from queries.contract import contract_markdown
@@ -17,6 +19,7 @@ from queries.errors import SourceError
 from queries.filters import PERIODS, Filters
 from queries.metrics import METRICS, missing_inputs, summarize
 from queries.sla import load_sla_policy
+from queries.spikes import SpikeSettings, detect_spikes
 from queries.validation import TableReport
 
 DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
@@ -54,6 +57,20 @@ def _parser() -> argparse.ArgumentParser:
     summ.add_argument("--sla-policy", type=Path, help="SLA policy file (default: config/sla.toml)")
     summ.add_argument("--format", choices=("json", "csv", "table"), default="table")
     summ.set_defaults(run=_summarize)
+
+    spikes = commands.add_parser("spikes", help="detect ticket-volume spikes per group")
+    _source_args(spikes)
+    spikes.add_argument("--by", required=True, help="comma-separated group columns, e.g. policy_domain,market")
+    spikes.add_argument("--start", type=dt.date.fromisoformat, help="first day tested (default: first day in the data)")
+    spikes.add_argument("--end", type=dt.date.fromisoformat, help="last day, inclusive (default: last day in the data)")
+    spikes.add_argument(
+        "--sensitivity",
+        type=float,
+        default=SpikeSettings.sensitivity,
+        help="false discovery rate across all groups and days (default 0.01; higher finds smaller spikes)",
+    )
+    spikes.add_argument("--format", choices=("json", "csv", "table"), default="table")
+    spikes.set_defaults(run=_spikes)
 
     docs = commands.add_parser("docs", help="write docs/data-contract.md and docs/metrics.md from the code")
     docs.add_argument("--out", type=Path, default=DOCS_DIR)
@@ -128,20 +145,42 @@ def _summarize(args: argparse.Namespace) -> int:
     missing = missing_inputs(ds, args.metric)
     if missing:
         raise SourceError(f"Cannot compute {args.metric} from {args.source}: {missing}", fix="Provide the named input.")
-    by = [c.strip() for c in args.by.split(",") if c.strip()]
+    by = _group_columns(ds, args.by)
+    filters = _period(ds, args)
+    out = summarize(ds, args.metric, filters, by=by, period=args.period, sla_policy=load_sla_policy(args.sla_policy))
+    print(render(out, args.format))
+    return 0
+
+
+def _spikes(args: argparse.Namespace) -> int:
+    ds = load_dataset(args.source, args.mapping)
+    by = _group_columns(ds, args.by)
+    if not by:
+        raise SourceError("--by names no column.", fix="Name the groups to test, e.g. --by policy_domain,market.")
+    out = detect_spikes(ds, _period(ds, args), by, SpikeSettings(sensitivity=args.sensitivity))
+    print(render(out.select("start", "end", *by, pl.exclude("start", "end", *by)), args.format))
+    return 0
+
+
+def _group_columns(ds: Dataset, text: str) -> list[str]:
+    """The comma-separated --by columns, each a tickets field."""
+    by = [c.strip() for c in text.split(",") if c.strip()]
     tickets = ds.tables["tickets"]
     unknown = [c for c in by if c not in tickets.columns]
     if unknown:
         raise SourceError(
             f"--by {unknown[0]!r} is not a tickets field.", fix=f"Use fields of tickets: {', '.join(tickets.columns)}."
         )
+    return by
+
+
+def _period(ds: Dataset, args: argparse.Namespace) -> Filters:
+    """--start to --end, each defaulting to the first or last day with tickets."""
+    tickets = ds.tables["tickets"]
     first, last = tickets["created_at"].min(), tickets["created_at"].max()
     if first is None:
         raise SourceError(f"{args.source} has no valid tickets.", fix="Run `python -m queries validate` to see why.")
-    filters = Filters(args.start or first.date(), args.end or last.date())
-    out = summarize(ds, args.metric, filters, by=by, period=args.period, sla_policy=load_sla_policy(args.sla_policy))
-    print(render(out, args.format))
-    return 0
+    return Filters(args.start or first.date(), args.end or last.date())
 
 
 def _docs(args: argparse.Namespace) -> int:

@@ -15,9 +15,10 @@ from functools import partial
 import polars as pl
 import polars.selectors as cs
 
+from queries import quality
 from queries.contract import PROACTIVE_SOURCES
 from queries.dataset import Dataset
-from queries.filters import DIMENSIONS, Filters, period_expr
+from queries.filters import DIMENSIONS, PERIODS, Filters, period_expr
 from queries.sla import SlaPolicy, load_sla_policy
 
 HOUR_US = 3_600_000_000
@@ -57,7 +58,7 @@ METRICS: dict[str, Metric] = {
             ("tickets", "measured", "p50_hours", "p90_hours", "mean_hours"),
             "Hours from created_at to first_action_at for tickets created in the period that have both "
             "timestamps and a non-negative duration (`measured`); P50/P90 with linear interpolation. "
-            "Tickets still waiting are not measured.",
+            "Tickets still waiting are not measured. A duration crossing midnight belongs to the day it started.",
             (("tickets", ("first_action_at",)),),
         ),
         Metric(
@@ -74,7 +75,8 @@ METRICS: dict[str, Metric] = {
             ("tickets", "measured", "met", "attainment"),
             "Share of measured tickets created in the period whose first action came within the SLA target of "
             "the first matching rule in config/sla.toml. Measured: tickets with a target that were actioned, or "
-            "are still waiting past their target at the data's latest timestamp (those count as missed).",
+            "are still waiting past their target at the data's latest timestamp (those count as missed). "
+            "Group by `sla_rule` for the matching rule's name.",
             (("tickets", ("first_action_at",)),),
         ),
         Metric(
@@ -96,9 +98,10 @@ METRICS: dict[str, Metric] = {
         Metric(
             "qa_accuracy",
             "QA accuracy",
-            ("reviews", "correct", "accuracy"),
+            ("reviews", "correct", "accuracy", "ci_low", "ci_high"),
             "QA reviews done in the period where QA agreed with the decision, divided by all QA reviews in the "
-            "period. Market, surface and source filters apply through the reviewed ticket.",
+            "period, with its Wilson 95 % interval (ci_low–ci_high). Market, surface and source filters apply "
+            "through the reviewed ticket.",
             (("qa_reviews", ()),),
         ),
         Metric(
@@ -115,6 +118,30 @@ METRICS: dict[str, Metric] = {
             ("open_tickets",),
             "Tickets created before the end of the period and not closed by then (closed_at empty or later).",
             (("tickets", ("closed_at",)),),
+        ),
+        Metric(
+            "backlog",
+            "Backlog flow",
+            ("open_start", "arrivals", "closures", "open_end", "oldest_open_hours"),
+            "Open tickets at the boundaries of each period and the flow between them. A ticket is open at an "
+            "instant t when created_at < t and closed_at is empty or ≥ t (closed exactly at midnight: still open "
+            "at that midnight). Each period runs from its first midnight to the midnight after its last day, "
+            "clipped to the selected days: arrivals = tickets created in it, closures = tickets closed in it "
+            "(whenever created), open_start/open_end = tickets open at its first/last boundary, so "
+            "open_end = open_start + arrivals − closures and each open_end is the next period's open_start. "
+            "The last open_end equals `open_backlog`. oldest_open_hours: age at the end boundary of the oldest "
+            "ticket open then.",
+            (("tickets", ("closed_at",)),),
+        ),
+        Metric(
+            "exposure",
+            "Exposure before action",
+            ("tickets", "zero_view_share", "within_24h_share", "p50_views", "p90_views"),
+            "Among tickets created in the period that got a first action (`tickets`): within_24h_share = share "
+            "whose first action came at most 24 h after created_at; zero_view_share = share with "
+            "views_before_action = 0 and P50/P90 of views_before_action (linear interpolation), both among "
+            "those whose views are known.",
+            (("tickets", ("first_action_at", "views_before_action")),),
         ),
         Metric(
             "automation",
@@ -177,16 +204,48 @@ def summarize(
     return out.sort(keys) if keys else out
 
 
-def _as_of(ds: Dataset) -> dt.datetime:
+def data_as_of(ds: Dataset) -> dt.datetime:
     """The data's "now": the latest timestamp seen in tickets."""
     t = ds.tables["tickets"]
     seen = [v for v in (t["created_at"].max(), t["first_action_at"].max(), t["closed_at"].max()) if v is not None]
     return max(seen) if seen else dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def _created(tickets: pl.DataFrame, filters: Filters, period: str | None) -> pl.LazyFrame:
+def created_in(tickets: pl.DataFrame, filters: Filters, period: str | None = None) -> pl.LazyFrame:
+    """Tickets created in the filters' days and groups, with their `period` when one is asked for."""
     lf = tickets.lazy().filter(filters.in_period("created_at") & filters.dimension_expr())
     return lf.with_columns(period_expr("created_at", period)) if period else lf
+
+
+def open_at(instant: dt.datetime) -> pl.Expr:
+    """True for tickets open at `instant`: created before it and not closed by then (closed_at empty or later)."""
+    return (pl.col("created_at") < instant) & (pl.col("closed_at").is_null() | (pl.col("closed_at") >= instant))
+
+
+def open_span(boundaries: pl.Series) -> tuple[pl.Expr, pl.Expr]:
+    """First and last index of the sorted instants `boundaries` at which each ticket is open (see `open_at`).
+
+    The ticket is open at every boundary between the two; first > last when it is open at none.
+    """
+    first = pl.lit(boundaries).search_sorted(pl.col("created_at"), side="right").cast(pl.Int64)
+    closed_after = pl.lit(boundaries).search_sorted(pl.col("closed_at"), side="right").cast(pl.Int64)
+    last = pl.when(pl.col("closed_at").is_null()).then(len(boundaries)).otherwise(closed_after) - 1
+    return first.alias("first_open"), last.alias("last_open")
+
+
+def period_windows(filters: Filters, period: str | None) -> pl.DataFrame:
+    """The filters' periods: `period` (its first day; omitted without a period), `window_start` and
+    `window_end` (exclusive), both clipped to the selected days."""
+    if period is None:
+        return pl.DataFrame({"window_start": [filters.start_at], "window_end": [filters.end_before]})
+    first = pl.select(pl.lit(filters.start).dt.truncate(PERIODS[period])).item()
+    starts = pl.date_range(first, filters.end, PERIODS[period], eager=True).alias("period")
+    return pl.DataFrame(starts).with_columns(
+        pl.max_horizontal(pl.col("period").cast(pl.Datetime("us")), pl.lit(filters.start_at)).alias("window_start"),
+        pl.min_horizontal(
+            pl.col("period").dt.offset_by(PERIODS[period]).cast(pl.Datetime("us")), pl.lit(filters.end_before)
+        ).alias("window_end"),
+    )
 
 
 def _group(lf: pl.LazyFrame, keys: list[str], aggs: list[pl.Expr]) -> pl.DataFrame:
@@ -200,7 +259,7 @@ def _keys(by: list[str], period: str | None) -> list[str]:
 
 
 def _volume(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
-    return _group(_created(ds.tables["tickets"], filters, period), _keys(by, period), [pl.len().alias("tickets")])
+    return _group(created_in(ds.tables["tickets"], filters, period), _keys(by, period), [pl.len().alias("tickets")])
 
 
 def _actioned(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
@@ -210,39 +269,69 @@ def _actioned(ds: Dataset, filters: Filters, by: list[str], period: str | None) 
     return _group(lf, _keys(by, period), [pl.len().alias("actioned")])
 
 
-def duration_aggs(start: str, end: str) -> list[pl.Expr]:
-    """tickets, measured, p50/p90/mean hours of end − start (non-negative durations only)."""
-    hours = (pl.col(end) - pl.col(start)).dt.total_microseconds() / HOUR_US
+def duration_hours(start: str, end: str) -> pl.Expr:
+    """Hours from `start` to `end` (null when either is empty)."""
+    return (pl.col(end) - pl.col(start)).dt.total_microseconds() / HOUR_US
+
+
+def duration_aggs(start: str, end: str, percentiles: Sequence[int] = (50, 90)) -> list[pl.Expr]:
+    """tickets, measured, pNN_hours per percentile and mean_hours of end − start (non-negative durations only)."""
+    hours = duration_hours(start, end)
     valid = hours.filter(hours >= 0)
     return [
         pl.len().alias("tickets"),
         valid.count().alias("measured"),
-        valid.quantile(0.5, interpolation="linear").alias("p50_hours"),
-        valid.quantile(0.9, interpolation="linear").alias("p90_hours"),
+        *[valid.quantile(p / 100, interpolation="linear").alias(f"p{p}_hours") for p in percentiles],
         valid.mean().alias("mean_hours"),
     ]
 
 
+def duration_summary(
+    ds: Dataset,
+    filters: Filters,
+    end: str,
+    by: Sequence[str] = (),
+    period: str | None = None,
+    percentiles: Sequence[int] = (50, 90),
+) -> pl.DataFrame:
+    """Hours from created_at to `end` for tickets created in the period (the time_to_* metrics), any percentiles."""
+    keys = _keys(list(by), period)
+    out = _group(created_in(ds.tables["tickets"], filters, period), keys, duration_aggs("created_at", end, percentiles))
+    return out.sort(keys) if keys else out
+
+
 def _duration(end: str) -> Callable[[Dataset, Filters, list[str], str | None], pl.DataFrame]:
     def compute(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
-        return _group(
-            _created(ds.tables["tickets"], filters, period), _keys(by, period), duration_aggs("created_at", end)
-        )
+        return duration_summary(ds, filters, end, by, period)
 
     return compute
 
 
-def _sla(ds: Dataset, filters: Filters, by: list[str], period: str | None, *, policy: SlaPolicy) -> pl.DataFrame:
-    as_of = _as_of(ds)
-    target = policy.target_expr()
+def with_sla_outcome(tickets: pl.LazyFrame, policy: SlaPolicy, as_of: dt.datetime) -> pl.LazyFrame:
+    """Each ticket's SLA outcome as the `sla` metric counts it, with `as_of` as the data's "now":
+    `sla_rule`, `sla_target_seconds`, `sla_measured` and `sla_met_policy` (within target; false when not measured).
+    """
+    target = pl.col("sla_target_seconds")
     waited = (pl.col("first_action_at").fill_null(as_of) - pl.col("created_at")).dt.total_microseconds() / 1e6
     acted = pl.col("first_action_at").is_not_null()
     measured = target.is_not_null() & (acted | (waited > target))
-    met = measured & acted & (waited <= target)
+    return (
+        tickets.with_columns(policy.rule_expr().alias("sla_rule"), policy.target_expr().alias("sla_target_seconds"))
+        .with_columns(measured.alias("sla_measured"))
+        .with_columns((pl.col("sla_measured") & acted & (waited <= target)).alias("sla_met_policy"))
+    )
+
+
+def _sla(ds: Dataset, filters: Filters, by: list[str], period: str | None, *, policy: SlaPolicy) -> pl.DataFrame:
+    lf = with_sla_outcome(created_in(ds.tables["tickets"], filters, period), policy, data_as_of(ds))
     out = _group(
-        _created(ds.tables["tickets"], filters, period),
+        lf,
         _keys(by, period),
-        [pl.len().alias("tickets"), measured.sum().alias("measured"), met.sum().alias("met")],
+        [
+            pl.len().alias("tickets"),
+            pl.col("sla_measured").sum().alias("measured"),
+            pl.col("sla_met_policy").sum().alias("met"),
+        ],
     )
     return out.with_columns(_ratio("met", "measured").alias("attainment"))
 
@@ -250,7 +339,7 @@ def _sla(ds: Dataset, filters: Filters, by: list[str], period: str | None, *, po
 def _proactive(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
     known = pl.col("source").is_not_null()
     out = _group(
-        _created(ds.tables["tickets"], filters, period),
+        created_in(ds.tables["tickets"], filters, period),
         _keys(by, period),
         [
             pl.len().alias("tickets"),
@@ -262,7 +351,7 @@ def _proactive(ds: Dataset, filters: Filters, by: list[str], period: str | None)
 
 
 def _appeals(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
-    decided = _created(ds.tables["tickets"], filters, period).filter(pl.col("decision").is_not_null())
+    decided = created_in(ds.tables["tickets"], filters, period).filter(pl.col("decision").is_not_null())
     out = _group(
         decided,
         _keys(by, period),
@@ -292,12 +381,14 @@ def _qa_accuracy(ds: Dataset, filters: Filters, by: list[str], period: str | Non
     if period:
         lf = lf.with_columns(period_expr("reviewed_at", period))
     out = _group(lf, _keys(by, period), [pl.len().alias("reviews"), pl.col("is_correct").sum().alias("correct")])
-    return out.with_columns(_ratio("correct", "reviews").alias("accuracy"))
+    return out.with_columns(
+        _ratio("correct", "reviews").alias("accuracy"), *quality.wilson_bounds("correct", "reviews")
+    )
 
 
 def _per_million_dau(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
     keys = _keys(by, period)
-    tickets = _group(_created(ds.tables["tickets"], filters, period), keys, [pl.len().alias("tickets")])
+    tickets = _group(created_in(ds.tables["tickets"], filters, period), keys, [pl.len().alias("tickets")])
     dau = (
         ds.tables["platform_metrics"]
         .lazy()
@@ -325,23 +416,105 @@ def _per_million_dau(ds: Dataset, filters: Filters, by: list[str], period: str |
 def _open_backlog(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
     if period:
         raise ValueError("open_backlog is a point-in-time figure at the end of the period; use it without --period")
-    cutoff = filters.end_before
-    lf = (
+    lf = ds.tables["tickets"].lazy().filter(open_at(filters.end_before) & filters.dimension_expr())
+    return _group(lf, by, [pl.len().alias("open_tickets")])
+
+
+def _backlog(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
+    keys = _keys(by, period)
+    windows = period_windows(filters, period).with_row_index("boundary").with_columns(pl.col("boundary").cast(pl.Int64))
+    # Every ticket that is open at some instant of the selected days or arrives in them.
+    tickets = (
         ds.tables["tickets"]
         .lazy()
         .filter(
-            (pl.col("created_at") < cutoff)
-            & (pl.col("closed_at").is_null() | (pl.col("closed_at") >= cutoff))
-            & filters.dimension_expr()
+            filters.dimension_expr()
+            & (pl.col("created_at") < filters.end_before)
+            & (pl.col("closed_at").is_null() | (pl.col("closed_at") >= filters.start_at))
         )
+        .collect()
+        .lazy()
     )
-    return _group(lf, by, [pl.len().alias("open_tickets")])
+    if by:
+        groups = tickets.select(by).unique().collect().with_row_index("_group")
+    else:
+        groups = pl.DataFrame({"_group": [0]}, schema={"_group": pl.UInt32})
+    grid = groups.join(windows, how="cross")
+
+    def count(lf: pl.LazyFrame, column: str | None, name: str, group_by: list[str]) -> pl.DataFrame:
+        lf = lf.with_columns(period_expr(column, period)) if period and column else lf
+        return _group(lf, group_by, [pl.len().alias(name)])
+
+    arrivals = count(tickets.filter(pl.col("created_at") >= filters.start_at), "created_at", "arrivals", keys)
+    closures = count(tickets.filter(pl.col("closed_at") < filters.end_before), "closed_at", "closures", keys)
+    before = count(tickets.filter(pl.col("created_at") < filters.start_at), None, "open_before", by)
+    flow = grid
+    for part, on in ((arrivals, keys), (closures, keys), (before, by)):
+        flow = flow.join(part, on=on, how="left", nulls_equal=True) if on else flow.join(part, how="cross")
+    flow = (
+        flow.with_columns(pl.col("arrivals", "closures", "open_before").fill_null(0))
+        .sort("_group", "boundary")
+        .with_columns(
+            (pl.col("open_before") + (pl.col("arrivals") - pl.col("closures")).cum_sum().over("_group")).alias(
+                "open_end"
+            )
+        )
+        .with_columns((pl.col("open_end") - pl.col("arrivals") + pl.col("closures")).alias("open_start"))
+    )
+    # Oldest open ticket at each end boundary: in a group's tickets sorted by creation, the first whose last open
+    # boundary reaches the boundary (running maximum), provided it was already open then.
+    first_open, last_open = open_span(windows["window_end"])
+    spans = tickets.with_columns(first_open, last_open).filter(pl.col("first_open") <= pl.col("last_open")).collect()
+    reach = (
+        (
+            spans.join(groups, on=by, nulls_equal=True)
+            if by
+            else spans.with_columns(pl.lit(0, pl.UInt32).alias("_group"))
+        )
+        .sort("_group", "created_at")
+        .with_columns(pl.col("last_open").cum_max().over("_group").alias("reach"))
+        .unique(["_group", "reach"], keep="first", maintain_order=True)
+        .select("_group", "reach", "first_open", "created_at")
+    )
+    out = flow.join_asof(
+        reach, left_on="boundary", right_on="reach", by="_group", strategy="forward", check_sortedness=False
+    ).with_columns(
+        pl.when(pl.col("first_open") <= pl.col("boundary"))
+        .then(duration_hours("created_at", "window_end"))
+        .alias("oldest_open_hours")
+    )
+    return out.select(*keys, "open_start", "arrivals", "closures", "open_end", "oldest_open_hours")
+
+
+def _exposure(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
+    actioned = created_in(ds.tables["tickets"], filters, period).filter(pl.col("first_action_at").is_not_null())
+    views = pl.col("views_before_action").drop_nulls()
+    out = _group(
+        actioned,
+        _keys(by, period),
+        [
+            pl.len().alias("tickets"),
+            (duration_hours("created_at", "first_action_at") <= 24).sum().alias("_within_24h"),
+            views.count().alias("_views_known"),
+            (views == 0).sum().alias("_zero_views"),
+            views.quantile(0.5, interpolation="linear").alias("p50_views"),
+            views.quantile(0.9, interpolation="linear").alias("p90_views"),
+        ],
+    )
+    return out.select(
+        *_keys(by, period),
+        "tickets",
+        _ratio("_zero_views", "_views_known").alias("zero_view_share"),
+        _ratio("_within_24h", "tickets").alias("within_24h_share"),
+        "p50_views",
+        "p90_views",
+    )
 
 
 def _automation(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
     known = pl.col("automated").is_not_null()
     out = _group(
-        _created(ds.tables["tickets"], filters, period),
+        created_in(ds.tables["tickets"], filters, period),
         _keys(by, period),
         [
             pl.len().alias("tickets"),
@@ -423,6 +596,8 @@ _IMPLEMENTATIONS: dict[str, Callable[[Dataset, Filters, list[str], str | None], 
     "qa_accuracy": _qa_accuracy,
     "per_million_dau": _per_million_dau,
     "open_backlog": _open_backlog,
+    "backlog": _backlog,
+    "exposure": _exposure,
     "automation": _automation,
     "handle_time": _handle_time,
     "throughput": _throughput,

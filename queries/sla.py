@@ -30,13 +30,20 @@ class SlaPolicy:
 
     def target_expr(self) -> pl.Expr:
         """Target seconds for each ticket (first matching rule), null where no rule applies."""
+        return self._first_match([pl.lit(rule.target_seconds, pl.Float64) for rule in self.rules], pl.Float64())
+
+    def rule_expr(self) -> pl.Expr:
+        """Name of each ticket's rule (first matching rule), null where no rule applies."""
+        return self._first_match([pl.lit(rule.name, pl.String) for rule in self.rules], pl.String())
+
+    def _first_match(self, values: list[pl.Expr], dtype: pl.DataType) -> pl.Expr:
         expr: pl.Expr | pl.When | pl.Then = pl
-        for rule in self.rules:
+        for rule, value in zip(self.rules, values, strict=True):
             condition = pl.lit(True)
-            for column, values in rule.conditions:
-                condition = condition & pl.col(column).is_in(values).fill_null(False)
-            expr = expr.when(condition).then(pl.lit(rule.target_seconds, pl.Float64))
-        return expr.otherwise(pl.lit(None, pl.Float64)) if self.rules else pl.lit(None, pl.Float64)
+            for column, allowed in rule.conditions:
+                condition = condition & pl.col(column).is_in(allowed).fill_null(False)
+            expr = expr.when(condition).then(value)
+        return expr.otherwise(pl.lit(None, dtype)) if self.rules else pl.lit(None, dtype)
 
 
 def load_sla_policy(path: str | Path | None = None) -> SlaPolicy:

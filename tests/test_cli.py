@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -140,3 +141,78 @@ def test_demo_writes_a_warehouse_that_validates_cleanly(tmp_path: Path):
     report = json.loads(cli("validate", "--source", str(out), "--format", "json").stdout)
     assert all(t["rows_rejected"] == 0 for t in report), report
     assert pl.read_parquet(out / "tickets.parquet")["created_at"].max().date().isoformat() == "2026-01-31"
+
+
+def _summarize_json(source: Path, *args: str) -> list[dict]:
+    result = cli("summarize", "--source", str(source), *args, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_summarize_backlog_per_day_matches_a_loop_and_the_open_backlog(source: Path):
+    records = _summarize_json(source, "--metric", "backlog", "--period", "day")
+    valid = [line.split(",") for line in TICKETS.strip().splitlines()[1:6]]  # row 6 is rejected
+    created = [dt.datetime.fromisoformat(r[1]) for r in valid]
+    closed = [dt.datetime.fromisoformat(r[3]) if r[3] else None for r in valid]
+    first_day = dt.date(2025, 3, 3)
+    assert [r["period"] for r in records] == [str(first_day + dt.timedelta(days=i)) for i in range(10)]
+    for rec in records:
+        begin = dt.datetime.fromisoformat(rec["period"])
+        end = begin + dt.timedelta(days=1)
+        open_at = [c < end and (x is None or x >= end) for c, x in zip(created, closed, strict=True)]
+        assert rec["arrivals"] == sum(begin <= c < end for c in created)
+        assert rec["closures"] == sum(x is not None and begin <= x < end for x in closed)
+        assert rec["open_end"] == sum(open_at) == rec["open_start"] + rec["arrivals"] - rec["closures"]
+        ages = [(end - c).total_seconds() / 3600 for c, o in zip(created, open_at, strict=True) if o]
+        assert rec["oldest_open_hours"] == (pytest.approx(max(ages)) if ages else None)
+    assert records[2]["oldest_open_hours"] == pytest.approx(14.0)  # ticket 3, created 10:00 on the 5th
+    point = _summarize_json(source, "--metric", "open_backlog")
+    assert point == [{"open_tickets": records[-1]["open_end"]}] == [{"open_tickets": 2}]
+    weekly = _summarize_json(source, "--metric", "backlog", "--period", "week", "--by", "policy_domain")
+    assert {(r["policy_domain"], r["period"]) for r in weekly} == {
+        (d, w) for d in ("hate", "spam") for w in ("2025-03-03", "2025-03-10")
+    }
+
+
+def test_summarize_exposure_matches_numpy(tmp_path: Path):
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_id,created_at,first_action_at,views_before_action,policy_domain\n"
+        "1,2025-03-03 10:00:00,2025-03-03 10:30:00,0,hate\n"
+        "2,2025-03-03 11:00:00,2025-03-04 11:00:00,12,hate\n"  # exactly 24 h: within
+        "3,2025-03-03 12:00:00,2025-03-05 12:00:00,30,hate\n"
+        "4,2025-03-04 09:00:00,,,spam\n"  # not actioned: not counted
+        "5,2025-03-04 10:00:00,2025-03-04 10:01:00,,spam\n"  # views unknown
+        "6,2025-03-04 11:00:00,2025-03-04 11:05:00,3,spam\n"
+    )
+    records = {
+        r["policy_domain"]: r for r in _summarize_json(tmp_path, "--metric", "exposure", "--by", "policy_domain")
+    }
+    assert records["hate"]["tickets"] == 3
+    assert records["hate"]["zero_view_share"] == pytest.approx(1 / 3)
+    assert records["hate"]["within_24h_share"] == pytest.approx(2 / 3)
+    assert records["hate"]["p50_views"] == pytest.approx(np.percentile([0, 12, 30], 50))
+    assert records["hate"]["p90_views"] == pytest.approx(np.percentile([0, 12, 30], 90))
+    assert records["spam"] == {
+        "policy_domain": "spam",
+        "tickets": 2,
+        "zero_view_share": 0.0,
+        "within_24h_share": 1.0,
+        "p50_views": 3.0,
+        "p90_views": 3.0,
+    }
+    result = cli("summarize", "--source", str(tmp_path), "--metric", "backlog")
+    assert result.returncode == 1 and "needs tickets.closed_at" in result.stderr
+
+
+def test_summarize_sla_fields(source: Path, tmp_path: Path):
+    # Default policy: every ticket here falls under "Other reports: 24 h". Ticket 4 has waited exactly 24 h at
+    # the data's latest timestamp (2025-03-12 10:00), which is not past its target: not measured yet.
+    assert _summarize_json(source, "--metric", "sla") == [{"tickets": 5, "measured": 4, "met": 4, "attainment": 1.0}]
+    strict = tmp_path / "strict.toml"
+    strict.write_text('[[rule]]\nname = "45 min"\ntarget_seconds = 2700\n')
+    weekly = _summarize_json(source, "--metric", "sla", "--period", "week", "--sla-policy", str(strict))
+    # 45 min: tickets 1 (30 min) and 3 (6 min) meet it, 2 (1 h) and 5 (2 h) miss, 4 (waiting 24 h) misses.
+    assert weekly == [
+        {"period": "2025-03-03", "tickets": 3, "measured": 3, "met": 2, "attainment": pytest.approx(2 / 3)},
+        {"period": "2025-03-10", "tickets": 2, "measured": 2, "met": 0, "attainment": 0.0},
+    ]

@@ -1,0 +1,82 @@
+"""Public peer benchmark: EU DSA Transparency Database statistics next to your own, on the same scales."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import streamlit as st
+
+from dashboard import loaders
+from dashboard.charts import benchmark_chart, category_mix_chart
+from dashboard.context import PageContext
+from queries.dsa import ATTRIBUTION, OWN, TAXONOMY_CHANGE
+
+DEFAULT_PLATFORMS = ("TikTok", "YouTube", "Instagram", "Facebook")
+
+
+def render(ctx: PageContext) -> None:
+    st.title("Public benchmark (EU DSA Transparency Database)")
+    st.caption(ATTRIBUTION)
+    daily, platforms = loaders.dsa_daily()
+    first, last = daily["date"].min(), daily["date"].max()
+    c1, c2 = st.columns([3, 2])
+    chosen = c1.multiselect(
+        "Platforms",
+        platforms,
+        default=[p for p in DEFAULT_PLATFORMS if p in platforms],
+        key="benchmark.platforms",
+        help="Names as the platforms report them. Google Shopping dominates all volumes; compare it separately.",
+    )
+    default_start = max(first, last - dt.timedelta(days=364))
+    dates = c2.date_input("Period", (default_start, last), min_value=first, max_value=last, key="benchmark.dates")
+    start, end = (dates[0], dates[1]) if len(dates) == 2 else (default_start, last)
+    with_own = ctx.dataset is not None and ctx.dataset.has("tickets", "first_action_at", "decision")
+    include_own = st.toggle(
+        f"Show {OWN.lower()} ({ctx.source.label})", value=with_own, disabled=not with_own, key="benchmark.own"
+    )
+    if not chosen and not include_own:
+        st.info("Pick at least one platform.")
+        return
+    frame = loaders.dsa_benchmark(tuple(chosen), start, end)
+    if include_own:
+        frame = pl.concat([frame, loaders.dsa_own(ctx.dataset, ctx.signature, start, end)])
+    st.caption(
+        "Statements of reasons: one per moderation decision sent to the affected user. For your platform: violating "
+        "decisions. Days a platform did not report are gaps in the lines, never zeros."
+    )
+    st.plotly_chart(
+        benchmark_chart(frame, "statements", "Statements per day (log scale)", log_y=True), key="benchmark.volume"
+    )
+    left, right = st.columns(2)
+    left.plotly_chart(
+        benchmark_chart(frame, "automated_detection_share", "Share detected by automated means"),
+        key="benchmark.detection",
+    )
+    right.plotly_chart(
+        benchmark_chart(frame, "automated_decision_share", "Share decided fully automatically"),
+        key="benchmark.decision",
+    )
+    st.plotly_chart(
+        benchmark_chart(frame, "moderation_delay_days", "Mean moderation delay (days, content creation to decision)"),
+        key="benchmark.delay",
+    )
+    st.caption(
+        "Moderation delay in the public data has one-day resolution (dates, not times). Yours runs from ticket "
+        "creation to first action, so it is a lower bound of the same quantity."
+    )
+    st.subheader("Reporting gaps")
+    gaps = loaders.dsa_gaps(tuple(chosen), start, end)
+    if gaps.is_empty():
+        st.success("No missing days for these platforms in this period.")
+    else:
+        st.dataframe(gaps, hide_index=True, key="benchmark.gaps")
+    if chosen:
+        st.subheader("Category mix")
+        platform = st.selectbox("Platform", chosen, key="benchmark.mix_platform")
+        mix = loaders.dsa_category_mix(tuple(chosen), start, end)
+        st.plotly_chart(category_mix_chart(mix, platform, TAXONOMY_CHANGE), key="benchmark.mix")
+        st.caption(
+            f"The Commission re-defined the categories on {TAXONOMY_CHANGE}: series on either side of the line are not "
+            "comparable category by category, and no mapping between them is applied."
+        )

@@ -1,0 +1,55 @@
+"""Transparency pack: regulator-style figures with their definitions, exportable as CSV and printable HTML."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from dashboard import loaders
+from dashboard.context import PageContext
+from queries.export import safe_csv
+from queries.transparency import transparency_html
+
+
+def render(ctx: PageContext) -> None:
+    st.title("Transparency pack")
+    if not ctx.ready():
+        return
+    filters = ctx.filters
+    st.caption(
+        f"{filters.describe()}. The shape public transparency reports and DSA reporting use: actions by policy "
+        "domain and type of content, proactive and automated shares, speed, appeals, moderators by language."
+    )
+    figures = loaders.transparency(ctx.dataset, ctx.signature, filters)
+    if figures.is_empty():
+        st.info("The source provides none of the fields these figures need; see Data health.")
+        return
+    for (section,), rows in figures.group_by("section", maintain_order=True):
+        st.subheader(section)
+        st.dataframe(
+            rows.drop("section", "period"),
+            hide_index=True,
+            key=f"transparency.{section}",
+            column_config={
+                "value": st.column_config.NumberColumn(format="%.4g"),
+                "definition": st.column_config.TextColumn(width="large"),
+            },
+        )
+    title = f"Transparency pack {filters.start} to {filters.end}"
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    left, right = st.columns(2)
+    left.download_button(
+        "Download CSV",
+        safe_csv(figures),
+        f"transparency-{filters.start}-{filters.end}.csv",
+        "text/csv",
+        key="transparency.csv",
+    )
+    right.download_button(
+        "Download printable report (HTML, print to PDF)",
+        transparency_html(figures, title, now),
+        f"transparency-{filters.start}-{filters.end}.html",
+        "text/html",
+        key="transparency.html",
+    )

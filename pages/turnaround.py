@@ -1,0 +1,373 @@
+"""Turnaround & SLA: how fast tickets are actioned and closed, SLA attainment, what is waiting and who saw it."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from dashboard import loaders
+from dashboard.charts import (
+    backlog_aging_chart,
+    backlog_flow_chart,
+    duration_distribution_chart,
+    duration_label,
+    exposure_chart,
+    group_percentiles_chart,
+    hour_of_week_chart,
+    percentile_trend_chart,
+    sla_attainment_chart,
+)
+from dashboard.context import PageContext
+from queries.metrics import METRICS, missing_inputs
+from queries.sla import load_sla_policy
+from queries.turnaround import MEASURES, Headline, TurnaroundView
+
+SPLITS = {
+    "Nothing": None,
+    "Policy domain": "policy_domain",
+    "Priority": "priority",
+    "Queue": "queue",
+    "Market": "market",
+    "Source": "source",
+    "Vendor": "vendor",
+}
+STATISTICS = {"P50": "p50_hours", "P90": "p90_hours", "P99": "p99_hours", "Mean": "mean_hours"}
+SLA_BY = {"SLA rule": "sla_rule", "Queue": "queue", "Priority": "priority", "Source": "source"}
+DURATION_COLUMNS = {  # hours in the data, minutes in the tables
+    "p50_hours": "P50 (min)",
+    "p90_hours": "P90 (min)",
+    "p99_hours": "P99 (min)",
+    "mean_hours": "Mean (min)",
+    "p50_hours_to_action": "P50 to action (min)",
+    "p90_hours_to_action": "P90 to action (min)",
+}
+
+
+def render(ctx: PageContext) -> None:
+    st.title("Turnaround & SLA")
+    if not ctx.ready():
+        return
+    ds, filters = ctx.dataset, ctx.filters
+    st.caption(f"{filters.describe()} · every time and hour on this page is UTC")
+    measures = {label: column for column, label in MEASURES.items() if ds.has("tickets", column)}
+    if not measures:
+        st.info("Turnaround needs tickets.first_action_at or tickets.closed_at; map them under [tickets.columns].")
+        return
+    splits = {label: column for label, column in SPLITS.items() if column is None or ds.has("tickets", column)}
+    left, middle, right = st.columns(3)
+    measure = left.selectbox("Measure", list(measures), key="turnaround.measure", bind="query-params")
+    split = middle.selectbox("Split by", list(splits), key="turnaround.by", bind="query-params")
+    period = right.selectbox(
+        "Granularity",
+        ["day", "week"],
+        index=0 if filters.days <= 62 else 1,
+        key="turnaround.period",
+        bind="query-params",
+    )
+    view = loaders.turnaround(ds, ctx.signature, filters, measures[measure], splits[split], period)
+    headline = loaders.turnaround_headline(ds, ctx.signature, filters)
+    _tiles(view, headline, filters.describe())
+
+    # Only the open tab runs (lazy tabs), and the open tab is part of the link.
+    tabs = st.tabs(list(SECTIONS), key="turnaround.tab", bind="query-params")
+    for tab, section in zip(tabs, SECTIONS.values(), strict=True):
+        if tab.open:
+            with tab:
+                section(ctx, view, headline)
+
+
+def _tiles(view: TurnaroundView, headline: Headline, period: str) -> None:
+    label = MEASURES[view.end]
+    metric = METRICS["time_to_first_action" if view.end == "first_action_at" else "time_to_close"]
+    total = view.total.row(0, named=True)
+    counted = f"{total['measured']:,} of {total['tickets']:,} tickets created in the period measured."
+    tiles = [
+        (f"P{p} {label.lower()}", duration_label(total[f"p{p}_hours"]), f"{metric.definition} {counted}")
+        for p in (50, 90, 99)
+    ]
+    tiles.append((f"Mean {label.lower()}", duration_label(total["mean_hours"]), f"{metric.definition} {counted}"))
+    if headline.sla is not None:
+        sla = headline.sla.row(0, named=True)
+        counted = f"{sla['met']:,} of {sla['measured']:,} measured tickets."
+        tiles.append(("SLA attainment", _share(sla["attainment"]), f"{METRICS['sla'].definition} {counted}"))
+    if headline.open_backlog is not None:
+        open_tickets = headline.open_backlog["open_tickets"][0]
+        tiles.append(("Open at end of period", f"{open_tickets:,}", METRICS["open_backlog"].definition))
+    if headline.exposure is not None:
+        exposure = headline.exposure.row(0, named=True)
+        for name, field in (
+            ("Actioned before any views", "zero_view_share"),
+            ("Actioned within 24 h", "within_24h_share"),
+        ):
+            tiles.append((name, _share(exposure[field]), METRICS["exposure"].definition))
+    for offset in range(0, len(tiles), 4):
+        for column, (name, value, definition) in zip(st.columns(4), tiles[offset : offset + 4], strict=False):
+            column.metric(name, value, help=f"**{name}.** {definition}\n\nPeriod: {period}.", border=True)
+
+
+def _durations(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
+    label = MEASURES[view.end]
+    st.subheader(f"{label} per {view.period}")
+    waiting = "still waiting" if view.end == "first_action_at" else "still open"
+    edges = " The first and last weeks hold only the selected days." if view.period == "week" else ""
+    st.caption(
+        f"Tickets created in each {view.period}, log scale. Tickets {waiting} are not measured; "
+        f"a duration crossing midnight counts on the day it started.{edges}"
+    )
+    stat = "p90_hours"
+    if view.by:
+        choice = st.radio(
+            "Statistic", list(STATISTICS), index=1, horizontal=True, key="turnaround.stat", bind="query-params"
+        )
+        stat = STATISTICS[choice]
+    st.plotly_chart(percentile_trend_chart(view.over_time, view.by, stat), key="turnaround.trend")
+    st.subheader("Distribution")
+    st.caption(
+        "Share of measured tickets per duration bin (four bins per tenfold, log scale) and the share done "
+        "within each duration (ECDF), so the long tail is visible."
+    )
+    st.plotly_chart(duration_distribution_chart(view.histogram, view.by), key="turnaround.distribution")
+    if view.by_group is not None:
+        st.subheader(f"By {view.by.replace('_', ' ')}")
+        st.plotly_chart(group_percentiles_chart(view.by_group, view.by), key="turnaround.groups")
+        _table(
+            view.by_group,
+            "turnaround.groups_table",
+            {
+                "tickets": st.column_config.NumberColumn("Tickets", format="localized", help="Created in the period"),
+                "measured": st.column_config.NumberColumn(
+                    "Measured", format="localized", help=f"With a {label.lower()}"
+                ),
+            },
+        )
+
+
+def _sla(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
+    if headline.sla is None:
+        st.info(missing_inputs(ctx.dataset, "sla"))
+        return
+    policy = load_sla_policy()
+    st.caption(
+        f"Time to first action against the SLA policy in `{policy.file}` (first matching rule wins; edit the file "
+        "and reload). Tickets still waiting past their target count as missed."
+    )
+    with st.expander("SLA policy", icon=":material/rule:"):
+        st.dataframe(
+            pl.DataFrame(
+                {
+                    "rule": [r.name for r in policy.rules],
+                    "applies to": [
+                        ", ".join(f"{c} = {' / '.join(v)}" for c, v in r.conditions) or "every other ticket"
+                        for r in policy.rules
+                    ],
+                    "target": [duration_label(r.target_seconds / 3600) for r in policy.rules],
+                }
+            ),
+            hide_index=True,
+            key="turnaround.sla_policy",
+        )
+    options = {label: g for label, g in SLA_BY.items() if g == "sla_rule" or ctx.dataset.has("tickets", g)}
+    group = st.selectbox("Attainment by", list(options), key="turnaround.sla_by", bind="query-params")
+    sla = loaders.turnaround_sla(ctx.dataset, ctx.signature, ctx.filters, options[group])
+    st.plotly_chart(sla_attainment_chart(sla.attainment, options[group]), key="turnaround.sla_chart")
+    _table(
+        sla.attainment,
+        "turnaround.sla_table",
+        {
+            "sla_rule": "SLA rule",
+            "target_seconds": st.column_config.NumberColumn("Target (s)", format="%d"),
+            "tickets": st.column_config.NumberColumn("Tickets", format="localized", help="Created in the period"),
+            "measured": st.column_config.NumberColumn(
+                "Measured", format="localized", help="With a target; actioned, or waiting past the target"
+            ),
+            "met": st.column_config.NumberColumn("Within target", format="localized"),
+            "attainment": st.column_config.NumberColumn("Attainment", format="percent", help=METRICS["sla"].definition),
+        },
+    )
+    st.subheader("Agreement with the source's SLA flag")
+    if sla.agreement is None:
+        st.caption(
+            "The source gives no `sla_met` for tickets of this period, so there is nothing to compare. "
+            "Map your system's SLA flag to tickets.sla_met to check it against this policy."
+        )
+        return
+    agreement = sla.agreement.row(0, named=True)
+    compared = f"Over the {agreement['compared']:,} tickets both rate."
+    cols = st.columns(3)
+    cols[0].metric("Attainment (this policy)", _share(agreement["attainment_ours"]), help=compared)
+    cols[1].metric("Attainment (source's sla_met)", _share(agreement["attainment_source"]), help=compared)
+    cols[2].metric(
+        "Tickets rated differently",
+        f"{agreement['disagree']:,}",
+        help=f"{compared} {agreement['source_only']:,} more carry sla_met but have no target in this policy.",
+    )
+    if agreement["disagree"]:
+        st.warning(
+            f"This policy and the source's sla_met disagree on {agreement['disagree']:,} tickets "
+            f"({_share(agreement['disagree_share'])}): check the targets or the source's clock. The first ones:",
+            icon=":material/flag:",
+        )
+        st.dataframe(sla.disagreements, hide_index=True, key="turnaround.sla_disagreements")
+    else:
+        st.success("This policy and the source's sla_met agree on every ticket both rate.")
+
+
+def _backlog(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
+    missing = missing_inputs(ctx.dataset, "backlog")
+    if missing:
+        st.info(missing)
+        return
+    backlog = loaders.turnaround_backlog(ctx.dataset, ctx.signature, ctx.filters)
+    st.subheader("Arrivals, closures and open tickets")
+    st.caption(
+        "Open at a midnight: created before it and not closed by then. Each day, open at its end = open at its "
+        f"start + arrivals − closures ({backlog.flow['open_start'][0]:,} open when the period starts)."
+    )
+    st.plotly_chart(backlog_flow_chart(backlog.flow), key="turnaround.backlog")
+    st.subheader("Age of the open tickets")
+    st.caption("Open tickets at the end of each day by time since creation.")
+    st.plotly_chart(backlog_aging_chart(backlog.aging), key="turnaround.aging")
+    with st.expander("Daily figures", icon=":material/table:"):
+        st.caption(METRICS["backlog"].definition)
+        _table(
+            backlog.flow,
+            "turnaround.backlog_table",
+            {
+                "period": "Day",
+                "open_start": st.column_config.NumberColumn("Open at start", format="localized"),
+                "arrivals": st.column_config.NumberColumn("Arrivals", format="localized"),
+                "closures": st.column_config.NumberColumn("Closures", format="localized"),
+                "open_end": st.column_config.NumberColumn("Open at end", format="localized"),
+                "oldest_open_hours": st.column_config.NumberColumn("Oldest open (h)", format="%.1f"),
+            },
+        )
+    if backlog.oldest is not None:
+        st.subheader("Oldest open ticket per queue")
+        st.caption(f"Open at the end of the period ({ctx.filters.end_before:%Y-%m-%d %H:%M} UTC).")
+        _table(
+            backlog.oldest,
+            "turnaround.oldest",
+            {
+                "queue": "Queue",
+                "open_tickets": st.column_config.NumberColumn("Open", format="localized"),
+                "oldest_ticket_id": "Oldest ticket",
+                "oldest_created_at": st.column_config.DatetimeColumn("Created (UTC)"),
+                "oldest_first_action_at": st.column_config.DatetimeColumn(
+                    "First action (UTC)", help="Empty: still waiting for a first action"
+                ),
+                "oldest_age_hours": st.column_config.NumberColumn("Age (h)", format="%.1f"),
+            },
+        )
+
+
+def _exposure(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
+    missing = missing_inputs(ctx.dataset, "exposure")
+    if missing or not ctx.dataset.has("tickets", "policy_domain"):
+        st.info(missing or "Exposure by policy domain needs tickets.policy_domain; map it under [tickets.columns].")
+        return
+    exposure = loaders.turnaround_exposure(ctx.dataset, ctx.signature, ctx.filters)
+    st.subheader("Reach before action by policy domain")
+    st.caption(
+        "Slow handling of high-reach content sits top right; bubble size = tickets actioned, colour = share "
+        "actioned before any views."
+    )
+    st.plotly_chart(exposure_chart(exposure.by_domain), key="turnaround.exposure")
+    _table(
+        exposure.by_domain,
+        "turnaround.exposure_table",
+        {
+            "policy_domain": "Policy domain",
+            "tickets": st.column_config.NumberColumn(
+                "Actioned", format="localized", help=METRICS["exposure"].definition
+            ),
+            "zero_view_share": st.column_config.NumberColumn("Before any views", format="percent"),
+            "within_24h_share": st.column_config.NumberColumn("Within 24 h", format="percent"),
+            "p50_views": st.column_config.NumberColumn("P50 views", format="%.0f"),
+            "p90_views": st.column_config.NumberColumn("P90 views", format="%.0f"),
+        },
+    )
+    if exposure.ranking is not None:
+        st.subheader("Open backlog ranked by exposure")
+        st.caption(
+            "Tickets open at the end of the period, most views first. Views are the source's views before action "
+            "where the ticket was already actioned, else an estimate: hours open × views per hour of waiting seen "
+            "for actioned tickets of the same policy domain and surface."
+        )
+        _table(
+            exposure.ranking,
+            "turnaround.ranking",
+            {
+                "ticket_id": "Ticket",
+                "queue": "Queue",
+                "policy_domain": "Policy domain",
+                "surface": "Surface",
+                "market": "Market",
+                "created_at": st.column_config.DatetimeColumn("Created (UTC)"),
+                "age_hours": st.column_config.NumberColumn("Open for (h)", format="%.1f"),
+                "views_so_far": st.column_config.NumberColumn("Views so far", format="%.0f"),
+                "estimated": st.column_config.CheckboxColumn("Estimated", help="Views estimated from the group's rate"),
+            },
+        )
+
+
+def _hour_of_week(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
+    grid = loaders.hour_of_week(ctx.dataset, ctx.signature, ctx.filters)
+    st.caption(
+        "By the weekday and hour (UTC) tickets were created. Gaps in vendor shifts show as slow cells; "
+        "use the vendor filter to look at one vendor."
+    )
+    st.subheader("Arrivals per hour")
+    st.plotly_chart(hour_of_week_chart(grid, "arrivals_per_hour"), key="turnaround.arrivals_heatmap")
+    st.subheader("Median time to first action")
+    st.plotly_chart(hour_of_week_chart(grid, "p50_hours_to_action"), key="turnaround.speed_heatmap")
+
+
+def _sources(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
+    if view.by_source is None or headline.proactive is None:
+        st.info(missing_inputs(ctx.dataset, "proactive") or "Proactive vs reactive needs tickets.source.")
+        return
+    st.metric(
+        "Detected proactively",
+        _share(headline.proactive["proactive_share"][0]),
+        help=f"**Proactive detection share.** {METRICS['proactive'].definition}",
+    )
+    st.subheader(f"{MEASURES[view.end]} by detection source")
+    st.plotly_chart(group_percentiles_chart(view.by_source, "source"), key="turnaround.sources")
+    _table(
+        view.by_source.select("source", "detection", "ticket_share", pl.exclude("source", "detection", "ticket_share")),
+        "turnaround.sources_table",
+        {
+            "source": "Source",
+            "detection": "Detection",
+            "ticket_share": st.column_config.NumberColumn("Share of tickets", format="percent"),
+            "tickets": st.column_config.NumberColumn("Tickets", format="localized"),
+            "measured": st.column_config.NumberColumn("Measured", format="localized"),
+        },
+    )
+
+
+def _table(frame: pl.DataFrame, key: str, column_config: dict) -> None:
+    """A table whose duration columns (hours in the data) read in minutes and empty labels say so."""
+    durations = {c: label for c, label in DURATION_COLUMNS.items() if c in frame.columns}
+    st.dataframe(
+        frame.with_columns(pl.col(pl.String).fill_null("(not given)"), *[pl.col(c) * 60 for c in durations]),
+        hide_index=True,
+        key=key,
+        column_config={c: st.column_config.NumberColumn(label, format="%.2f") for c, label in durations.items()}
+        | column_config,
+    )
+
+
+def _share(value: float | None) -> str:
+    return f"{value:.1%}" if value is not None else "–"
+
+
+# Tab label → section; each section gets (ctx, view, headline).
+SECTIONS = {
+    "Time to act": _durations,
+    "SLA": _sla,
+    "Backlog": _backlog,
+    "Exposure": _exposure,
+    "Hour of week": _hour_of_week,
+    "Proactive vs reactive": _sources,
+}

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
 import streamlit as st
 
 from dashboard import loaders
+from dashboard.components import format_value
 from dashboard.context import PageContext
 from queries.export import safe_csv
 from queries.transparency import transparency_html
+
+UNIT_STYLE = {"share": "share", "hours": "hours", "decisions": "count", "tickets": "count"}
 
 
 def render(ctx: PageContext) -> None:
@@ -27,14 +31,20 @@ def render(ctx: PageContext) -> None:
         return
     for (section,), rows in figures.group_by("section", maintain_order=True):
         st.subheader(section)
+        shown = rows.with_columns(
+            pl.Series(
+                "value",
+                [
+                    format_value(v, UNIT_STYLE.get(u, "per_million"))
+                    for v, u in rows.select("value", "unit").iter_rows()
+                ],
+            )
+        )
         st.dataframe(
-            rows.drop("section", "period"),
+            shown.drop("section", "period"),
             hide_index=True,
             key=f"transparency.{section}",
-            column_config={
-                "value": st.column_config.NumberColumn(format="%.4g"),
-                "definition": st.column_config.TextColumn(width="large"),
-            },
+            column_config={"definition": st.column_config.TextColumn(width="large")},
         )
     title = f"Transparency pack {filters.start} to {filters.end}"
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
+from queries import dsa
 from queries.commandline import render, run
 from queries.contract import contract_markdown
 from queries.dataset import Dataset, load_dataset
@@ -75,6 +76,15 @@ def _parser() -> argparse.ArgumentParser:
     docs = commands.add_parser("docs", help="write docs/data-contract.md and docs/metrics.md from the code")
     docs.add_argument("--out", type=Path, default=DOCS_DIR)
     docs.set_defaults(run=_docs)
+
+    dsa_build = commands.add_parser(
+        "dsa-build", help="rebuild the shipped DSA extract (data/dsa) from the shared files"
+    )
+    dsa_build.add_argument(
+        "--from", dest="source_dir", type=Path, required=True, help="folder with dsa_daily_platform*.parquet"
+    )
+    dsa_build.add_argument("--out", type=Path, default=dsa.SHIPPED_DIR)
+    dsa_build.set_defaults(run=_dsa_build)
     return parser
 
 
@@ -188,4 +198,17 @@ def _docs(args: argparse.Namespace) -> int:
     (args.out / "data-contract.md").write_text(contract_markdown(), encoding="utf-8")
     (args.out / "metrics.md").write_text(metrics_markdown(), encoding="utf-8")
     print(f"wrote {args.out / 'data-contract.md'} and {args.out / 'metrics.md'}")
+    return 0
+
+
+def _dsa_build(args: argparse.Namespace) -> int:
+    missing = [
+        n
+        for n in ("dsa_daily_platform.parquet", "dsa_daily_platform_category.parquet")
+        if not (args.source_dir / n).is_file()
+    ]
+    if missing:
+        raise SourceError(f"{args.source_dir} has no {missing[0]}.", fix="Point --from at the shared data/dsa folder.")
+    manifest = dsa.build_extract(args.source_dir, args.out)
+    print(json.dumps(manifest["outputs"], indent=2))
     return 0

@@ -93,3 +93,28 @@ def test_own_metrics_on_the_same_scales(tmp_path: Path):
         (a - c).total_seconds() / 86_400 for a, c in zip(rows["first_action_at"], rows["created_at"], strict=True)
     ]
     assert day["moderation_delay_days"] == pytest.approx(sum(delays) / len(delays))
+
+
+@needs_shared
+def test_dsa_build_command_rebuilds_the_extract(tmp_path: Path):
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "queries", "dsa-build", "--from", str(SHARED), "--out", str(tmp_path)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "dsa_daily.csv.gz").read_bytes() == (SHIPPED_DIR / "dsa_daily.csv.gz").read_bytes()
+    bad = subprocess.run(
+        [sys.executable, "-m", "queries", "dsa-build", "--from", str(tmp_path / "nope"), "--out", str(tmp_path / "x")],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 1 and "Fix:" in bad.stderr

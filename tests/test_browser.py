@@ -146,6 +146,19 @@ def test_every_page_renders_and_a_copied_url_reproduces_the_view(server: str, br
     page.wait_for_selector("text=Required vs supplied FTE", timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "forecast-capacity.png"), full_page=True)
 
+    for name, marker, shot in (
+        ("Trends & spikes", "text=Volume over time", "trends"),
+        ("Turnaround & SLA", "text=Time to first action per day", "turnaround"),
+        ("Vendors & quality", "text=Capacity and throughput", "vendors"),
+        ("Transparency pack", "text=Actions by policy domain", "transparency"),
+        ("Public benchmark", "text=Reporting gaps", "benchmark"),
+    ):
+        page.get_by_role("link", name=name).click()
+        page.wait_for_selector(marker, timeout=120_000)
+        _wait_until_done(page)
+        assert page.locator('[data-testid="stException"]').count() == 0, name
+        page.screenshot(path=str(ARTIFACTS / f"{shot}.png"), full_page=True)
+
     page.get_by_role("link", name="Data health").click()
     page.wait_for_selector("text=Rejected rows", timeout=60_000)
     _wait_until_done(page)

@@ -12,10 +12,12 @@ if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run by path: 
 import streamlit as st
 
 from dashboard import loaders
+from dashboard.access import signed_in_user
 from dashboard.context import PageContext
 from dashboard.filter_bar import filter_bar
 from dashboard.settings import SourceOption, source_options
 from pages import benchmark, data_health, forecast, overview, transparency, trends, turnaround, vendors_quality
+from queries.access import User
 from queries.errors import SourceError
 from queries.filters import DIMENSIONS
 
@@ -35,7 +37,10 @@ PAGES = (
 def main(default_page: str = "overview") -> None:
     """Build the shell (source, filters) and run the selected page."""
     st.set_page_config(page_title="Bellwether", page_icon=":material/shield:", layout="wide")
-    ctx = _context(_pick_source())
+    user = signed_in_user()
+    if user is None:
+        st.stop()
+    ctx = _context(_pick_source(), user)
     pages = [
         st.Page(partial(render, ctx), title=title, icon=icon, url_path=path, default=path == default_page)
         for path, title, icon, render in PAGES
@@ -61,7 +66,7 @@ def _pick_source() -> SourceOption:
     return options[key]
 
 
-def _context(option: SourceOption) -> PageContext:
+def _context(option: SourceOption, user: User) -> PageContext:
     try:
         if option.is_demo and not Path(option.path, "tickets.parquet").exists():
             with st.status("First start: generating the demo warehouse…", expanded=True) as status:
@@ -70,16 +75,21 @@ def _context(option: SourceOption) -> PageContext:
                 status.update(label="Demo warehouse generated.", state="complete", expanded=False)
             st.session_state["demo.generated"] = True
         ds, signature = loaders.dataset(option)
+        if user.vendor:  # enforced on the data itself: every page, filter and export sees only these rows
+            ds = loaders.scoped(ds, signature, user.vendor)
+            signature = ds.signature
     except SourceError as exc:
-        return PageContext(option, None, None, None, error=str(exc))
+        return PageContext(option, None, None, None, error=str(exc), user=user)
     tickets = ds.tables["tickets"]
     if tickets.is_empty():
-        return PageContext(option, ds, signature, None, error="The tickets table has no valid rows; see Data health.")
+        return PageContext(
+            option, ds, signature, None, error="The tickets table has no valid rows; see Data health.", user=user
+        )
     if option.is_demo:
         st.sidebar.caption("Synthetic demo data: realistic shapes, invented numbers.")
     options = {c: loaders.dimension_values(ds, signature, c) for c in DIMENSIONS if ds.has("tickets", c)}
     first, last = tickets["created_at"].min().date(), tickets["created_at"].max().date()
-    return PageContext(option, ds, signature, filter_bar(option.key, first, last, options))
+    return PageContext(option, ds, signature, filter_bar(option.key, first, last, options), user=user)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,11 @@ import streamlit as st
 
 from dashboard.components import error_panel
 from dashboard.settings import SourceOption
+from queries.access import LOCAL_ADMIN, User
 from queries.dataset import Dataset
 from queries.filters import Filters
+
+LOCAL_USER = User(LOCAL_ADMIN, "admin")
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,7 @@ class PageContext:
     signature: str | None
     filters: Filters | None
     error: str | None = None
+    user: User = LOCAL_USER
 
     def ready(self) -> bool:
         """True when there is data to show; otherwise draws the error panel and returns False."""

@@ -19,6 +19,7 @@ from queries import dsa, quality, vendors
 from queries import spikes as spike_queries
 from queries import trends as trend_queries
 from queries import turnaround as turnaround_queries
+from queries.access import scope_dataset
 from queries.dataset import Dataset, describe_source, load_dataset
 from queries.demo import generate_demo
 from queries.filters import Filters
@@ -354,3 +355,9 @@ def forecast_band(ds: Dataset, signature: str, filters: Filters, domain: str | N
     by = "policy_domain" if domain else None
     view = forecast_view(ds, signature, filters, by, FORECAST_BAND_HORIZON_DAYS, "auto")
     return trend_queries.band_breaches(view.backtests, domain or "total")
+
+
+@st.cache_resource(ttl=TTL_SECONDS, max_entries=8, show_spinner=False)
+def scoped(_ds: Dataset, signature: str, vendor: str) -> Dataset:
+    """The dataset restricted to one vendor's rows (see queries.access)."""
+    return scope_dataset(_ds, vendor)

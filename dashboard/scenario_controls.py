@@ -111,13 +111,16 @@ def apply_scenario(scenario: Scenario) -> None:
 def scenario_store_panel(ctx: PageContext, scenario: Scenario, weeks: int) -> None:
     """Save the current controls by name, reload a saved version, compare up to three, export CSV."""
     store = ScenarioStore(scenario_store_url())
-    with st.form("scenario.save_form", clear_on_submit=False):
-        c1, c2 = st.columns(2)
-        name = c1.text_input("Scenario name", key="scenario.name")
-        author = c2.text_input("Your name", key="scenario.author")
-        if st.form_submit_button("Save as new version") and name.strip():
-            version = store.save(name, scenario, author)
-            st.success(f"Saved {name.strip()!r} as version {version}. Earlier versions are kept.")
+    if ctx.user.can_save_scenarios:
+        with st.form("scenario.save_form", clear_on_submit=False):
+            c1, c2 = st.columns(2)
+            name = c1.text_input("Scenario name", key="scenario.name")
+            author = c2.text_input("Your name", ctx.user.name, key="scenario.author")
+            if st.form_submit_button("Save as new version") and name.strip():
+                version = store.save(name, scenario, author)
+                st.success(f"Saved {name.strip()!r} as version {version}. Earlier versions are kept.")
+    else:
+        st.caption("Saving scenarios is for planners and admins; you can load and compare saved ones.")
     saved = store.list()
     if saved.is_empty():
         st.caption("No saved scenarios yet.")

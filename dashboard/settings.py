@@ -43,3 +43,10 @@ def source_options() -> list[SourceOption]:
 def scenario_store_url() -> str:
     """Where saved scenarios live: BELLWETHER_SCENARIO_URL (any SQLAlchemy URL) or a SQLite file in the data folder."""
     return os.environ.get("BELLWETHER_SCENARIO_URL") or f"sqlite:///{data_dir() / 'scenarios.db'}"
+
+
+def access_file() -> Path | None:
+    """The access policy (roles, vendor scopes): BELLWETHER_ACCESS or config/access.toml; None = no sign-in."""
+    configured = os.environ.get("BELLWETHER_ACCESS")
+    path = Path(configured) if configured else REPO_ROOT / "config" / "access.toml"
+    return path if configured or path.exists() else None

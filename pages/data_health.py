@@ -20,6 +20,8 @@ def render(ctx: PageContext) -> None:
         error_panel("The source could not be read", ctx.error or "")
         return
     ds = ctx.dataset
+    if ctx.user.vendor:
+        st.info(f"You see {ctx.user.vendor}'s rows only; row-level validation details are for admins.")
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     st.caption(f"Signature {ctx.signature} (changes when any file changes) · checked {now:%Y-%m-%d %H:%M} UTC")
 

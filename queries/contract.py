@@ -216,6 +216,7 @@ EVENTS = Table(
         Field("kind", Kind.STRING, "Kind of event.", values=EVENT_KINDS),
         Field("policy_domain", Kind.STRING, "Policy area it concerns; empty = all."),
         Field("market", Kind.STRING, "Market it concerns; empty = all."),
+        Field("vendor", Kind.STRING, "Vendor it concerns (e.g. a training or staffing episode); empty = all."),
     ),
 )
 

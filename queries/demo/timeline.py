@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from queries.contract import TABLES
 from queries.demo import world
 from queries.demo.world import Bump, ModelLaunch, PolicyChange, StaffingEpisode, Training
 
@@ -81,16 +82,16 @@ class Timeline:
 
     def events_frame(self) -> pl.DataFrame:
         """The `events` table: launches, policy changes, training, staffing episodes, news, holidays."""
-        rows: list[tuple[int, int | None, str, str, str | None, str | None]] = []
-        rows += [(d, None, x.title, "model_launch", x.domain, None) for d, x in self.launches]
-        rows += [(d, None, x.title, "policy_change", x.domain, None) for d, x in self.policy_changes]
-        rows += [(d, None, x.title, "training", x.domain, None) for d, x in self.trainings]
-        rows += [(d, d + x.days - 1, x.title, x.kind, None, None) for d, x in self.episodes]
-        rows += [(s.first, s.last, s.news, "news_event", s.domain, s.market) for s in self.spikes if s.news]
+        rows: list[tuple[int, int | None, str, str, str | None, str | None, str | None]] = []
+        rows += [(d, None, x.title, "model_launch", x.domain, None, None) for d, x in self.launches]
+        rows += [(d, None, x.title, "policy_change", x.domain, None, None) for d, x in self.policy_changes]
+        rows += [(d, None, x.title, "training", x.domain, None, x.vendor) for d, x in self.trainings]
+        rows += [(d, d + x.days - 1, x.title, x.kind, None, None, x.vendor) for d, x in self.episodes]
+        rows += [(s.first, s.last, s.news, "news_event", s.domain, s.market, None) for s in self.spikes if s.news]
         for first, last, h in self.holidays():
             market = h.markets[0] if len(h.markets) == 1 else None
             title = f"{h.title} ({', '.join(h.markets)})" if len(h.markets) > 1 else h.title
-            rows.append((first, last if last > first else None, title, "holiday", None, market))
+            rows.append((first, last if last > first else None, title, "holiday", None, market, None))
         rows.sort(key=lambda r: (r[0], r[2]))
         return pl.DataFrame(
             {
@@ -100,15 +101,9 @@ class Timeline:
                 "kind": [r[3] for r in rows],
                 "policy_domain": [r[4] for r in rows],
                 "market": [r[5] for r in rows],
+                "vendor": [r[6] for r in rows],
             },
-            schema={
-                "start": pl.Date,
-                "end": pl.Date,
-                "title": pl.String,
-                "kind": pl.String,
-                "policy_domain": pl.String,
-                "market": pl.String,
-            },
+            schema=TABLES["events"].schema,
         )
 
     def spikes_frame(self) -> pl.DataFrame:

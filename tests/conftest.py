@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
 import textwrap
-from collections.abc import Callable
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -25,7 +34,7 @@ def write(tmp_path: Path) -> Callable[[str, str], Path]:
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small demo warehouse (120 days to tests.apptest.DEMO_END) in a data folder, as after first start."""
-    from queries.demo import generate_demo
+    from queries.demo import generate_demo  # imported here: only page tests need the generator
     from tests.apptest import DEMO_END
 
     root = tmp_path_factory.mktemp("data")
@@ -44,3 +53,57 @@ def app_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BELLWETHER_MAPPING", raising=False)
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real app (README's command) on a free local port, on a small pre-generated demo."""
+    from queries.demo import generate_demo
+
+    data = tmp_path_factory.mktemp("data")
+    generate_demo(data / "demo", days=120, tickets_per_day=300, seed=5, end=dt.date(2026, 6, 30))
+    port = _free_port()
+    env = {**os.environ, "BELLWETHER_DATA_DIR": str(data)}
+    for name in ("BELLWETHER_SOURCE", "BELLWETHER_MAPPING", "BELLWETHER_ACCESS"):
+        env.pop(name, None)
+    log = open(data / "server.log", "w")  # noqa: SIM115 - closed in the teardown
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "dashboard/app.py",
+            "--server.headless=true",
+            f"--server.port={port}",
+            "--server.address=127.0.0.1",
+            "--browser.gatherUsageStats=false",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError(f"server did not start: {(data / 'server.log').read_text()[-2000:]}")
+        time.sleep(0.5)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()

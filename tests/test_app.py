@@ -188,3 +188,20 @@ def test_forecast_page_groups_and_reconciles(tmp_path: Path):
     assert not at.exception
     assert "total" in at.selectbox(key="forecast.series").options
     assert any("add up to the total" in c.value for c in at.caption)
+
+
+def test_new_extracts_are_picked_up_and_a_vanished_source_is_explained(tmp_path: Path, monkeypatch):
+    import shutil
+
+    source = tmp_path / "extracts"
+    source.mkdir()
+    (source / "tickets.csv").write_text("ticket_id,created_at\n1,2026-01-05 10:00:00\n")
+    monkeypatch.setenv("BELLWETHER_SOURCE", str(source))
+    at = run("overview", {"src": "extracts", "start": "2026-01-05", "end": "2026-01-05"})
+    assert metrics_by_label(at)["Tickets received"] == "1"
+    (source / "tickets.csv").write_text("ticket_id,created_at\n1,2026-01-05 10:00:00\n2,2026-01-05 11:00:00\n")
+    at.run()  # the file signature changed: the cached dataset is not reused
+    assert metrics_by_label(at)["Tickets received"] == "2"
+    shutil.rmtree(source)
+    at.run()
+    assert not at.exception and "does not exist" in at.error[0].value

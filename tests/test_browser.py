@@ -1,96 +1,15 @@
-"""The whole app in a real headless Chromium over a running Streamlit server.
-
-Skipped when Chromium is not installed, unless BELLWETHER_REQUIRE_BROWSER=1 (set by .ci/run),
-which turns the skip into a failure.
-"""
+"""The whole app in a real headless Chromium over a running Streamlit server (see tests/browser_support.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from queries.demo import generate_demo
+from tests.browser_support import ARTIFACTS, BROWSER_MARKS, CHROMIUM, CHROMIUM_FLAGS
 
-REPO = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-if CHROMIUM is None and os.environ.get("BELLWETHER_REQUIRE_BROWSER") == "1":
-    raise RuntimeError("BELLWETHER_REQUIRE_BROWSER=1 but Chromium is not installed (apt-get install chromium)")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium); CI requires it"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real app (README's command) on a free local port, on a small pre-generated demo."""
-    data = tmp_path_factory.mktemp("data")
-    generate_demo(data / "demo", days=120, tickets_per_day=300, seed=5, end=dt.date(2026, 6, 30))
-    port = _free_port()
-    env = {**os.environ, "BELLWETHER_DATA_DIR": str(data)}
-    env.pop("BELLWETHER_SOURCE", None)
-    log = open(data / "server.log", "w")  # noqa: SIM115 - closed in the teardown
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "dashboard/app.py",
-            "--server.headless=true",
-            f"--server.port={port}",
-            "--server.address=127.0.0.1",
-            "--browser.gatherUsageStats=false",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError(f"server did not start: {(data / 'server.log').read_text()[-2000:]}")
-        time.sleep(0.5)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +42,8 @@ def _tiles(page) -> dict[str, str]:
     return out
 
 
-def test_every_page_renders_and_a_copied_url_reproduces_the_view(server: str, browser) -> None:
+def test_every_page_renders_and_a_copied_url_reproduces_the_view(app_server: str, browser) -> None:
+    server = app_server
     ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1500, "height": 1300})
     page.goto(f"{server}/")
@@ -158,6 +78,11 @@ def test_every_page_renders_and_a_copied_url_reproduces_the_view(server: str, br
         _wait_until_done(page)
         assert page.locator('[data-testid="stException"]').count() == 0, name
         page.screenshot(path=str(ARTIFACTS / f"{shot}.png"), full_page=True)
+        if shot == "transparency":  # an export downloads for real, neutralised for spreadsheets
+            with page.expect_download(timeout=60_000) as download:
+                page.get_by_role("button", name="Download CSV").click()
+            exported = Path(download.value.path()).read_text(encoding="utf-8")
+            assert exported.startswith("section,group,figure,value,unit,definition,period")
 
     page.get_by_role("link", name="Data health").click()
     page.wait_for_selector("text=Rejected rows", timeout=60_000)

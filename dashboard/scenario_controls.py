@@ -157,6 +157,8 @@ def _load_picked(store: ScenarioStore) -> None:
 
 
 def _plan_summary(plan: pl.DataFrame) -> dict[str, float]:
+    if plan.is_empty():  # the source has no staffing: nothing to compare
+        return {}
     weekly = plan.group_by("week").agg(pl.col("required_fte", "supply_fte", "gap_fte").sum())
     return {
         "required_fte_avg": weekly["required_fte"].mean(),

@@ -16,7 +16,7 @@ from forecasting.plan import PlanningInputs, Scenario, demand_vs_supply, plannin
 from forecasting.reconcile import reconcile
 from queries.dataset import Dataset
 from queries.filters import Filters
-from queries.metrics import summarize
+from queries.metrics import missing_inputs, summarize
 
 HISTORY_WEEKS_SHOWN = 16
 RECONCILIATION = (
@@ -77,8 +77,13 @@ def forecast_view(
 
 def capacity_plan(
     ds: Dataset, filters: Filters, domain_view: ForecastView, scenario: Scenario
-) -> tuple[pl.DataFrame, PlanningInputs]:
-    """Weekly demand vs supply per vendor after filters.end, from a forecast by policy domain."""
+) -> tuple[pl.DataFrame, PlanningInputs | None]:
+    """Weekly demand vs supply per vendor after filters.end, from a forecast by policy domain.
+
+    Empty (and no inputs) when the source lacks what supply needs: staffing and vendor-level decisions.
+    """
+    if missing_inputs(ds, "throughput") or missing_inputs(ds, "handle_time"):
+        return pl.DataFrame(), None
     domains = domain_view.forecasts.filter(pl.col("series") != "total")
     inputs = planning_inputs(ds, filters.end)
     return demand_vs_supply(domains, inputs, scenario), inputs

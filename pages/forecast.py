@@ -66,6 +66,9 @@ def render(ctx: PageContext) -> None:
 
 
 def _forecast(view) -> None:
+    if view.scores.is_empty():
+        st.info("No tickets in the selected groups up to the end of the period: nothing to forecast.")
+        return
     series = view.scores["series"].to_list()
     chosen = st.selectbox("Series", series, key="forecast.series") if len(series) > 1 else series[0]
     history = view.history.filter(pl.col("series") == chosen)

@@ -424,6 +424,9 @@ def scan_spikes(
     daily = daily_counts(ds, filters, by, history_days(settings))
     days = daily["day"].unique().sort()
     group_schema = {c: ds.tables["tickets"].schema[c] for c in by}
+    if daily.is_empty():  # no tickets in the selection: nothing to test
+        empty = daily.with_columns(pl.lit(None, pl.Float64).alias("expected"))
+        return SpikeScan(pl.DataFrame(schema=group_schema | SPIKE_SCHEMA), empty, tuple(by))
     groups = daily.select(by).unique(maintain_order=True) if by else pl.DataFrame()
     n_groups = groups.height if by else 1
     matrix = daily["tickets"].to_numpy().reshape(n_groups, days.len()).astype(float)

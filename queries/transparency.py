@@ -60,7 +60,9 @@ def transparency_figures(ds: Dataset, filters: Filters) -> pl.DataFrame:
             value = summarize(ds, metric, filters)[measure][0]
             add(section, "all", figure, value, "share", METRICS[metric].definition)
     if missing_inputs(ds, "time_to_first_action") is None and ds.has("tickets", "source"):
-        notices = Filters(filters.start, filters.end, **{**filters.selections(), "source": NOTICE_SOURCES})
+        chosen = filters.selections().get("source")
+        sources = tuple(s for s in NOTICE_SOURCES if not chosen or s in chosen)  # narrow, never widen, the selection
+        notices = Filters(filters.start, filters.end, **{**filters.selections(), "source": sources or ("(none)",)})
         median = summarize(ds, "time_to_first_action", notices)["p50_hours"][0]
         add(
             "Speed",

@@ -205,3 +205,15 @@ def test_new_extracts_are_picked_up_and_a_vanished_source_is_explained(tmp_path:
     shutil.rmtree(source)
     at.run()
     assert not at.exception and "does not exist" in at.error[0].value
+
+
+@pytest.mark.parametrize(
+    "page", ["overview", "trends", "turnaround", "forecast", "vendors", "transparency", "benchmark"]
+)
+def test_every_page_survives_a_minimal_source_and_an_empty_selection(page, tmp_path: Path, monkeypatch):
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_id,created_at\n" + "".join(f"t{i},2026-01-{1 + i % 28:02d} 10:00:00\n" for i in range(90))
+    )
+    monkeypatch.setenv("BELLWETHER_SOURCE", str(tmp_path))
+    run(page, {"src": "extracts"})  # run() fails on any exception
+    run(page, {"source": "legal", "market": "FR"})  # demo, a selection without tickets

@@ -403,3 +403,14 @@ def test_events_concern_a_group_unless_they_name_another_domain_or_market():
         "hate in DE",
         "spam in DE",
     ]
+
+
+def test_a_selection_without_tickets_gives_an_empty_spike_list(tmp_path: Path):
+    from queries.demo import generate_demo
+    from queries.filters import Filters
+    from queries.spikes import scan_spikes
+
+    generate_demo(tmp_path / "d", days=60, tickets_per_day=100, seed=1, end=dt.date(2026, 6, 30))
+    ds = load_dataset(tmp_path / "d")
+    scan = scan_spikes(ds, Filters(dt.date(2026, 6, 3), dt.date(2026, 6, 30), market=("nowhere",)), ["policy_domain"])
+    assert scan.spikes.is_empty() and "policy_domain" in scan.spikes.columns and scan.daily.is_empty()

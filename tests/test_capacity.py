@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import sys
 import threading
+import uuid
 from pathlib import Path
 
 import polars as pl
@@ -141,23 +143,33 @@ from forecasting.plan import Scenario
 from forecasting.scenarios import ScenarioStore
 store = ScenarioStore(sys.argv[1])
 for i in range(15):
-    store.save("shared", Scenario(volume_uplift=int(sys.argv[2]) + i / 100), "worker-" + sys.argv[2])
+    store.save(sys.argv[3], Scenario(volume_uplift=int(sys.argv[2]) + i / 100), "worker-" + sys.argv[2])
 """
 
 
-def test_concurrent_saves_from_processes_and_threads_lose_nothing(tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'race.db'}"
+def _store_urls() -> list:
+    """SQLite always; PostgreSQL when .ci/postgres.sh started one (CI requires it)."""
+    url = os.environ.get("BELLWETHER_TEST_POSTGRES_URL")
+    required = os.environ.get("BELLWETHER_REQUIRE_POSTGRES") == "1"
+    if required and not url:
+        raise RuntimeError("BELLWETHER_REQUIRE_POSTGRES=1 but BELLWETHER_TEST_POSTGRES_URL is not set")
+    reason = "no PostgreSQL server (set BELLWETHER_TEST_POSTGRES_URL, e.g. via .ci/postgres.sh); CI requires it"
+    return ["sqlite", pytest.param(url, id="postgresql", marks=pytest.mark.skipif(not url, reason=reason))]
+
+
+@pytest.mark.parametrize("url", _store_urls())
+def test_concurrent_saves_from_processes_and_threads_lose_nothing(tmp_path: Path, url: str):
+    url = f"sqlite:///{tmp_path / 'race.db'}" if url == "sqlite" else url
+    name = f"shared-{uuid.uuid4().hex[:8]}"  # a fresh name: a server database outlives the test
     ScenarioStore(url)
     repo = Path(__file__).resolve().parent.parent
     procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, url, str(w)], cwd=repo, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen([sys.executable, "-c", WRITER, url, str(w), name], cwd=repo, stderr=subprocess.PIPE, text=True)
         for w in range(4)
     ]
     store = ScenarioStore(url)
     threads = [
-        threading.Thread(
-            target=lambda w=w: [store.save("shared", Scenario(volume_uplift=w), "thread") for _ in range(5)]
-        )
+        threading.Thread(target=lambda w=w: [store.save(name, Scenario(volume_uplift=w), "thread") for _ in range(5)])
         for w in range(3)
     ]
     for t in threads:
@@ -166,6 +178,6 @@ def test_concurrent_saves_from_processes_and_threads_lose_nothing(tmp_path: Path
         t.join(120)
     for p in procs:
         assert p.wait(120) == 0, p.stderr.read()
-    saved = ScenarioStore(url).list()
+    saved = ScenarioStore(url).list().filter(pl.col("name") == name)
     assert saved.height == 4 * 15 + 3 * 5
     assert sorted(saved["version"].to_list()) == list(range(1, saved.height + 1))

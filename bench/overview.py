@@ -10,7 +10,6 @@ Streamlit's AppTest with a warm cache (what a filter change costs the server).
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -21,33 +20,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import arguments, ensure_demo, timed
 from queries.dataset import load_dataset
-from queries.demo import generate_demo
 from queries.filters import Filters
 from queries.metrics import summarize
 from queries.overview import overview_kpis, top_movers, weekly_trend
 
 
-def timed(fn, repeat: int) -> float:
-    """Median wall seconds of `repeat` calls."""
-    samples = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - began)
-    return statistics.median(samples)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("data"))
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    demo = args.data_dir / "demo"
-    results: dict[str, float | int] = {}
-    if not (demo / "tickets.parquet").exists():
-        results["generate_s"] = generate_demo(demo).seconds
+    args = arguments(__doc__.splitlines()[0])
+    demo, generated = ensure_demo(args.data_dir)
+    results: dict[str, float | int] = {"generate_s": generated} if generated else {}
     results["demo_mb"] = round(sum(p.stat().st_size for p in demo.rglob("*") if p.is_file()) / 1e6, 1)
 
     began = time.perf_counter()

@@ -9,17 +9,14 @@ target ≤ 5 s; and the same with the detector alone on the prepared matrix of d
 
 from __future__ import annotations
 
-import argparse
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import arguments, ensure_demo, timed
 from queries.dataset import load_dataset
-from queries.demo import generate_demo
 from queries.filters import Filters
 from queries.spikes import SpikeSettings, daily_counts, detect_spikes, find_episodes
 
@@ -27,26 +24,9 @@ BY = ["policy_domain", "market"]
 TARGET_S = 5.0
 
 
-def timed(fn, repeat: int) -> float:
-    """Median wall seconds of `repeat` calls."""
-    samples = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - began)
-    return statistics.median(samples)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("data"))
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    demo = args.data_dir / "demo"
-    if not (demo / "tickets.parquet").exists():
-        generate_demo(demo)
-    ds = load_dataset(demo)
+    args = arguments(__doc__.splitlines()[0])
+    ds = load_dataset(ensure_demo(args.data_dir)[0])
     tickets = ds.tables["tickets"]
     period = Filters(tickets["created_at"].min().date(), tickets["created_at"].max().date())
     daily = daily_counts(ds, period, BY, 0)

@@ -9,7 +9,6 @@ change (page data not cached yet) on every tab, which is what a user waits for.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -20,34 +19,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import arguments, ensure_demo, timed
 from queries import turnaround as queries
 from queries.dataset import load_dataset
-from queries.demo import generate_demo
 from queries.filters import Filters
 from queries.sla import load_sla_policy
 
 TABS = ("Time to act", "SLA", "Backlog", "Exposure", "Hour of week", "Proactive vs reactive")
 
 
-def timed(fn, repeat: int) -> float:
-    """Median wall seconds of `repeat` calls."""
-    samples = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - began)
-    return statistics.median(samples)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("data"))
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    demo = args.data_dir / "demo"
-    if not (demo / "tickets.parquet").exists():
-        generate_demo(demo)
+    args = arguments(__doc__.splitlines()[0])
+    demo = ensure_demo(args.data_dir)[0]
     results: dict[str, float | int] = {}
     began = time.perf_counter()
     ds = load_dataset(demo)

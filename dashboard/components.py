@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from queries.filters import Filters
@@ -22,16 +24,21 @@ def format_value(value: float | None, unit: str) -> str:
 
 
 def format_change(kpi: Kpi) -> str | None:
-    """Change vs the previous period: absolute (+ relative for counts), points for shares."""
+    """Change vs the previous period: absolute (+ relative for counts), points for shares.
+
+    None when there is nothing to compare or the change rounds to zero (no arrow for "no change").
+    """
     change = kpi.change
     if change is None:
         return None
     if kpi.unit == "share":
-        return f"{change * 100:+.1f} pts"
-    if kpi.unit == "hours":
-        return ("+" if change >= 0 else "-") + _duration(abs(change))  # ASCII minus: Streamlit reads the sign
-    relative = f" ({change / kpi.previous:+.1%})" if kpi.previous else ""
-    return (f"{change:+,.0f}" if kpi.unit == "count" else f"{change:+,.2f}") + relative
+        text = f"{change * 100:+.1f} pts"
+    elif kpi.unit == "hours":
+        text = ("+" if change >= 0 else "-") + _duration(abs(change))  # ASCII minus: Streamlit reads the sign
+    else:
+        relative = f" ({change / kpi.previous:+.1%})" if kpi.previous else ""
+        text = (f"{change:+,.0f}" if kpi.unit == "count" else f"{change:+,.2f}") + relative
+    return None if re.fullmatch(r"[+-]0(\.0+)?( \w+)?( \([+-]0\.0%\))?", text) else text
 
 
 def _duration(hours: float) -> str:

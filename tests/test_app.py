@@ -217,3 +217,17 @@ def test_every_page_survives_a_minimal_source_and_an_empty_selection(page, tmp_p
     monkeypatch.setenv("BELLWETHER_SOURCE", str(tmp_path))
     run(page, {"src": "extracts"})  # run() fails on any exception
     run(page, {"source": "legal", "market": "FR"})  # demo, a selection without tickets
+
+
+def test_changes_that_round_to_zero_show_no_arrow():
+    from dashboard.components import format_change
+    from queries.overview import Kpi
+
+    def change(value, previous, unit):
+        return format_change(Kpi("k", "label", value, previous, unit, None, "definition"))
+
+    assert change(0.0036, 0.0035, "hours") is None  # 13 s vs 13 s
+    assert change(0.9410, 0.9412, "share") is None
+    assert change(10, 10, "count") is None
+    assert change(12, 10, "count") == "+2 (+20.0%)"
+    assert change(0.0, 0.002, "hours") == "-7 s"

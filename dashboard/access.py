@@ -26,6 +26,14 @@ def signed_in_user() -> User | None:
         error_panel("Access configuration is invalid", str(exc))
         return None
     if not st.user.is_logged_in:
+        if not _sign_in_configured():
+            error_panel(
+                "Sign-in is not configured",
+                f"{path} turns access control on, but .streamlit/secrets.toml has no [auth] section. "
+                "Fix: configure your identity provider there (see .streamlit/secrets.example.toml), or remove the "
+                "access file to run without sign-in.",
+            )
+            return None
         st.title("Bellwether")
         st.write("Sign in to see the dashboard.")
         st.button("Sign in", on_click=st.login, key="access.login", type="primary")
@@ -39,3 +47,10 @@ def signed_in_user() -> User | None:
     st.sidebar.caption(f"Signed in as {email} · {user.role}" + (f" · {user.vendor} only" if user.vendor else ""))
     st.sidebar.button("Sign out", on_click=st.logout, key="access.logout")
     return user
+
+
+def _sign_in_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except FileNotFoundError:  # no secrets file at all
+        return False

@@ -37,6 +37,7 @@ def policy_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app_env) -> Pat
 def signed_in(page: str, email: str | None) -> AppTest:
     at = AppTest.from_function(_app, args=(page,), default_timeout=180)
     at.user = {"is_logged_in": True, "email": email} if email else {"is_logged_in": False}
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test"}
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -103,6 +104,13 @@ def test_sign_in_is_required_and_unlisted_users_are_refused(policy_file: Path):
     assert anonymous.button(key="access.login") is not None and not anonymous.metric
     stranger = signed_in("overview", "who@nowhere.example")
     assert "No access" in stranger.error[0].value and not stranger.metric
+
+
+def test_access_file_without_sign_in_configured_says_how_to_fix(policy_file: Path):
+    at = AppTest.from_function(_app, args=("overview",), default_timeout=180)
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert not at.exception and "no [auth] section" in at.error[0].value and not at.metric
 
 
 def test_only_planners_save_scenarios(policy_file: Path):

@@ -7,7 +7,7 @@ if [ -z "$bin" ]; then
   echo "PostgreSQL is not installed (apt-get install postgresql)" >&2
   exit 1
 fi
-port=${BELLWETHER_PG_PORT:-54329}
+port=${BELLWETHER_PG_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 data=$(mktemp -d /tmp/bellwether-pg.XXXXXX)
 chown postgres: "$data"
 runuser -u postgres -- "$bin/initdb" -D "$data/db" -A trust -U postgres >/dev/null

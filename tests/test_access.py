@@ -118,3 +118,31 @@ def test_only_planners_save_scenarios(policy_file: Path):
     assert not [f for f in viewer.get("form")] and any("for planners" in c.value for c in viewer.caption)
     planner = signed_in("forecast", "pat@example.com")
     assert planner.text_input(key="scenario.author").value == "pat@example.com"
+
+
+def test_exports_built_for_a_vendor_scoped_user_name_no_other_vendor(data_dir: Path):
+    import datetime as dt
+
+    from forecasting.plan import Scenario
+    from forecasting.planner import capacity_plan, forecast_view
+    from queries.export import safe_csv
+    from queries.filters import Filters
+    from queries.spikes import detect_spikes
+    from queries.transparency import transparency_figures, transparency_html
+    from queries.vendors import scorecard
+
+    ds = scope_dataset(load_dataset(data_dir / "demo"), "atlas_cx")
+    f = Filters(dt.date(2026, 3, 9), dt.date(2026, 6, 30))
+    figures = transparency_figures(ds, f)
+    plan = capacity_plan(ds, f, forecast_view(ds, f, "policy_domain", 28), Scenario())[0]
+    exports = [
+        safe_csv(figures),
+        transparency_html(figures, "pack", dt.datetime(2026, 7, 1)),
+        safe_csv(detect_spikes(ds, f, ["policy_domain", "market"])),
+        safe_csv(scorecard(ds, f)),
+        safe_csv(plan),
+    ]
+    assert "atlas_cx" in exports[3] and "atlas_cx" in exports[4]
+    for text in exports:
+        for other in OTHER_VENDORS:
+            assert other not in text

@@ -33,7 +33,9 @@ def table_health(ds: Dataset, now: dt.datetime) -> pl.DataFrame:
         as_datetime = (
             latest
             if isinstance(latest, dt.datetime)
-            else (dt.datetime.combine(latest, dt.time()) if isinstance(latest, dt.date) else None)
+            else (
+                dt.datetime.combine(latest + dt.timedelta(days=1), dt.time()) if isinstance(latest, dt.date) else None
+            )
         )
         rows.append(
             {

@@ -1,0 +1,27 @@
+"""Data health figures: freshness of timestamp and date tables, rejected rows by reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+
+from queries.dataset import load_dataset
+from queries.health import rejected_rows, table_health
+
+
+def test_freshness_counts_a_date_table_as_complete_at_the_end_of_its_day(tmp_path: Path):
+    (tmp_path / "tickets.csv").write_text("ticket_id,created_at\n1,2026-01-09 18:00:00\n2,2026-01-09 06:00:00\n")
+    (tmp_path / "platform_metrics.csv").write_text("date,market,dau\n2026-01-09,US,100\n")
+    health = table_health(load_dataset(tmp_path), now=dt.datetime(2026, 1, 10, 6, 0))
+    age = dict(zip(health["table"], health["age_hours"], strict=True))
+    assert age == {"tickets": 12.0, "platform_metrics": 6.0}  # the 9th ended at midnight, 6 h before now
+
+
+def test_rejected_rows_table(tmp_path: Path):
+    (tmp_path / "tickets.csv").write_text("ticket_id,created_at\n1,2026-01-09\n2,yesterday\n3,never\n")
+    rejected = rejected_rows(load_dataset(tmp_path))
+    assert rejected.select("table", "reason", "rows").row(0) == ("tickets", "unparseable created_at", 2)
+    assert rejected["share_of_read"][0] == 2 / 3 and "row 2" in rejected["examples"][0]
+    assert rejected.schema["rows"] == pl.Int64

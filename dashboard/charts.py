@@ -309,6 +309,7 @@ def benchmark_chart(frame: pl.DataFrame, measure: str, title: str, log_y: bool =
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         legend={"orientation": "h", "y": -0.2},
         yaxis_type="log" if log_y else "linear",
+        yaxis_tickformat=".0%" if measure.endswith("_share") else None,
         hovermode="x unified",
     )
     return fig

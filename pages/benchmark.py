@@ -43,7 +43,8 @@ def render(ctx: PageContext) -> None:
         frame = pl.concat([frame, loaders.dsa_own(ctx.dataset, ctx.signature, start, end)])
     st.caption(
         "Statements of reasons: one per moderation decision sent to the affected user. For your platform: violating "
-        "decisions. Days a platform did not report are gaps in the lines, never zeros."
+        "decisions. Days a platform did not report are gaps in the lines, never zeros. The sidebar filters do not "
+        "apply here: the public data has no such groups, so your platform is shown whole for the period above."
     )
     st.plotly_chart(
         benchmark_chart(frame, "statements", "Statements per day (log scale)", log_y=True), key="benchmark.volume"

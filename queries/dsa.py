@@ -42,6 +42,15 @@ DAILY_COLUMNS = (
     "source_voluntary",
 )
 OWN = "Your platform"
+BENCHMARK_COLUMNS = (
+    "date",
+    "platform",
+    "reported",
+    "statements",
+    "automated_detection_share",
+    "automated_decision_share",
+    "moderation_delay_days",
+)  # one row per platform × day, the public platforms' and ours alike
 
 
 def build_extract(source_dir: Path, out_dir: Path = SHIPPED_DIR) -> dict:
@@ -108,15 +117,7 @@ def benchmark_daily(daily: pl.DataFrame, platforms: list[str], start: dt.date, e
             _share("automated_decision_fully", "statements").alias("automated_decision_share"),
             (pl.col("moderation_delay_mean_s") / 86_400).alias("moderation_delay_days"),
         )
-        .select(
-            "date",
-            "platform",
-            "reported",
-            "statements",
-            "automated_detection_share",
-            "automated_decision_share",
-            "moderation_delay_days",
-        )
+        .select(BENCHMARK_COLUMNS)
         .sort("platform", "date")
     )
 
@@ -171,15 +172,7 @@ def own_daily(ds: Dataset, start: dt.date, end: dt.date) -> pl.DataFrame:
     out = days.join(daily, on="date", how="left").with_columns(
         pl.lit(OWN).alias("platform"), pl.col("statements").is_not_null().alias("reported")
     )
-    return out.select(
-        "date",
-        "platform",
-        "reported",
-        "statements",
-        "automated_detection_share",
-        "automated_decision_share",
-        "moderation_delay_days",
-    )
+    return out.select(BENCHMARK_COLUMNS)
 
 
 def _share(part: str, whole: str) -> pl.Expr:

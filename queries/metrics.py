@@ -233,19 +233,30 @@ def open_span(boundaries: pl.Series) -> tuple[pl.Expr, pl.Expr]:
     return first.alias("first_open"), last.alias("last_open")
 
 
-def period_windows(filters: Filters, period: str | None) -> pl.DataFrame:
-    """The filters' periods: `period` (its first day; omitted without a period), `window_start` and
-    `window_end` (exclusive), both clipped to the selected days."""
-    if period is None:
-        return pl.DataFrame({"window_start": [filters.start_at], "window_end": [filters.end_before]})
-    first = pl.select(pl.lit(filters.start).dt.truncate(PERIODS[period])).item()
-    starts = pl.date_range(first, filters.end, PERIODS[period], eager=True).alias("period")
-    return pl.DataFrame(starts).with_columns(
-        pl.max_horizontal(pl.col("period").cast(pl.Datetime("us")), pl.lit(filters.start_at)).alias("window_start"),
-        pl.min_horizontal(
-            pl.col("period").dt.offset_by(PERIODS[period]).cast(pl.Datetime("us")), pl.lit(filters.end_before)
-        ).alias("window_end"),
+def open_during(filters: Filters) -> pl.Expr:
+    """True for tickets in the selected groups that are open at some instant of the selected days or arrive in them."""
+    return (
+        filters.dimension_expr()
+        & (pl.col("created_at") < filters.end_before)
+        & (pl.col("closed_at").is_null() | (pl.col("closed_at") >= filters.start_at))
     )
+
+
+def period_windows(filters: Filters, period: str | None) -> pl.DataFrame:
+    """The filters' periods, numbered by `boundary` (0, 1, …): `period` (its first day; omitted without a
+    period), `window_start` and `window_end` (exclusive), both clipped to the selected days."""
+    if period is None:
+        windows = pl.DataFrame({"window_start": [filters.start_at], "window_end": [filters.end_before]})
+    else:
+        first = pl.select(pl.lit(filters.start).dt.truncate(PERIODS[period])).item()
+        starts = pl.date_range(first, filters.end, PERIODS[period], eager=True).alias("period")
+        windows = pl.DataFrame(starts).with_columns(
+            pl.max_horizontal(pl.col("period").cast(pl.Datetime("us")), pl.lit(filters.start_at)).alias("window_start"),
+            pl.min_horizontal(
+                pl.col("period").dt.offset_by(PERIODS[period]).cast(pl.Datetime("us")), pl.lit(filters.end_before)
+            ).alias("window_end"),
+        )
+    return windows.with_row_index("boundary").with_columns(pl.col("boundary").cast(pl.Int64))
 
 
 def _group(lf: pl.LazyFrame, keys: list[str], aggs: list[pl.Expr]) -> pl.DataFrame:
@@ -422,19 +433,8 @@ def _open_backlog(ds: Dataset, filters: Filters, by: list[str], period: str | No
 
 def _backlog(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
     keys = _keys(by, period)
-    windows = period_windows(filters, period).with_row_index("boundary").with_columns(pl.col("boundary").cast(pl.Int64))
-    # Every ticket that is open at some instant of the selected days or arrives in them.
-    tickets = (
-        ds.tables["tickets"]
-        .lazy()
-        .filter(
-            filters.dimension_expr()
-            & (pl.col("created_at") < filters.end_before)
-            & (pl.col("closed_at").is_null() | (pl.col("closed_at") >= filters.start_at))
-        )
-        .collect()
-        .lazy()
-    )
+    windows = period_windows(filters, period)
+    tickets = ds.tables["tickets"].lazy().filter(open_during(filters)).collect().lazy()
     if by:
         groups = tickets.select(by).unique().collect().with_row_index("_group")
     else:

@@ -26,6 +26,7 @@ from queries.metrics import (
     duration_summary,
     missing_inputs,
     open_at,
+    open_during,
     open_span,
     period_windows,
     summarize,
@@ -164,17 +165,13 @@ def backlog_aging(ds: Dataset, filters: Filters) -> pl.DataFrame:
 
     Open at midnight b: created_at < b and closed_at empty or ≥ b (as the `backlog` metric); age = b − created_at.
     """
-    days = period_windows(filters, "day").with_row_index("boundary").with_columns(pl.col("boundary").cast(pl.Int64))
+    days = period_windows(filters, "day")
     first_open, last_open = open_span(days["window_end"])
     lowers = pl.Series([lower for _, lower in AGE_BUCKETS])
     open_pairs = (
         ds.tables["tickets"]
         .lazy()
-        .filter(
-            filters.dimension_expr()
-            & (pl.col("created_at") < filters.end_before)
-            & (pl.col("closed_at").is_null() | (pl.col("closed_at") >= filters.start_at))
-        )
+        .filter(open_during(filters))
         .select("created_at", first_open, last_open)
         .filter(pl.col("first_open") <= pl.col("last_open"))
         .select("created_at", pl.int_ranges("first_open", pl.col("last_open") + 1).alias("boundary"))

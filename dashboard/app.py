@@ -10,6 +10,8 @@ if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run by path: 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import streamlit as st
+from sqlalchemy.exc import ArgumentError
+from streamlit.errors import StreamlitAPIException
 
 from dashboard import loaders
 from dashboard.access import signed_in_user
@@ -18,6 +20,8 @@ from dashboard.filter_bar import filter_bar
 from dashboard.settings import SourceOption, source_options
 from pages import benchmark, data_health, forecast, overview, transparency, trends, turnaround, vendors_quality
 from queries.access import User
+from queries.any_source import created_days
+from queries.dataset import Dataset
 from queries.errors import SourceError
 from queries.filters import DIMENSIONS
 
@@ -49,7 +53,7 @@ def main(default_page: str = "overview") -> None:
 
 
 def _pick_source() -> SourceOption:
-    options = {o.key: o for o in source_options()}
+    options = {o.key: o for o in source_options(_secrets_warehouse_url())}
     if "source" not in st.session_state:
         wanted = st.query_params.get("src", "demo")
         st.session_state["source"] = wanted if wanted in options else "demo"
@@ -59,11 +63,31 @@ def _pick_source() -> SourceOption:
         list(options),
         key="source",
         format_func=lambda k: options[k].label,
-        help="Demo: generated synthetic data. Your extracts: BELLWETHER_SOURCE (and BELLWETHER_MAPPING).",
+        help="Demo: generated synthetic data. Your extracts: BELLWETHER_SOURCE (and BELLWETHER_MAPPING). "
+        "Warehouse: a SQLAlchemy URL in BELLWETHER_SOURCE or BELLWETHER_WAREHOUSE_URL, or the `warehouse` "
+        "connection in .streamlit/secrets.toml; metrics are computed in the database.",
     )
     if st.query_params.get("src", "demo") != key:
         st.query_params["src"] = key
     return options[key]
+
+
+def _secrets_warehouse_url() -> str | None:
+    """The URL of `st.connection("warehouse", type="sql")` when .streamlit/secrets.toml configures it."""
+    try:
+        configured = "warehouse" in st.secrets.get("connections", {})
+    except FileNotFoundError:  # no secrets file at all
+        return None
+    if not configured:
+        return None
+    try:
+        return st.connection("warehouse", type="sql").engine.url.render_as_string(hide_password=False)
+    except (StreamlitAPIException, ArgumentError, ImportError) as exc:
+        st.sidebar.error(
+            f"The [connections.warehouse] section of .streamlit/secrets.toml is not usable: {exc}. "
+            'Fix: set url = "dialect+driver://user:password@host/database" (see .streamlit/secrets.example.toml).'
+        )
+        return None
 
 
 def _context(option: SourceOption, user: User) -> PageContext:
@@ -74,22 +98,27 @@ def _context(option: SourceOption, user: User) -> PageContext:
                 loaders.ensure_demo(option)
                 status.update(label="Demo warehouse generated.", state="complete", expanded=False)
             st.session_state["demo.generated"] = True
-        ds, signature = loaders.dataset(option)
+        ds, signature = loaders.warehouse(option) if option.is_warehouse else loaders.dataset(option)
+        if user.vendor and not isinstance(ds, Dataset):
+            raise SourceError(
+                "Vendor-scoped sign-ins need a source held in memory: the scope is enforced on its rows, and this "
+                "source is a warehouse or large extracts served from rollups.",
+                fix="Give vendor users an extracts source below BELLWETHER_ROLLUP_ROWS tickets, or another role.",
+            )
         if user.vendor:  # enforced on the data itself: every page, filter and export sees only these rows
             ds = loaders.scoped(ds, signature, user.vendor)
             signature = ds.signature
     except SourceError as exc:
         return PageContext(option, None, None, None, error=str(exc), user=user)
-    tickets = ds.tables["tickets"]
-    if tickets.is_empty():
+    days = created_days(ds)
+    if days is None:
         return PageContext(
             option, ds, signature, None, error="The tickets table has no valid rows; see Data health.", user=user
         )
     if option.is_demo:
         st.sidebar.caption("Synthetic demo data: realistic shapes, invented numbers.")
     options = {c: loaders.dimension_values(ds, signature, c) for c in DIMENSIONS if ds.has("tickets", c)}
-    first, last = tickets["created_at"].min().date(), tickets["created_at"].max().date()
-    return PageContext(option, ds, signature, filter_bar(option.key, first, last, options), user=user)
+    return PageContext(option, ds, signature, filter_bar(option.key, *days, options), user=user)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ import streamlit as st
 from dashboard.components import error_panel
 from dashboard.settings import SourceOption
 from queries.access import LOCAL_ADMIN, User
+from queries.any_source import Source
 from queries.dataset import Dataset
 from queries.filters import Filters
+from queries.warehouse import Warehouse
 
 LOCAL_USER = User(LOCAL_ADMIN, "admin")
 
@@ -18,16 +20,37 @@ LOCAL_USER = User(LOCAL_ADMIN, "admin")
 @dataclass(frozen=True)
 class PageContext:
     source: SourceOption
-    dataset: Dataset | None
+    dataset: Source | None
     signature: str | None
     filters: Filters | None
     error: str | None = None
     user: User = LOCAL_USER
 
-    def ready(self) -> bool:
-        """True when there is data to show; otherwise draws the error panel and returns False."""
+    def ready(self, *, aggregates: bool = False) -> bool:
+        """True when there is data to show; otherwise draws the error panel and returns False.
+
+        Pages that can run on aggregates alone (a warehouse, or large extracts served from rollups) pass
+        `aggregates=True`; the others explain that they need ticket rows held in memory.
+        """
         if self.dataset is None or self.filters is None:
-            error_panel(f"Cannot read the source {self.source.path}", self.error or "No valid tickets.")
+            error_panel(f"Cannot read the source {self.source.shown}", self.error or "No valid tickets.")
             st.caption("Fix the source and reload; the Data health page shows what was read.")
             return False
-        return True
+        if isinstance(self.dataset, Dataset) or aggregates:
+            return True
+        if isinstance(self.dataset, Warehouse):
+            how = (
+                "With a warehouse source, Bellwether computes metrics in the database and brings back only aggregates."
+            )
+            fix = "point BELLWETHER_SOURCE at Parquet/CSV extracts of the same tables (see docs/warehouse.md)"
+        else:
+            how = (
+                f"These extracts hold {self.dataset.rollups.rows:,} tickets, so Bellwether serves them from daily "
+                "rollups instead of holding ticket rows in memory."
+            )
+            fix = "use a shorter extract, or raise BELLWETHER_ROLLUP_ROWS if the machine has the memory"
+        st.info(
+            f"{how} This page still needs ticket rows, so it runs only on sources held in memory; Overview and "
+            f"Data health run on this one. To use this page, {fix}."
+        )
+        return False

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
-from dashboard.settings import SourceOption, demo_tickets_per_day
+from dashboard.settings import SourceOption, demo_tickets_per_day, rollup_threshold_rows
 from forecasting import planner
 from forecasting.plan import Scenario
 from forecasting.planner import ForecastView
@@ -20,14 +20,18 @@ from queries import spikes as spike_queries
 from queries import trends as trend_queries
 from queries import turnaround as turnaround_queries
 from queries.access import scope_dataset
+from queries.any_source import Source, distinct_values
 from queries.dataset import Dataset, describe_source, load_dataset
 from queries.demo import generate_demo
 from queries.filters import Filters
 from queries.overview import Kpi, events_in, overview_kpis, top_movers, weekly_trend
+from queries.rolled_up import RolledUpSource, open_rolled_up, ticket_rows
 from queries.sla import SlaPolicy, load_sla_policy
 from queries.transparency import transparency_figures
+from queries.warehouse import Warehouse, connect_warehouse
 
 TTL_SECONDS = 600
+WAREHOUSE_CHECK_SECONDS = 60  # a warehouse has no file signature: look for new data this often
 
 
 def ensure_demo(option: SourceOption) -> bool:
@@ -50,10 +54,18 @@ def ensure_demo(option: SourceOption) -> bool:
     return True
 
 
-def dataset(option: SourceOption) -> tuple[Dataset, str]:
-    """The validated dataset of a source, reloaded when any of its files changes."""
+def dataset(option: SourceOption) -> tuple[Dataset | RolledUpSource, str]:
+    """The validated dataset of a source, reloaded when any of its files changes; extracts of at least
+    BELLWETHER_ROLLUP_ROWS tickets are served from rollups instead of being held in memory."""
     signature = describe_source(option.path, option.mapping)
+    if _ticket_rows(option.path, option.mapping, signature) >= rollup_threshold_rows():
+        return _rolled_up(option.path, option.mapping, signature), signature
     return _dataset(option.path, option.mapping, signature), signature
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=8, show_spinner=False)
+def _ticket_rows(path: str, mapping: str | None, signature: str) -> int:
+    return ticket_rows(path, mapping)
 
 
 @st.cache_resource(ttl=TTL_SECONDS, max_entries=3, show_spinner="Reading and validating the source…")
@@ -61,15 +73,30 @@ def _dataset(path: str, mapping: str | None, signature: str) -> Dataset:
     return load_dataset(path, mapping)
 
 
+@st.cache_resource(ttl=TTL_SECONDS, max_entries=3, show_spinner="Building the rollups of a large source (once)…")
+def _rolled_up(path: str, mapping: str | None, signature: str) -> RolledUpSource:
+    return open_rolled_up(path, mapping)
+
+
+def warehouse(option: SourceOption) -> tuple[Warehouse, str]:
+    """The connected warehouse (tables, validation counts, signature), checked again every minute."""
+    wh = _warehouse(option.path, option.mapping)
+    return wh, wh.signature
+
+
+@st.cache_resource(ttl=WAREHOUSE_CHECK_SECONDS, max_entries=3, show_spinner="Connecting to the warehouse…")
+def _warehouse(url: str, mapping: str | None) -> Warehouse:
+    return connect_warehouse(url, mapping)
+
+
 @st.cache_data(ttl=TTL_SECONDS, max_entries=32, show_spinner=False)
-def dimension_values(_ds: Dataset, signature: str, column: str) -> list[str]:
+def dimension_values(_ds: Source, signature: str, column: str) -> list[str]:
     """Distinct values of a ticket dimension, for the filter bar."""
-    values = _ds.tables["tickets"].get_column(column).drop_nulls().unique().sort()
-    return values.to_list()
+    return distinct_values(_ds, column)
 
 
 def overview(
-    ds: Dataset, signature: str, filters: Filters
+    ds: Source, signature: str, filters: Filters
 ) -> tuple[list[Kpi], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """KPI tiles, weekly trend, top movers and events for the Overview page (SLA policy read fresh)."""
     return _overview(ds, signature, filters, load_sla_policy())
@@ -77,7 +104,7 @@ def overview(
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=128, show_spinner=False)
 def _overview(
-    _ds: Dataset, signature: str, filters: Filters, sla_policy: SlaPolicy
+    _ds: Source, signature: str, filters: Filters, sla_policy: SlaPolicy
 ) -> tuple[list[Kpi], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     trend = weekly_trend(_ds, filters)
     first_week = trend["week"].min() if trend.height else filters.start

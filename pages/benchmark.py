@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import loaders
 from dashboard.charts import benchmark_chart, category_mix_chart
 from dashboard.context import PageContext
+from queries.dataset import Dataset
 from queries.dsa import ATTRIBUTION, OWN, TAXONOMY_CHANGE
 
 DEFAULT_PLATFORMS = ("TikTok", "YouTube", "Instagram", "Facebook")
@@ -31,7 +32,7 @@ def render(ctx: PageContext) -> None:
     default_start = max(first, last - dt.timedelta(days=364))
     dates = c2.date_input("Period", (default_start, last), min_value=first, max_value=last, key="benchmark.dates")
     start, end = (dates[0], dates[1]) if len(dates) == 2 else (default_start, last)
-    with_own = ctx.dataset is not None and ctx.dataset.has("tickets", "first_action_at", "decision")
+    with_own = isinstance(ctx.dataset, Dataset) and ctx.dataset.has("tickets", "first_action_at", "decision")
     include_own = st.toggle(
         f"Show {OWN.lower()} ({ctx.source.label})", value=with_own, disabled=not with_own, key="benchmark.own"
     )

@@ -14,7 +14,7 @@ from queries.health import rejected_rows, table_health
 def render(ctx: PageContext) -> None:
     st.title("Data health")
     st.markdown(
-        f"**Source:** `{ctx.source.path}`" + (f" · mapping `{ctx.source.mapping}`" if ctx.source.mapping else "")
+        f"**Source:** `{ctx.source.shown}`" + (f" · mapping `{ctx.source.mapping}`" if ctx.source.mapping else "")
     )
     if ctx.dataset is None:
         error_panel("The source could not be read", ctx.error or "")
@@ -23,7 +23,8 @@ def render(ctx: PageContext) -> None:
     if ctx.user.vendor:
         st.info(f"You see {ctx.user.vendor}'s rows only; row-level validation details are for admins.")
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    st.caption(f"Signature {ctx.signature} (changes when any file changes) · checked {now:%Y-%m-%d %H:%M} UTC")
+    changes = "when its row counts or latest timestamps change" if ctx.source.is_warehouse else "when any file changes"
+    st.caption(f"Signature {ctx.signature} (changes {changes}) · checked {now:%Y-%m-%d %H:%M} UTC")
 
     st.subheader("Tables")
     st.dataframe(
@@ -40,7 +41,7 @@ def render(ctx: PageContext) -> None:
             "not_provided": "Fields not provided",
         },
     )
-    missing = [t for t in ("staffing", "qa_reviews", "platform_metrics", "events") if t not in ds.tables]
+    missing = [t for t in ("staffing", "qa_reviews", "platform_metrics", "events") if t not in ds.reports]
     if missing:
         st.info(f"Not provided: {', '.join(missing)}. Pages that need them say so; add the files or map them.")
 

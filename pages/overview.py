@@ -14,7 +14,7 @@ def render(ctx: PageContext) -> None:
     st.title("Overview")
     if st.session_state.get("demo.generated"):
         st.info(f"Generated the demo warehouse into `{ctx.source.path}` on first start. It is synthetic data.")
-    if not ctx.ready():
+    if not ctx.ready(aggregates=True):
         return
     filters = ctx.filters
     previous = filters.previous()

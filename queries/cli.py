@@ -1,4 +1,4 @@
-"""Command line: `python -m queries demo|validate|summarize|spikes|docs` for scripts and checks."""
+"""Command line: `python -m queries demo|validate|summarize|spikes|docs|load-warehouse` for scripts and checks."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import argparse
 import datetime as dt
 import json
 import sys
+import time
 from pathlib import Path
 
 import polars as pl
 
 from queries import dsa
 from queries.commandline import render, run
-from queries.contract import contract_markdown
+from queries.contract import TICKETS, contract_markdown
 from queries.dataset import Dataset, load_dataset
 from queries.demo import generate_demo
 from queries.docs import metrics_markdown
@@ -22,6 +23,8 @@ from queries.metrics import METRICS, missing_inputs, summarize
 from queries.sla import load_sla_policy
 from queries.spikes import SpikeSettings, detect_spikes
 from queries.validation import TableReport
+from queries.warehouse import Warehouse, connect_warehouse, is_database_url, mask_password
+from queries.warehouse_load import load_warehouse
 
 DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
 
@@ -85,12 +88,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     dsa_build.add_argument("--out", type=Path, default=dsa.SHIPPED_DIR)
     dsa_build.set_defaults(run=_dsa_build)
+
+    load = commands.add_parser("load-warehouse", help="load extracts into a database as contract tables")
+    load.add_argument("--source", required=True, help="folder of extracts, or one file with --mapping")
+    load.add_argument("--url", required=True, help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db")
+    load.add_argument("--mapping", type=Path, help="TOML file mapping the extracts' columns onto the contract")
+    load.add_argument("--replace", action="store_true", help="drop and reload tables that already hold rows")
+    load.set_defaults(run=_load_warehouse)
     return parser
 
 
 def _source_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", required=True, help="folder of extracts, or one file with --mapping")
-    parser.add_argument("--mapping", type=Path, help="TOML file mapping your columns onto the contract")
+    parser.add_argument(
+        "--source", required=True, help="folder of extracts, one file with --mapping, or a SQLAlchemy database URL"
+    )
+    parser.add_argument("--mapping", type=Path, help="TOML file mapping your columns (or tables) onto the contract")
+
+
+def _open(args: argparse.Namespace) -> Dataset | Warehouse:
+    """The --source: a warehouse when it is a database URL, else extracts."""
+    if is_database_url(args.source):
+        return connect_warehouse(args.source, args.mapping)
+    return load_dataset(args.source, args.mapping)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -102,7 +121,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    ds = load_dataset(args.source, args.mapping)
+    ds = _open(args)
     usable = ds.reports["tickets"].rows_loaded > 0
     if args.format == "json":
         print(json.dumps([_report_record(r) for r in ds.reports.values()], indent=2, default=str))
@@ -131,7 +150,7 @@ def _report_record(report: TableReport) -> dict:
     }
 
 
-def _report_text(ds: Dataset) -> str:
+def _report_text(ds: Dataset | Warehouse) -> str:
     lines = [f"Source: {ds.source}" + (f" (mapping {ds.mapping_file})" if ds.mapping_file else "")]
     for r in ds.reports.values():
         lines.append(
@@ -151,11 +170,11 @@ def _report_text(ds: Dataset) -> str:
 
 
 def _summarize(args: argparse.Namespace) -> int:
-    ds = load_dataset(args.source, args.mapping)
+    ds = _open(args)
     missing = missing_inputs(ds, args.metric)
     if missing:
-        raise SourceError(f"Cannot compute {args.metric} from {args.source}: {missing}", fix="Provide the named input.")
-    by = _group_columns(ds, args.by)
+        raise SourceError(f"Cannot compute {args.metric} from {ds.source}: {missing}", fix="Provide the named input.")
+    by = _group_columns(args.by)
     filters = _period(ds, args)
     out = summarize(ds, args.metric, filters, by=by, period=args.period, sla_policy=load_sla_policy(args.sla_policy))
     print(render(out, args.format))
@@ -163,8 +182,14 @@ def _summarize(args: argparse.Namespace) -> int:
 
 
 def _spikes(args: argparse.Namespace) -> int:
+    if is_database_url(args.source):
+        raise SourceError(
+            f"spikes needs extracts, not a database ({mask_password(args.source)}): its drill-down reads ticket rows.",
+            fix="Point --source at a folder of extracts, or use `summarize --metric volume --period day` on the "
+            "warehouse.",
+        )
     ds = load_dataset(args.source, args.mapping)
-    by = _group_columns(ds, args.by)
+    by = _group_columns(args.by)
     if not by:
         raise SourceError("--by names no column.", fix="Name the groups to test, e.g. --by policy_domain,market.")
     out = detect_spikes(ds, _period(ds, args), by, SpikeSettings(sensitivity=args.sensitivity))
@@ -172,25 +197,27 @@ def _spikes(args: argparse.Namespace) -> int:
     return 0
 
 
-def _group_columns(ds: Dataset, text: str) -> list[str]:
+def _group_columns(text: str) -> list[str]:
     """The comma-separated --by columns, each a tickets field."""
     by = [c.strip() for c in text.split(",") if c.strip()]
-    tickets = ds.tables["tickets"]
-    unknown = [c for c in by if c not in tickets.columns]
+    unknown = [c for c in by if c not in TICKETS.names]
     if unknown:
         raise SourceError(
-            f"--by {unknown[0]!r} is not a tickets field.", fix=f"Use fields of tickets: {', '.join(tickets.columns)}."
+            f"--by {unknown[0]!r} is not a tickets field.", fix=f"Use fields of tickets: {', '.join(TICKETS.names)}."
         )
     return by
 
 
-def _period(ds: Dataset, args: argparse.Namespace) -> Filters:
+def _period(ds: Dataset | Warehouse, args: argparse.Namespace) -> Filters:
     """--start to --end, each defaulting to the first or last day with tickets."""
-    tickets = ds.tables["tickets"]
-    first, last = tickets["created_at"].min(), tickets["created_at"].max()
-    if first is None:
-        raise SourceError(f"{args.source} has no valid tickets.", fix="Run `python -m queries validate` to see why.")
-    return Filters(args.start or first.date(), args.end or last.date())
+    if isinstance(ds, Warehouse):
+        days = ds.created_range()
+    else:
+        created = ds.tables["tickets"]["created_at"]
+        days = (created.min().date(), created.max().date()) if created.len() else None
+    if days is None:
+        raise SourceError(f"{ds.source} has no valid tickets.", fix="Run `python -m queries validate` to see why.")
+    return Filters(args.start or days[0], args.end or days[1])
 
 
 def _docs(args: argparse.Namespace) -> int:
@@ -198,6 +225,18 @@ def _docs(args: argparse.Namespace) -> int:
     (args.out / "data-contract.md").write_text(contract_markdown(), encoding="utf-8")
     (args.out / "metrics.md").write_text(metrics_markdown(), encoding="utf-8")
     print(f"wrote {args.out / 'data-contract.md'} and {args.out / 'metrics.md'}")
+    return 0
+
+
+def _load_warehouse(args: argparse.Namespace) -> int:
+    if not is_database_url(args.url):
+        raise SourceError(f"--url {args.url!r} is not a database URL.", fix="Use e.g. sqlite:///demo.db.")
+    started = time.perf_counter()
+    loaded = load_warehouse(args.source, args.url, args.mapping, replace=args.replace)
+    seconds = time.perf_counter() - started
+    for table, rows in loaded.items():
+        print(f"{table}: {rows:,} rows")
+    print(f"loaded into {mask_password(args.url)} in {seconds:.1f} s")
     return 0
 
 

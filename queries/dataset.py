@@ -7,8 +7,8 @@ from pathlib import Path
 
 import polars as pl
 
-from queries.mapping import load_mapping
-from queries.sources import locate_tables, source_signature
+from queries.mapping import Mapping, load_mapping
+from queries.sources import TableFiles, locate_tables, source_signature
 from queries.validation import TableReport, read_table
 
 
@@ -38,14 +38,23 @@ def describe_source(source: str | Path, mapping_file: str | Path | None = None) 
     return source_signature(locate_tables(source, mapping), mapping.file)
 
 
+def read_tables(
+    files: dict[str, TableFiles], mapping: Mapping, skip: tuple[str, ...] = ()
+) -> tuple[dict[str, pl.DataFrame], dict[str, TableReport]]:
+    """Read and validate every located table except those in `skip`: valid rows and reports by table name."""
+    tables: dict[str, pl.DataFrame] = {}
+    reports: dict[str, TableReport] = {}
+    for name, table_files in files.items():
+        if name not in skip:
+            tables[name], reports[name] = read_table(table_files, mapping.table(name))
+    return tables, reports
+
+
 def load_dataset(source: str | Path, mapping_file: str | Path | None = None) -> Dataset:
     """Locate, read and validate every table of a source. Raises SourceError with the fix."""
     mapping = load_mapping(mapping_file)
     files = locate_tables(source, mapping)
-    tables: dict[str, pl.DataFrame] = {}
-    reports: dict[str, TableReport] = {}
-    for name, table_files in files.items():
-        tables[name], reports[name] = read_table(table_files, mapping.table(name))
+    tables, reports = read_tables(files, mapping)
     return Dataset(
         source=str(source),
         mapping_file=str(mapping_file) if mapping_file else None,

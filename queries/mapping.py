@@ -22,6 +22,7 @@ _TABLE_KEYS = {
     "dedupe_by",
     "columns",
     "values",
+    "table",  # warehouse sources only: the table (or view) name, "schema.name" or "name"
 }
 FORMATS = ("csv", "parquet")
 
@@ -40,6 +41,7 @@ class TableMapping:
     dedupe_by: str | None = None
     columns: dict[str, str] = field(default_factory=dict)  # contract field -> source column
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # field -> {source value: contract value}
+    table: str | None = None  # warehouse table or view, "schema.name" or "name"; None = the contract table name
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def _table_mapping(path: Path, name: str, body: Any) -> TableMapping:
         )
     table = TABLES[name]
     where = f"Mapping file {path}: [{name}]"
-    for key in ("path", "format", "datetime_format", "date_format", "separator", "encoding", "dedupe_by"):
+    for key in ("path", "format", "datetime_format", "date_format", "separator", "encoding", "dedupe_by", "table"):
         if key in body and not isinstance(body[key], str):
             raise SourceError(f"{where} {key} must be a string.", fix=f'Write it as {key} = "…".')
     columns = _string_table(body.get("columns", {}), f"{where}.columns")
@@ -145,6 +147,7 @@ def _table_mapping(path: Path, name: str, body: Any) -> TableMapping:
         dedupe_by=dedupe_by,
         columns=columns,
         values=values,
+        table=body.get("table"),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
+from typing import TYPE_CHECKING
 
 import polars as pl
 import polars.selectors as cs
@@ -20,6 +20,10 @@ from queries.contract import PROACTIVE_SOURCES
 from queries.dataset import Dataset
 from queries.filters import DIMENSIONS, PERIODS, Filters, period_expr
 from queries.sla import SlaPolicy, load_sla_policy
+from queries.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from queries.rolled_up import RolledUpSource
 
 HOUR_US = 3_600_000_000
 
@@ -172,10 +176,13 @@ METRICS: dict[str, Metric] = {
 }
 
 
-def missing_inputs(ds: Dataset, metric: str) -> str | None:
-    """None when the source can compute the metric, else what to map to get it."""
+def missing_inputs(ds: Dataset | RolledUpSource | Warehouse, metric: str) -> str | None:
+    """None when the source (extracts, large extracts as rollups, or a warehouse) can compute the metric,
+    else what to map to get it."""
+    if not isinstance(ds, Dataset | Warehouse) and metric not in rolled_up_metrics():
+        return f"{METRICS[metric].label} needs ticket rows, which large extracts served from rollups do not keep."
     for table, needed in METRICS[metric].needs:
-        if table not in ds.tables:
+        if table not in ds.reports:
             return f"{METRICS[metric].label} needs the {table} table; add {table}.parquet/.csv or map it."
         absent = [f for f in needed if not ds.has(table, f)]
         if absent:
@@ -183,8 +190,16 @@ def missing_inputs(ds: Dataset, metric: str) -> str | None:
     return None
 
 
+def rolled_up_metrics() -> tuple[str, ...]:
+    """What large extracts served from rollups can answer: the rollups' metrics, and per 1M DAU from their
+    volume and the platform_metrics table."""
+    from queries.rollups import ROLLUP_METRICS  # imported here: it imports this module
+
+    return (*ROLLUP_METRICS, "per_million_dau")
+
+
 def summarize(
-    ds: Dataset,
+    ds: Dataset | RolledUpSource | Warehouse,
     metric: str,
     filters: Filters,
     by: Sequence[str] = (),
@@ -192,23 +207,41 @@ def summarize(
     *,
     sla_policy: SlaPolicy | None = None,
 ) -> pl.DataFrame:
-    """Compute one metric for the filters, grouped by `by` columns and optionally by period."""
+    """Compute one metric for the filters, grouped by `by` columns and optionally by period.
+
+    A Warehouse source computes it in SQL (`queries.warehouse_metrics`), giving the same frame; large
+    extracts answer from their rollups (`queries.rollups`, percentiles from histograms) the metrics in
+    `rolled_up_metrics()`.
+    """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
-    if metric == "sla":
-        implementation = partial(_sla, policy=sla_policy or load_sla_policy())
+    if isinstance(ds, Warehouse):
+        from queries.warehouse_metrics import summarize_sql  # imported here: it imports this module
+
+        out = summarize_sql(ds, metric, filters, list(by), period, sla_policy)
+    elif not isinstance(ds, Dataset) and metric != "per_million_dau":
+        from queries.rollups import rollup_summary  # imported here: it imports this module
+
+        if metric not in rolled_up_metrics():
+            raise ValueError(missing_inputs(ds, metric))
+        out = rollup_summary(ds.rollups, metric, filters, by, period, sla_policy=sla_policy)
+    elif metric == "sla":
+        out = _sla(ds, filters, list(by), period, policy=sla_policy or load_sla_policy())
     else:
-        implementation = _IMPLEMENTATIONS[metric]
-    out = implementation(ds, filters, list(by), period)
+        out = _IMPLEMENTATIONS[metric](ds, filters, list(by), period)
     keys = _keys(list(by), period)
     return out.sort(keys) if keys else out
 
 
-def data_as_of(ds: Dataset) -> dt.datetime:
-    """The data's "now": the latest timestamp seen in tickets."""
-    t = ds.tables["tickets"]
-    seen = [v for v in (t["created_at"].max(), t["first_action_at"].max(), t["closed_at"].max()) if v is not None]
-    return max(seen) if seen else dt.datetime.now(dt.UTC).replace(tzinfo=None)
+def data_as_of(ds: Dataset | Warehouse) -> dt.datetime:
+    """The data's "now": the latest timestamp seen in (valid) tickets."""
+    if isinstance(ds, Warehouse):
+        latest = ds.latest_timestamp()
+    else:
+        t = ds.tables["tickets"]
+        seen = [v for v in (t["created_at"].max(), t["first_action_at"].max(), t["closed_at"].max()) if v is not None]
+        latest = max(seen) if seen else None
+    return latest or dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def created_in(tickets: pl.DataFrame, filters: Filters, period: str | None = None) -> pl.LazyFrame:
@@ -397,9 +430,9 @@ def _qa_accuracy(ds: Dataset, filters: Filters, by: list[str], period: str | Non
     )
 
 
-def _per_million_dau(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
+def _per_million_dau(ds: Dataset | RolledUpSource, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
     keys = _keys(by, period)
-    tickets = _group(created_in(ds.tables["tickets"], filters, period), keys, [pl.len().alias("tickets")])
+    tickets = summarize(ds, "volume", filters, by, period)
     dau = (
         ds.tables["platform_metrics"]
         .lazy()
@@ -409,8 +442,17 @@ def _per_million_dau(ds: Dataset, filters: Filters, by: list[str], period: str |
     )
     if period:
         dau = dau.with_columns(period_expr("date", period))
-    dau_keys = [k for k in keys if k in ("market", "period")]
-    dau_sum = _group(dau, dau_keys, [pl.col("dau").sum().alias("dau_days")])
+    dau_keys = dau_keys_of(keys)
+    return per_million_dau(tickets, _group(dau, dau_keys, [pl.col("dau").sum().alias("dau_days")]), dau_keys)
+
+
+def dau_keys_of(keys: list[str]) -> list[str]:
+    """The group keys the platform_metrics table has (market, period): DAU is summed over these."""
+    return [k for k in keys if k in ("market", "period")]
+
+
+def per_million_dau(tickets: pl.DataFrame, dau_sum: pl.DataFrame, dau_keys: list[str]) -> pl.DataFrame:
+    """Ticket counts with the summed DAU of their market/period (`dau_days`) and `tickets_per_million_dau`."""
     if dau_keys:
         out = tickets.join(dau_sum, on=dau_keys, how="left")
     else:  # grouped by ticket dimensions only: every group is normalised by the same user base

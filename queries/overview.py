@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from queries.dataset import Dataset
+from queries.any_source import Source, created_days, small_table
 from queries.filters import Filters
 from queries.metrics import METRICS, missing_inputs, summarize
 from queries.sla import SlaPolicy
@@ -48,7 +48,7 @@ KPI_TILES: tuple[tuple[str, str, str, str, str, bool | None], ...] = (
 )
 
 
-def overview_kpis(ds: Dataset, filters: Filters, sla_policy: SlaPolicy | None = None) -> list[Kpi]:
+def overview_kpis(ds: Source, filters: Filters, sla_policy: SlaPolicy | None = None) -> list[Kpi]:
     """Every KPI tile for the filters and for the previous equal period."""
     results: dict[tuple[str, Filters], pl.DataFrame] = {}
 
@@ -70,7 +70,7 @@ def overview_kpis(ds: Dataset, filters: Filters, sla_policy: SlaPolicy | None = 
 
 
 def top_movers(
-    ds: Dataset, filters: Filters, by: tuple[str, ...] = ("policy_domain", "market"), n: int = 10
+    ds: Source, filters: Filters, by: tuple[str, ...] = ("policy_domain", "market"), n: int = 10
 ) -> pl.DataFrame:
     """Groups with the largest change in tickets vs the previous period, largest absolute change first."""
     current = summarize(ds, "volume", filters, by=by)
@@ -90,7 +90,7 @@ def top_movers(
     )
 
 
-def weekly_trend(ds: Dataset, filters: Filters, weeks: int = 26, by: str = "policy_domain") -> pl.DataFrame:
+def weekly_trend(ds: Source, filters: Filters, weeks: int = 26, by: str = "policy_domain") -> pl.DataFrame:
     """Tickets per full week (Monday start) by `by`, for the `weeks` weeks up to the end of the filters.
 
     Only weeks entirely inside the data's range are returned, so a partial week never looks like a drop.
@@ -99,10 +99,9 @@ def weekly_trend(ds: Dataset, filters: Filters, weeks: int = 26, by: str = "poli
     last_full = last_monday if filters.end.weekday() == 6 else last_monday - dt.timedelta(days=7)
     first_monday = last_full - dt.timedelta(weeks=weeks - 1)
     window = Filters(first_monday, last_full + dt.timedelta(days=6), **filters.selections())
-    tickets = ds.tables["tickets"]
-    data_start = tickets["created_at"].min()
-    if data_start is not None and data_start.date() > first_monday:
-        first_full = data_start.date() + dt.timedelta(days=(7 - data_start.date().weekday()) % 7)
+    days = created_days(ds)
+    if days is not None and days[0] > first_monday:
+        first_full = days[0] + dt.timedelta(days=(7 - days[0].weekday()) % 7)
         if first_full > window.end:  # not one full week of data yet
             return pl.DataFrame(schema={"week": pl.Date, "tickets": pl.Int64})
         window = Filters(first_full, window.end, **filters.selections())
@@ -111,9 +110,9 @@ def weekly_trend(ds: Dataset, filters: Filters, weeks: int = 26, by: str = "poli
     return out.rename({"period": "week"})
 
 
-def events_in(ds: Dataset, filters: Filters, start: dt.date | None = None) -> pl.DataFrame:
+def events_in(ds: Source, filters: Filters, start: dt.date | None = None) -> pl.DataFrame:
     """Events overlapping [start or filters.start, filters.end] that concern the selected domains and markets."""
-    events = ds.tables.get("events")
+    events = small_table(ds, "events")
     if events is None:
         return pl.DataFrame(schema={"start": pl.Date, "end": pl.Date, "title": pl.String, "kind": pl.String})
     first = start or filters.start

@@ -1,0 +1,42 @@
+"""What every page needs from a source: extracts in memory (Dataset), large extracts as rollups
+(RolledUpSource) or a warehouse (Warehouse)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from queries import rolled_up
+from queries.dataset import Dataset
+from queries.rolled_up import RolledUpSource
+from queries.warehouse import Warehouse
+
+Source = Dataset | RolledUpSource | Warehouse
+
+
+def created_days(src: Source) -> tuple[dt.date, dt.date] | None:
+    """First and last day with valid tickets; None when there are none."""
+    if isinstance(src, Warehouse):
+        return src.created_range()
+    if isinstance(src, RolledUpSource):
+        return rolled_up.created_range(src)
+    created = src.tables["tickets"]["created_at"]
+    first, last = created.min(), created.max()
+    return None if first is None else (first.date(), last.date())
+
+
+def small_table(src: Source, name: str) -> pl.DataFrame | None:
+    """A small table's valid rows (events, staffing, platform_metrics); None when the source lacks it."""
+    if isinstance(src, Warehouse):
+        return src.read_small(name) if name in src.reports else None
+    return src.tables.get(name)
+
+
+def distinct_values(src: Source, column: str) -> list[str]:
+    """Sorted distinct values of a tickets dimension, for the filter bar."""
+    if isinstance(src, Warehouse):
+        return src.distinct_values("tickets", column)
+    if isinstance(src, RolledUpSource):
+        return rolled_up.distinct_values(src, column)
+    return src.tables["tickets"].get_column(column).drop_nulls().unique().sort().to_list()

@@ -1,0 +1,94 @@
+"""Extracts too large to hold in memory: tickets as daily rollups, the small tables read whole.
+
+Pages that work from aggregates (Overview, Data health) run on it in milliseconds at tens of millions of
+tickets; `queries.metrics.summarize` answers the rollup metrics from it (`queries.rollups`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from queries.dataset import read_tables
+from queries.mapping import load_mapping
+from queries.rollups import Rollups, build_rollups
+from queries.sources import TableFiles, locate_tables, source_signature
+from queries.validation import Rejection, TableReport
+
+CSV_BYTES_PER_ROW = 120  # rough size of a ticket row in CSV, to judge a CSV source's size without reading it
+
+
+@dataclass(frozen=True, eq=False)
+class RolledUpSource:
+    """A source whose tickets are served from rollups; the other (small) tables are held whole."""
+
+    source: str
+    mapping_file: str | None
+    signature: str
+    rollups: Rollups
+    tables: dict[str, pl.DataFrame]  # every table except tickets, valid rows in contract schema
+    reports: dict[str, TableReport]  # every table, tickets included
+
+    def has(self, table: str, *fields: str) -> bool:
+        """True when the table is present and every named field was provided by the source (as Dataset.has)."""
+        report = self.reports.get(table)
+        return report is not None and report.rows_loaded > 0 and not set(fields) & set(report.missing_fields)
+
+
+def ticket_rows(source: str | Path, mapping_file: str | Path | None = None) -> int:
+    """How many ticket rows the source's files hold: exact for Parquet (file footers), estimated for CSV."""
+    files = locate_tables(source, load_mapping(mapping_file))["tickets"]
+    if files.format == "parquet":
+        return sum(pq.read_metadata(path).num_rows for path in files.paths)
+    return sum(path.stat().st_size for path in files.paths) // CSV_BYTES_PER_ROW
+
+
+def open_rolled_up(source: str | Path, mapping_file: str | Path | None = None) -> RolledUpSource:
+    """Build or reuse the source's ticket rollups and read its other tables. Raises SourceError with the fix."""
+    mapping = load_mapping(mapping_file)
+    files = locate_tables(source, mapping)
+    rollups, _ = build_rollups(source, mapping_file)
+    tables, reports = read_tables(files, mapping, skip=("tickets",))
+    return RolledUpSource(
+        source=str(source),
+        mapping_file=str(mapping_file) if mapping_file else None,
+        signature=source_signature(files, mapping.file),
+        rollups=rollups,
+        tables=tables,
+        reports={"tickets": _tickets_report(files["tickets"], rollups), **reports},
+    )
+
+
+def _tickets_report(files: TableFiles, r: Rollups) -> TableReport:
+    """The tickets' validation counts as the rollup build kept them (reasons and counts, no row examples)."""
+    rejections = tuple(
+        Rejection(reason, rows, ()) for reason, rows in sorted(r.rejections.items(), key=lambda kv: -kv[1])
+    )
+    latest = r.as_of if r.as_of is not None else None
+    return TableReport(
+        table="tickets",
+        location=files.label,
+        rows_read=r.rows + r.rejected_rows,
+        rows_loaded=r.rows,
+        rows_superseded=0,
+        rejections=rejections,
+        missing_fields=r.missing_fields,
+        ignored_columns=(),
+        latest=latest,
+    )
+
+
+def created_range(src: RolledUpSource) -> tuple[dt.date, dt.date] | None:
+    """First and last day with valid tickets in the rollups."""
+    first = src.rollups.first_day()
+    return None if first is None else (first, src.rollups.last_day())
+
+
+def distinct_values(src: RolledUpSource, column: str) -> list[str]:
+    """Sorted distinct values of a rolled-up ticket dimension."""
+    created = src.rollups.levels[(column,)].created
+    return created.get_column(column).cast(pl.String).drop_nulls().unique().sort().to_list()

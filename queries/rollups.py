@@ -1,0 +1,809 @@
+"""Daily rollups of tickets so pages never scan raw tickets: counts, sums and log-spaced duration histograms.
+
+Grain: one row per day × the filter dimensions (ROLLUP_DIMENSIONS), plus coarser copies keyed by fewer
+dimensions (every single dimension and none) so a page picks the smallest rollup that can answer it.
+Each input file is one partition (a big Parquet file is split into row slices), built lazily with the
+loader's own validity rules and cached on disk; only changed partitions are rebuilt. docs/rollups.md
+explains the design, what is exact and what is approximate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import polars as pl
+import polars.selectors as cs
+import pyarrow.parquet as pq
+
+from queries import validation
+from queries.contract import PROACTIVE_SOURCES, TABLES
+from queries.errors import SourceError
+from queries.filters import DIMENSIONS, Filters, period_expr
+from queries.histogram import PERCENTILE_ERROR_BOUND, bucket_expr, percentiles
+from queries.mapping import load_mapping
+from queries.metrics import HOUR_US, METRICS, period_windows, with_sla_outcome
+from queries.sla import SlaPolicy, load_sla_policy
+from queries.sources import TableFiles, locate_tables
+
+__all__ = [
+    "PERCENTILE_ERROR_BOUND",
+    "ROLLUP_DIMENSIONS",
+    "ROLLUP_METRICS",
+    "BuildStats",
+    "Rollups",
+    "build_rollups",
+    "rollup_summary",
+]
+
+ROLLUP_DIMENSIONS = DIMENSIONS
+ROLLUP_METRICS = (
+    "volume",
+    "actioned",
+    "time_to_first_action",
+    "time_to_close",
+    "sla",
+    "proactive",
+    "appeals",
+    "open_backlog",
+    "backlog",
+    "exposure",
+    "automation",
+    "handle_time",
+)
+FORMAT_VERSION = 1
+BATCH_ROWS = 4_000_000  # rows aggregated at once (bounds memory); bigger Parquet files are split into slices
+REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+# The full grain plus coarser levels (no dimension, each single dimension), all with the same tables.
+LEVELS: tuple[tuple[str, ...], ...] = (ROLLUP_DIMENSIONS, (), *((d,) for d in ROLLUP_DIMENSIONS))
+_FULL = ROLLUP_DIMENSIONS
+# Histogram measures (created-day table): hours to first action, hours to close, views before action.
+_TTFA, _TTC, _VIEWS = 0, 1, 2
+_US = 1_000_000
+_ID_HASH, _REASON = "_id_hash", "_reason"
+_DUPLICATE = "duplicate ticket_id"
+_KEYS = {"day", *ROLLUP_DIMENSIONS, "measure", "bucket", "sla_rule", _REASON}
+_LEVEL_TABLES = ("created", "created_hist", "actioned", "handle_hist", "closed")
+_USED = {
+    "ticket_id",
+    "created_at",
+    "first_action_at",
+    "closed_at",
+    "queue",
+    "priority",
+    "decision",
+    "handle_seconds",
+    "automated",
+    "views_before_action",
+    "appealed",
+    "appeal_overturned",
+    *ROLLUP_DIMENSIONS,
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Level:
+    """All rollup tables keyed by `day` plus `dims`."""
+
+    dims: tuple[str, ...]
+    created: pl.DataFrame  # by created day: counts and duration sums
+    created_hist: pl.DataFrame  # by created day: measure, bucket, count
+    actioned: pl.DataFrame  # by first-action day: actioned, human decisions, handle seconds
+    handle_hist: pl.DataFrame  # by first-action day: bucket, count of handle seconds (human decisions)
+    closed: pl.DataFrame  # by closed day: closures
+
+
+@dataclass(frozen=True, eq=False)
+class Rollups:
+    """Rollups of one source's tickets, ready for `rollup_summary`."""
+
+    source: str
+    signature: str  # changes when any input partition (or the mapping, SLA policy, format) changes
+    levels: dict[tuple[str, ...], Level]
+    sla: pl.DataFrame  # by created day × dims × sla_rule: tickets, actioned with a target, met
+    sla_waiting: pl.DataFrame  # tickets with a target and no first action yet: created_at, dims, rule, target
+    sla_policy: SlaPolicy
+    as_of: dt.datetime | None  # the data's "now": latest timestamp in valid tickets (as queries.metrics.data_as_of)
+    rows: int  # valid tickets
+    rejected_rows: int
+    rejections: dict[str, int] = field(default_factory=dict)  # reason -> rows
+    missing_fields: tuple[str, ...] = ()
+
+    def first_day(self) -> dt.date | None:
+        days = self.levels[()].created["day"]
+        return days.min() if days.len() else None
+
+    def last_day(self) -> dt.date | None:
+        days = self.levels[()].created["day"]
+        return days.max() if days.len() else None
+
+    def has(self, *fields: str) -> bool:
+        """True when tickets are present and every named field was provided (as Dataset.has)."""
+        return self.rows > 0 and not set(fields) & set(self.missing_fields)
+
+
+@dataclass(frozen=True)
+class BuildStats:
+    partitions: int
+    rebuilt: int
+    reused: int
+    rows: int
+    rejected_rows: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _Partition:
+    """Tickets built as a unit: one file, a row slice of a big Parquet file, or (dedupe_by) the whole table."""
+
+    files: TableFiles
+    offset: int | None
+    length: int | None
+    rows: int  # for batching; 0 when unknown (CSV), -1 when not read (already cached)
+    key: str  # path, size, mtime_ns, slice, mapping, SLA policy and format version
+
+
+def default_cache_dir(source: str | Path, mapping_file: str | Path | None = None) -> Path:
+    """data/cache/rollups/<hash of resolved source and mapping> under BELLWETHER_DATA_DIR (default repo data/)."""
+    data_dir = Path(os.environ.get("BELLWETHER_DATA_DIR", REPO_DATA_DIR))
+    mapping = str(Path(mapping_file).resolve()) if mapping_file else ""
+    digest = hashlib.sha256(f"{Path(source).resolve()}|{mapping}".encode()).hexdigest()[:16]
+    return data_dir / "cache" / "rollups" / digest
+
+
+def build_rollups(
+    source: str | Path,
+    mapping_file: str | Path | None = None,
+    *,
+    cache_dir: Path | None = None,
+    sla_policy: SlaPolicy | None = None,
+) -> tuple[Rollups, BuildStats]:
+    """Build (or reuse from the on-disk cache) the rollups of a source's tickets, partition by partition.
+
+    New partitions are aggregated in batches of up to BATCH_ROWS rows (bounded memory) into cached chunks; a
+    chunk holding a changed or removed partition is rebuilt from its remaining partitions (`rebuilt` counts
+    every partition aggregated again). An unchanged source only loads and sums its chunks.
+    """
+    started = time.perf_counter()
+    mapping = load_mapping(mapping_file)
+    policy = sla_policy or load_sla_policy()
+    files = locate_tables(source, mapping)["tickets"]
+    spec = mapping.table("tickets")
+    cache = Path(cache_dir) if cache_dir else default_cache_dir(source, mapping_file)
+    _refuse_inside_source(cache, Path(source))
+    chunks = cache / "chunks"
+    chunks.mkdir(parents=True, exist_ok=True)
+    built = _chunk_index(chunks)
+    cached = {k for keys in built.values() for k in keys}
+    partitions = _partitions(files, _settings_hash(mapping.file, policy), whole=bool(spec.dedupe_by), cached=cached)
+    wanted = {p.key for p in partitions}
+    for name, keys in built.items():  # a chunk holding a changed or removed partition is rebuilt without it
+        if not set(keys) <= wanted:
+            shutil.rmtree(chunks / name, ignore_errors=True)
+    present = {k for keys in built.values() if set(keys) <= wanted for k in keys}
+    todo = [p if p.rows >= 0 else replace(p, rows=_row_count(p.files)) for p in partitions if p.key not in present]
+    fresh = {}  # chunks built now, kept in memory for the merge (without the ids, which only the check reads)
+    for batch in _batches(todo):
+        frames = _build_chunk(batch, spec, policy, frozenset())
+        fresh[_write_chunk(chunks, batch, frames)] = ([p.key for p in batch], frames)
+        del frames["ids"]
+
+    signature = hashlib.sha256("|".join(sorted(wanted)).encode()).hexdigest()[:16]
+    index = _chunk_index(chunks)
+    duplicates = _duplicate_ids(cache, index, partitions, spec)
+    if duplicates:  # ticket_ids valid in more than one row: all rejected, as the loader does (re-read each time)
+        signature = hashlib.sha256(f"{signature}|{sorted(duplicates)}".encode()).hexdigest()[:16]
+        loaded = [([p.key for p in b], _build_chunk(b, spec, policy, duplicates)) for b in _batches(partitions)]
+    else:
+        loaded = [fresh.get(name) or _read_chunk(chunks / name) for name in index]
+    rollups = _merge(loaded, str(source), signature, policy)
+    stats = BuildStats(
+        partitions=len(partitions),
+        rebuilt=len(todo),
+        reused=len(partitions) - len(todo),
+        rows=rollups.rows,
+        rejected_rows=rollups.rejected_rows,
+        seconds=time.perf_counter() - started,
+    )
+    return rollups, stats
+
+
+def _refuse_inside_source(cache: Path, source: Path) -> None:
+    folder = (source if source.is_dir() else source.parent).resolve()
+    if cache.resolve().is_relative_to(folder):
+        raise SourceError(
+            f"The rollup cache {cache} is inside the source folder {folder}; Bellwether never writes there.",
+            fix="Pass a cache_dir outside the source, or leave it unset (data/cache/rollups).",
+        )
+
+
+def _settings_hash(mapping_file: Path | None, policy: SlaPolicy) -> str:
+    digest = hashlib.sha256(f"v{FORMAT_VERSION}|polars {pl.__version__}|{policy.rules!r}".encode())
+    if mapping_file is not None:
+        digest.update(mapping_file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _partitions(files: TableFiles, settings: str, *, whole: bool, cached: set[str]) -> list[_Partition]:
+    """One partition per file; a Parquet file bigger than BATCH_ROWS is split into row slices.
+
+    Files already `cached` whole are not opened (their row count, only needed to batch them, stays -1).
+
+    With dedupe_by (snapshot extracts) rows of one ticket may sit in different files, so the whole
+    table is one partition, rebuilt whenever any file changes."""
+
+    def key(paths: Sequence[Path], offset: int | None, length: int | None) -> str:
+        text = "|".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in paths)
+        return hashlib.sha256(f"{settings}|{text}|{offset}|{length}".encode()).hexdigest()[:20]
+
+    if whole:
+        return [_Partition(files, None, None, 0, key(files.paths, None, None))]
+    out = []
+    for path in files.paths:
+        one = TableFiles(files.table, (path,), files.format, files.hive)
+        if key([path], None, None) in cached:
+            out.append(_Partition(one, None, None, -1, key([path], None, None)))
+            continue
+        rows = _row_count(one)
+        if rows > BATCH_ROWS:
+            for offset in range(0, rows, BATCH_ROWS):
+                length = min(BATCH_ROWS, rows - offset)
+                out.append(_Partition(one, offset, length, length, key([path], offset, length)))
+        else:
+            out.append(_Partition(one, None, None, rows, key([path], None, None)))
+    return out
+
+
+def _row_count(files: TableFiles) -> int:
+    """Rows of a Parquet file from its footer; 0 (unknown) for CSV."""
+    return pq.ParquetFile(files.paths[0]).metadata.num_rows if files.format == "parquet" else 0
+
+
+def _batches(partitions: list[_Partition]) -> list[list[_Partition]]:
+    """Consecutive partitions grouped up to BATCH_ROWS rows (CSV files, of unknown size, go alone)."""
+    batches: list[list[_Partition]] = []
+    rows = 0
+    for part in partitions:
+        if not batches or not part.rows or not batches[-1][-1].rows or rows + part.rows > BATCH_ROWS:
+            batches.append([])
+            rows = 0
+        batches[-1].append(part)
+        rows += part.rows
+    return batches
+
+
+def _valid_tickets(part: _Partition, spec, excluded: frozenset[str]) -> tuple[pl.LazyFrame, tuple[str, ...]]:
+    """The partition's rows with the loader's parsing and first failing rule (`_reason`), lazily.
+
+    The same expressions as queries.validation.read_table; the duplicate-key rule needs every partition
+    and comes in through `excluded` (ticket_ids valid more than once anywhere)."""
+    table = TABLES["tickets"]
+    lf = validation._scan(part.files, spec)
+    if part.offset is not None:
+        lf = lf.slice(part.offset, part.length)
+    schema = validation._schema(lf, part.files)
+    columns = validation._resolve_columns(table, schema, spec, part.files)
+    raw_names = {f: f"_raw.{f}" for f in columns}
+    raw, parsed = [], []
+    for name, src in columns.items():
+        dtype = schema[src]
+        # _reason_expr only asks whether the raw value is empty: for typed columns, whether it is null.
+        text = validation._as_text(pl.col(src), dtype) if validation._is_text(dtype) else pl.col(src)
+        raw.append(text.alias(raw_names[name]))
+        parsed.append(validation._parse(table.field(name), pl.col(src), dtype, spec, part.files).alias(name))
+    staged = lf.select(*raw, *parsed).with_columns(validation._reason_expr(table, columns, raw_names).alias(_REASON))
+    if excluded:
+        duplicated = pl.col(_REASON).is_null() & pl.col("ticket_id").is_in(list(excluded))
+        staged = staged.with_columns(
+            pl.when(duplicated).then(pl.lit(_DUPLICATE)).otherwise(pl.col(_REASON)).alias(_REASON)
+        )
+    missing = tuple(f.name for f in table.fields if f.name not in columns)
+    staged = staged.with_columns(pl.lit(None, f.kind.dtype).alias(f.name) for f in table.fields if f.name in missing)
+    return staged.select(*table.names, _REASON), missing
+
+
+def _checked_rows(batch: list[_Partition], spec, excluded: frozenset[str]) -> tuple[pl.DataFrame, dict, set[str]]:
+    """The batch's rows (used fields and `_reason`), loader rejections (dedupe_by) and the fields present."""
+    needed = [f for f in TABLES["tickets"].names if f in _USED]
+    if spec.dedupe_by:  # snapshots: the loader's own eager path over the whole table
+        clean, report = validation.read_table(batch[0].files, spec)
+        rows = clean.lazy().with_columns(pl.lit(None, pl.String).alias(_REASON))
+        rejections = {r.reason: r.rows for r in report.rejections}
+        present = set(TABLES["tickets"].names) - set(report.missing_fields)
+    elif len(batch) > 1 and _same_schema(batch):  # one scan of all files: far cheaper than one per file
+        files = TableFiles("tickets", tuple(p.files.paths[0] for p in batch), "parquet", batch[0].files.hive)
+        rows, missing = _valid_tickets(_Partition(files, None, None, 0, ""), spec, excluded)
+        rejections, present = {}, set(TABLES["tickets"].names) - set(missing)
+    else:
+        scans, present = [], set()
+        for part in batch:
+            lf, missing = _valid_tickets(part, spec, excluded)
+            scans.append(lf)
+            present |= set(TABLES["tickets"].names) - set(missing)
+        rows, rejections = pl.concat(scans, how="vertical"), {}
+    # Dimensions as Categorical: grouping on their codes is 2–3× faster than on strings.
+    checked = rows.select(*needed, _REASON).with_columns(pl.col(*_FULL, "queue", "priority").cast(pl.Categorical))
+    checked = checked.collect()
+    return checked, rejections, present
+
+
+def _same_schema(batch: list[_Partition]) -> bool:
+    """True for whole Parquet files (no slices) that all have the same columns and types."""
+    if any(p.files.format != "parquet" or p.offset is not None for p in batch):
+        return False
+    schemas = {tuple(pq.read_schema(p.files.paths[0])) for p in batch}
+    return len(schemas) == 1
+
+
+def _build_chunk(batch: list[_Partition], spec, policy: SlaPolicy, excluded: frozenset[str]) -> dict:
+    """Aggregate a batch of partitions into one chunk of every rollup table."""
+    checked, loader_rejections, present = _checked_rows(batch, spec, excluded)
+    # Materialised once: every aggregate below starts from these instead of re-filtering the batch.
+    valid = checked.filter(pl.col(_REASON).is_null()).drop(_REASON)
+    dims = list(_FULL)
+    created = valid.with_columns(
+        pl.col("created_at").dt.date().alias("day"),
+        (pl.col("first_action_at") - pl.col("created_at")).dt.total_microseconds().alias("_ttfa_us"),
+        (pl.col("closed_at") - pl.col("created_at")).dt.total_microseconds().alias("_ttc_us"),
+    ).lazy()
+    valid = valid.lazy()
+    ttfa_us, ttc_us = pl.col("_ttfa_us"), pl.col("_ttc_us")
+    acted = pl.col("first_action_at").is_not_null()
+    views = pl.col("views_before_action")
+    appealed = pl.col("decision").is_not_null() & pl.col("appealed").fill_null(False)
+    created_counts = created.group_by("day", *dims).agg(
+        pl.len().alias("tickets"),
+        pl.col("source").is_not_null().sum().alias("known_source"),
+        pl.col("source").cast(pl.String).is_in(PROACTIVE_SOURCES).sum().alias("proactive"),
+        pl.col("automated").is_not_null().sum().alias("known_automated"),
+        pl.col("automated").fill_null(False).sum().alias("automated"),
+        pl.col("decision").is_not_null().sum().alias("decided"),
+        appealed.sum().alias("appealed"),
+        (appealed & pl.col("appeal_overturned").fill_null(False)).sum().alias("overturned"),
+        acted.sum().alias("acted"),
+        (acted & (ttfa_us <= 24 * HOUR_US)).sum().alias("within_24h"),
+        (acted & views.is_not_null()).sum().alias("views_known"),
+        (acted & (views == 0)).sum().alias("zero_views"),
+        (ttfa_us >= 0).sum().alias("ttfa_measured"),
+        pl.when(ttfa_us >= 0).then(ttfa_us).sum().alias("ttfa_sum_us"),
+        (ttc_us >= 0).sum().alias("ttc_measured"),
+        pl.when(ttc_us >= 0).then(ttc_us).sum().alias("ttc_sum_us"),
+    )
+    human = ~pl.col("automated").fill_null(False)
+    handle = pl.col("handle_seconds")
+    # Each row's bucket per measure, computed once; every level's histograms count rows by (keys, bucket),
+    # which is much cheaper than re-grouping the (high-cardinality) full-grain histogram.
+    bucketed = created.select(
+        "day",
+        *_FULL,
+        bucket_expr(ttfa_us / _US).alias(f"b{_TTFA}"),
+        bucket_expr(ttc_us / _US).alias(f"b{_TTC}"),
+        bucket_expr(pl.when(acted).then(views.cast(pl.Float64))).alias(f"b{_VIEWS}"),
+    )
+    first_action = valid.filter(acted).with_columns(pl.col("first_action_at").dt.date().alias("day"))
+    handle_bucketed = first_action.filter(human).select("day", *_FULL, bucket_expr(handle).alias("b"))
+    actioned = first_action.group_by("day", *dims).agg(
+        pl.len().alias("actioned"),
+        human.sum().alias("human"),
+        (human & handle.is_not_null()).sum().alias("reviews"),
+        pl.when(human).then(handle).sum().alias("handle_sum_seconds"),
+    )
+    closed = (
+        valid.filter(pl.col("closed_at").is_not_null())
+        .group_by(pl.col("closed_at").dt.date().alias("day"), *dims)
+        .agg(pl.len().alias("closures"))
+    )
+    outcome = with_sla_outcome(valid, policy, dt.datetime(1970, 1, 1))  # as_of only matters for waiting tickets
+    sla = (
+        outcome.with_columns(pl.col("created_at").dt.date().alias("day"))
+        .group_by("day", *dims, "sla_rule")
+        .agg(
+            pl.len().alias("tickets"),
+            (pl.col("sla_target_seconds").is_not_null() & acted).sum().alias("acted_with_target"),
+            pl.col("sla_met_policy").sum().alias("met"),
+        )
+    )
+    waiting = outcome.filter(pl.col("sla_target_seconds").is_not_null() & ~acted).select(
+        "created_at", *_FULL, "sla_rule", "sla_target_seconds"
+    )
+    ids = valid.select(pl.col("ticket_id").hash().alias(_ID_HASH))
+    rejected = checked.lazy().filter(pl.col(_REASON).is_not_null()).group_by(_REASON).agg(pl.len().alias("rows"))
+    maxima = valid.select(pl.col("created_at", "first_action_at", "closed_at").max())
+    bucketed, handle_bucketed = pl.collect_all([bucketed, handle_bucketed])
+    hists = []
+    for level in LEVELS:
+        keys = ["day", *level]
+        created_hist = pl.concat(
+            bucketed.lazy()
+            .group_by(*keys, pl.col(f"b{m}").alias("bucket"))
+            .agg(pl.len().alias("count"))
+            .filter(pl.col("bucket").is_not_null())
+            .with_columns(pl.lit(m, pl.UInt8).alias("measure"))
+            for m in (_TTFA, _TTC, _VIEWS)
+        )
+        handle_hist = (
+            handle_bucketed.lazy()
+            .group_by(*keys, pl.col("b").alias("bucket"))
+            .agg(pl.len().alias("count"))
+            .filter(pl.col("bucket").is_not_null())
+        )
+        hists += [created_hist, handle_hist]
+    frames = pl.collect_all([created_counts, actioned, closed, sla, waiting, ids, rejected, maxima, *hists])
+    names = ("created", "actioned", "closed", "sla", "waiting", "ids", "rejected", "maxima")
+    out = dict(zip(names, frames, strict=False))
+    for i, level in enumerate(LEVELS):
+        out[_level_name("created_hist", level)] = frames[len(names) + 2 * i]
+        out[_level_name("handle_hist", level)] = frames[len(names) + 2 * i + 1]
+    if loader_rejections:
+        out["rejected"] = pl.DataFrame(
+            list(loader_rejections.items()),
+            schema={_REASON: pl.String, "rows": pl.Int64},
+            orient="row",
+        )
+    out["present"] = pl.DataFrame({"field": sorted(present)}, schema={"field": pl.String})
+    for level in LEVELS[1:]:
+        for name in ("created", "actioned", "closed"):
+            out[_level_name(name, level)] = _coarsen(out[name], list(_FULL), list(level))
+    return out
+
+
+def _level_name(table: str, level: tuple[str, ...]) -> str:
+    return table if level == _FULL else f"{table}@{','.join(level) or '-'}"
+
+
+def _coarsen(frame: pl.DataFrame, dims: list[str], keep: list[str]) -> pl.DataFrame:
+    keys = [c for c in frame.columns if c in _KEYS and c not in dims] + keep
+    values = [c for c in frame.columns if c not in _KEYS and c not in dims]
+    return frame.group_by(keys).agg(pl.col(values).sum())
+
+
+def _chunk_index(chunks: Path) -> dict[str, list[str]]:
+    """Complete chunks: name -> the keys of the partitions it holds. Drops leftovers of interrupted builds."""
+    out = {}
+    for folder in sorted(chunks.iterdir()):
+        meta = folder / "parts.json"
+        if folder.name.startswith("."):  # being written by a build (ours or a concurrent one)
+            if time.time() - folder.stat().st_mtime > 3600:
+                shutil.rmtree(folder, ignore_errors=True)
+        elif meta.exists():
+            out[folder.name] = json.loads(meta.read_text(encoding="utf-8"))
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+    return out
+
+
+def _write_chunk(chunks: Path, batch: list[_Partition], frames: dict[str, pl.DataFrame]) -> str:
+    """Write a chunk under a temporary name and rename it into place, so readers never see half a chunk."""
+    name = hashlib.sha256("|".join(p.key for p in batch).encode()).hexdigest()[:20]
+    staging = chunks / f".{name}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for table, frame in frames.items():
+        frame.write_ipc(staging / f"{table}.arrow", compression="lz4")
+    (staging / "parts.json").write_text(json.dumps([p.key for p in batch]), encoding="utf-8")
+    try:
+        staging.rename(chunks / name)
+    except OSError:  # a concurrent build wrote the same chunk first: same inputs, same content
+        shutil.rmtree(staging, ignore_errors=True)
+    return name
+
+
+def _read_chunk(folder: Path) -> tuple[list[str], dict[str, pl.DataFrame]]:
+    keys = json.loads((folder / "parts.json").read_text(encoding="utf-8"))
+    return keys, {p.stem: pl.read_ipc(p) for p in folder.glob("*.arrow") if p.stem != "ids"}
+
+
+def _duplicate_ids(cache: Path, index: dict[str, list[str]], partitions: list[_Partition], spec) -> frozenset[str]:
+    """ticket_ids valid in more than one row anywhere in the source: hashes first, then the exact ids.
+
+    The answer is cached per set of chunks, so an unchanged source does not re-read every id."""
+    if spec.dedupe_by:
+        return frozenset()
+    wanted = {p.key for p in partitions}
+    digest = hashlib.sha256(
+        "|".join(sorted(f"{n}:{k}" for n, keys in index.items() for k in keys if k in wanted)).encode()
+    )
+    answer = cache / f"duplicates-{digest.hexdigest()[:16]}.json"
+    if answer.exists():
+        return frozenset(json.loads(answer.read_text(encoding="utf-8")))
+    hashes = [pl.scan_ipc(cache / "chunks" / name / "ids.arrow") for name in index]
+    counted = pl.concat(hashes).group_by(_ID_HASH).agg(pl.len().alias("n")).filter(pl.col("n") > 1)
+    suspects = counted.collect()[_ID_HASH]
+    duplicates: list[str] = []
+    if not suspects.is_empty():
+        found = [
+            _valid_tickets(part, spec, frozenset())[0]
+            .filter(pl.col(_REASON).is_null() & pl.col("ticket_id").hash().is_in(suspects.implode()))
+            .select("ticket_id")
+            for part in partitions
+        ]
+        ids = pl.concat(found).collect()["ticket_id"]
+        duplicates = sorted(ids.filter(ids.is_duplicated()).unique().to_list())
+    for old in cache.glob("duplicates-*.json"):
+        old.unlink()
+    answer.write_text(json.dumps(duplicates), encoding="utf-8")
+    return frozenset(duplicates)
+
+
+def _merge(
+    chunks: list[tuple[list[str], dict[str, pl.DataFrame]]],
+    source: str,
+    signature: str,
+    policy: SlaPolicy,
+) -> Rollups:
+    """The chunks' tables, one per name."""
+
+    def combined(name: str) -> pl.DataFrame:
+        """Chunks are stacked, not summed: every query sums its rows by its own keys anyway."""
+        return pl.concat([frames[name] for _, frames in chunks], rechunk=False)
+
+    levels = {}
+    for level in LEVELS:
+        tables = {n: combined(_level_name(n, level)) for n in _LEVEL_TABLES}
+        levels[level] = Level(level, **tables)
+    waiting = combined("waiting")
+    rejected = combined("rejected").group_by(_REASON).agg(pl.col("rows").sum())
+    rejections = dict(zip(rejected[_REASON].to_list(), rejected["rows"].to_list(), strict=True))
+    maxima = combined("maxima").max()
+    seen = [v for v in maxima.row(0) if v is not None] if maxima.height else []
+    present = {f for _, frames in chunks for f in frames["present"]["field"].to_list()}
+    created = levels[()].created
+    return Rollups(
+        source=source,
+        signature=signature,
+        levels=levels,
+        sla=combined("sla"),
+        sla_waiting=waiting,
+        sla_policy=policy,
+        as_of=max(seen) if seen else None,
+        rows=int(created["tickets"].sum()) if created.height else 0,
+        rejected_rows=sum(rejections.values()),
+        rejections=rejections,
+        missing_fields=tuple(f for f in TABLES["tickets"].names if f not in present),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Queries
+
+
+def rollup_summary(
+    r: Rollups,
+    metric: str,
+    filters: Filters,
+    by: Sequence[str] = (),
+    period: str | None = None,
+    *,
+    sla_policy: SlaPolicy | None = None,
+) -> pl.DataFrame:
+    """One metric from the rollups: the same columns, dtypes and sort as queries.metrics.summarize."""
+    if metric not in ROLLUP_METRICS:
+        supported = ", ".join(ROLLUP_METRICS)
+        raise ValueError(f"{metric!r} cannot be answered from rollups; they answer {supported}")
+    by = list(by)
+    unknown = [b for b in by if b not in ROLLUP_DIMENSIONS and not (metric == "sla" and b == "sla_rule")]
+    if unknown:
+        raise ValueError(f"rollups group only by {', '.join(ROLLUP_DIMENSIONS)}, not {', '.join(unknown)}")
+    if metric == "sla" and sla_policy is not None and sla_policy.rules != r.sla_policy.rules:
+        raise ValueError(
+            "the rollups were built with another SLA policy; pass it as build_rollups(..., sla_policy=...)"
+        )
+    keys = by + (["period"] if period else [])
+    out = _QUERIES[metric](r, filters, by, period, keys)
+    out = out.select(*keys, *METRICS[metric].fields).with_columns(cs.categorical().cast(pl.String))
+    return out.sort(keys) if keys else out
+
+
+def level_for(r: Rollups, filters: Filters, by: Sequence[str]) -> Level:
+    """The smallest rollup keyed by every dimension the query filters or groups on."""
+    needed = set(filters.selections()) | set(by)
+    fitting = [lv for dims, lv in r.levels.items() if needed <= set(dims)]
+    return min(fitting, key=lambda lv: lv.created.height)
+
+
+def _in_days(filters: Filters) -> pl.Expr:
+    return (pl.col("day") >= filters.start) & (pl.col("day") <= filters.end) & filters.dimension_expr()
+
+
+def _select(frame: pl.DataFrame, filters: Filters, period: str | None) -> pl.LazyFrame:
+    lf = frame.lazy().filter(_in_days(filters))
+    return lf.with_columns(period_expr("day", period)) if period else lf
+
+
+def _sum(lf: pl.LazyFrame, keys: list[str], columns: list[str]) -> pl.DataFrame:
+    """Sums by keys; counts (stored as UInt32 to save memory) are summed as Int64."""
+    lf = lf.with_columns((cs.by_name(columns) & cs.integer()).cast(pl.Int64))
+    aggs = [pl.col(c).sum() for c in columns]
+    return (lf.group_by(keys).agg(aggs) if keys else lf.select(aggs)).collect()
+
+
+def _ratio(numerator: str, denominator: str) -> pl.Expr:
+    return pl.when(pl.col(denominator) > 0).then(pl.col(numerator) / pl.col(denominator))
+
+
+def _volume(r, filters, by, period, keys):
+    return _sum(_select(level_for(r, filters, by).created, filters, period), keys, ["tickets"])
+
+
+def _actioned(r, filters, by, period, keys):
+    return _sum(_select(level_for(r, filters, by).actioned, filters, period), keys, ["actioned"])
+
+
+def _with_percentiles(
+    base: pl.DataFrame, hist: pl.LazyFrame, keys: list[str], names: list[str], scale: float
+) -> pl.DataFrame:
+    pct = percentiles(hist, keys, [0.5, 0.9], names).with_columns(pl.col(names) / scale).collect()
+    if not keys:
+        return pl.concat([base, pct], how="horizontal")
+    return base.join(pct, on=keys, how="left", nulls_equal=True)
+
+
+def _duration(measure: int, measured: str, total: str):
+    def compute(r, filters, by, period, keys):
+        level = level_for(r, filters, by)
+        base = _sum(_select(level.created, filters, period), keys, ["tickets", measured, total])
+        base = base.with_columns(
+            pl.when(pl.col(measured) > 0).then(pl.col(total) / pl.col(measured) / HOUR_US).alias("mean_hours")
+        ).rename({measured: "measured"})
+        hist = _select(level.created_hist, filters, period).filter(pl.col("measure") == measure)
+        return _with_percentiles(base, hist, keys, ["p50_hours", "p90_hours"], 3600.0)
+
+    return compute
+
+
+def _proactive(r, filters, by, period, keys):
+    out = _sum(
+        _select(level_for(r, filters, by).created, filters, period), keys, ["tickets", "known_source", "proactive"]
+    )
+    return out.with_columns(_ratio("proactive", "known_source").alias("proactive_share"))
+
+
+def _appeals(r, filters, by, period, keys):
+    out = _sum(_select(level_for(r, filters, by).created, filters, period), keys, ["decided", "appealed", "overturned"])
+    out = out.rename({"decided": "tickets"})
+    out = out.filter(pl.col("tickets") > 0) if keys else out
+    return out.with_columns(
+        _ratio("appealed", "tickets").alias("appeal_rate"), _ratio("overturned", "appealed").alias("overturn_rate")
+    )
+
+
+def _automation(r, filters, by, period, keys):
+    out = _sum(
+        _select(level_for(r, filters, by).created, filters, period), keys, ["tickets", "known_automated", "automated"]
+    )
+    out = out.rename({"known_automated": "known"})
+    return out.with_columns(_ratio("automated", "known").alias("automated_share"))
+
+
+def _exposure(r, filters, by, period, keys):
+    level = level_for(r, filters, by)
+    base = _sum(_select(level.created, filters, period), keys, ["acted", "within_24h", "views_known", "zero_views"])
+    base = base.rename({"acted": "tickets"})
+    base = base.filter(pl.col("tickets") > 0) if keys else base
+    base = base.with_columns(
+        _ratio("zero_views", "views_known").alias("zero_view_share"),
+        _ratio("within_24h", "tickets").alias("within_24h_share"),
+    )
+    hist = _select(level.created_hist, filters, period).filter(pl.col("measure") == _VIEWS)
+    return _with_percentiles(base, hist, keys, ["p50_views", "p90_views"], 1.0)
+
+
+def _handle_time(r, filters, by, period, keys):
+    level = level_for(r, filters, by)
+    base = _sum(_select(level.actioned, filters, period), keys, ["human", "reviews", "handle_sum_seconds"])
+    base = base.filter(pl.col("human") > 0) if keys else base
+    base = base.with_columns(
+        pl.when(pl.col("reviews") > 0)
+        .then(pl.col("handle_sum_seconds") / pl.col("reviews"))
+        .alias("mean_handle_seconds"),
+        (pl.col("handle_sum_seconds").fill_null(0.0) / 3600).alias("handle_hours"),
+    )
+    hist = _select(level.handle_hist, filters, period)
+    return _with_percentiles(base, hist, keys, ["p50_handle_seconds", "p90_handle_seconds"], 1.0)
+
+
+def _sla(r, filters, by, period, keys):
+    counts = _sum(_select(r.sla, filters, period), keys, ["tickets", "acted_with_target", "met"])
+    waiting = r.sla_waiting.lazy().filter(
+        filters.in_period("created_at")
+        & filters.dimension_expr()
+        & ((pl.lit(r.as_of) - pl.col("created_at")).dt.total_microseconds() / 1e6 > pl.col("sla_target_seconds"))
+    )
+    if period:
+        waiting = waiting.with_columns(period_expr("created_at", period))
+    late = _sum(waiting.with_columns(pl.lit(1).alias("late")), keys, ["late"])
+    out = (
+        counts.join(late, on=keys, how="left", nulls_equal=True)
+        if keys
+        else pl.concat([counts, late], how="horizontal")
+    )
+    out = out.with_columns((pl.col("acted_with_target") + pl.col("late").fill_null(0)).alias("measured"))
+    return out.with_columns(_ratio("met", "measured").alias("attainment"))
+
+
+def _cumulative(frame: pl.DataFrame, filters: Filters, before: dt.date, keys: list[str], column: str) -> pl.DataFrame:
+    """Sum of `column` over days before `before` (exclusive) in the selected groups."""
+    lf = frame.lazy().filter((pl.col("day") < before) & filters.dimension_expr())
+    return _sum(lf, keys, [column])
+
+
+def _open_backlog(r, filters, by, period, keys):
+    if period:
+        raise ValueError("open_backlog is a point-in-time figure at the end of the period; use it without --period")
+    level = level_for(r, filters, by)
+    end = filters.end + dt.timedelta(days=1)
+    created = _cumulative(level.created, filters, end, by, "tickets")
+    closed = _cumulative(level.closed, filters, end, by, "closures")
+    if not by:
+        return pl.DataFrame({"open_tickets": [created["tickets"][0] - closed["closures"][0]]})
+    out = created.join(closed, on=by, how="left", nulls_equal=True).with_columns(
+        (pl.col("tickets") - pl.col("closures").fill_null(0)).alias("open_tickets")
+    )
+    return out.filter(pl.col("open_tickets") > 0)
+
+
+def _backlog(r, filters, by, period, keys):
+    """Open tickets at midnight t = created before t − closed before t (valid rows close after they open)."""
+    level = level_for(r, filters, by)
+    windows = period_windows(filters, period)
+    start, end = filters.start, filters.end + dt.timedelta(days=1)
+    created_before = _cumulative(level.created, filters, start, by, "tickets").rename({"tickets": "c0"})
+    closed_before = _cumulative(level.closed, filters, start, by, "closures").rename({"closures": "k0"})
+    created_to_end = _cumulative(level.created, filters, end, by, "tickets").rename({"tickets": "c1"})
+    # Groups with a ticket open at some instant of the selected days, or arriving in them (as metrics.open_during).
+    if by:
+        groups = created_to_end.join(closed_before, on=by, how="left", nulls_equal=True).join(
+            created_before, on=by, how="left", nulls_equal=True
+        )
+    else:
+        groups = pl.concat([created_to_end, closed_before, created_before], how="horizontal")
+    groups = groups.with_columns(pl.col("k0", "c0").fill_null(0))
+    if by:  # without grouping there is always the one group, as in queries.metrics
+        groups = groups.filter(pl.col("c1") - pl.col("k0") > 0)
+    groups = groups.with_columns((pl.col("c0") - pl.col("k0")).alias("open_before")).select(*by, "open_before")
+    day_filters = Filters(filters.start, filters.end, **filters.selections())
+    arrivals = _sum(_select(level.created, day_filters, period), keys, ["tickets"]).rename({"tickets": "arrivals"})
+    closures = _sum(_select(level.closed, day_filters, period), keys, ["closures"])
+    grid = groups.join(windows, how="cross")
+    flow = grid
+    for part in (arrivals, closures):
+        flow = flow.join(part, on=keys, how="left", nulls_equal=True) if keys else flow.join(part, how="cross")
+    group_id = pl.struct(by) if by else pl.lit(0)
+    flow = (
+        flow.with_columns(pl.col("arrivals", "closures").fill_null(0))
+        .sort([*by, "boundary"], nulls_last=False)
+        .with_columns(
+            (pl.col("open_before") + (pl.col("arrivals") - pl.col("closures")).cum_sum().over(group_id)).alias(
+                "open_end"
+            )
+        )
+        .with_columns(
+            (pl.col("open_end") - pl.col("arrivals") + pl.col("closures")).alias("open_start"),
+            pl.lit(None, pl.Float64).alias("oldest_open_hours"),  # not derivable from daily counts
+        )
+    )
+    return flow.select(*keys, "open_start", "arrivals", "closures", "open_end", "oldest_open_hours")
+
+
+_QUERIES = {
+    "volume": _volume,
+    "actioned": _actioned,
+    "time_to_first_action": _duration(_TTFA, "ttfa_measured", "ttfa_sum_us"),
+    "time_to_close": _duration(_TTC, "ttc_measured", "ttc_sum_us"),
+    "sla": _sla,
+    "proactive": _proactive,
+    "appeals": _appeals,
+    "open_backlog": _open_backlog,
+    "backlog": _backlog,
+    "exposure": _exposure,
+    "automation": _automation,
+    "handle_time": _handle_time,
+}

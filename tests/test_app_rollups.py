@@ -1,0 +1,58 @@
+"""The app on extracts above BELLWETHER_ROLLUP_ROWS: Overview and Data health served from rollups."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from dashboard.components import format_value
+from queries.dataset import load_dataset
+from queries.filters import Filters
+from queries.metrics import summarize
+from queries.rollups import PERCENTILE_ERROR_BOUND
+from tests.apptest import metrics_by_label, run
+
+pytestmark = pytest.mark.usefixtures("app_env")
+
+PARAMS = {"start": "2026-05-04", "end": "2026-05-31", "market": ["DE", "US"]}
+FILTERS = Filters(dt.date(2026, 5, 4), dt.date(2026, 5, 31), market=("DE", "US"))
+
+
+@pytest.fixture
+def rolled_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BELLWETHER_ROLLUP_ROWS", "1")  # every source counts as large
+
+
+def test_overview_from_rollups_matches_the_rows(rolled_up: None, data_dir: Path):
+    at = run(params=PARAMS)
+    tiles = metrics_by_label(at)
+    ds = load_dataset(data_dir / "demo")
+    for label, metric, measure in (
+        ("Tickets received", "volume", "tickets"),
+        ("Tickets actioned", "actioned", "actioned"),
+        ("Open backlog", "open_backlog", "open_tickets"),
+    ):
+        assert tiles[label] == format_value(summarize(ds, metric, FILTERS)[measure][0], "count"), label
+    exact = summarize(ds, "time_to_first_action", FILTERS)["p90_hours"][0]
+    number, unit = tiles["P90 time to action"].split()  # e.g. "16.2 min": one decimal of min or h
+    scale = {"s": 3600, "min": 60, "h": 1}[unit]
+    assert abs(float(number) / scale - exact) <= exact * PERCENTILE_ERROR_BOUND + 0.05 / scale
+    assert len(at.get("plotly_chart")) == 2
+    assert set(at.dataframe[0].value["market"]) <= {"DE", "US"}
+    assert any("QA accuracy" in c.value for c in at.caption)  # explained as not available from rollups
+
+
+def test_pages_that_need_rows_explain_the_large_source(rolled_up: None):
+    at = run("turnaround")
+    assert any("daily rollups" in i.value for i in at.info), [i.value for i in at.info]
+    assert not at.get("plotly_chart")
+
+
+def test_data_health_counts_the_rolled_up_tickets(rolled_up: None, data_dir: Path):
+    at = run("data-health")
+    tables = at.dataframe[0].value
+    rows_loaded = tables.loc[tables["table"] == "tickets", "rows_loaded"].iloc[0]  # a pandas frame
+    assert rows_loaded == load_dataset(data_dir / "demo").reports["tickets"].rows_loaded
+    assert set(tables["table"]) == {"tickets", "staffing", "qa_reviews", "platform_metrics", "events"}

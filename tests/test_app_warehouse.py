@@ -1,0 +1,94 @@
+"""The app on a warehouse source: the same Overview figures as from the extracts, computed in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.apptest import metrics_by_label, run
+
+pytestmark = pytest.mark.usefixtures("app_env")
+
+
+@pytest.fixture(scope="module")
+def warehouse_url(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The small demo loaded into a SQLite warehouse with `load-warehouse`'s library function."""
+    from queries.warehouse_load import load_warehouse
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('warehouse') / 'demo.db'}"
+    load_warehouse(data_dir / "demo", url)
+    return url
+
+
+@pytest.fixture
+def warehouse_env(warehouse_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("BELLWETHER_WAREHOUSE_URL", warehouse_url)
+    return warehouse_url
+
+
+PARAMS = {"start": "2026-05-04", "end": "2026-05-31", "market": ["DE", "US"]}
+
+
+def test_overview_from_the_warehouse_equals_the_extracts(warehouse_env: str):
+    from_files = metrics_by_label(run(params=PARAMS))
+    at = run(params={**PARAMS, "src": "warehouse"})
+    assert at.selectbox(key="source").value == "warehouse"
+    from_warehouse = metrics_by_label(at)
+    assert len(from_warehouse) == 10 and all(v != "–" for v in from_warehouse.values()), from_warehouse
+    assert from_warehouse == from_files
+    assert len(at.get("plotly_chart")) == 2
+    movers = at.dataframe[0].value
+    assert movers.shape[0] > 0 and set(movers["market"]) <= {"DE", "US"}
+
+
+def test_pages_that_need_ticket_rows_say_so_on_a_warehouse(warehouse_env: str):
+    at = run("trends", {"src": "warehouse"})
+    assert any("runs only on sources held in memory" in i.value for i in at.info), [i.value for i in at.info]
+    assert not at.get("plotly_chart")
+
+
+def test_data_health_shows_the_warehouse_tables(warehouse_env: str):
+    at = run("data-health", {"src": "warehouse"})
+    tables = at.dataframe[0].value
+    assert set(tables["table"]) == {"tickets", "staffing", "qa_reviews", "platform_metrics", "events"}
+    assert (tables["rows_loaded"] > 0).all()
+    assert "row counts or latest timestamps" in " ".join(c.value for c in at.caption)
+
+
+@pytest.fixture
+def secrets_file(tmp_path: Path) -> Iterator[Path]:
+    """A secrets.toml that Streamlit reads (its `secrets.files` option), as .streamlit/secrets.toml would be."""
+    from streamlit import config
+    from streamlit.runtime.secrets import secrets_singleton
+
+    path = tmp_path / "secrets.toml"
+    saved = config.get_option("secrets.files")
+    config.set_option("secrets.files", [str(path)])
+    secrets_singleton._reset()
+    yield path
+    config.set_option("secrets.files", saved)
+    secrets_singleton._reset()
+
+
+def test_a_warehouse_from_secrets_is_offered(warehouse_url: str, secrets_file: Path):
+    secrets_file.write_text(f'[connections.warehouse]\nurl = "{warehouse_url}"\n', encoding="utf-8")
+    at = run(params={"src": "warehouse"})
+    assert at.selectbox(key="source").value == "warehouse"
+    assert len(metrics_by_label(at)) == 10
+
+
+def test_a_broken_warehouse_secret_is_explained_and_the_demo_still_works(secrets_file: Path):
+    secrets_file.write_text('[connections.warehouse]\nurl = "nosuchdialect://x"\n', encoding="utf-8")
+    at = run()
+    assert len(metrics_by_label(at)) == 10
+    assert any("connections.warehouse" in e.value for e in at.sidebar.error), [e.value for e in at.sidebar.error]
+
+
+def test_an_unreachable_warehouse_is_explained(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("BELLWETHER_WAREHOUSE_URL", "postgresql+psycopg://reader:s3cret@127.0.0.1:1/none")
+    at = run(params={"src": "warehouse"})
+    text = " ".join(e.value for e in at.error) + " ".join(m.value for m in at.markdown)
+    assert "127.0.0.1" in text and "s3cret" not in text
+    assert at.selectbox(key="source").format_func("warehouse") == "Warehouse: none on 127.0.0.1 (postgresql)"

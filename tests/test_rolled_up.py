@@ -1,0 +1,60 @@
+"""Large extracts served from rollups (queries.rolled_up) through the same `summarize` as every source."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from queries.dataset import load_dataset
+from queries.filters import Filters
+from queries.metrics import missing_inputs, summarize
+from queries.rolled_up import open_rolled_up, ticket_rows
+from tests.apptest import DEMO_END
+
+FILTERS = Filters(DEMO_END - dt.timedelta(days=59), DEMO_END, policy_domain=("spam", "hateful_conduct"))
+
+
+@pytest.fixture(scope="module")
+def sources(data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    with pytest.MonkeyPatch.context() as mp:  # the rollup cache goes under the data dir: a temporary one
+        mp.setenv("BELLWETHER_DATA_DIR", str(tmp_path_factory.mktemp("cache")))
+        return load_dataset(data_dir / "demo"), open_rolled_up(data_dir / "demo")
+
+
+def test_ticket_rows_reads_parquet_footers(sources):
+    ds, large = sources
+    assert ticket_rows(ds.source) == ds.reports["tickets"].rows_read == large.reports["tickets"].rows_read
+
+
+@pytest.mark.parametrize("by", [(), ("market",)])
+def test_per_million_dau_from_rollups_equals_the_rows(sources, by):
+    ds, large = sources
+    expected = summarize(ds, "per_million_dau", FILTERS, by=by, period="week")
+    assert_frame_equal(summarize(large, "per_million_dau", FILTERS, by=by, period="week"), expected)
+
+
+def test_counts_from_rollups_equal_the_rows(sources):
+    ds, large = sources
+    for metric in ("volume", "open_backlog", "appeals"):
+        got = summarize(large, metric, FILTERS, by=["market"])
+        assert_frame_equal(got, summarize(ds, metric, FILTERS, by=["market"]), check_exact=False, rel_tol=1e-12)
+
+
+def test_metrics_that_need_rows_are_explained_not_computed(sources):
+    _, large = sources
+    assert "ticket rows" in missing_inputs(large, "qa_accuracy")
+    assert missing_inputs(large, "volume") is None
+    with pytest.raises(ValueError, match="ticket rows"):
+        summarize(large, "throughput", FILTERS)
+
+
+def test_the_report_counts_what_the_loader_counts(sources):
+    ds, large = sources
+    assert large.reports["tickets"].rows_loaded == ds.reports["tickets"].rows_loaded
+    assert set(large.tables) == set(ds.tables) - {"tickets"}
+    assert large.tables["staffing"].equals(ds.tables["staffing"])
+    assert isinstance(large.tables["events"], pl.DataFrame)

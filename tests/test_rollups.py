@@ -1,0 +1,278 @@
+"""Rollups against the exact metrics on the loaded Dataset, the histogram bound, the cache and rejected rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from queries.dataset import Dataset, load_dataset
+from queries.demo.generate import generate_demo
+from queries.errors import SourceError
+from queries.filters import Filters
+from queries.histogram import ABSOLUTE_BOUND, bucket_expr, percentiles
+from queries.metrics import summarize
+from queries.rollups import (
+    PERCENTILE_ERROR_BOUND,
+    ROLLUP_METRICS,
+    Rollups,
+    build_rollups,
+    default_cache_dir,
+    rollup_summary,
+)
+
+END = dt.date(2025, 6, 30)
+PERCENTILE_COLUMNS = {"p50_hours", "p90_hours", "p50_views", "p90_views", "p50_handle_seconds", "p90_handle_seconds"}
+MEAN_COLUMNS = {"mean_hours", "mean_handle_seconds", "handle_hours"}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Dataset, Rollups]:
+    src = tmp_path_factory.mktemp("demo")
+    generate_demo(src, days=45, tickets_per_day=120, seed=11, end=END)
+    r, stats = build_rollups(src, cache_dir=tmp_path_factory.mktemp("cache"))
+    assert stats.rebuilt == stats.partitions == 1
+    return load_dataset(src), r
+
+
+def assert_same(exact: pl.DataFrame, approx: pl.DataFrame) -> None:
+    """Counts equal, percentiles within the stated bound, means and shares equal up to float rounding."""
+    assert approx.schema == exact.schema
+    assert approx.height == exact.height
+    for column in exact.columns:
+        want, got = exact[column], approx[column]
+        if column == "oldest_open_hours":  # not derivable from daily counts: always null from rollups
+            assert got.null_count() == got.len()
+        elif want.dtype != pl.Float64:
+            assert got.to_list() == want.to_list(), column
+        else:
+            assert got.is_null().to_list() == want.is_null().to_list(), column
+            tolerance = PERCENTILE_ERROR_BOUND if column in PERCENTILE_COLUMNS else 1e-9
+            for w, g in zip(want.drop_nulls(), got.drop_nulls(), strict=True):
+                assert abs(g - w) <= tolerance * abs(w) + ABSOLUTE_BOUND, (column, w, g)
+
+
+CASES = [
+    (Filters(dt.date(2025, 5, 16), END), (), None),
+    (Filters(dt.date(2025, 5, 20), dt.date(2025, 6, 25)), ("market",), "week"),
+    (Filters(dt.date(2025, 6, 1), dt.date(2025, 6, 28), market=("US", "BR")), ("policy_domain", "vendor"), "day"),
+    (Filters(dt.date(2025, 5, 16), END, source=("user_report", "proactive_model")), ("surface",), "month"),
+    (
+        Filters(
+            dt.date(2025, 6, 3), dt.date(2025, 6, 9), vendor=("atlas_cx", "internal"), policy_domain=("youth_safety",)
+        ),
+        (),
+        "day",
+    ),
+]
+# Selections and ranges with no tickets: the same empty (or zero) answers as summarize.
+EMPTY_CASES = [
+    (Filters(dt.date(2025, 6, 20), dt.date(2025, 7, 10), market=("XX",)), (), "week"),
+    (Filters(END + dt.timedelta(days=10), END + dt.timedelta(days=20)), ("market",), None),
+    (Filters(END + dt.timedelta(days=10), END + dt.timedelta(days=20)), (), None),
+]
+
+
+@pytest.mark.parametrize("metric", ROLLUP_METRICS)
+@pytest.mark.parametrize("case", range(len(CASES) + len(EMPTY_CASES)))
+def test_every_rollup_metric_matches_summarize(demo: tuple[Dataset, Rollups], metric: str, case: int):
+    ds, r = demo
+    filters, by, period = (CASES + EMPTY_CASES)[case]
+    if metric == "open_backlog" and period:
+        period = None
+    exact = summarize(ds, metric, filters, by, period)
+    assert_same(exact, rollup_summary(r, metric, filters, by, period))
+
+
+def test_cases_select_real_groups(demo: tuple[Dataset, Rollups]):
+    """The filters above must select tickets, or the comparisons prove little."""
+    ds, r = demo
+    for filters, _, _ in CASES:
+        assert summarize(ds, "volume", filters)["tickets"][0] > 0, filters
+    assert r.rows == ds.reports["tickets"].rows_loaded
+    assert r.first_day() == ds.tables["tickets"]["created_at"].min().date()
+
+
+def test_sla_by_rule_matches(demo: tuple[Dataset, Rollups]):
+    ds, r = demo
+    filters = Filters(dt.date(2025, 5, 16), END)
+    assert_same(
+        summarize(ds, "sla", filters, ["sla_rule"], "week"), rollup_summary(r, "sla", filters, ["sla_rule"], "week")
+    )
+
+
+def test_unsupported_metric_and_policy_are_refused(demo: tuple[Dataset, Rollups]):
+    _, r = demo
+    filters = Filters(dt.date(2025, 6, 1), END)
+    with pytest.raises(ValueError, match="cannot be answered from rollups"):
+        rollup_summary(r, "qa_accuracy", filters)
+    other = type(r.sla_policy)(r.sla_policy.rules[:1], "other.toml")
+    with pytest.raises(ValueError, match="another SLA policy"):
+        rollup_summary(r, "sla", filters, sla_policy=other)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.just(0.0),
+            st.floats(min_value=0, max_value=1e-3, allow_nan=False),
+            st.floats(min_value=1e-3, max_value=1e7, allow_nan=False),
+            st.sampled_from([1.0, 60.0, 3600.0]),  # ties
+        ),
+        min_size=1,
+        max_size=300,
+    ),
+    q=st.floats(min_value=0, max_value=1),
+)
+def test_histogram_percentile_within_bound_of_numpy(values: list[float], q: float):
+    hist = (
+        pl.DataFrame({"value": values})
+        .with_columns(bucket_expr(pl.col("value")).alias("bucket"))
+        .group_by("bucket")
+        .agg(pl.len().cast(pl.Int64).alias("count"))
+    )
+    estimate = percentiles(hist.lazy(), [], [q], ["p"]).collect()["p"][0]
+    exact = float(np.percentile(np.array(values), q * 100, method="linear"))
+    assert abs(estimate - exact) <= PERCENTILE_ERROR_BOUND * exact + ABSOLUTE_BOUND
+    if min(values) >= 1e-3:  # above the sub-millisecond bucket the bound is purely relative
+        assert abs(estimate - exact) <= (math.sqrt(1.04) - 1) * exact * (1 + 1e-9)
+
+
+def _daily_source(tmp: Path) -> Path:
+    """A folder source with one Parquet file of tickets per created day."""
+    demo = tmp / "demo"
+    generate_demo(demo, days=20, tickets_per_day=80, seed=5, end=END)
+    src = tmp / "daily"
+    (src / "tickets").mkdir(parents=True)
+    tickets = pl.read_parquet(demo / "tickets.parquet").with_columns(pl.col("created_at").dt.date().alias("_day"))
+    for (day,), part in tickets.group_by("_day"):
+        part.drop("_day").write_parquet(src / "tickets" / f"{day}.parquet")
+    return src
+
+
+def _same_results(a: Rollups, b: Rollups, source: Path) -> None:
+    """Two rollups of one source (e.g. incremental and full rebuild) agree, and both match summarize."""
+    ds = load_dataset(source)
+    filters = Filters(END - dt.timedelta(days=25), END)
+    for metric in ("volume", "time_to_close", "backlog", "handle_time", "sla"):
+        by = ["market"] if metric != "backlog" else []
+        assert_same(rollup_summary(b, metric, filters, by, "week"), rollup_summary(a, metric, filters, by, "week"))
+        assert_same(summarize(ds, metric, filters, by, "week"), rollup_summary(a, metric, filters, by, "week"))
+
+
+def test_incremental_rebuilds_only_changed_partitions(tmp_path: Path):
+    src = _daily_source(tmp_path)
+    cache = tmp_path / "cache"
+    files = sorted((src / "tickets").glob("*.parquet"))
+    new_day = files.pop()
+    moved = tmp_path / new_day.name
+    new_day.rename(moved)
+    first, stats = build_rollups(src, cache_dir=cache)
+    assert (stats.partitions, stats.rebuilt) == (len(files), len(files))
+    _, stats = build_rollups(src, cache_dir=cache)
+    assert (stats.rebuilt, stats.reused) == (0, len(files))
+
+    moved.rename(new_day)  # a new day's file arrives
+    added, stats = build_rollups(src, cache_dir=cache)
+    assert (stats.partitions, stats.rebuilt) == (len(files) + 1, 1)
+    assert added.rows > first.rows
+    _same_results(added, build_rollups(src, cache_dir=tmp_path / "fresh1")[0], src)
+
+    changed = files[3]  # a file re-exported with one ticket fewer: its chunk (the first build's files) rebuilt
+    pl.read_parquet(changed).slice(1).write_parquet(changed)
+    edited, stats = build_rollups(src, cache_dir=cache)
+    assert (stats.rebuilt, stats.reused) == (len(files), 1) and edited.rows == added.rows - 1
+    _same_results(edited, build_rollups(src, cache_dir=tmp_path / "fresh2")[0], src)
+
+    pl.read_parquet(new_day).slice(2).write_parquet(new_day)  # a change in a one-file chunk rebuilds that file only
+    edited, stats = build_rollups(src, cache_dir=cache)
+    assert (stats.rebuilt, stats.reused) == (1, len(files)) and edited.rows == added.rows - 3
+
+    files[0].unlink()  # a file removed: dropped, the rest of its chunk rebuilt
+    dropped, stats = build_rollups(src, cache_dir=cache)
+    assert (stats.partitions, stats.rebuilt) == (len(files), len(files) - 1)
+    _same_results(dropped, build_rollups(src, cache_dir=tmp_path / "fresh3")[0], src)
+    assert len(list((cache / "chunks").iterdir())) == 2
+
+    mapping = tmp_path / "mapping.toml"  # a mapping file changes how every file is read: all rebuilt
+    mapping.write_text('[tickets.columns]\nticket_id = "ticket_id"\n', encoding="utf-8")
+    _, stats = build_rollups(src, mapping, cache_dir=cache)
+    assert stats.rebuilt == stats.partitions
+
+
+def test_nothing_is_written_into_the_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    src = _daily_source(tmp_path)
+    before = sorted((p, p.stat().st_mtime_ns) for p in src.rglob("*"))
+    monkeypatch.setenv("BELLWETHER_DATA_DIR", str(tmp_path / "data"))
+    build_rollups(src)
+    assert sorted((p, p.stat().st_mtime_ns) for p in src.rglob("*")) == before
+    assert default_cache_dir(src).is_relative_to(tmp_path / "data" / "cache" / "rollups")
+    assert any(default_cache_dir(src).iterdir())
+    with pytest.raises(SourceError, match="never writes there"):
+        build_rollups(src, cache_dir=src / ".rollups")
+
+
+def test_rejected_rows_are_counted_like_the_loader(tmp_path: Path):
+    """Bad rows in CSV and Parquet files (including a ticket_id valid in two files) are rejected exactly as
+    load_dataset rejects them, and the valid rows give the same figures."""
+    demo = tmp_path / "demo"
+    generate_demo(demo, days=10, tickets_per_day=60, seed=2, end=END)
+    tickets = pl.read_parquet(demo / "tickets.parquet")
+    src = tmp_path / "bad"
+    (src / "tickets").mkdir(parents=True)
+    head, tail = tickets.head(300), tickets.slice(300)
+    broken = head.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(pl.col("created_at") + pl.duration(days=30))
+        .otherwise(pl.col("closed_at"))
+        .alias("closed_at"),  # unchanged: closed long after, still valid
+        pl.when(pl.int_range(pl.len()) == 1).then(pl.lit("somewhere")).otherwise(pl.col("source")).alias("source"),
+        pl.when(pl.int_range(pl.len()) == 2).then(pl.lit("  ")).otherwise(pl.col("ticket_id")).alias("ticket_id"),
+        pl.when(pl.int_range(pl.len()) == 3)
+        .then(pl.lit(-5.0))
+        .otherwise(pl.col("handle_seconds"))
+        .alias("handle_seconds"),
+        pl.when(pl.int_range(pl.len()) == 4)
+        .then(pl.col("created_at") - pl.duration(hours=1))
+        .otherwise(pl.col("first_action_at"))
+        .alias("first_action_at"),
+        pl.when(pl.int_range(pl.len()) == 5).then(pl.lit(" US ")).otherwise(pl.col("market")).alias("market"),
+    )
+    broken.write_parquet(src / "tickets" / "a.parquet")
+    tail = pl.concat([tail, head.slice(10, 1)])  # a ticket_id already valid in a.parquet: both rejected
+    tail.write_parquet(src / "tickets" / "b.parquet")
+    expected = load_dataset(src)
+    r, stats = build_rollups(src, cache_dir=tmp_path / "cache")
+    report = expected.reports["tickets"]
+    assert stats.rejected_rows == r.rejected_rows == report.rows_rejected > 0
+    assert r.rejections == {x.reason: x.rows for x in report.rejections}
+    assert r.rows == report.rows_loaded
+    filters = Filters(END - dt.timedelta(days=9), END)
+    for metric in ("volume", "handle_time", "backlog", "appeals"):
+        assert_same(summarize(expected, metric, filters, ["market"]), rollup_summary(r, metric, filters, ["market"]))
+
+    csv = tmp_path / "csv"  # text input goes through the loader's parsing rules
+    csv.mkdir()
+    (csv / "tickets.csv").write_text(
+        "ticket_id,created_at,closed_at,source,market\n"
+        "a,2025-06-01T10:00:00,2025-06-01T12:00:00,user_report, US\n"
+        "b,2025-06-01 11:00,,user_report,US\n"
+        "c,not a date,,user_report,US\n"
+        "d,2025-06-02T00:00:00Z,2025-06-01T00:00:00,legal,DE\n",
+        encoding="utf-8",
+    )
+    expected = load_dataset(csv)
+    r, _ = build_rollups(csv, cache_dir=tmp_path / "csv-cache")
+    assert r.rejections == {x.reason: x.rows for x in expected.reports["tickets"].rejections}
+    assert r.missing_fields == expected.reports["tickets"].missing_fields
+    filters = Filters(dt.date(2025, 6, 1), dt.date(2025, 6, 2))
+    assert_same(summarize(expected, "volume", filters, ["market"]), rollup_summary(r, "volume", filters, ["market"]))
+    assert os.listdir(csv) == ["tickets.csv"]

@@ -1,0 +1,388 @@
+"""Warehouse mode: every metric gives the same numbers from extracts and from SQLite/PostgreSQL, rows are
+validated in SQL, user input is bound, and problems are SourceErrors that say what to fix."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import sqlalchemy as sa
+from polars.testing import assert_frame_equal
+
+from queries.cli import main
+from queries.contract import TABLES, TICKETS
+from queries.dataset import Dataset, load_dataset
+from queries.demo import generate_demo
+from queries.errors import SourceError
+from queries.filters import Filters
+from queries.metrics import METRICS, THROUGHPUT_GROUPS, data_as_of, missing_inputs, summarize
+from queries.warehouse import SQL_TYPES, Warehouse, connect_warehouse, is_database_url
+from queries.warehouse_load import load_warehouse
+
+REPO = Path(__file__).resolve().parent.parent
+END = dt.date(2026, 6, 30)
+POSTGRES_URL = os.environ.get("BELLWETHER_TEST_POSTGRES_URL")
+if os.environ.get("BELLWETHER_REQUIRE_POSTGRES") == "1" and not POSTGRES_URL:
+    raise RuntimeError("BELLWETHER_REQUIRE_POSTGRES=1 but BELLWETHER_TEST_POSTGRES_URL is not set")
+NO_POSTGRES = "no PostgreSQL server (set BELLWETHER_TEST_POSTGRES_URL, e.g. via .ci/postgres.sh); CI requires it"
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES))]
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("warehouse") / "demo"
+    generate_demo(path, days=60, tickets_per_day=300, seed=3, end=END)
+    return path
+
+
+@pytest.fixture(scope="session")
+def files(demo: Path) -> Dataset:
+    return load_dataset(demo)
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(demo: Path) -> str:
+    url = f"sqlite:///{demo.parent / 'demo.db'}"
+    load_warehouse(demo, url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgresql_url(demo: Path) -> Iterator[str]:
+    """A fresh database on the test server with the demo loaded; dropped at the end of the session."""
+    server = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"bellwether_wh_{uuid.uuid4().hex[:10]}"
+    with server.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    url = sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        load_warehouse(demo, url)
+        yield url
+    finally:
+        with server.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        server.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def warehouse(backend: str, request: pytest.FixtureRequest) -> Warehouse:
+    return connect_warehouse(request.getfixturevalue(f"{backend}_url"))
+
+
+@pytest.fixture
+def empty_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """An empty database of the backend (a new SQLite file, or a fresh schema of the test database)."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'empty.db'}"
+        sa.create_engine(url).connect().close()
+        yield url
+        return
+    url = request.getfixturevalue("postgresql_url")
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    yield (
+        sa.engine.make_url(url)
+        .update_query_dict({"options": f"-csearch_path={schema}"})
+        .render_as_string(hide_password=False)
+    )
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    engine.dispose()
+
+
+CASES = {
+    "all days": ((), None, Filters(dt.date(2026, 5, 2), END)),
+    "market by week": (("market",), "week", Filters(dt.date(2026, 5, 10), dt.date(2026, 6, 20))),
+    "vendor by day, two markets": (("vendor",), "day", Filters(dt.date(2026, 5, 20), END, market=("DE", "FR"))),
+    "domain × source by month, one vendor": (
+        ("policy_domain", "source"),
+        "month",
+        Filters(dt.date(2026, 5, 2), END, vendor=("atlas_cx",), surface=("live_stream", "live_comment")),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("metric", METRICS)
+def test_every_metric_gives_the_same_numbers_from_files_and_the_database(
+    files: Dataset, warehouse: Warehouse, metric: str, case: str
+):
+    by, period, filters = CASES[case]
+    if metric == "throughput" and not set(by) <= set(THROUGHPUT_GROUPS):
+        by = ("vendor", "site")
+    if metric == "open_backlog":
+        period = None
+    expected = summarize(files, metric, filters, by, period)
+    got = summarize(warehouse, metric, filters, by, period)
+    assert expected.height > 0 or (metric == "open_backlog" and filters.vendor)  # waiting tickets have no vendor
+    # Counts are exact; durations and ratios agree to 1e-9 relative (sums taken in another order).
+    assert_frame_equal(got, expected, check_exact=False, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_sla_by_rule_and_the_data_s_now_agree(files: Dataset, warehouse: Warehouse):
+    filters = Filters(dt.date(2026, 6, 1), END, policy_domain=("youth_safety", "harassment_bullying"))
+    expected = summarize(files, "sla", filters, ["sla_rule", "priority"], "week")
+    assert expected["sla_rule"].n_unique() > 2
+    assert_frame_equal(summarize(warehouse, "sla", filters, ["sla_rule", "priority"], "week"), expected, rel_tol=1e-9)
+    assert data_as_of(warehouse) == data_as_of(files)
+    assert missing_inputs(warehouse, "throughput") is None
+
+
+def test_the_warehouse_reports_what_the_file_loader_reports(files: Dataset, warehouse: Warehouse):
+    for name, report in files.reports.items():
+        assert warehouse.reports[name].rows_loaded == report.rows_loaded
+        assert warehouse.reports[name].latest == report.latest
+        assert warehouse.reports[name].missing_fields == ()
+        assert warehouse.has(name)
+    assert warehouse.created_range() == (dt.date(2026, 5, 2), END)
+    assert warehouse.distinct_values("tickets", "market") == sorted(files.tables["tickets"]["market"].unique())
+    assert_frame_equal(warehouse.read_small("staffing"), files.tables["staffing"], check_row_order=False)
+    assert "*" not in warehouse.source and len(warehouse.signature) == 16
+
+
+def _create(url: str, name: str, rows: list[dict], rename: dict[str, str] | None = None) -> None:
+    """A tickets-like table without any key constraint, rows inserted as they are."""
+    rename = rename or {}
+    fields = list(rows[0])
+    table = sa.Table(
+        name,
+        sa.MetaData(),
+        *[sa.Column(rename.get(f, f), SQL_TYPES[TICKETS.field(f).kind]()) for f in fields],
+    )
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        table.create(conn)
+        conn.execute(table.insert(), [{rename.get(k, k): v for k, v in row.items()} for row in rows])
+    engine.dispose()
+
+
+def _ticket(i: int, created: str, first: str | None, closed: str | None, **extra) -> dict:
+    when = dt.datetime.fromisoformat
+    return {
+        "ticket_id": str(i),
+        "created_at": when(created),
+        "first_action_at": when(first) if first else None,
+        "closed_at": when(closed) if closed else None,
+        "market": extra.get("market", "DE"),
+        "source": extra.get("source", "user_report"),
+        "automated": extra.get("automated", False),
+        "handle_seconds": extra.get("handle_seconds", 60.0 * i),
+    }
+
+
+GOOD = [
+    _ticket(1, "2026-03-02 10:00:00", "2026-03-02 10:30:00", "2026-03-02 12:00:00", handle_seconds=30.5),
+    _ticket(2, "2026-03-02 11:00:00", "2026-03-02 11:00:01.250000", "2026-03-03 09:00:00", market="FR"),
+    _ticket(3, "2026-03-03 23:59:59.999999", "2026-03-04 00:00:00", None, source=None),
+    _ticket(4, "2026-03-04 08:00:00", None, None, handle_seconds=None),
+    _ticket(5, "2026-03-05 08:00:00", "2026-03-05 09:00:00", "2026-03-05 09:00:00", automated=True),
+    _ticket(6, "2026-03-08 23:00:00", "2026-03-09 01:00:00", "2026-03-10 00:00:00", handle_seconds=1000.0),
+]
+BAD = [  # reason the file loader gives each
+    (_ticket(7, "2026-03-02 10:00:00", None, None) | {"ticket_id": None}, "missing ticket_id"),
+    (_ticket(8, "2026-03-02 10:00:00", None, None, source="carrier_pigeon"), "unknown source value"),
+    (_ticket(9, "2026-03-02 10:00:00", None, None, handle_seconds=-5.0), "handle_seconds out of range"),
+    (_ticket(10, "2026-03-02 10:00:00", None, "2026-03-02 09:00:00"), "closed before created"),
+    (_ticket(11, "2026-03-02 10:00:00", "2026-03-01 10:00:00", None), "first action before created"),
+    (_ticket(12, "2026-03-02 10:00:00", None, None), "duplicate ticket_id"),
+    (_ticket(12, "2026-03-03 10:00:00", None, None), "duplicate ticket_id"),
+]
+
+
+def test_invalid_rows_are_counted_by_reason_in_sql_and_left_out_of_every_metric(empty_url: str, tmp_path: Path):
+    rows = GOOD + [row for row, _ in BAD]
+    _create(empty_url, "raw_tickets", rows)
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('[tickets]\ntable = "raw_tickets"\n')
+    wh = connect_warehouse(empty_url, mapping)
+    pl.DataFrame(rows, schema={f: TICKETS.schema[f] for f in rows[0]}).write_csv(tmp_path / "tickets.csv")
+    ds = load_dataset(tmp_path)
+
+    expected = {}
+    for _, reason in BAD:
+        expected[reason] = expected.get(reason, 0) + 1
+    rejected = {r.reason: r.rows for r in wh.reports["tickets"].rejections}
+    assert rejected == expected == {r.reason: r.rows for r in ds.reports["tickets"].rejections}
+    assert (wh.reports["tickets"].rows_loaded, wh.reports["tickets"].rows_read) == (len(GOOD), len(rows))
+    examples = {r.reason: r.examples for r in wh.reports["tickets"].rejections}
+    assert examples["closed before created"] == (
+        "raw_tickets: ticket_id='10', closed_at='2026-03-02 09:00:00', created_at='2026-03-02 10:00:00'",
+    )
+    assert examples["duplicate ticket_id"] == ("raw_tickets: ticket_id='12'",) * 2  # both rows of the key
+    filters = Filters(dt.date(2026, 3, 1), dt.date(2026, 3, 10))
+    for metric, by, period in [
+        ("volume", ["market"], "day"),
+        ("time_to_close", [], "week"),
+        ("handle_time", ["market"], None),
+        ("backlog", ["market"], "day"),
+        ("automation", ["source"], None),
+        ("sla", [], None),
+    ]:
+        assert_frame_equal(summarize(wh, metric, filters, by, period), summarize(ds, metric, filters, by, period))
+    # Percentiles: linear interpolation between order statistics, checked against numpy.
+    human = [r["handle_seconds"] for r in GOOD if not r["automated"] and r["first_action_at"] and r["handle_seconds"]]
+    got = summarize(wh, "handle_time", filters).row(0, named=True)
+    assert got["reviews"] == len(human) == 4
+    assert got["p50_handle_seconds"] == pytest.approx(np.percentile(human, 50), rel=1e-12)
+    assert got["p90_handle_seconds"] == pytest.approx(np.percentile(human, 90), rel=1e-12)
+    hours = [(r["closed_at"] - r["created_at"]).total_seconds() / 3600 for r in GOOD if r["closed_at"]]
+    got = summarize(wh, "time_to_close", filters).row(0, named=True)
+    assert got["p90_hours"] == pytest.approx(np.percentile(hours, 90), rel=1e-12)
+    assert got["mean_hours"] == pytest.approx(np.mean(hours), rel=1e-12)
+
+
+def test_renamed_table_and_columns_map_through_the_mapping_file(empty_url: str, tmp_path: Path):
+    rename = {"ticket_id": "case_ref", "created_at": "opened", "closed_at": "Resolved_At", "source": "channel"}
+    coded = [row | {"source": {"user_report": "UR"}.get(row["source"], row["source"])} for row in GOOD]
+    _create(empty_url, "moderation_cases", coded, rename)
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(
+        '[tickets]\ntable = "moderation_cases"\n'
+        '[tickets.columns]\nticket_id = "case_ref"\ncreated_at = "opened"\nclosed_at = "Resolved_At"\n'
+        'source = "channel"\n'
+        '[tickets.values.source]\nUR = "user_report"\n'
+    )
+    wh = connect_warehouse(empty_url, mapping)
+    assert wh.reports["tickets"].rows_loaded == len(GOOD) and not wh.reports["tickets"].rejections
+    assert wh.has("tickets", "closed_at", "source")
+    assert wh.distinct_values("tickets", "source") == ["user_report"]
+    filters = Filters(dt.date(2026, 3, 1), dt.date(2026, 3, 10), source=("user_report",))
+    out = summarize(wh, "time_to_close", filters, ["market"])
+    assert out["tickets"].to_list() == [4, 1]  # DE: 1, 4, 6 and 5; FR: 2 (3 has no source)
+    assert not wh.has("tickets", "vendor")
+    assert missing_inputs(wh, "throughput") == "Throughput needs tickets.vendor; map it under [tickets.columns]."
+
+
+@pytest.mark.parametrize("backend", BACKENDS[1:], indirect=True)  # SQLite has no time-zone type
+def test_timestamps_with_a_time_zone_are_read_as_utc(empty_url: str):
+    engine = sa.create_engine(empty_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE tickets (ticket_id text, created_at timestamptz, closed_at timestamptz)")
+        conn.exec_driver_sql(
+            "INSERT INTO tickets VALUES ('1', '2026-03-02 23:30:00-02', '2026-03-03 04:00:00+01'), "
+            "('2', '2026-03-03 00:30:00+00', NULL)"
+        )
+    engine.dispose()
+    wh = connect_warehouse(empty_url)
+    assert wh.latest_timestamp() == dt.datetime(2026, 3, 3, 3, 0)
+    out = summarize(wh, "time_to_close", Filters(dt.date(2026, 3, 1), dt.date(2026, 3, 4)), period="day")
+    assert out.select("period", "tickets", "measured", "mean_hours").rows() == [(dt.date(2026, 3, 3), 2, 1, 1.5)]
+
+
+def test_filter_values_are_bound_never_written_into_the_sql(warehouse: Warehouse):
+    evil = "O'Brien'; DROP TABLE tickets; --"
+    statements: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    sa.event.listen(warehouse.engine, "before_cursor_execute", capture)
+    try:
+        filters = Filters(dt.date(2026, 5, 2), END, market=(evil,), vendor=(evil,))
+        for metric in ("volume", "sla", "backlog", "qa_accuracy", "throughput"):
+            out = summarize(warehouse, metric, filters)
+            assert out.height <= 1
+    finally:
+        sa.event.remove(warehouse.engine, "before_cursor_execute", capture)
+    assert statements and not any("O'Brien" in sql or "DROP" in sql for sql, _ in statements)
+    assert any(evil in str(params) for _, params in statements)
+    with warehouse.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(sa.table("tickets"))).scalar() > 0
+
+
+def test_missing_tables_and_columns_say_which_mapping_key_to_add(empty_url: str, tmp_path: Path):
+    with pytest.raises(SourceError, match=r'\[tickets\] table = "schema.table_name"'):
+        connect_warehouse(empty_url)
+    _create(empty_url, "cases", [{k: v for k, v in GOOD[0].items() if k != "created_at"}])
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('[tickets]\ntable = "cases"\n')
+    with pytest.raises(SourceError, match=r"cases \(tickets\).*created_at.*\[tickets.columns\] created_at = "):
+        connect_warehouse(empty_url, mapping)
+    mapping.write_text('[tickets]\ntable = "cases"\n[tickets.columns]\ncreated_at = "opened_at"\n')
+    with pytest.raises(SourceError, match=r"no such column.*Correct \[tickets.columns\] created_at"):
+        connect_warehouse(empty_url, mapping)
+    engine = sa.create_engine(empty_url)
+    with engine.begin() as conn:
+        sa.Table("texty", sa.MetaData(), sa.Column("ticket_id", sa.String), sa.Column("created_at", sa.String)).create(
+            conn
+        )
+    engine.dispose()
+    mapping.write_text('[tickets]\ntable = "texty"\n')
+    with pytest.raises(SourceError, match=r"timestamps must be typed"):
+        connect_warehouse(empty_url, mapping)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql+psycopg://bell:hunter2@127.0.0.1:1/warehouse", "Cannot read the warehouse"),
+        ("mysql+nosuchdriver://bell:hunter2@localhost/warehouse", "No database driver"),
+        ("sqlite:////no/such/dir/warehouse.db", "does not exist"),
+    ],
+)
+def test_bad_urls_are_clear_errors_without_the_password(url: str, message: str):
+    with pytest.raises(SourceError, match=message) as info:
+        connect_warehouse(url)
+    assert "hunter2" not in str(info.value)
+
+
+def test_database_urls_are_told_apart_from_paths():
+    assert is_database_url("postgresql+psycopg://u@h/db") and is_database_url("sqlite:///demo.db")
+    assert not is_database_url("data/demo") and not is_database_url("C:\\data\\demo")
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "queries", *args], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+
+
+def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
+    """The CLI in this process (faster than a subprocess): exit code, stdout, stderr."""
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_load_warehouse_and_summarize_from_a_url_on_the_command_line(
+    demo: Path, files: Dataset, tmp_path: Path, capsys: pytest.CaptureFixture
+):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    before = {p: p.stat().st_mtime_ns for p in demo.iterdir()}
+    result = cli("load-warehouse", "--source", str(demo), "--url", url)
+    assert result.returncode == 0, result.stderr
+    assert f"tickets: {files.reports['tickets'].rows_loaded:,} rows" in result.stdout and " s" in result.stdout
+    assert {p: p.stat().st_mtime_ns for p in demo.iterdir()} == before
+    code, _, err = run(capsys, "load-warehouse", "--source", str(demo), "--url", url)
+    assert code == 1 and "already holds" in err and "--replace" in err
+    assert run(capsys, "load-warehouse", "--source", str(demo), "--url", url, "--replace")[0] == 0
+    assert set(sa.inspect(sa.create_engine(url)).get_table_names()) == set(TABLES)
+
+    args = ["--metric", "time_to_close", "--by", "market", "--period", "week", "--format", "json"]
+    code, from_db, err = run(capsys, "summarize", "--source", url, *args)
+    assert code == 0, err
+    got, expected = json.loads(from_db), json.loads(run(capsys, "summarize", "--source", str(demo), *args)[1])
+    assert [{k: v for k, v in r.items() if "hours" not in k} for r in got] == [
+        {k: v for k, v in r.items() if "hours" not in k} for r in expected
+    ]
+    assert [r["p90_hours"] for r in got] == pytest.approx([r["p90_hours"] for r in expected], rel=1e-9)
+    code, out, _ = run(capsys, "validate", "--source", url)
+    assert code == 0 and f"{files.reports['tickets'].rows_loaded:,} of" in out
+    code, _, err = run(capsys, "spikes", "--source", url, "--by", "market")
+    assert code == 1 and "needs extracts" in err

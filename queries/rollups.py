@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -24,12 +24,13 @@ import polars.selectors as cs
 import pyarrow.parquet as pq
 
 from queries import validation
-from queries.contract import PROACTIVE_SOURCES, TABLES
+from queries.contract import PROACTIVE_SOURCES, TABLES, Kind
+from queries.dataset import Dataset
 from queries.errors import SourceError
 from queries.filters import DIMENSIONS, Filters, period_expr
 from queries.histogram import PERCENTILE_ERROR_BOUND, bucket_expr, percentiles
 from queries.mapping import load_mapping
-from queries.metrics import HOUR_US, METRICS, period_windows, with_sla_outcome
+from queries.metrics import HOUR_US, METRICS, period_windows, summarize, with_sla_outcome
 from queries.sla import SlaPolicy, load_sla_policy
 from queries.sources import TableFiles, locate_tables
 
@@ -62,16 +63,18 @@ FORMAT_VERSION = 1
 BATCH_ROWS = 4_000_000  # rows aggregated at once (bounds memory); bigger Parquet files are split into slices
 REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
-# The full grain plus coarser levels (no dimension, each single dimension), all with the same tables.
+# Counts at the full grain plus coarser levels (no dimension, each single dimension); duration histograms
+# only at the coarser levels: at the full grain they would have about one row per ticket (docs/rollups.md).
 LEVELS: tuple[tuple[str, ...], ...] = (ROLLUP_DIMENSIONS, (), *((d,) for d in ROLLUP_DIMENSIONS))
+_HIST_LEVELS = LEVELS[1:]
 _FULL = ROLLUP_DIMENSIONS
+_TEXT = (*ROLLUP_DIMENSIONS, "queue", "priority", "decision")
 # Histogram measures (created-day table): hours to first action, hours to close, views before action.
 _TTFA, _TTC, _VIEWS = 0, 1, 2
 _US = 1_000_000
 _ID_HASH, _REASON = "_id_hash", "_reason"
 _DUPLICATE = "duplicate ticket_id"
-_KEYS = {"day", *ROLLUP_DIMENSIONS, "measure", "bucket", "sla_rule", _REASON}
-_LEVEL_TABLES = ("created", "created_hist", "actioned", "handle_hist", "closed")
+_HIST_TABLES = ("created_hist", "handle_hist")
 _USED = {
     "ticket_id",
     "created_at",
@@ -95,10 +98,10 @@ class Level:
 
     dims: tuple[str, ...]
     created: pl.DataFrame  # by created day: counts and duration sums
-    created_hist: pl.DataFrame  # by created day: measure, bucket, count
     actioned: pl.DataFrame  # by first-action day: actioned, human decisions, handle seconds
-    handle_hist: pl.DataFrame  # by first-action day: bucket, count of handle seconds (human decisions)
     closed: pl.DataFrame  # by closed day: closures
+    created_hist: pl.DataFrame | None  # by created day: measure, bucket, count (None at the full grain)
+    handle_hist: pl.DataFrame | None  # by first-action day: bucket, count of handle seconds (human decisions)
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,6 +119,8 @@ class Rollups:
     rejected_rows: int
     rejections: dict[str, int] = field(default_factory=dict)  # reason -> rows
     missing_fields: tuple[str, ...] = ()
+    # Valid ticket rows whose (typed) columns match a predicate, for the exact answers the rollups cannot give.
+    read_rows: Callable[[pl.Expr], pl.DataFrame] | None = None
 
     def first_day(self) -> dt.date | None:
         days = self.levels[()].created["day"]
@@ -205,6 +210,7 @@ def build_rollups(
     else:
         loaded = [fresh.get(name) or _read_chunk(chunks / name) for name in index]
     rollups = _merge(loaded, str(source), signature, policy)
+    rollups = replace(rollups, read_rows=lambda predicate: _valid_rows(partitions, spec, duplicates, predicate))
     stats = BuildStats(
         partitions=len(partitions),
         rebuilt=len(todo),
@@ -313,14 +319,17 @@ def _valid_tickets(part: _Partition, spec, excluded: frozenset[str]) -> tuple[pl
 def _checked_rows(batch: list[_Partition], spec, excluded: frozenset[str]) -> tuple[pl.DataFrame, dict, set[str]]:
     """The batch's rows (used fields and `_reason`), loader rejections (dedupe_by) and the fields present."""
     needed = [f for f in TABLES["tickets"].names if f in _USED]
+    fast = _typed_rows(batch, spec, excluded)
+    if fast is not None:
+        checked, missing = fast
+        return checked.select(*needed, _REASON), {}, set(TABLES["tickets"].names) - set(missing)
     if spec.dedupe_by:  # snapshots: the loader's own eager path over the whole table
         clean, report = validation.read_table(batch[0].files, spec)
         rows = clean.lazy().with_columns(pl.lit(None, pl.String).alias(_REASON))
         rejections = {r.reason: r.rows for r in report.rejections}
         present = set(TABLES["tickets"].names) - set(report.missing_fields)
-    elif len(batch) > 1 and _same_schema(batch):  # one scan of all files: far cheaper than one per file
-        files = TableFiles("tickets", tuple(p.files.paths[0] for p in batch), "parquet", batch[0].files.hive)
-        rows, missing = _valid_tickets(_Partition(files, None, None, 0, ""), spec, excluded)
+    elif _whole_parquet(batch):  # one scan of all files: far cheaper than one per file
+        rows, missing = _valid_tickets(_Partition(_one_scan(batch), None, None, 0, ""), spec, excluded)
         rejections, present = {}, set(TABLES["tickets"].names) - set(missing)
     else:
         scans, present = [], set()
@@ -329,13 +338,12 @@ def _checked_rows(batch: list[_Partition], spec, excluded: frozenset[str]) -> tu
             scans.append(lf)
             present |= set(TABLES["tickets"].names) - set(missing)
         rows, rejections = pl.concat(scans, how="vertical"), {}
-    # Dimensions as Categorical: grouping on their codes is 2–3× faster than on strings.
-    checked = rows.select(*needed, _REASON).with_columns(pl.col(*_FULL, "queue", "priority").cast(pl.Categorical))
-    checked = checked.collect()
-    return checked, rejections, present
+    # Text columns as Categorical: grouping on their codes is 2–3× faster than on strings.
+    checked = rows.select(*needed, _REASON).with_columns(pl.col(*_TEXT).cast(pl.Categorical))
+    return checked.collect(), rejections, present
 
 
-def _same_schema(batch: list[_Partition]) -> bool:
+def _whole_parquet(batch: list[_Partition]) -> bool:
     """True for whole Parquet files (no slices) that all have the same columns and types."""
     if any(p.files.format != "parquet" or p.offset is not None for p in batch):
         return False
@@ -343,103 +351,216 @@ def _same_schema(batch: list[_Partition]) -> bool:
     return len(schemas) == 1
 
 
+def _one_scan(batch: list[_Partition]) -> TableFiles:
+    return TableFiles("tickets", tuple(p.files.paths[0] for p in batch), "parquet", batch[0].files.hive)
+
+
+def _typed_rows(
+    batch: list[_Partition], spec, excluded: frozenset[str], predicate: pl.Expr | None = None
+) -> tuple[pl.DataFrame, tuple[str, ...]] | None:
+    """The lean path for Parquet already in the contract's types and names (no mapping): the loader's rules as
+    cheap expressions on the typed columns, text read as Categorical and checked once per distinct value.
+
+    None when the batch does not qualify (CSV, mapped or differently typed columns, or text that the loader
+    would trim or blank out): the caller then takes the loader-equivalent path. `predicate` (on typed,
+    unparsed columns only) is pushed into the scan."""
+    if spec.columns or spec.values or spec.dedupe_by or not _whole_parquet(batch):
+        return None
+    table = TABLES["tickets"]
+    files = _one_scan(batch)
+    lf = validation._scan(files, spec)
+    schema = validation._schema(lf, files)
+    present = [f.name for f in table.fields if f.name in schema]
+    if any(schema[name] != table.field(name).kind.dtype for name in present) or "ticket_id" not in present:
+        return None
+    used = [f for f in present if f in _USED]
+    text = [f for f in used if table.field(f).kind == Kind.STRING and f != "ticket_id"]
+    lf = lf.select(used) if predicate is None else lf.filter(predicate).select(used)
+    rows = lf.with_columns(pl.col(text).cast(pl.Categorical)).collect()
+    for name in text:  # a value the loader would trim or blank: take its path (rare, so checked per value)
+        values = rows[name].unique().drop_nulls().cast(pl.String)
+        if (values != values.str.strip_chars()).any() or (values == "").any():
+            return None
+    ticket_id = validation._as_text(pl.col("ticket_id"), pl.String)
+    parsed = [
+        validation._parse(table.field(f), pl.col(f), schema[f], spec, files).alias(f)
+        for f in used
+        if f not in text and f != "ticket_id"
+    ]
+    raw = {f: f for f in used} | {f: f"_raw.{f}" for f in used if f not in text}
+    staged = (
+        rows.lazy()
+        .with_columns(
+            *(pl.col(f).alias(raw[f]) for f in used if f not in text and f != "ticket_id"),
+            ticket_id.alias("_raw.ticket_id"),
+        )
+        .with_columns(ticket_id.alias("ticket_id"), *parsed)
+    )
+    reason = validation._reason_expr(table, {f: f for f in used}, raw)
+    if excluded:
+        duplicated = pl.col("ticket_id").is_in(list(excluded))
+        reason = pl.when(reason.is_null() & duplicated).then(pl.lit(_DUPLICATE)).otherwise(reason)
+    missing = tuple(f for f in table.names if f not in present)
+    absent = [f for f in _USED if f not in present]
+    staged = staged.with_columns(
+        reason.alias(_REASON), *(pl.lit(None, table.field(f).kind.dtype).alias(f) for f in absent)
+    )
+    staged = staged.with_columns(pl.col(f).cast(pl.Categorical) for f in _TEXT if f in absent)
+    return staged.select(*[f for f in table.names if f in _USED], _REASON).collect(), missing
+
+
+def _valid_rows(partitions: list[_Partition], spec, excluded: frozenset[str], predicate: pl.Expr) -> pl.DataFrame:
+    """Valid rows (the fields rollups use, text as String) matching a predicate on typed columns (e.g. a date
+    range, pushed into the Parquet scan), with the same rules as the build."""
+    batches = [partitions] if _whole_parquet(partitions) else [[p] for p in partitions]
+    frames = []
+    for batch in batches:
+        fast = _typed_rows(batch, spec, excluded, predicate)
+        if fast is None:
+            checked, _, _ = _checked_rows(batch, spec, excluded)
+            frames.append(checked.filter(pl.col(_REASON).is_null() & predicate))
+        else:
+            frames.append(fast[0].filter(pl.col(_REASON).is_null()))
+    return pl.concat(frames).drop(_REASON).with_columns(pl.col(_TEXT).cast(pl.String))
+
+
+def _codes(frame: pl.DataFrame, keys: list[str]) -> pl.Expr | None:
+    """One UInt64 per row packing the (integer-coded) keys, or None when they do not fit in 63 bits.
+
+    Grouping on one packed integer is several times faster than on five or six columns; each key's
+    value is then taken back with first()."""
+    code = {
+        k: pl.col(k).to_physical().cast(pl.Int64) if frame.schema[k] != pl.Date else pl.col(k).cast(pl.Int64)
+        for k in keys
+    }
+    if not frame.height:
+        return None
+    bounds = frame.select(
+        *(c.min().alias(f"{k}.min") for k, c in code.items()), *(c.max().alias(f"{k}.max") for k, c in code.items())
+    ).row(0, named=True)
+    packed, bits = pl.lit(0, pl.UInt64), 0
+    for k, c in code.items():
+        low, high = bounds[f"{k}.min"] or 0, bounds[f"{k}.max"] or 0
+        width = (high - low + 2).bit_length()
+        packed = packed * (1 << width) + (c - low + 1).fill_null(0).cast(pl.UInt64)
+        bits += width
+    return packed if bits <= 63 else None
+
+
+def _grouped(frame: pl.DataFrame, keys: list[str], aggs: list[pl.Expr]) -> pl.LazyFrame:
+    """frame grouped by keys (integer, Date or Categorical columns) with aggs, lazily."""
+    packed = _codes(frame, keys)
+    if packed is None:
+        return frame.lazy().group_by(keys).agg(aggs)
+    return frame.lazy().group_by(packed.alias("_key")).agg(pl.col(keys).first(), *aggs).drop("_key")
+
+
 def _build_chunk(batch: list[_Partition], spec, policy: SlaPolicy, excluded: frozenset[str]) -> dict:
     """Aggregate a batch of partitions into one chunk of every rollup table."""
     checked, loader_rejections, present = _checked_rows(batch, spec, excluded)
-    # Materialised once: every aggregate below starts from these instead of re-filtering the batch.
-    valid = checked.filter(pl.col(_REASON).is_null()).drop(_REASON)
     dims = list(_FULL)
-    created = valid.with_columns(
-        pl.col("created_at").dt.date().alias("day"),
-        (pl.col("first_action_at") - pl.col("created_at")).dt.total_microseconds().alias("_ttfa_us"),
-        (pl.col("closed_at") - pl.col("created_at")).dt.total_microseconds().alias("_ttc_us"),
-    ).lazy()
-    valid = valid.lazy()
-    ttfa_us, ttc_us = pl.col("_ttfa_us"), pl.col("_ttc_us")
     acted = pl.col("first_action_at").is_not_null()
+    human = ~pl.col("automated").fill_null(False)
+    ttfa_us = (pl.col("first_action_at") - pl.col("created_at")).dt.total_microseconds()
+    ttc_us = (pl.col("closed_at") - pl.col("created_at")).dt.total_microseconds()
+    # Materialised once: every aggregate below groups these columns (days, buckets and SLA rule precomputed).
+    valid = checked.lazy().filter(pl.col(_REASON).is_null()).drop(_REASON)
+    rows = (
+        with_sla_outcome(valid, policy, dt.datetime(1970, 1, 1))
+        .with_columns(  # as_of only matters for waiting
+            pl.col("created_at").dt.date().alias("day"),
+            pl.col("first_action_at").dt.date().alias("_action_day"),
+            pl.col("closed_at").dt.date().alias("_closed_day"),
+            ttfa_us.alias("_ttfa_us"),
+            ttc_us.alias("_ttc_us"),
+            bucket_expr(ttfa_us / _US).cast(pl.UInt16).alias(f"_b{_TTFA}"),
+            bucket_expr(ttc_us / _US).cast(pl.UInt16).alias(f"_b{_TTC}"),
+            bucket_expr(pl.when(acted).then(pl.col("views_before_action").cast(pl.Float64)))
+            .cast(pl.UInt16)
+            .alias(f"_b{_VIEWS}"),
+            bucket_expr(pl.when(acted & human).then(pl.col("handle_seconds"))).cast(pl.UInt16).alias("_bh"),
+            pl.col("sla_rule").cast(pl.Categorical),
+        )
+        .collect()
+    )
+    ttfa_us, ttc_us = pl.col("_ttfa_us"), pl.col("_ttc_us")
     views = pl.col("views_before_action")
     appealed = pl.col("decision").is_not_null() & pl.col("appealed").fill_null(False)
-    created_counts = created.group_by("day", *dims).agg(
-        pl.len().alias("tickets"),
-        pl.col("source").is_not_null().sum().alias("known_source"),
-        pl.col("source").cast(pl.String).is_in(PROACTIVE_SOURCES).sum().alias("proactive"),
-        pl.col("automated").is_not_null().sum().alias("known_automated"),
-        pl.col("automated").fill_null(False).sum().alias("automated"),
-        pl.col("decision").is_not_null().sum().alias("decided"),
-        appealed.sum().alias("appealed"),
-        (appealed & pl.col("appeal_overturned").fill_null(False)).sum().alias("overturned"),
-        acted.sum().alias("acted"),
-        (acted & (ttfa_us <= 24 * HOUR_US)).sum().alias("within_24h"),
-        (acted & views.is_not_null()).sum().alias("views_known"),
-        (acted & (views == 0)).sum().alias("zero_views"),
-        (ttfa_us >= 0).sum().alias("ttfa_measured"),
-        pl.when(ttfa_us >= 0).then(ttfa_us).sum().alias("ttfa_sum_us"),
-        (ttc_us >= 0).sum().alias("ttc_measured"),
-        pl.when(ttc_us >= 0).then(ttc_us).sum().alias("ttc_sum_us"),
+    created_counts = _grouped(
+        rows,
+        ["day", *dims],
+        [
+            pl.len().alias("tickets"),
+            pl.col("source").is_not_null().sum().alias("known_source"),
+            pl.col("source").is_in(PROACTIVE_SOURCES).sum().alias("proactive"),
+            pl.col("automated").is_not_null().sum().alias("known_automated"),
+            pl.col("automated").fill_null(False).sum().alias("automated"),
+            pl.col("decision").is_not_null().sum().alias("decided"),
+            appealed.sum().alias("appealed"),
+            (appealed & pl.col("appeal_overturned").fill_null(False)).sum().alias("overturned"),
+            acted.sum().alias("acted"),
+            (acted & (ttfa_us <= 24 * HOUR_US)).sum().alias("within_24h"),
+            (acted & views.is_not_null()).sum().alias("views_known"),
+            (acted & (views == 0)).sum().alias("zero_views"),
+            (ttfa_us >= 0).sum().alias("ttfa_measured"),
+            pl.when(ttfa_us >= 0).then(ttfa_us).sum().alias("ttfa_sum_us"),
+            (ttc_us >= 0).sum().alias("ttc_measured"),
+            pl.when(ttc_us >= 0).then(ttc_us).sum().alias("ttc_sum_us"),
+        ],
     )
-    human = ~pl.col("automated").fill_null(False)
     handle = pl.col("handle_seconds")
-    # Each row's bucket per measure, computed once; every level's histograms count rows by (keys, bucket),
-    # which is much cheaper than re-grouping the (high-cardinality) full-grain histogram.
-    bucketed = created.select(
-        "day",
-        *_FULL,
-        bucket_expr(ttfa_us / _US).alias(f"b{_TTFA}"),
-        bucket_expr(ttc_us / _US).alias(f"b{_TTC}"),
-        bucket_expr(pl.when(acted).then(views.cast(pl.Float64))).alias(f"b{_VIEWS}"),
-    )
-    first_action = valid.filter(acted).with_columns(pl.col("first_action_at").dt.date().alias("day"))
-    handle_bucketed = first_action.filter(human).select("day", *_FULL, bucket_expr(handle).alias("b"))
-    actioned = first_action.group_by("day", *dims).agg(
-        pl.len().alias("actioned"),
-        human.sum().alias("human"),
-        (human & handle.is_not_null()).sum().alias("reviews"),
-        pl.when(human).then(handle).sum().alias("handle_sum_seconds"),
-    )
-    closed = (
-        valid.filter(pl.col("closed_at").is_not_null())
-        .group_by(pl.col("closed_at").dt.date().alias("day"), *dims)
-        .agg(pl.len().alias("closures"))
-    )
-    outcome = with_sla_outcome(valid, policy, dt.datetime(1970, 1, 1))  # as_of only matters for waiting tickets
-    sla = (
-        outcome.with_columns(pl.col("created_at").dt.date().alias("day"))
-        .group_by("day", *dims, "sla_rule")
-        .agg(
+    first_action = rows.filter(acted)
+    actioned = _grouped(
+        first_action,
+        ["_action_day", *dims],
+        [
+            pl.len().alias("actioned"),
+            human.sum().alias("human"),
+            (human & handle.is_not_null()).sum().alias("reviews"),
+            pl.when(human).then(handle).sum().alias("handle_sum_seconds"),
+        ],
+    ).rename({"_action_day": "day"})
+    closed = _grouped(
+        rows.filter(pl.col("closed_at").is_not_null()),
+        ["_closed_day", *dims],
+        [pl.len().alias("closures")],
+    ).rename({"_closed_day": "day"})
+    sla = _grouped(
+        rows,
+        ["day", *dims, "sla_rule"],
+        [
             pl.len().alias("tickets"),
             (pl.col("sla_target_seconds").is_not_null() & acted).sum().alias("acted_with_target"),
             pl.col("sla_met_policy").sum().alias("met"),
-        )
+        ],
     )
-    waiting = outcome.filter(pl.col("sla_target_seconds").is_not_null() & ~acted).select(
-        "created_at", *_FULL, "sla_rule", "sla_target_seconds"
+    waiting = (
+        rows.lazy()
+        .filter(pl.col("sla_target_seconds").is_not_null() & ~acted)
+        .select("created_at", *_FULL, "sla_rule", "sla_target_seconds")
     )
-    ids = valid.select(pl.col("ticket_id").hash().alias(_ID_HASH))
+    ids = rows.lazy().select(pl.col("ticket_id").hash().alias(_ID_HASH))
     rejected = checked.lazy().filter(pl.col(_REASON).is_not_null()).group_by(_REASON).agg(pl.len().alias("rows"))
-    maxima = valid.select(pl.col("created_at", "first_action_at", "closed_at").max())
-    bucketed, handle_bucketed = pl.collect_all([bucketed, handle_bucketed])
+    maxima = rows.lazy().select(pl.col("created_at", "first_action_at", "closed_at").max())
     hists = []
-    for level in LEVELS:
-        keys = ["day", *level]
+    for level in _HIST_LEVELS:
         created_hist = pl.concat(
-            bucketed.lazy()
-            .group_by(*keys, pl.col(f"b{m}").alias("bucket"))
-            .agg(pl.len().alias("count"))
+            _grouped(rows, ["day", *level, f"_b{m}"], [pl.len().cast(pl.UInt32).alias("count")])
+            .rename({f"_b{m}": "bucket"})
             .filter(pl.col("bucket").is_not_null())
             .with_columns(pl.lit(m, pl.UInt8).alias("measure"))
             for m in (_TTFA, _TTC, _VIEWS)
         )
         handle_hist = (
-            handle_bucketed.lazy()
-            .group_by(*keys, pl.col("b").alias("bucket"))
-            .agg(pl.len().alias("count"))
+            _grouped(first_action, ["_action_day", *level, "_bh"], [pl.len().cast(pl.UInt32).alias("count")])
+            .rename({"_action_day": "day", "_bh": "bucket"})
             .filter(pl.col("bucket").is_not_null())
         )
         hists += [created_hist, handle_hist]
     frames = pl.collect_all([created_counts, actioned, closed, sla, waiting, ids, rejected, maxima, *hists])
     names = ("created", "actioned", "closed", "sla", "waiting", "ids", "rejected", "maxima")
     out = dict(zip(names, frames, strict=False))
-    for i, level in enumerate(LEVELS):
+    for i, level in enumerate(_HIST_LEVELS):
         out[_level_name("created_hist", level)] = frames[len(names) + 2 * i]
         out[_level_name("handle_hist", level)] = frames[len(names) + 2 * i + 1]
     if loader_rejections:
@@ -449,20 +570,20 @@ def _build_chunk(batch: list[_Partition], spec, policy: SlaPolicy, excluded: fro
             orient="row",
         )
     out["present"] = pl.DataFrame({"field": sorted(present)}, schema={"field": pl.String})
+    coarser = []
     for level in LEVELS[1:]:
         for name in ("created", "actioned", "closed"):
-            out[_level_name(name, level)] = _coarsen(out[name], list(_FULL), list(level))
+            values = [c for c in out[name].columns if c != "day" and c not in _FULL]
+            coarser.append(_grouped(out[name], ["day", *level], [pl.col(values).sum()]))
+    for (level, name), frame in zip(
+        ((lv, n) for lv in LEVELS[1:] for n in ("created", "actioned", "closed")), pl.collect_all(coarser), strict=True
+    ):
+        out[_level_name(name, level)] = frame
     return out
 
 
 def _level_name(table: str, level: tuple[str, ...]) -> str:
     return table if level == _FULL else f"{table}@{','.join(level) or '-'}"
-
-
-def _coarsen(frame: pl.DataFrame, dims: list[str], keep: list[str]) -> pl.DataFrame:
-    keys = [c for c in frame.columns if c in _KEYS and c not in dims] + keep
-    values = [c for c in frame.columns if c not in _KEYS and c not in dims]
-    return frame.group_by(keys).agg(pl.col(values).sum())
 
 
 def _chunk_index(chunks: Path) -> dict[str, list[str]]:
@@ -547,8 +668,9 @@ def _merge(
 
     levels = {}
     for level in LEVELS:
-        tables = {n: combined(_level_name(n, level)) for n in _LEVEL_TABLES}
-        levels[level] = Level(level, **tables)
+        tables = {n: combined(_level_name(n, level)) for n in ("created", "actioned", "closed")}
+        hists = {n: combined(_level_name(n, level)) if level in _HIST_LEVELS else None for n in _HIST_TABLES}
+        levels[level] = Level(level, **tables, **hists)
     waiting = combined("waiting")
     rejected = combined("rejected").group_by(_REASON).agg(pl.col("rows").sum())
     rejections = dict(zip(rejected[_REASON].to_list(), rejected["rows"].to_list(), strict=True))
@@ -602,11 +724,25 @@ def rollup_summary(
     return out.sort(keys) if keys else out
 
 
-def level_for(r: Rollups, filters: Filters, by: Sequence[str]) -> Level:
-    """The smallest rollup keyed by every dimension the query filters or groups on."""
+def level_for(r: Rollups, filters: Filters, by: Sequence[str], *, histograms: bool = False) -> Level | None:
+    """The smallest rollup keyed by every dimension the query filters or groups on (with `histograms`, among
+    those that carry them: None when more than one dimension is involved)."""
     needed = set(filters.selections()) | set(by)
-    fitting = [lv for dims, lv in r.levels.items() if needed <= set(dims)]
-    return min(fitting, key=lambda lv: lv.created.height)
+    fitting = [
+        lv for dims, lv in r.levels.items() if needed <= set(dims) and (lv.created_hist is not None or not histograms)
+    ]
+    return min(fitting, key=lambda lv: lv.created.height) if fitting else None
+
+
+def _from_rows(r: Rollups, metric: str, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
+    """The metric computed exactly from the source's rows (percentiles filtered or grouped by two or more
+    dimensions, which the histograms do not cover): only rows of the selected days are read."""
+    if r.read_rows is None:
+        raise ValueError(f"{metric} by {', '.join(by) or 'filters'} on several dimensions needs the source's rows")
+    day = "first_action_at" if metric == "handle_time" else "created_at"
+    rows = r.read_rows(filters.in_period(day))
+    ds = Dataset(r.source, None, r.signature, {"tickets": rows}, {})
+    return summarize(ds, metric, filters, by, period)
 
 
 def _in_days(filters: Filters) -> pl.Expr:
@@ -646,9 +782,11 @@ def _with_percentiles(
     return base.join(pct, on=keys, how="left", nulls_equal=True)
 
 
-def _duration(measure: int, measured: str, total: str):
+def _duration(metric: str, measure: int, measured: str, total: str):
     def compute(r, filters, by, period, keys):
-        level = level_for(r, filters, by)
+        level = level_for(r, filters, by, histograms=True)
+        if level is None:
+            return _from_rows(r, metric, filters, by, period)
         base = _sum(_select(level.created, filters, period), keys, ["tickets", measured, total])
         base = base.with_columns(
             pl.when(pl.col(measured) > 0).then(pl.col(total) / pl.col(measured) / HOUR_US).alias("mean_hours")
@@ -684,7 +822,9 @@ def _automation(r, filters, by, period, keys):
 
 
 def _exposure(r, filters, by, period, keys):
-    level = level_for(r, filters, by)
+    level = level_for(r, filters, by, histograms=True)
+    if level is None:
+        return _from_rows(r, "exposure", filters, by, period)
     base = _sum(_select(level.created, filters, period), keys, ["acted", "within_24h", "views_known", "zero_views"])
     base = base.rename({"acted": "tickets"})
     base = base.filter(pl.col("tickets") > 0) if keys else base
@@ -697,7 +837,9 @@ def _exposure(r, filters, by, period, keys):
 
 
 def _handle_time(r, filters, by, period, keys):
-    level = level_for(r, filters, by)
+    level = level_for(r, filters, by, histograms=True)
+    if level is None:
+        return _from_rows(r, "handle_time", filters, by, period)
     base = _sum(_select(level.actioned, filters, period), keys, ["human", "reviews", "handle_sum_seconds"])
     base = base.filter(pl.col("human") > 0) if keys else base
     base = base.with_columns(
@@ -796,8 +938,8 @@ def _backlog(r, filters, by, period, keys):
 _QUERIES = {
     "volume": _volume,
     "actioned": _actioned,
-    "time_to_first_action": _duration(_TTFA, "ttfa_measured", "ttfa_sum_us"),
-    "time_to_close": _duration(_TTC, "ttc_measured", "ttc_sum_us"),
+    "time_to_first_action": _duration("time_to_first_action", _TTFA, "ttfa_measured", "ttfa_sum_us"),
+    "time_to_close": _duration("time_to_close", _TTC, "ttc_measured", "ttc_sum_us"),
     "sla": _sla,
     "proactive": _proactive,
     "appeals": _appeals,

@@ -18,15 +18,19 @@ from queries.demo.generate import generate_demo
 from queries.errors import SourceError
 from queries.filters import Filters
 from queries.histogram import ABSOLUTE_BOUND, bucket_expr, percentiles
+from queries.mapping import load_mapping
 from queries.metrics import summarize
 from queries.rollups import (
     PERCENTILE_ERROR_BOUND,
     ROLLUP_METRICS,
     Rollups,
+    _Partition,
+    _typed_rows,
     build_rollups,
     default_cache_dir,
     rollup_summary,
 )
+from queries.sources import TableFiles, locate_tables
 
 END = dt.date(2025, 6, 30)
 PERCENTILE_COLUMNS = {"p50_hours", "p90_hours", "p50_views", "p90_views", "p50_handle_seconds", "p90_handle_seconds"}
@@ -276,3 +280,44 @@ def test_rejected_rows_are_counted_like_the_loader(tmp_path: Path):
     filters = Filters(dt.date(2025, 6, 1), dt.date(2025, 6, 2))
     assert_same(summarize(expected, "volume", filters, ["market"]), rollup_summary(r, "volume", filters, ["market"]))
     assert os.listdir(csv) == ["tickets.csv"]
+
+
+def test_typed_parquet_takes_the_lean_path_with_the_loaders_rules(tmp_path: Path):
+    """Contract-typed Parquet with clean text skips the loader's parsing; its rejections and figures must still be
+    exactly the loader's (unknown value, out of range, NaN, order rules, blank id, duplicate id across files)."""
+    demo = tmp_path / "demo"
+    generate_demo(demo, days=10, tickets_per_day=60, seed=3, end=END)
+    tickets = pl.read_parquet(demo / "tickets.parquet")
+    row = pl.int_range(pl.len())
+    broken = tickets.head(300).with_columns(
+        pl.when(row == 1).then(pl.lit("somewhere")).otherwise(pl.col("source")).alias("source"),
+        pl.when(row == 2).then(pl.lit("")).otherwise(pl.col("ticket_id")).alias("ticket_id"),
+        pl.when(row == 3)
+        .then(-5.0)
+        .when(row == 7)
+        .then(float("nan"))
+        .otherwise(pl.col("handle_seconds"))
+        .alias("handle_seconds"),
+        pl.when(row == 4)
+        .then(pl.col("created_at") - pl.duration(hours=1))
+        .otherwise(pl.col("first_action_at"))
+        .alias("first_action_at"),
+        pl.when(row == 5).then(None).otherwise(pl.col("created_at")).alias("created_at"),
+    )
+    src = tmp_path / "typed"
+    (src / "tickets").mkdir(parents=True)
+    broken.write_parquet(src / "tickets" / "a.parquet")
+    pl.concat([tickets.slice(300), tickets.slice(20, 1)]).write_parquet(src / "tickets" / "b.parquet")
+    spec = load_mapping(None).table("tickets")
+    files = locate_tables(src, load_mapping(None))["tickets"]
+    parts = [_Partition(TableFiles("tickets", (p,), "parquet", files.hive), None, None, 0, "") for p in files.paths]
+    assert _typed_rows(parts, spec, frozenset()) is not None  # the lean path really is the one tested
+    expected = load_dataset(src)
+    report = expected.reports["tickets"]
+    r, _ = build_rollups(src, cache_dir=tmp_path / "cache")
+    assert r.rejections == {x.reason: x.rows for x in report.rejections}
+    assert len(r.rejections) == 7 and r.rows == report.rows_loaded
+    filters = Filters(END - dt.timedelta(days=9), END)
+    for metric in ("volume", "handle_time", "time_to_first_action", "appeals", "backlog"):
+        for by in ((), ("market",), ("market", "vendor")):
+            assert_same(summarize(expected, metric, filters, by), rollup_summary(r, metric, filters, by))

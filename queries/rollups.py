@@ -16,6 +16,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -61,7 +62,7 @@ ROLLUP_METRICS = (
     "handle_time",
 )
 FORMAT_VERSION = 1
-BATCH_ROWS = 4_000_000  # rows aggregated at once (bounds memory); bigger Parquet files are split into slices
+BATCH_ROWS = 2_000_000  # rows aggregated at once (bounds memory); bigger Parquet files are split into slices
 REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 # Counts at the full grain plus coarser levels (no dimension, each single dimension); duration histograms
@@ -595,12 +596,15 @@ def _build_chunk(batch: list[_Partition], spec, policy: SlaPolicy, excluded: fro
     ids = rows.lazy().select(pl.col("ticket_id").hash().alias(_ID_HASH))
     rejected = checked.lazy().filter(pl.col(_REASON).is_not_null()).group_by(_REASON).agg(pl.len().alias("rows"))
     maxima = rows.lazy().select(pl.col("created_at", "first_action_at", "closed_at").max())
-    frames = pl.collect_all([created_counts, actioned, closed, sla, waiting, ids, rejected, maxima])
+    # Polars runs the group-bys in a thread (it releases the GIL) while numpy counts the histograms.
+    with ThreadPoolExecutor(1) as pool:
+        grouped = pool.submit(pl.collect_all, [created_counts, actioned, closed, sla, waiting, ids, rejected, maxima])
+        dense = {d: _dense(rows[d]) for d in _FULL}
+        created_hists = [_histograms(rows, "day", f"_b{m}", dense) for m in (_TTFA, _TTC, _VIEWS)]
+        handle_hists = _histograms(rows, "_action_day", "_bh", dense)
+        frames = grouped.result()
     names = ("created", "actioned", "closed", "sla", "waiting", "ids", "rejected", "maxima")
     out = dict(zip(names, frames, strict=True))
-    dense = {d: _dense(rows[d]) for d in _FULL}
-    created_hists = [_histograms(rows, "day", f"_b{m}", dense) for m in (_TTFA, _TTC, _VIEWS)]
-    handle_hists = _histograms(rows, "_action_day", "_bh", dense)
     for level in _HIST_LEVELS:
         out[_level_name("created_hist", level)] = pl.concat(
             h[level].with_columns(pl.lit(m, pl.UInt8).alias("measure"))

@@ -63,6 +63,7 @@ ROLLUP_METRICS = (
 )
 FORMAT_VERSION = 1
 BATCH_ROWS = 2_000_000  # rows aggregated at once (bounds memory); bigger Parquet files are split into slices
+EXACT_ROWS_LIMIT = 2_000_000  # most rows read for an exact percentile over several dimensions (memory, time)
 REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 # Counts at the full grain plus coarser levels (no dimension, each single dimension); duration histograms
@@ -785,9 +786,20 @@ def level_for(r: Rollups, filters: Filters, by: Sequence[str], *, histograms: bo
     return min(fitting, key=lambda lv: lv.created.height) if fitting else None
 
 
+def _rows_affordable(r: Rollups, metric: str, filters: Filters) -> bool:
+    """True when the rows an exact answer would read (every ticket of the selected days) are at most
+    EXACT_ROWS_LIMIT; otherwise percentiles over several dimensions are left null (docs/rollups.md)."""
+    table, column = (
+        (r.levels[()].actioned, "actioned") if metric == "handle_time" else (r.levels[()].created, "tickets")
+    )
+    days = table.filter((pl.col("day") >= filters.start) & (pl.col("day") <= filters.end))
+    return r.read_rows is not None and int(days[column].sum()) <= EXACT_ROWS_LIMIT
+
+
 def _from_rows(r: Rollups, metric: str, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
     """The metric computed exactly from the source's rows (percentiles filtered or grouped by two or more
-    dimensions, which the histograms do not cover): only rows of the selected days are read."""
+    dimensions, which the histograms do not cover): only rows of the selected days are read, at most
+    EXACT_ROWS_LIMIT (checked by the caller with _rows_affordable)."""
     if r.read_rows is None:
         raise ValueError(f"{metric} by {', '.join(by) or 'filters'} on several dimensions needs the source's rows")
     day = "first_action_at" if metric == "handle_time" else "created_at"
@@ -825,8 +837,11 @@ def _actioned(r, filters, by, period, keys):
 
 
 def _with_percentiles(
-    base: pl.DataFrame, hist: pl.LazyFrame, keys: list[str], names: list[str], scale: float
+    base: pl.DataFrame, hist: pl.LazyFrame | None, keys: list[str], names: list[str], scale: float
 ) -> pl.DataFrame:
+    """base with the histogram's percentiles; null ones when there is no histogram (see _rows_affordable)."""
+    if hist is None:
+        return base.with_columns(pl.lit(None, pl.Float64).alias(n) for n in names)
     pct = percentiles(hist, keys, [0.5, 0.9], names).with_columns(pl.col(names) / scale).collect()
     if not keys:
         return pl.concat([base, pct], how="horizontal")
@@ -836,13 +851,15 @@ def _with_percentiles(
 def _duration(metric: str, measure: int, measured: str, total: str):
     def compute(r, filters, by, period, keys):
         level = level_for(r, filters, by, histograms=True)
-        if level is None:
+        if level is None and _rows_affordable(r, metric, filters):
             return _from_rows(r, metric, filters, by, period)
+        level = level or level_for(r, filters, by)
         base = _sum(_select(level.created, filters, period), keys, ["tickets", measured, total])
         base = base.with_columns(
             pl.when(pl.col(measured) > 0).then(pl.col(total) / pl.col(measured) / HOUR_US).alias("mean_hours")
         ).rename({measured: "measured"})
-        hist = _select(level.created_hist, filters, period).filter(pl.col("measure") == measure)
+        hist = level.created_hist
+        hist = None if hist is None else _select(hist, filters, period).filter(pl.col("measure") == measure)
         return _with_percentiles(base, hist, keys, ["p50_hours", "p90_hours"], 3600.0)
 
     return compute
@@ -874,8 +891,9 @@ def _automation(r, filters, by, period, keys):
 
 def _exposure(r, filters, by, period, keys):
     level = level_for(r, filters, by, histograms=True)
-    if level is None:
+    if level is None and _rows_affordable(r, "exposure", filters):
         return _from_rows(r, "exposure", filters, by, period)
+    level = level or level_for(r, filters, by)
     base = _sum(_select(level.created, filters, period), keys, ["acted", "within_24h", "views_known", "zero_views"])
     base = base.rename({"acted": "tickets"})
     base = base.filter(pl.col("tickets") > 0) if keys else base
@@ -883,14 +901,16 @@ def _exposure(r, filters, by, period, keys):
         _ratio("zero_views", "views_known").alias("zero_view_share"),
         _ratio("within_24h", "tickets").alias("within_24h_share"),
     )
-    hist = _select(level.created_hist, filters, period).filter(pl.col("measure") == _VIEWS)
+    hist = level.created_hist
+    hist = None if hist is None else _select(hist, filters, period).filter(pl.col("measure") == _VIEWS)
     return _with_percentiles(base, hist, keys, ["p50_views", "p90_views"], 1.0)
 
 
 def _handle_time(r, filters, by, period, keys):
     level = level_for(r, filters, by, histograms=True)
-    if level is None:
+    if level is None and _rows_affordable(r, "handle_time", filters):
         return _from_rows(r, "handle_time", filters, by, period)
+    level = level or level_for(r, filters, by)
     base = _sum(_select(level.actioned, filters, period), keys, ["human", "reviews", "handle_sum_seconds"])
     base = base.filter(pl.col("human") > 0) if keys else base
     base = base.with_columns(
@@ -899,7 +919,7 @@ def _handle_time(r, filters, by, period, keys):
         .alias("mean_handle_seconds"),
         (pl.col("handle_sum_seconds").fill_null(0.0) / 3600).alias("handle_hours"),
     )
-    hist = _select(level.handle_hist, filters, period)
+    hist = None if level.handle_hist is None else _select(level.handle_hist, filters, period)
     return _with_percentiles(base, hist, keys, ["p50_handle_seconds", "p90_handle_seconds"], 1.0)
 
 

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from queries import rollups
 from queries.dataset import Dataset, load_dataset
 from queries.demo.generate import generate_demo
 from queries.errors import SourceError
@@ -321,3 +322,22 @@ def test_typed_parquet_takes_the_lean_path_with_the_loaders_rules(tmp_path: Path
     for metric in ("volume", "handle_time", "time_to_first_action", "appeals", "backlog"):
         for by in ((), ("market",), ("market", "vendor")):
             assert_same(summarize(expected, metric, filters, by), rollup_summary(r, metric, filters, by))
+
+
+def test_percentiles_over_several_dimensions_are_exact_from_rows_or_null_when_too_many(
+    demo: tuple[Dataset, Rollups], monkeypatch: pytest.MonkeyPatch
+):
+    """Two dimensions have no histogram: exact from the rows of the selected days when they are few enough,
+    otherwise the counts and means stay exact and the percentiles are null rather than read from every row."""
+    ds, r = demo
+    filters = Filters(dt.date(2025, 6, 1), END, market=("US", "BR"))
+    exact = summarize(ds, "time_to_close", filters, ["vendor"])
+    assert rollup_summary(r, "time_to_close", filters, ["vendor"]).equals(exact)  # exact, not within the bound
+    monkeypatch.setattr(rollups, "EXACT_ROWS_LIMIT", 0)
+    capped = rollup_summary(r, "time_to_close", filters, ["vendor"])
+    assert capped.drop("p50_hours", "p90_hours", "mean_hours").equals(
+        exact.drop("p50_hours", "p90_hours", "mean_hours")
+    )
+    assert capped["p50_hours"].null_count() == capped["p90_hours"].null_count() == capped.height > 0
+    one = Filters(dt.date(2025, 6, 1), END, market=("US",))  # one dimension: histograms, whatever the limit
+    assert_same(summarize(ds, "time_to_close", one, ["market"]), rollup_summary(r, "time_to_close", one, ["market"]))

@@ -61,7 +61,7 @@ ROLLUP_METRICS = (
     "automation",
     "handle_time",
 )
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 BATCH_ROWS = 2_000_000  # rows aggregated at once (bounds memory); bigger Parquet files are split into slices
 EXACT_ROWS_LIMIT = 2_000_000  # most rows read for an exact percentile over several dimensions (memory, time)
 REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -211,7 +211,9 @@ def build_rollups(
         signature = hashlib.sha256(f"{signature}|{sorted(duplicates)}".encode()).hexdigest()[:16]
         loaded = [([p.key for p in b], _build_chunk(b, spec, policy, duplicates)) for b in _batches(partitions)]
     else:
-        loaded = [fresh.get(name) or _read_chunk(chunks / name) for name in index]
+        with ThreadPoolExecutor(os.cpu_count() or 2) as pool:  # Polars reads without holding the GIL
+            stored = dict(zip(index, pool.map(lambda n: fresh.get(n) or _read_chunk(chunks / n), index), strict=True))
+        loaded = [stored[name] for name in index]
     rollups = _merge(loaded, str(source), signature, policy)
     rollups = replace(rollups, read_rows=lambda predicate: _valid_rows(partitions, spec, duplicates, predicate))
     stats = BuildStats(
@@ -594,7 +596,7 @@ def _build_chunk(batch: list[_Partition], spec, policy: SlaPolicy, excluded: fro
         .filter(pl.col("sla_target_seconds").is_not_null() & ~acted)
         .select("created_at", *_FULL, "sla_rule", "sla_target_seconds")
     )
-    ids = rows.lazy().select(pl.col("ticket_id").hash().alias(_ID_HASH))
+    ids = rows.lazy().select(pl.col("ticket_id").hash().alias(_ID_HASH)).sort(_ID_HASH)
     rejected = checked.lazy().filter(pl.col(_REASON).is_not_null()).group_by(_REASON).agg(pl.len().alias("rows"))
     maxima = rows.lazy().select(pl.col("created_at", "first_action_at", "closed_at").max())
     # Polars runs the group-bys in a thread (it releases the GIL) while numpy counts the histograms.
@@ -674,35 +676,46 @@ def _read_chunk(folder: Path) -> tuple[list[str], dict[str, pl.DataFrame]]:
 def _duplicate_ids(cache: Path, index: dict[str, list[str]], partitions: list[_Partition], spec) -> frozenset[str]:
     """ticket_ids valid in more than one row anywhere in the source: hashes first, then the exact ids.
 
-    The answer is cached per set of chunks, so an unchanged source does not re-read every id."""
+    The answer is cached per set of chunks (a chunk's name hashes its partitions). When chunks were only added
+    since the last answer (a new day), only the new chunks' hashes are compared: among themselves (sorted,
+    neighbours) and with each older chunk's sorted hashes (binary search), so an incremental update does not
+    sort every id again."""
     if spec.dedupe_by:
         return frozenset()
-    wanted = {p.key for p in partitions}
-    digest = hashlib.sha256(
-        "|".join(sorted(f"{n}:{k}" for n, keys in index.items() for k in keys if k in wanted)).encode()
-    )
-    answer = cache / f"duplicates-{digest.hexdigest()[:16]}.json"
+    names = sorted(index)
+    answer = cache / f"duplicates-{hashlib.sha256('|'.join(names).encode()).hexdigest()[:16]}.json"
     if answer.exists():
-        return frozenset(json.loads(answer.read_text(encoding="utf-8")))
-    # Sorting the 64-bit hashes and comparing neighbours is ~8× faster than a hash group-by at 50M ids.
-    hashes = pl.concat([pl.read_ipc(cache / "chunks" / name / "ids.arrow") for name in index])[_ID_HASH].to_numpy(
-        writable=True
-    )
-    hashes.sort()
-    suspects = pl.Series(_ID_HASH, np.unique(hashes[1:][hashes[1:] == hashes[:-1]]), dtype=pl.UInt64)
-    duplicates: list[str] = []
-    if not suspects.is_empty():
+        return frozenset(json.loads(answer.read_text(encoding="utf-8"))["duplicates"])
+    old: list[str] = []
+    known: set[str] = set()
+    for previous in cache.glob("duplicates-*.json"):
+        content = json.loads(previous.read_text(encoding="utf-8"))
+        if isinstance(content, dict) and set(content["chunks"]) <= set(names):
+            old, known = content["chunks"], set(content["duplicates"])
+
+    def hashes(name: str) -> np.ndarray:  # stored sorted by _build_chunk
+        return pl.read_ipc(cache / "chunks" / name / "ids.arrow")[_ID_HASH].to_numpy()
+
+    new = np.sort(np.concatenate([hashes(n) for n in names if n not in old] or [np.zeros(0, np.uint64)]))
+    suspects = set(new[1:][new[1:] == new[:-1]].tolist())
+    for name in old if new.size else []:
+        ids = hashes(name)
+        if ids.size:
+            suspects |= set(new[ids[np.searchsorted(ids, new).clip(max=ids.size - 1)] == new].tolist())
+    duplicates = set(known)
+    if suspects:
+        wanted = pl.Series(_ID_HASH, sorted(suspects), dtype=pl.UInt64).implode()
         found = [
             _valid_tickets(part, spec, frozenset())[0]
-            .filter(pl.col(_REASON).is_null() & pl.col("ticket_id").hash().is_in(suspects.implode()))
+            .filter(pl.col(_REASON).is_null() & pl.col("ticket_id").hash().is_in(wanted))
             .select("ticket_id")
             for part in partitions
         ]
         ids = pl.concat(found).collect()["ticket_id"]
-        duplicates = sorted(ids.filter(ids.is_duplicated()).unique().to_list())
-    for old in cache.glob("duplicates-*.json"):
-        old.unlink()
-    answer.write_text(json.dumps(duplicates), encoding="utf-8")
+        duplicates |= set(ids.filter(ids.is_duplicated()).to_list())
+    for stale in cache.glob("duplicates-*.json"):
+        stale.unlink()
+    answer.write_text(json.dumps({"chunks": names, "duplicates": sorted(duplicates)}), encoding="utf-8")
     return frozenset(duplicates)
 
 

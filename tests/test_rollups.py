@@ -341,3 +341,17 @@ def test_percentiles_over_several_dimensions_are_exact_from_rows_or_null_when_to
     assert capped["p50_hours"].null_count() == capped["p90_hours"].null_count() == capped.height > 0
     one = Filters(dt.date(2025, 6, 1), END, market=("US",))  # one dimension: histograms, whatever the limit
     assert_same(summarize(ds, "time_to_close", one, ["market"]), rollup_summary(r, "time_to_close", one, ["market"]))
+
+
+def test_a_new_day_repeating_an_old_ticket_id_rejects_both_incrementally(tmp_path: Path):
+    """Duplicates are found when the new day's chunk is compared with the older chunks only, as the loader."""
+    src = _daily_source(tmp_path)
+    cache = tmp_path / "cache"
+    first, _ = build_rollups(src, cache_dir=cache)
+    old = sorted((src / "tickets").glob("*.parquet"))[2]
+    pl.read_parquet(old).head(1).write_parquet(src / "tickets" / "late.parquet")  # a re-export of one ticket
+    r, stats = build_rollups(src, cache_dir=cache)
+    assert stats.rebuilt == 1 and r.rejections == {"duplicate ticket_id": 2} and r.rows == first.rows - 1
+    assert r.rejections == {x.reason: x.rows for x in load_dataset(src).reports["tickets"].rejections}
+    again, stats = build_rollups(src, cache_dir=cache)  # the answer is cached for this set of chunks
+    assert stats.rebuilt == 0 and again.rejections == r.rejections

@@ -77,6 +77,7 @@ _TTFA, _TTC, _VIEWS = 0, 1, 2
 _US = 1_000_000
 _ID_HASH, _REASON = "_id_hash", "_reason"
 _DUPLICATE = "duplicate ticket_id"
+_COUNT_TABLES = ("created", "actioned", "closed", "sla")
 _HIST_TABLES = ("created_hist", "handle_hist")
 _USED = {
     "ticket_id",
@@ -103,6 +104,7 @@ class Level:
     created: pl.DataFrame  # by created day: counts and duration sums
     actioned: pl.DataFrame  # by first-action day: actioned, human decisions, handle seconds
     closed: pl.DataFrame  # by closed day: closures
+    sla: pl.DataFrame  # by created day and sla_rule: tickets, actioned with a target, met
     created_hist: pl.DataFrame | None  # by created day: measure, bucket, count (None at the full grain)
     handle_hist: pl.DataFrame | None  # by first-action day: bucket, count of handle seconds (human decisions)
 
@@ -114,7 +116,7 @@ class Rollups:
     source: str
     signature: str  # changes when any input partition (or the mapping, SLA policy, format) changes
     levels: dict[tuple[str, ...], Level]
-    sla: pl.DataFrame  # by created day × dims × sla_rule: tickets, actioned with a target, met
+    sla: pl.DataFrame  # the full grain's: by created day × dims × sla_rule (each level has its own)
     sla_waiting: pl.DataFrame  # tickets with a target and no first action yet: created_at, dims, rule, target
     sla_policy: SlaPolicy
     as_of: dt.datetime | None  # the data's "now": latest timestamp in valid tickets (as queries.metrics.data_as_of)
@@ -621,15 +623,14 @@ def _build_chunk(batch: list[_Partition], spec, policy: SlaPolicy, excluded: fro
             orient="row",
         )
     out["present"] = pl.DataFrame({"field": sorted(present)}, schema={"field": pl.String})
-    coarser = []
+    coarser, targets = [], []
     for level in LEVELS[1:]:
-        for name in ("created", "actioned", "closed"):
-            values = [c for c in out[name].columns if c != "day" and c not in _FULL]
-            coarser.append(_grouped(out[name], ["day", *level], [pl.col(values).sum()]))
-    for (level, name), frame in zip(
-        ((lv, n) for lv in LEVELS[1:] for n in ("created", "actioned", "closed")), pl.collect_all(coarser), strict=True
-    ):
-        out[_level_name(name, level)] = frame
+        for name in _COUNT_TABLES:
+            keys = ["day", *level, *(["sla_rule"] if name == "sla" else [])]
+            values = [c for c in out[name].columns if c not in _FULL and c not in ("day", "sla_rule")]
+            coarser.append(_grouped(out[name], keys, [pl.col(values).sum()]))
+            targets.append(_level_name(name, level))
+    out.update(zip(targets, pl.collect_all(coarser), strict=True))
     return out
 
 
@@ -733,7 +734,7 @@ def _merge(
 
     levels = {}
     for level in LEVELS:
-        tables = {n: combined(_level_name(n, level)) for n in ("created", "actioned", "closed")}
+        tables = {n: combined(_level_name(n, level)) for n in _COUNT_TABLES}
         hists = {n: combined(_level_name(n, level)) if level in _HIST_LEVELS else None for n in _HIST_TABLES}
         levels[level] = Level(level, **tables, **hists)
     waiting = combined("waiting")
@@ -747,7 +748,7 @@ def _merge(
         source=source,
         signature=signature,
         levels=levels,
-        sla=combined("sla"),
+        sla=levels[_FULL].sla,
         sla_waiting=waiting,
         sla_policy=policy,
         as_of=max(seen) if seen else None,
@@ -937,7 +938,8 @@ def _handle_time(r, filters, by, period, keys):
 
 
 def _sla(r, filters, by, period, keys):
-    counts = _sum(_select(r.sla, filters, period), keys, ["tickets", "acted_with_target", "met"])
+    level = level_for(r, filters, [b for b in by if b != "sla_rule"])
+    counts = _sum(_select(level.sla, filters, period), keys, ["tickets", "acted_with_target", "met"])
     waiting = r.sla_waiting.lazy().filter(
         filters.in_period("created_at")
         & filters.dimension_expr()

@@ -61,7 +61,7 @@ ROLLUP_METRICS = (
     "automation",
     "handle_time",
 )
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 BATCH_ROWS = 2_000_000  # rows aggregated at once (bounds memory); bigger Parquet files are split into slices
 EXACT_ROWS_LIMIT = 2_000_000  # most rows read for an exact percentile over several dimensions (memory, time)
 REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -631,7 +631,13 @@ def _build_chunk(batch: list[_Partition], spec, policy: SlaPolicy, excluded: fro
             coarser.append(_grouped(out[name], keys, [pl.col(values).sum()]))
             targets.append(_level_name(name, level))
     out.update(zip(targets, pl.collect_all(coarser), strict=True))
-    return out
+    # Unsigned counts in the smallest type that holds this chunk's values (a third of the memory and of the load
+    # time at 50M tickets); chunks are stacked with a common supertype and queries sum counts as Int64.
+    return {name: frame.with_columns(_narrowed(frame)) for name, frame in out.items()}
+
+
+def _narrowed(frame: pl.DataFrame) -> list[pl.Series]:
+    return [frame[c].shrink_dtype() for c, dtype in frame.schema.items() if dtype in (pl.UInt32, pl.UInt64)]
 
 
 def _level_name(table: str, level: tuple[str, ...]) -> str:
@@ -730,7 +736,7 @@ def _merge(
 
     def combined(name: str) -> pl.DataFrame:
         """Chunks are stacked, not summed: every query sums its rows by its own keys anyway."""
-        return pl.concat([frames[name] for _, frames in chunks], rechunk=False)
+        return pl.concat([frames[name] for _, frames in chunks], how="vertical_relaxed", rechunk=False)
 
     levels = {}
     for level in LEVELS:

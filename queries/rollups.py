@@ -666,7 +666,7 @@ def _write_chunk(chunks: Path, batch: list[_Partition], frames: dict[str, pl.Dat
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     for table, frame in frames.items():
-        frame.write_ipc(staging / f"{table}.arrow", compression="lz4")
+        frame.write_ipc(staging / f"{table}.arrow", compression="uncompressed")
     (staging / "parts.json").write_text(json.dumps([p.key for p in batch]), encoding="utf-8")
     try:
         staging.rename(chunks / name)

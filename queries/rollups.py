@@ -63,7 +63,7 @@ ROLLUP_METRICS = (
 )
 FORMAT_VERSION = 3
 BATCH_ROWS = 2_000_000  # rows aggregated at once (bounds memory); bigger Parquet files are split into slices
-EXACT_ROWS_LIMIT = 2_000_000  # most rows read for an exact percentile over several dimensions (memory, time)
+EXACT_ROWS_LIMIT = 500_000  # most rows read for an exact percentile over several dimensions (memory, time)
 REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 # Counts at the full grain plus coarser levels (no dimension, each single dimension); duration histograms

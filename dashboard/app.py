@@ -24,6 +24,9 @@ from queries.any_source import created_days
 from queries.dataset import Dataset
 from queries.errors import SourceError
 from queries.filters import DIMENSIONS
+from queries.rolled_up import RolledUpSource
+from queries.rollups import PERCENTILE_ERROR_BOUND
+from queries.warehouse import Warehouse
 
 # (url path, title, icon, render function)
 PAGES = (
@@ -117,6 +120,14 @@ def _context(option: SourceOption, user: User) -> PageContext:
         )
     if option.is_demo:
         st.sidebar.caption("Synthetic demo data: realistic shapes, invented numbers.")
+    if isinstance(ds, RolledUpSource):
+        st.sidebar.caption(
+            f"{ds.rollups.rows:,} tickets: served from daily rollups (percentiles within "
+            f"{PERCENTILE_ERROR_BOUND:.0%}); "
+            "pages that need ticket rows say so."
+        )
+    elif isinstance(ds, Warehouse):
+        st.sidebar.caption("Metrics are computed in the warehouse; only aggregates come back.")
     options = {c: loaders.dimension_values(ds, signature, c) for c in DIMENSIONS if ds.has("tickets", c)}
     return PageContext(option, ds, signature, filter_bar(option.key, *days, options), user=user)
 

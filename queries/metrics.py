@@ -377,7 +377,7 @@ def _sla(ds: Dataset, filters: Filters, by: list[str], period: str | None, *, po
             pl.col("sla_met_policy").sum().alias("met"),
         ],
     )
-    return out.with_columns(_ratio("met", "measured").alias("attainment"))
+    return out.with_columns(ratio("met", "measured").alias("attainment"))
 
 
 def _proactive(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
@@ -391,7 +391,7 @@ def _proactive(ds: Dataset, filters: Filters, by: list[str], period: str | None)
             pl.col("source").is_in(PROACTIVE_SOURCES).sum().alias("proactive"),
         ],
     )
-    return out.with_columns(_ratio("proactive", "known_source").alias("proactive_share"))
+    return out.with_columns(ratio("proactive", "known_source").alias("proactive_share"))
 
 
 def _appeals(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
@@ -408,7 +408,7 @@ def _appeals(ds: Dataset, filters: Filters, by: list[str], period: str | None) -
         ],
     )
     return out.with_columns(
-        _ratio("appealed", "tickets").alias("appeal_rate"), _ratio("overturned", "appealed").alias("overturn_rate")
+        ratio("appealed", "tickets").alias("appeal_rate"), ratio("overturned", "appealed").alias("overturn_rate")
     )
 
 
@@ -425,9 +425,7 @@ def _qa_accuracy(ds: Dataset, filters: Filters, by: list[str], period: str | Non
     if period:
         lf = lf.with_columns(period_expr("reviewed_at", period))
     out = _group(lf, _keys(by, period), [pl.len().alias("reviews"), pl.col("is_correct").sum().alias("correct")])
-    return out.with_columns(
-        _ratio("correct", "reviews").alias("accuracy"), *quality.wilson_bounds("correct", "reviews")
-    )
+    return out.with_columns(ratio("correct", "reviews").alias("accuracy"), *quality.wilson_bounds("correct", "reviews"))
 
 
 def _per_million_dau(ds: Dataset | RolledUpSource, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
@@ -546,8 +544,8 @@ def _exposure(ds: Dataset, filters: Filters, by: list[str], period: str | None) 
     return out.select(
         *_keys(by, period),
         "tickets",
-        _ratio("_zero_views", "_views_known").alias("zero_view_share"),
-        _ratio("_within_24h", "tickets").alias("within_24h_share"),
+        ratio("_zero_views", "_views_known").alias("zero_view_share"),
+        ratio("_within_24h", "tickets").alias("within_24h_share"),
         "p50_views",
         "p90_views",
     )
@@ -564,7 +562,7 @@ def _automation(ds: Dataset, filters: Filters, by: list[str], period: str | None
             pl.col("automated").fill_null(False).sum().alias("automated"),
         ],
     )
-    return out.with_columns(_ratio("automated", "known").alias("automated_share"))
+    return out.with_columns(ratio("automated", "known").alias("automated_share"))
 
 
 def _human_decisions(ds: Dataset, filters: Filters, period: str | None) -> pl.LazyFrame:
@@ -615,16 +613,23 @@ def _throughput(ds: Dataset, filters: Filters, by: list[str], period: str | None
     if period:
         staffing = staffing.with_columns(period_expr("date", period))
     hours = _group(staffing, keys, [pl.col("productive_hours").sum().alias("productive_hours")])
+    return per_productive_hour(handled, hours, keys)
+
+
+def per_productive_hour(handled: pl.DataFrame, hours: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Human decisions and staffed productive hours side by side per group (0 where one side has none),
+    with `handled_per_productive_hour`."""
     out = (
         handled.join(hours, on=keys, how="full", coalesce=True)
         if keys
         else pl.concat([handled, hours], how="horizontal")
     )
     out = out.with_columns(pl.col("handled").fill_null(0), pl.col("productive_hours").fill_null(0.0))
-    return out.with_columns(_ratio("handled", "productive_hours").alias("handled_per_productive_hour"))
+    return out.with_columns(ratio("handled", "productive_hours").alias("handled_per_productive_hour"))
 
 
-def _ratio(numerator: str, denominator: str) -> pl.Expr:
+def ratio(numerator: str, denominator: str) -> pl.Expr:
+    """numerator / denominator, null where the denominator is not positive."""
     return pl.when(pl.col(denominator) > 0).then(pl.col(numerator) / pl.col(denominator))
 
 

@@ -10,6 +10,7 @@ import polars as pl
 from queries.any_source import Source, created_days, small_table
 from queries.filters import Filters
 from queries.metrics import METRICS, missing_inputs, summarize
+from queries.rolled_up import PERCENTILES_NOT_KEPT, RolledUpSource
 from queries.sla import SlaPolicy
 
 
@@ -65,6 +66,8 @@ def overview_kpis(ds: Source, filters: Filters, sla_policy: SlaPolicy | None = N
         if missing is None:
             value = measure(metric, measure_name, filters)
             previous = measure(metric, measure_name, filters.previous())
+            if value is None and isinstance(ds, RolledUpSource) and results[(metric, filters)]["measured"].sum():
+                missing = f"{label}: {PERCENTILES_NOT_KEPT}"  # measured tickets, but no histogram for the filters
         tiles.append(Kpi(key, label, value, previous, unit, better, METRICS[metric].definition, missing))
     return tiles
 

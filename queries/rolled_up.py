@@ -15,10 +15,15 @@ import pyarrow.parquet as pq
 
 from queries.dataset import read_tables
 from queries.mapping import load_mapping
-from queries.rollups import Rollups, build_rollups
+from queries.rollups import EXACT_ROWS_LIMIT, Rollups, build_rollups
 from queries.sources import TableFiles, locate_tables, source_signature
 from queries.validation import Rejection, TableReport
 
+PERCENTILES_NOT_KEPT = (
+    "large extracts keep duration histograms by day and by one dimension; percentiles filtered on two or more "
+    f"dimensions are computed from ticket rows only up to {EXACT_ROWS_LIMIT:,} rows. Filter on one dimension "
+    "or shorten the period."
+)
 CSV_BYTES_PER_ROW = 120  # rough size of a ticket row in CSV, to judge a CSV source's size without reading it
 
 

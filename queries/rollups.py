@@ -32,7 +32,7 @@ from queries.errors import SourceError
 from queries.filters import DIMENSIONS, Filters, period_expr
 from queries.histogram import PERCENTILE_ERROR_BOUND, bucket_expr, percentiles
 from queries.mapping import load_mapping
-from queries.metrics import HOUR_US, METRICS, period_windows, summarize, with_sla_outcome
+from queries.metrics import HOUR_US, METRICS, period_windows, ratio, summarize, with_sla_outcome
 from queries.sla import SlaPolicy, load_sla_policy
 from queries.sources import TableFiles, locate_tables
 
@@ -299,20 +299,20 @@ def _valid_tickets(part: _Partition, spec, excluded: frozenset[str]) -> tuple[pl
     The same expressions as queries.validation.read_table; the duplicate-key rule needs every partition
     and comes in through `excluded` (ticket_ids valid more than once anywhere)."""
     table = TABLES["tickets"]
-    lf = validation._scan(part.files, spec)
+    lf = validation.scan_files(part.files, spec)
     if part.offset is not None:
         lf = lf.slice(part.offset, part.length)
-    schema = validation._schema(lf, part.files)
-    columns = validation._resolve_columns(table, schema, spec, part.files)
+    schema = validation.table_schema(lf, part.files)
+    columns = validation.resolve_columns(table, schema, spec, part.files)
     raw_names = {f: f"_raw.{f}" for f in columns}
     raw, parsed = [], []
     for name, src in columns.items():
         dtype = schema[src]
         # _reason_expr only asks whether the raw value is empty: for typed columns, whether it is null.
-        text = validation._as_text(pl.col(src), dtype) if validation._is_text(dtype) else pl.col(src)
+        text = validation.as_text(pl.col(src), dtype) if validation.is_text(dtype) else pl.col(src)
         raw.append(text.alias(raw_names[name]))
-        parsed.append(validation._parse(table.field(name), pl.col(src), dtype, spec, part.files).alias(name))
-    staged = lf.select(*raw, *parsed).with_columns(validation._reason_expr(table, columns, raw_names).alias(_REASON))
+        parsed.append(validation.parse_field(table.field(name), pl.col(src), dtype, spec, part.files).alias(name))
+    staged = lf.select(*raw, *parsed).with_columns(validation.reason_expr(table, columns, raw_names).alias(_REASON))
     if excluded:
         duplicated = pl.col(_REASON).is_null() & pl.col("ticket_id").is_in(list(excluded))
         staged = staged.with_columns(
@@ -375,8 +375,8 @@ def _typed_rows(
         return None
     table = TABLES["tickets"]
     files = _one_scan(batch)
-    lf = validation._scan(files, spec)
-    schema = validation._schema(lf, files)
+    lf = validation.scan_files(files, spec)
+    schema = validation.table_schema(lf, files)
     present = [f.name for f in table.fields if f.name in schema]
     if any(schema[name] != table.field(name).kind.dtype for name in present) or "ticket_id" not in present:
         return None
@@ -388,9 +388,9 @@ def _typed_rows(
         values = rows[name].unique().drop_nulls().cast(pl.String)
         if (values != values.str.strip_chars()).any() or (values == "").any():
             return None
-    ticket_id = validation._as_text(pl.col("ticket_id"), pl.String)
+    ticket_id = validation.as_text(pl.col("ticket_id"), pl.String)
     parsed = [
-        validation._parse(table.field(f), pl.col(f), schema[f], spec, files).alias(f)
+        validation.parse_field(table.field(f), pl.col(f), schema[f], spec, files).alias(f)
         for f in used
         if f not in text and f != "ticket_id"
     ]
@@ -403,7 +403,7 @@ def _typed_rows(
         )
         .with_columns(ticket_id.alias("ticket_id"), *parsed)
     )
-    reason = validation._reason_expr(table, {f: f for f in used}, raw)
+    reason = validation.reason_expr(table, {f: f for f in used}, raw)
     if excluded:
         duplicated = pl.col("ticket_id").is_in(list(excluded))
         reason = pl.when(reason.is_null() & duplicated).then(pl.lit(_DUPLICATE)).otherwise(reason)
@@ -844,10 +844,6 @@ def _sum(lf: pl.LazyFrame, keys: list[str], columns: list[str]) -> pl.DataFrame:
     return (lf.group_by(keys).agg(aggs) if keys else lf.select(aggs)).collect()
 
 
-def _ratio(numerator: str, denominator: str) -> pl.Expr:
-    return pl.when(pl.col(denominator) > 0).then(pl.col(numerator) / pl.col(denominator))
-
-
 def _volume(r, filters, by, period, keys):
     return _sum(_select(level_for(r, filters, by).created, filters, period), keys, ["tickets"])
 
@@ -889,7 +885,7 @@ def _proactive(r, filters, by, period, keys):
     out = _sum(
         _select(level_for(r, filters, by).created, filters, period), keys, ["tickets", "known_source", "proactive"]
     )
-    return out.with_columns(_ratio("proactive", "known_source").alias("proactive_share"))
+    return out.with_columns(ratio("proactive", "known_source").alias("proactive_share"))
 
 
 def _appeals(r, filters, by, period, keys):
@@ -897,7 +893,7 @@ def _appeals(r, filters, by, period, keys):
     out = out.rename({"decided": "tickets"})
     out = out.filter(pl.col("tickets") > 0) if keys else out
     return out.with_columns(
-        _ratio("appealed", "tickets").alias("appeal_rate"), _ratio("overturned", "appealed").alias("overturn_rate")
+        ratio("appealed", "tickets").alias("appeal_rate"), ratio("overturned", "appealed").alias("overturn_rate")
     )
 
 
@@ -906,7 +902,7 @@ def _automation(r, filters, by, period, keys):
         _select(level_for(r, filters, by).created, filters, period), keys, ["tickets", "known_automated", "automated"]
     )
     out = out.rename({"known_automated": "known"})
-    return out.with_columns(_ratio("automated", "known").alias("automated_share"))
+    return out.with_columns(ratio("automated", "known").alias("automated_share"))
 
 
 def _exposure(r, filters, by, period, keys):
@@ -918,8 +914,8 @@ def _exposure(r, filters, by, period, keys):
     base = base.rename({"acted": "tickets"})
     base = base.filter(pl.col("tickets") > 0) if keys else base
     base = base.with_columns(
-        _ratio("zero_views", "views_known").alias("zero_view_share"),
-        _ratio("within_24h", "tickets").alias("within_24h_share"),
+        ratio("zero_views", "views_known").alias("zero_view_share"),
+        ratio("within_24h", "tickets").alias("within_24h_share"),
     )
     hist = level.created_hist
     hist = None if hist is None else _select(hist, filters, period).filter(pl.col("measure") == _VIEWS)
@@ -960,7 +956,7 @@ def _sla(r, filters, by, period, keys):
         else pl.concat([counts, late], how="horizontal")
     )
     out = out.with_columns((pl.col("acted_with_target") + pl.col("late").fill_null(0)).alias("measured"))
-    return out.with_columns(_ratio("met", "measured").alias("attainment"))
+    return out.with_columns(ratio("met", "measured").alias("attainment"))
 
 
 def _cumulative(frame: pl.DataFrame, filters: Filters, before: dt.date, keys: list[str], column: str) -> pl.DataFrame:

@@ -51,21 +51,21 @@ class TableReport:
 def read_table(files: TableFiles, spec: TableMapping) -> tuple[pl.DataFrame, TableReport]:
     """Load one table: the valid rows in contract schema, and the report of what was rejected."""
     table = TABLES[files.table]
-    lf = _scan(files, spec)
-    schema = _schema(lf, files)
-    columns = _resolve_columns(table, schema, spec, files)
+    lf = scan_files(files, spec)
+    schema = table_schema(lf, files)
+    columns = resolve_columns(table, schema, spec, files)
     raw_names = {f: f"_raw.{f}" for f in columns}
     parsed: dict[str, pl.Expr] = {}
     for name, source_col in columns.items():
-        parsed[name] = _parse(table.field(name), pl.col(source_col), schema[source_col], spec, files)
+        parsed[name] = parse_field(table.field(name), pl.col(source_col), schema[source_col], spec, files)
     staged = lf.select(
         pl.col(_FILE),
         (pl.int_range(pl.len()).over(_FILE) + 1).alias(_LINE),
         pl.int_range(pl.len()).alias(_ORDER),
-        *[_as_text(pl.col(src), schema[src]).alias(raw_names[f]) for f, src in columns.items()],
+        *[as_text(pl.col(src), schema[src]).alias(raw_names[f]) for f, src in columns.items()],
         *[expr.alias(f) for f, expr in parsed.items()],
     )
-    staged = staged.with_columns(_reason_expr(table, columns, raw_names).alias(_REASON))
+    staged = staged.with_columns(reason_expr(table, columns, raw_names).alias(_REASON))
     try:
         frame = staged.collect()
     except (pl.exceptions.PolarsError, OSError) as exc:
@@ -92,7 +92,8 @@ def read_table(files: TableFiles, spec: TableMapping) -> tuple[pl.DataFrame, Tab
     return clean, report
 
 
-def _scan(files: TableFiles, spec: TableMapping) -> pl.LazyFrame:
+def scan_files(files: TableFiles, spec: TableMapping) -> pl.LazyFrame:
+    """A lazy scan of the table's files as they are (CSV as text), with the file name in `_file`."""
     paths = [str(p) for p in files.paths]
     for path in files.paths:
         if path.stat().st_size == 0:
@@ -114,7 +115,8 @@ def _scan(files: TableFiles, spec: TableMapping) -> pl.LazyFrame:
         raise _read_error(files, exc) from None
 
 
-def _schema(lf: pl.LazyFrame, files: TableFiles) -> pl.Schema:
+def table_schema(lf: pl.LazyFrame, files: TableFiles) -> pl.Schema:
+    """The scan's columns and types; SourceError naming the files when they cannot be read."""
     try:
         return lf.collect_schema()
     except (pl.exceptions.PolarsError, OSError) as exc:
@@ -135,7 +137,7 @@ def _read_error(files: TableFiles, exc: Exception) -> SourceError:
     )
 
 
-def _resolve_columns(table: Table, schema: pl.Schema, spec: TableMapping, files: TableFiles) -> dict[str, str]:
+def resolve_columns(table: Table, schema: pl.Schema, spec: TableMapping, files: TableFiles) -> dict[str, str]:
     """Contract field -> source column, from the mapping or from matching names."""
     by_lower = {c.strip().lower(): c for c in schema}
     columns: dict[str, str] = {}
@@ -171,11 +173,12 @@ def _column_list(schema: pl.Schema) -> str:
     return ", ".join(names[:30]) + (" …" if len(names) > 30 else "")
 
 
-def _is_text(dtype: pl.DataType) -> bool:
+def is_text(dtype: pl.DataType) -> bool:
+    """True for string-like source columns (String, Categorical, Enum)."""
     return dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))
 
 
-def _as_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+def as_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     """Trimmed text; empty becomes null. Integral floats print without ".0" so ids stay joinable."""
     if dtype.is_float():
         expr = (
@@ -188,15 +191,15 @@ def _as_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return pl.when(text == "").then(None).otherwise(text)
 
 
-def _parse(field: Field, col: pl.Expr, dtype: pl.DataType, spec: TableMapping, files: TableFiles) -> pl.Expr:
+def parse_field(field: Field, col: pl.Expr, dtype: pl.DataType, spec: TableMapping, files: TableFiles) -> pl.Expr:
     """An expression giving the field in its contract dtype; null where the value cannot be read."""
     if dtype == pl.Null:  # an all-empty column, as exporters write it
         return col.cast(field.kind.dtype)
     if field.kind == Kind.STRING:
-        text = _as_text(col, dtype)
+        text = as_text(col, dtype)
         return text.replace(spec.values[field.name]) if field.name in spec.values else text
-    if _is_text(dtype):
-        text = _as_text(col, dtype)
+    if is_text(dtype):
+        text = as_text(col, dtype)
         if field.kind == Kind.TIMESTAMP:
             return _parse_datetime(text, spec.datetime_format)
         if field.kind == Kind.DATE:
@@ -260,7 +263,7 @@ def _convert_typed(field: Field, col: pl.Expr, dtype: pl.DataType, files: TableF
     )
 
 
-def _reason_expr(table: Table, columns: dict[str, str], raw: dict[str, str]) -> pl.Expr:
+def reason_expr(table: Table, columns: dict[str, str], raw: dict[str, str]) -> pl.Expr:
     """The first rule a row breaks, as text; null for a valid row."""
     checks: list[tuple[pl.Expr, str]] = []
     for f in table.fields:

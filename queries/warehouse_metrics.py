@@ -20,7 +20,15 @@ from sqlalchemy.sql.elements import ColumnElement
 from queries import quality
 from queries.contract import PROACTIVE_SOURCES, TICKETS
 from queries.filters import DIMENSIONS, PERIODS, Filters
-from queries.metrics import THROUGHPUT_GROUPS, _ratio, dau_keys_of, duration_hours, per_million_dau, period_windows
+from queries.metrics import (
+    THROUGHPUT_GROUPS,
+    dau_keys_of,
+    duration_hours,
+    per_million_dau,
+    per_productive_hour,
+    period_windows,
+    ratio,
+)
 from queries.sla import SlaPolicy, load_sla_policy
 from queries.warehouse import Warehouse, WarehouseTable
 
@@ -268,7 +276,7 @@ def _sla(wh: Warehouse, filters: Filters, by: list[str], period: str | None, pol
         keys["period"] = period_sql(wh, t.col("created_at"), period)
     aggs = [Agg("tickets", "rows"), Agg("measured", "sum", flag(measured)), Agg("met", "sum", flag(met))]
     out = aggregate(wh, _created_in(t, filters), keys, aggs)
-    return out.with_columns(_ratio("met", "measured").alias("attainment"))
+    return out.with_columns(ratio("met", "measured").alias("attainment"))
 
 
 def _proactive(wh: Warehouse, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
@@ -279,7 +287,7 @@ def _proactive(wh: Warehouse, filters: Filters, by: list[str], period: str | Non
         Agg("proactive", "sum", flag(t.col("source").in_(PROACTIVE_SOURCES))),
     ]
     out = aggregate(wh, _created_in(t, filters), _keys(wh, t, by, period, "created_at"), aggs)
-    return out.with_columns(_ratio("proactive", "known_source").alias("proactive_share"))
+    return out.with_columns(ratio("proactive", "known_source").alias("proactive_share"))
 
 
 def _appeals(wh: Warehouse, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
@@ -293,7 +301,7 @@ def _appeals(wh: Warehouse, filters: Filters, by: list[str], period: str | None)
     where = [*_created_in(t, filters), t.col("decision").is_not(None)]
     out = aggregate(wh, where, _keys(wh, t, by, period, "created_at"), aggs)
     return out.with_columns(
-        _ratio("appealed", "tickets").alias("appeal_rate"), _ratio("overturned", "appealed").alias("overturn_rate")
+        ratio("appealed", "tickets").alias("appeal_rate"), ratio("overturned", "appealed").alias("overturn_rate")
     )
 
 
@@ -312,9 +320,7 @@ def _qa_accuracy(wh: Warehouse, filters: Filters, by: list[str], period: str | N
         keys["period"] = period_sql(wh, qa.col("reviewed_at"), period)
     aggs = [Agg("reviews", "rows"), Agg("correct", "sum", flag(qa.col("is_correct").is_(True)))]
     out = aggregate(wh, where, keys, aggs, from_=from_)
-    return out.with_columns(
-        _ratio("correct", "reviews").alias("accuracy"), *quality.wilson_bounds("correct", "reviews")
-    )
+    return out.with_columns(ratio("correct", "reviews").alias("accuracy"), *quality.wilson_bounds("correct", "reviews"))
 
 
 def _per_million_dau(wh: Warehouse, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
@@ -452,8 +458,8 @@ def _exposure(wh: Warehouse, filters: Filters, by: list[str], period: str | None
         *by,
         *(["period"] if period else []),
         "tickets",
-        _ratio("_zero_views", "_views_known").alias("zero_view_share"),
-        _ratio("_within_24h", "tickets").alias("within_24h_share"),
+        ratio("_zero_views", "_views_known").alias("zero_view_share"),
+        ratio("_within_24h", "tickets").alias("within_24h_share"),
         "p50_views",
         "p90_views",
     )
@@ -467,7 +473,7 @@ def _automation(wh: Warehouse, filters: Filters, by: list[str], period: str | No
         Agg("automated", "sum", flag(t.col("automated").is_(True))),
     ]
     out = aggregate(wh, _created_in(t, filters), _keys(wh, t, by, period, "created_at"), aggs)
-    return out.with_columns(_ratio("automated", "known").alias("automated_share"))
+    return out.with_columns(ratio("automated", "known").alias("automated_share"))
 
 
 def _human_decisions(t: WarehouseTable, filters: Filters) -> list[ColumnElement[bool]]:
@@ -509,13 +515,7 @@ def _throughput(wh: Warehouse, filters: Filters, by: list[str], period: str | No
         _keys(wh, staffing, by, period, "date"),
         [Agg("productive_hours", "fsum", staffing.col("productive_hours"))],
     )
-    out = (
-        handled.join(hours, on=keys, how="full", coalesce=True)
-        if keys
-        else pl.concat([handled, hours], how="horizontal")
-    )
-    out = out.with_columns(pl.col("handled").fill_null(0), pl.col("productive_hours").fill_null(0.0))
-    return out.with_columns(_ratio("handled", "productive_hours").alias("handled_per_productive_hour"))
+    return per_productive_hour(handled, hours, keys)
 
 
 _IMPLEMENTATIONS: dict[str, Callable[[Warehouse, Filters, list[str], str | None], pl.DataFrame]] = {

@@ -42,6 +42,7 @@ def test_overview_from_rollups_matches_the_rows(rolled_up: None, data_dir: Path)
     assert len(at.get("plotly_chart")) == 2
     assert set(at.dataframe[0].value["market"]) <= {"DE", "US"}
     assert any("QA accuracy" in c.value for c in at.caption)  # explained as not available from rollups
+    assert any("served from daily rollups" in c.value for c in at.sidebar.caption)
 
 
 def test_pages_that_need_rows_explain_the_large_source(rolled_up: None):
@@ -56,3 +57,13 @@ def test_data_health_counts_the_rolled_up_tickets(rolled_up: None, data_dir: Pat
     rows_loaded = tables.loc[tables["table"] == "tickets", "rows_loaded"].iloc[0]  # a pandas frame
     assert rows_loaded == load_dataset(data_dir / "demo").reports["tickets"].rows_loaded
     assert set(tables["table"]) == {"tickets", "staffing", "qa_reviews", "platform_metrics", "events"}
+
+
+def test_percentiles_beyond_the_exact_read_limit_are_explained(rolled_up: None, monkeypatch: pytest.MonkeyPatch):
+    import queries.rollups
+
+    monkeypatch.setattr(queries.rollups, "EXACT_ROWS_LIMIT", 0)  # as if the selection held too many rows
+    at = run(params={**PARAMS, "policy_domain": "hateful_conduct"})  # two filtered dimensions: no histogram holds both
+    tiles = metrics_by_label(at)
+    assert tiles["P50 time to action"] == "–" and tiles["Tickets received"] != "–"
+    assert any("two or more dimensions" in c.value for c in at.caption), [c.value for c in at.caption]

@@ -39,6 +39,7 @@ def test_overview_from_the_warehouse_equals_the_extracts(warehouse_env: str):
     assert len(from_warehouse) == 10 and all(v != "–" for v in from_warehouse.values()), from_warehouse
     assert from_warehouse == from_files
     assert len(at.get("plotly_chart")) == 2
+    assert any("computed in the warehouse" in c.value for c in at.sidebar.caption)
     movers = at.dataframe[0].value
     assert movers.shape[0] > 0 and set(movers["market"]) <= {"DE", "US"}
 

@@ -15,7 +15,7 @@ from queries.metrics import missing_inputs, summarize
 from queries.rolled_up import open_rolled_up, ticket_rows
 from tests.apptest import DEMO_END
 
-FILTERS = Filters(DEMO_END - dt.timedelta(days=59), DEMO_END, policy_domain=("spam", "hateful_conduct"))
+FILTERS = Filters(DEMO_END - dt.timedelta(days=59), DEMO_END, policy_domain=("integrity_spam_scams", "hateful_conduct"))
 
 
 @pytest.fixture(scope="module")

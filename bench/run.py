@@ -1,0 +1,624 @@
+"""Benchmark at scale: the project's rollups against naive exact-quantile rollups in Polars, pandas and DuckDB.
+
+    python bench/run.py [--tickets 50000000] [--days 730] [--seed 7] [--data-dir data/bench] [--regenerate]
+                        [--repeat 5] [--max-rss-gib 18] [--json OUT] [--markdown OUT]
+
+On the same generated files (bench/scale_data.py; reused when they exist) and each in a fresh process
+that reports its own wall time and peak RSS:
+- `rollup_s`: queries.rollups.build_rollups with an empty cache (cold);
+- `polars_naive_s`, `pandas_s`, `duckdb_s`: a rollup by day × policy_domain × market × vendor × source with
+  exact P50/P90 hours to close (linear interpolation), in Polars (lazy scan), pandas (pyarrow read) and
+  DuckDB (`quantile_cont` over read_parquet);
+- `polars_hist_s`, `duckdb_hist_s`: the rollups' core step alone in each engine (tickets per day × the five
+  filter dimensions × queries.histogram bucket of seconds to close), to choose the engine on that work;
+- `incremental_s`: the next day's file added, build_rollups again on the warm cache;
+- `rollup_load_ms`, `page_ms`: the rollups loaded from the disk cache, then the Overview's and Turnaround's
+  data from them over several filter views (p50 and max per page; `page_ms` is the slowest view of any page);
+- the percentile error observed: rollup percentiles against exact DuckDB `quantile_cont` over many filter ×
+  grouping combinations down to day × four dimensions (small groups), next to PERCENTILE_ERROR_BOUND.
+Writes JSON (every number, the machine, versions) and a Markdown report with PASS/FAIL per target.
+Only the standard library is imported up front, so each contender's peak RSS counts its own engine only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+NAIVE_KEYS = ("day", "policy_domain", "market", "vendor", "source")
+SCALE = 50_000_000  # the issue's reference size: the full targets apply from here, the quick-run ones below
+CONTENDERS = ("rollup", "polars_naive", "pandas", "duckdb", "polars_hist", "duckdb_hist")
+HIST_KEYS = ("day", "policy_domain", "market", "surface", "source", "vendor")  # the rollups' full grain
+ERROR_METRICS = {"time_to_first_action": "first_action_at", "time_to_close": "closed_at"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=SCALE)
+    parser.add_argument("--days", type=int, default=730)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--data-dir", type=Path, help="default: data/bench")
+    parser.add_argument("--regenerate", action="store_true", help="generate the data even when it exists")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per page view (median taken)")
+    parser.add_argument("--max-rss-gib", type=float, default=18.0, help="stop a step that grows beyond this")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--markdown", type=Path)
+    parser.add_argument("--child", choices=(*CONTENDERS, "pages", "errors"), help=argparse.SUPPRESS)
+    parser.add_argument("--source", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--cache-dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        began = time.perf_counter()
+        out = CHILDREN[args.child](args)
+        out.setdefault("seconds", time.perf_counter() - began)
+        print(json.dumps({**out, "peak_rss_mb": _peak_rss_mb()}, default=str))
+        return
+    results = run(args)
+    report = markdown(results)
+    print(report)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if args.markdown:
+        args.markdown.write_text(report)
+    sys.exit(1 if results["failed_steps"] else 0)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The run: data, then every step in its own process, one after the other
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Every measurement for one size, as flat JSON-ready numbers plus targets and machine."""
+    from bench.scale_data import DATA_DIR, add_next_day, ensure_scale_data
+
+    data_dir = args.data_dir or DATA_DIR
+    data = ensure_scale_data(
+        args.tickets, days=args.days, seed=args.seed, data_dir=data_dir, regenerate=args.regenerate
+    )
+    files = sorted(data.tickets_dir.glob("*.parquet"))
+    for path in files:  # read every file once so the first contender does not pay for a cold disk
+        path.read_bytes()
+    results: dict = {
+        "tickets": data.tickets,
+        "days": data.days,
+        "seed": data.seed,
+        "source": str(data.folder),
+        "files": len(files),
+        "data_mb": round(data.megabytes, 1),
+        "generate_s": data.seconds,
+        "machine": machine(),
+    }
+    failed: dict[str, str] = {}
+
+    def step(name: str, cache: Path | None = None) -> dict:
+        try:
+            return _child(name, data.folder, cache, args.repeat, args.max_rss_gib * 1024)
+        except RuntimeError as exc:
+            failed[name] = str(exc)
+            return {}
+
+    cache = Path(tempfile.mkdtemp(prefix="rollups-", dir=data_dir))
+    try:
+        cold = step("rollup", cache)
+        results["rollup_cache_mb"] = round(_folder_mb(cache), 1)
+        naive = {name: step(name) for name in ("polars_naive", "pandas", "duckdb", "polars_hist", "duckdb_hist")}
+        pages, errors, incremental = {}, {}, {}
+        if cold:  # the rest reads the warm cache
+            pages = step("pages", cache)
+            errors = step("errors", cache)
+            new_day = add_next_day(data)
+            try:
+                incremental = step("rollup", cache)
+            finally:
+                new_day.unlink()
+        else:
+            failed["pages, errors, incremental"] = "skipped: they need the cold build's cache"
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+    results.update(
+        rollup_s=_round(cold.get("seconds")),
+        rollup_peak_rss_mb=_round(cold.get("peak_rss_mb"), None),
+        rollup_partitions=cold.get("partitions"),
+        rollup_rows=cold.get("rows"),
+        rollup_rejected_rows=cold.get("rejected_rows"),
+    )
+    for name, out in naive.items():
+        results[f"{name}_s"] = _round(out.get("seconds"))
+        results[f"{name}_peak_rss_mb"] = _round(out.get("peak_rss_mb"), None)
+        results[f"{name}_groups"] = out.get("groups")
+    results.update(
+        incremental_s=_round(incremental.get("seconds")),
+        incremental_rebuilt=incremental.get("rebuilt"),
+        incremental_peak_rss_mb=_round(incremental.get("peak_rss_mb"), None),
+        **{k: v for k, v in pages.items() if k not in ("seconds", "peak_rss_mb")},
+        **{k: v for k, v in errors.items() if k not in ("seconds", "peak_rss_mb")},
+    )
+    results.update(ratios(results))
+    results["targets"] = targets(results)
+    results["failed_steps"] = failed
+    return results
+
+
+def _child(name: str, source: Path, cache: Path | None, repeat: int, max_rss_mb: float) -> dict:
+    """Run one step in a fresh interpreter; its JSON line (seconds, peak_rss_mb, …)."""
+    command = [sys.executable, __file__, "--child", name, "--source", str(source), "--repeat", str(repeat)]
+    command += ["--cache-dir", str(cache)] if cache else []
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        child = subprocess.Popen(command, stdout=stdout, stderr=stderr, text=True, cwd=REPO)
+        while child.poll() is None:  # a shared machine: stop a step before it pushes others out of memory
+            if _rss_mb(child.pid) > max_rss_mb:
+                child.kill()
+                child.wait()
+                raise RuntimeError(f"{name} stopped at {max_rss_mb:,.0f} MB resident (--max-rss-gib)")
+            time.sleep(0.1)
+        stdout.seek(0)
+        stderr.seek(0)
+        if child.returncode != 0:
+            raise RuntimeError(f"{name} failed: " + " | ".join(stderr.read().strip().splitlines()[-3:]))
+        return json.loads(stdout.read().strip().splitlines()[-1])
+
+
+def _rss_mb(pid: int) -> float:
+    """Current resident memory of a process (0 once it has gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS")), 0.0)
+
+
+def ratios(r: dict) -> dict[str, float | None]:
+    """rollup_s / duckdb_s, pandas_s / rollup_s, polars_naive_s / rollup_s."""
+
+    def ratio(a: str, b: str) -> float | None:
+        return round(r[a] / r[b], 2) if r.get(a) and r.get(b) else None
+
+    return {
+        "rollup_over_duckdb": ratio("rollup_s", "duckdb_s"),
+        "pandas_over_rollup": ratio("pandas_s", "rollup_s"),
+        "polars_naive_over_rollup": ratio("polars_naive_s", "rollup_s"),
+    }
+
+
+def targets(r: dict) -> list[dict]:
+    """The issue's targets for this size: what was measured, the limit, pass or fail (None when not measured)."""
+
+    def check(name: str, value: float | None, limit: float | None, text: str) -> dict:
+        passed = None if value is None or limit is None else value <= limit
+        return {"target": name, "measured": value, "limit": limit, "text": text, "pass": passed}
+
+    rollup, duckdb, pandas = r.get("rollup_s"), r.get("duckdb_s"), r.get("pandas_s")
+    if r["tickets"] >= SCALE:
+        speed = [check("rollup_s ≤ duckdb_s", rollup, duckdb, "rollup build faster than DuckDB quantile_cont")]
+    else:
+        speed = [
+            check("rollup_s ≤ 1.2 × duckdb_s", rollup, duckdb and 1.2 * duckdb, "quick run: at most 1.2 × DuckDB"),
+            check("rollup_s ≤ pandas_s / 3", rollup, pandas and pandas / 3, "quick run: at least 3 × faster"),
+        ]
+    return [
+        *speed,
+        check("rollup_peak_rss_mb ≤ 4096", r.get("rollup_peak_rss_mb"), 4096, "peak memory of the build"),
+        check("incremental_s ≤ 2", r.get("incremental_s"), 2.0, "one new day of extracts"),
+        check("page_ms ≤ 150", r.get("page_ms"), 150.0, "slowest page data step from rollups"),
+        check(
+            "percentile error ≤ bound",
+            r.get("percentile_error_max"),
+            r.get("percentile_error_bound"),
+            "max relative error of rollup P50/P90 vs exact",
+        ),
+        check("count mismatches = 0", r.get("count_mismatches"), 0, "tickets and measured per group equal exact"),
+    ]
+
+
+def machine() -> dict:
+    """Cores, RAM, CPU, load and library versions."""
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line)
+    return {
+        "cores": os.cpu_count(),
+        "ram_gib": round(mem_kb / 2**20, 1),
+        "cpu": cpu,
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+        **{lib: metadata.version(lib) for lib in ("polars", "duckdb", "pandas", "pyarrow", "numpy")},
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The steps, each run in its own process (imports inside, so a step's peak RSS is its own)
+
+
+def _rollup_step(args: argparse.Namespace) -> dict:
+    from queries.rollups import build_rollups
+
+    began = time.perf_counter()
+    _, stats = build_rollups(args.source, cache_dir=args.cache_dir)
+    seconds = time.perf_counter() - began
+    return {"seconds": seconds, "partitions": stats.partitions, "rebuilt": stats.rebuilt, "rows": stats.rows,
+            "rejected_rows": stats.rejected_rows}  # fmt: skip
+
+
+def _polars_step(args: argparse.Namespace) -> dict:
+    import polars as pl
+
+    began = time.perf_counter()
+    hours = (pl.col("closed_at") - pl.col("created_at")).dt.total_microseconds() / 3.6e9
+    out = (
+        pl.scan_parquet(args.source / "tickets" / "*.parquet")
+        .group_by(pl.col("created_at").dt.date().alias("day"), *NAIVE_KEYS[1:])
+        .agg(
+            pl.len().alias("tickets"),
+            hours.quantile(0.5, interpolation="linear").alias("p50_hours"),
+            hours.quantile(0.9, interpolation="linear").alias("p90_hours"),
+        )
+        .collect()
+    )
+    return {"seconds": time.perf_counter() - began, "groups": out.height}
+
+
+def _pandas_step(args: argparse.Namespace) -> dict:
+    import pandas as pd
+
+    began = time.perf_counter()
+    frame = pd.read_parquet(args.source / "tickets", columns=["created_at", "closed_at", *NAIVE_KEYS[1:]])
+    frame["day"] = frame["created_at"].dt.floor("D")
+    frame["hours"] = (frame["closed_at"] - frame["created_at"]).dt.total_seconds() / 3600
+    out = frame.groupby(list(NAIVE_KEYS), dropna=False, sort=False)["hours"].quantile([0.5, 0.9]).unstack()
+    return {"seconds": time.perf_counter() - began, "groups": len(out)}
+
+
+def _duckdb_step(args: argparse.Namespace) -> dict:
+    import duckdb
+
+    began = time.perf_counter()
+    out = (
+        duckdb.connect()
+        .sql(
+            f"""SELECT CAST(created_at AS DATE) AS day, {", ".join(NAIVE_KEYS[1:])}, count(*) AS tickets,
+                quantile_cont(date_diff('microsecond', created_at, closed_at) / 3.6e9, [0.5, 0.9]) AS hours
+            FROM read_parquet(?) GROUP BY ALL""",
+            params=[str(args.source / "tickets" / "*.parquet")],
+        )
+        .to_arrow_table()
+    )
+    return {"seconds": time.perf_counter() - began, "groups": out.num_rows}
+
+
+def _polars_hist_step(args: argparse.Namespace) -> dict:
+    """The rollups' core step alone, to compare engines: tickets per day × the five dimensions × log-spaced
+    bucket (queries.histogram) of seconds to close."""
+    import polars as pl
+
+    from queries.histogram import bucket_expr
+
+    began = time.perf_counter()
+    seconds = (pl.col("closed_at") - pl.col("created_at")).dt.total_microseconds() / 1e6
+    out = (
+        pl.scan_parquet(args.source / "tickets" / "*.parquet")
+        .group_by(pl.col("created_at").dt.date().alias("day"), *HIST_KEYS[1:], bucket_expr(seconds).alias("bucket"))
+        .agg(pl.len().alias("count"))
+        .collect()
+    )
+    return {"seconds": time.perf_counter() - began, "groups": out.height}
+
+
+def _duckdb_hist_step(args: argparse.Namespace) -> dict:
+    """The same histogram step in DuckDB, with queries.histogram's bucket edges written in SQL."""
+    import duckdb
+
+    from queries.histogram import SMALLEST, R
+
+    began = time.perf_counter()
+    seconds = "date_diff('microsecond', created_at, closed_at) / 1e6"
+    log_bucket = f"CAST(floor(ln({seconds} / ?) / ln(?)) AS INTEGER) + 2"
+    bucket = f"CASE WHEN {seconds} = 0 THEN 0 WHEN {seconds} < ? THEN 1 ELSE {log_bucket} END"
+    out = (
+        duckdb.connect()
+        .sql(
+            f"""SELECT CAST(created_at AS DATE) AS day, {", ".join(HIST_KEYS[1:])}, {bucket} AS bucket, count(*)
+            FROM read_parquet(?) GROUP BY ALL""",
+            params=[SMALLEST, SMALLEST, R, str(args.source / "tickets" / "*.parquet")],
+        )
+        .to_arrow_table()
+    )
+    return {"seconds": time.perf_counter() - began, "groups": out.num_rows}
+
+
+def _pages_step(args: argparse.Namespace) -> dict:
+    """Rollups loaded from the warm disk cache, then each page's data for every view (median of --repeat)."""
+    from bench.common import timed
+    from queries.rollups import build_rollups
+
+    began = time.perf_counter()
+    r, stats = build_rollups(args.source, cache_dir=args.cache_dir)
+    load_ms = (time.perf_counter() - began) * 1000
+    assert stats.rebuilt == 0, "the pages step expects a warm cache"
+    views = _views(r)
+    out: dict[str, float] = {"rollup_load_ms": round(load_ms, 1)}
+    for page, data in (("overview", overview_data), ("turnaround", turnaround_data)):
+        per_view = [timed(lambda f=f, data=data: data(r, f), args.repeat) * 1000 for f in views.values()]
+        out[f"page_{page}_ms_p50"] = round(statistics.median(per_view), 1)
+        out[f"page_{page}_ms_max"] = round(max(per_view), 1)
+    out["page_ms"] = max(out["page_overview_ms_max"], out["page_turnaround_ms_max"])
+    out["page_views"] = len(views)
+    return out
+
+
+def _views(r) -> dict:
+    """The filter views pages are timed on: everything, one market, one domain, the last 28 days."""
+    import datetime as dt
+
+    from bench.scale_data import DOMAINS, MARKETS
+    from queries.filters import Filters
+
+    first, last = r.first_day(), r.last_day()
+    return {
+        "all": Filters(first, last),
+        "one market": Filters(first, last, market=(MARKETS[1],)),
+        "one domain": Filters(first, last, policy_domain=(DOMAINS[4],)),
+        "last 28 days": Filters(last - dt.timedelta(days=27), last),
+    }
+
+
+def overview_data(r, f) -> None:
+    """The Overview's data from rollups: KPI tiles now and before, weekly trend by domain, top movers."""
+    import datetime as dt
+
+    import polars as pl
+
+    from queries.filters import Filters
+    from queries.overview import KPI_TILES
+    from queries.rollups import ROLLUP_METRICS, rollup_summary
+
+    for metric in dict.fromkeys(m for _, m, *_ in KPI_TILES if m in ROLLUP_METRICS):
+        rollup_summary(r, metric, f)
+        rollup_summary(r, metric, f.previous())
+    weeks = Filters(max(f.start, f.end - dt.timedelta(weeks=26)), f.end, **f.selections())
+    rollup_summary(r, "volume", weeks, by=["policy_domain"], period="week")
+    by = ["policy_domain", "market"]
+    now = rollup_summary(r, "volume", f, by=by)
+    before = rollup_summary(r, "volume", f.previous(), by=by).rename({"tickets": "previous_tickets"})
+    movers = now.join(before, on=by, how="full", coalesce=True, nulls_equal=True).fill_null(0)
+    movers.with_columns((pl.col("tickets") - pl.col("previous_tickets")).alias("change")).sort(
+        pl.col("change").abs(), descending=True
+    ).head(10)
+
+
+def turnaround_data(r, f) -> None:
+    """The Turnaround page's data from rollups: P50/P90 hours to first action and to close, overall, by week
+    and by vendor."""
+    from queries.rollups import rollup_summary
+
+    for metric in ERROR_METRICS:
+        rollup_summary(r, metric, f)
+        rollup_summary(r, metric, f, period="week")
+        rollup_summary(r, metric, f, by=["vendor"])
+
+
+def _errors_step(args: argparse.Namespace) -> dict:
+    """Rollup percentiles, counts and means against exact DuckDB figures over many filters and groupings."""
+    import duckdb
+    import polars as pl
+
+    from queries.rollups import PERCENTILE_ERROR_BOUND, build_rollups, rollup_summary
+
+    r, _ = build_rollups(args.source, cache_dir=args.cache_dir)
+    con = duckdb.connect()
+    files = str(args.source / "tickets" / "*.parquet")
+    compared = []
+    mismatches = 0
+    for (filters, by, period), metric in ((c, m) for c in _error_cases(r) for m in ERROR_METRICS):
+        keys = [*by, *(["period"] if period else [])]
+        exact = _exact(con, files, ERROR_METRICS[metric], filters, by, period)
+        approx = rollup_summary(r, metric, filters, by=by, period=period).with_columns(pl.col(by).cast(pl.String))
+        if keys:
+            both = exact.join(approx, on=keys, how="full", coalesce=True, nulls_equal=True, suffix="_rollup")
+        else:
+            both = pl.concat([exact, approx.rename(lambda c: f"{c}_rollup")], how="horizontal")
+        counts_differ = (pl.col("tickets") != pl.col("tickets_rollup")) | (
+            pl.col("measured") != pl.col("measured_rollup")
+        )
+        mismatches += both.filter(counts_differ.fill_null(True)).height
+        for p in ("p50_hours", "p90_hours", "mean_hours"):
+            compared.append(
+                both.filter(pl.col(p) > 0).select(
+                    pl.lit(f"{metric} {p} by {'×'.join(keys) or 'nothing'}; {filters.describe()}").alias("case"),
+                    pl.lit(p).alias("measure"),
+                    pl.col("measured"),
+                    pl.col(p).alias("exact"),
+                    pl.col(f"{p}_rollup").alias("rollup"),
+                    ((pl.col(f"{p}_rollup") - pl.col(p)).abs() / pl.col(p)).alias("error"),
+                )
+            )
+    table = pl.concat(compared)
+    # A null rollup percentile is one the rollups decline to give (several dimensions beyond the exact-read
+    # limit, see docs/rollups.md): counted apart, never scored as an error of zero.
+    unanswered = table.filter(pl.col("measure") != "mean_hours", pl.col("rollup").is_null()).height
+    pct = table.filter(pl.col("measure") != "mean_hours", pl.col("rollup").is_not_null()).sort("error", descending=True)
+    worst = pct.row(0, named=True)
+    return {
+        "percentile_error_bound": PERCENTILE_ERROR_BOUND,
+        "percentile_error_max": round(worst["error"], 5),
+        "percentile_error_p99": round(pct["error"].quantile(0.99, interpolation="linear"), 5),
+        "percentile_error_max_small_groups": round(pct.filter(pl.col("measured") <= 10)["error"].max() or 0.0, 5),
+        "percentiles_compared": pct.height,
+        "percentiles_unanswered": unanswered,
+        "percentiles_compared_small_groups": pct.filter(pl.col("measured") <= 10).height,
+        "percentile_error_worst": {k: worst[k] for k in ("case", "measure", "measured", "exact", "rollup")},
+        "mean_error_max": table.filter(pl.col("measure") == "mean_hours")["error"].max(),
+        "error_cases": len(_error_cases(r)) * len(ERROR_METRICS),
+        "count_mismatches": mismatches,
+    }
+
+
+def _error_cases(r) -> list[tuple]:
+    """(filters, by, period) combinations from everything down to day × four dimensions over one week."""
+    import datetime as dt
+
+    from bench.scale_data import DOMAINS, MARKETS
+    from queries.filters import Filters
+
+    first, last = r.first_day(), r.last_day()
+    week, month, quarter = (Filters(last - dt.timedelta(days=n - 1), last) for n in (7, 28, 91))
+    everything = Filters(first, last)
+    return [
+        (everything, [], None),
+        (everything, ["vendor"], None),
+        (everything, ["policy_domain", "market"], None),
+        (everything, ["source"], "week"),
+        (Filters(first, last, market=(MARKETS[-1],)), ["policy_domain"], "month"),
+        (Filters(quarter.start, last, policy_domain=(DOMAINS[-1],), market=MARKETS[:2]), ["surface"], "week"),
+        (month, ["policy_domain", "market"], "week"),
+        (week, ["policy_domain", "market", "vendor", "source"], "day"),
+        (Filters(week.start, last, source=("trusted_flagger", "legal")), ["market", "surface"], "day"),
+    ]  # fmt: skip
+
+
+def _exact(con, files: str, end: str, filters, by: list[str], period: str | None):
+    """Exact tickets, measured, P50/P90 (quantile_cont: linear) and mean hours from created_at to `end`,
+    for tickets created in the filters' days and groups, as queries.metrics defines them."""
+    keys = [*by, *([f"CAST(date_trunc('{period}', created_at) AS DATE) AS period"] if period else [])]
+    where, params = ["created_at >= ?", "created_at < ?"], [files, filters.start_at, filters.end_before]
+    for name, values in filters.selections().items():
+        where.append(f"list_contains(?, {name})")
+        params.append(list(values))
+    hours = f"CASE WHEN {end} >= created_at THEN date_diff('microsecond', created_at, {end}) / 3.6e9 END"
+    sql = f"""SELECT {"".join(k + ", " for k in keys)} count(*) AS tickets, count(h) AS measured,
+            quantile_cont(h, 0.5) AS p50_hours, quantile_cont(h, 0.9) AS p90_hours, avg(h) AS mean_hours
+        FROM (SELECT *, {hours} AS h FROM read_parquet(?) WHERE {" AND ".join(where)})
+        {"GROUP BY ALL" if keys else ""}"""
+    import polars as pl
+
+    exact = pl.from_arrow(con.sql(sql, params=params).to_arrow_table())
+    return exact.with_columns(pl.col("tickets", "measured").cast(pl.Int64))
+
+
+CHILDREN = {
+    "rollup": _rollup_step,
+    "polars_naive": _polars_step,
+    "pandas": _pandas_step,
+    "duckdb": _duckdb_step,
+    "polars_hist": _polars_hist_step,
+    "duckdb_hist": _duckdb_hist_step,
+    "pages": _pages_step,
+    "errors": _errors_step,
+}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Report
+
+
+def markdown(r: dict) -> str:
+    """The report: steps side by side, page data, percentile error, ratios and targets."""
+    m = r["machine"]
+    made = f"generated in {r['generate_s']} s" if r["generate_s"] is not None else "reused"
+    lines = [
+        f"### {r['tickets']:,} tickets over {r['days']} days ({r['files']} daily files, {r['data_mb']:,} MB zstd "
+        f"Parquet, {made})",
+        "",
+        f"Machine: {m['cores']} cores ({m['cpu']}), {m['ram_gib']} GiB RAM, load {m['load_average_1m']} at start; "
+        f"Python {m['python']}, Polars {m['polars']}, DuckDB {m['duckdb']}, pandas {m['pandas']}, "
+        f"pyarrow {m['pyarrow']}, NumPy {m['numpy']}.",
+        "",
+        "| step (own process) | wall s | peak RSS MB | notes |",
+        "|---|---:|---:|---|",
+        f"| project rollup build, cold cache (`rollup_s`) | {_fmt(r['rollup_s'])} | {_fmt(r['rollup_peak_rss_mb'])} "
+        f"| {_fmt(r['rollup_partitions'])} partitions, cache {_fmt(r['rollup_cache_mb'])} MB |",
+        f"| Polars lazy, exact P50/P90 (`polars_naive_s`) | {_fmt(r['polars_naive_s'])} "
+        f"| {_fmt(r['polars_naive_peak_rss_mb'])} | {_fmt(r['polars_naive_groups'])} groups |",
+        f"| pandas, groupby quantile (`pandas_s`) | {_fmt(r['pandas_s'])} | {_fmt(r['pandas_peak_rss_mb'])} "
+        f"| {_fmt(r['pandas_groups'])} groups |",
+        f"| DuckDB quantile_cont (`duckdb_s`) | {_fmt(r['duckdb_s'])} | {_fmt(r['duckdb_peak_rss_mb'])} "
+        f"| {_fmt(r['duckdb_groups'])} groups |",
+        f"| histogram step alone, Polars lazy (`polars_hist_s`) | {_fmt(r['polars_hist_s'])} "
+        f"| {_fmt(r['polars_hist_peak_rss_mb'])} | {_fmt(r['polars_hist_groups'])} day × 5 dimensions × bucket rows |",
+        f"| histogram step alone, DuckDB (`duckdb_hist_s`) | {_fmt(r['duckdb_hist_s'])} "
+        f"| {_fmt(r['duckdb_hist_peak_rss_mb'])} | {_fmt(r['duckdb_hist_groups'])} rows |",
+        f"| one new day, warm cache (`incremental_s`) | {_fmt(r['incremental_s'])} "
+        f"| {_fmt(r['incremental_peak_rss_mb'])} | {_fmt(r['incremental_rebuilt'])} partition rebuilt |",
+        "",
+        f"Page data from the rollups over {_fmt(r.get('page_views'))} views (all days, one market, one domain, last 28 "
+        f"days; median of repeats per view), after loading them from the disk cache in "
+        f"{_fmt(r.get('rollup_load_ms'))} ms (`rollup_load_ms`):",
+        "",
+        "| page | p50 ms | max ms |",
+        "|---|---:|---:|",
+        f"| Overview (KPIs now and before, weekly trend by domain, top movers) | {_fmt(r.get('page_overview_ms_p50'))} "
+        f"| {_fmt(r.get('page_overview_ms_max'))} |",
+        f"| Turnaround (P50/P90 to first action and to close: overall, by week, by vendor) "
+        f"| {_fmt(r.get('page_turnaround_ms_p50'))} | {_fmt(r.get('page_turnaround_ms_max'))} |",
+        "",
+        f"Percentiles from merged histograms vs exact (DuckDB quantile_cont) over {_fmt(r.get('error_cases'))} "
+        f"metric × filter × grouping cases, {_fmt(r.get('percentiles_compared'))} group percentiles "
+        f"({_fmt(r.get('percentiles_compared_small_groups'))} in groups of ≤ 10 tickets; "
+        f"{_fmt(r.get('percentiles_unanswered'))} left null by the rollups): max relative error "
+        f"{_pct(r.get('percentile_error_max'))}, p99 {_pct(r.get('percentile_error_p99'))}, max in small groups "
+        f"{_pct(r.get('percentile_error_max_small_groups'))} (stated bound {_pct(r.get('percentile_error_bound'))}); "
+        f"means max relative error {_fmt(r.get('mean_error_max'))}; groups whose tickets or measured count differ "
+        f"from exact: {_fmt(r.get('count_mismatches'))}.",
+        "",
+        f"Ratios: rollup_s / duckdb_s = {_fmt(r['rollup_over_duckdb'])}, "
+        f"pandas_s / rollup_s = {_fmt(r['pandas_over_rollup'])}, "
+        f"polars_naive_s / rollup_s = {_fmt(r['polars_naive_over_rollup'])}.",
+        "",
+        "| target | measured | limit | result |",
+        "|---|---:|---:|---|",
+        *[
+            f"| {t['target']} ({t['text']}) | {_fmt(t['measured'])} | {_fmt(t['limit'])} "
+            f"| {'n/a' if t['pass'] is None else 'PASS' if t['pass'] else 'FAIL'} |"
+            for t in r["targets"]
+        ],
+    ]
+    lines += [f"\nFailed: {name}: {why}" for name, why in r["failed_steps"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: float | int | None) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.3g}" if abs(value) < 1 else f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.2f} %"
+
+
+def _round(value: float | None, digits: int | None = 2) -> float | int | None:
+    return None if value is None else round(value, digits)
+
+
+def _folder_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+if __name__ == "__main__":
+    main()

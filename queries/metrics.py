@@ -488,19 +488,7 @@ def _backlog(ds: Dataset, filters: Filters, by: list[str], period: str | None) -
     arrivals = count(tickets.filter(pl.col("created_at") >= filters.start_at), "created_at", "arrivals", keys)
     closures = count(tickets.filter(pl.col("closed_at") < filters.end_before), "closed_at", "closures", keys)
     before = count(tickets.filter(pl.col("created_at") < filters.start_at), None, "open_before", by)
-    flow = grid
-    for part, on in ((arrivals, keys), (closures, keys), (before, by)):
-        flow = flow.join(part, on=on, how="left", nulls_equal=True) if on else flow.join(part, how="cross")
-    flow = (
-        flow.with_columns(pl.col("arrivals", "closures", "open_before").fill_null(0))
-        .sort("_group", "boundary")
-        .with_columns(
-            (pl.col("open_before") + (pl.col("arrivals") - pl.col("closures")).cum_sum().over("_group")).alias(
-                "open_end"
-            )
-        )
-        .with_columns((pl.col("open_end") - pl.col("arrivals") + pl.col("closures")).alias("open_start"))
-    )
+    flow = backlog_flow(grid, arrivals, closures, before, keys, by)
     # Oldest open ticket at each end boundary: in a group's tickets sorted by creation, the first whose last open
     # boundary reaches the boundary (running maximum), provided it was already open then.
     first_open, last_open = open_span(windows["window_end"])
@@ -524,6 +512,31 @@ def _backlog(ds: Dataset, filters: Filters, by: list[str], period: str | None) -
         .alias("oldest_open_hours")
     )
     return out.select(*keys, "open_start", "arrivals", "closures", "open_end", "oldest_open_hours")
+
+
+def backlog_flow(
+    grid: pl.DataFrame,
+    arrivals: pl.DataFrame,
+    closures: pl.DataFrame,
+    before: pl.DataFrame,
+    keys: list[str],
+    by: list[str],
+) -> pl.DataFrame:
+    """The backlog identity on the group × period grid (`_group`, `boundary`): arrivals and closures per period,
+    open_before per group, then open_end = open_before + running (arrivals − closures) and open_start."""
+    flow = grid
+    for part, on in ((arrivals, keys), (closures, keys), (before, by)):
+        flow = flow.join(part, on=on, how="left", nulls_equal=True) if on else flow.join(part, how="cross")
+    return (
+        flow.with_columns(pl.col("arrivals", "closures", "open_before").fill_null(0))
+        .sort("_group", "boundary")
+        .with_columns(
+            (pl.col("open_before") + (pl.col("arrivals") - pl.col("closures")).cum_sum().over("_group")).alias(
+                "open_end"
+            )
+        )
+        .with_columns((pl.col("open_end") - pl.col("arrivals") + pl.col("closures")).alias("open_start"))
+    )
 
 
 def _exposure(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:

@@ -22,6 +22,7 @@ from queries.contract import PROACTIVE_SOURCES, TICKETS
 from queries.filters import DIMENSIONS, PERIODS, Filters
 from queries.metrics import (
     THROUGHPUT_GROUPS,
+    backlog_flow,
     dau_keys_of,
     duration_hours,
     per_million_dau,
@@ -371,19 +372,7 @@ def _backlog(wh: Warehouse, filters: Filters, by: list[str], period: str | None)
     before = aggregate(
         wh, [*during, created < filters.start_at], {b: t.col(b) for b in by}, [Agg("open_before", "rows")]
     )
-    flow = grid
-    for part, on in ((arrivals, keys), (closures, keys), (before, by)):
-        flow = flow.join(part, on=on, how="left", nulls_equal=True) if on else flow.join(part, how="cross")
-    flow = (
-        flow.with_columns(pl.col("arrivals", "closures", "open_before").fill_null(0))
-        .sort("_group", "boundary")
-        .with_columns(
-            (pl.col("open_before") + (pl.col("arrivals") - pl.col("closures")).cum_sum().over("_group")).alias(
-                "open_end"
-            )
-        )
-        .with_columns((pl.col("open_end") - pl.col("arrivals") + pl.col("closures")).alias("open_start"))
-    )
+    flow = backlog_flow(grid, arrivals, closures, before, keys, by)
     out = flow.join_asof(
         _oldest_by_last_open(wh, t, during, filters, by, period, windows, groups),
         left_on="boundary",

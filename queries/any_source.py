@@ -7,7 +7,6 @@ import datetime as dt
 
 import polars as pl
 
-from queries import rolled_up
 from queries.dataset import Dataset
 from queries.rolled_up import RolledUpSource
 from queries.warehouse import Warehouse
@@ -17,10 +16,8 @@ Source = Dataset | RolledUpSource | Warehouse
 
 def created_days(src: Source) -> tuple[dt.date, dt.date] | None:
     """First and last day with valid tickets; None when there are none."""
-    if isinstance(src, Warehouse):
+    if isinstance(src, Warehouse | RolledUpSource):
         return src.created_range()
-    if isinstance(src, RolledUpSource):
-        return rolled_up.created_range(src)
     created = src.tables["tickets"]["created_at"]
     first, last = created.min(), created.max()
     return None if first is None else (first.date(), last.date())
@@ -35,8 +32,6 @@ def small_table(src: Source, name: str) -> pl.DataFrame | None:
 
 def distinct_values(src: Source, column: str) -> list[str]:
     """Sorted distinct values of a tickets dimension, for the filter bar."""
-    if isinstance(src, Warehouse):
+    if isinstance(src, Warehouse | RolledUpSource):
         return src.distinct_values("tickets", column)
-    if isinstance(src, RolledUpSource):
-        return rolled_up.distinct_values(src, column)
     return src.tables["tickets"].get_column(column).drop_nulls().unique().sort().to_list()

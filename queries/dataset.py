@@ -29,7 +29,7 @@ class Dataset:
     def has(self, table: str, *fields: str) -> bool:
         """True when the table is present and every named field was provided by the source."""
         report = self.reports.get(table)
-        return report is not None and report.rows_loaded > 0 and not set(fields) & set(report.missing_fields)
+        return report is not None and report.provides(*fields)
 
 
 def describe_source(source: str | Path, mapping_file: str | Path | None = None) -> str:

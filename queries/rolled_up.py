@@ -41,7 +41,17 @@ class RolledUpSource:
     def has(self, table: str, *fields: str) -> bool:
         """True when the table is present and every named field was provided by the source (as Dataset.has)."""
         report = self.reports.get(table)
-        return report is not None and report.rows_loaded > 0 and not set(fields) & set(report.missing_fields)
+        return report is not None and report.provides(*fields)
+
+    def created_range(self) -> tuple[dt.date, dt.date] | None:
+        """First and last day with valid tickets in the rollups."""
+        first = self.rollups.first_day()
+        return None if first is None else (first, self.rollups.last_day())
+
+    def distinct_values(self, table: str, column: str) -> list[str]:
+        """Sorted distinct values of a rolled-up ticket dimension (`table` is always tickets)."""
+        created = self.rollups.levels[(column,)].created
+        return created.get_column(column).cast(pl.String).drop_nulls().unique().sort().to_list()
 
 
 def ticket_rows(source: str | Path, mapping_file: str | Path | None = None) -> int:
@@ -73,7 +83,6 @@ def _tickets_report(files: TableFiles, r: Rollups) -> TableReport:
     rejections = tuple(
         Rejection(reason, rows, ()) for reason, rows in sorted(r.rejections.items(), key=lambda kv: -kv[1])
     )
-    latest = r.as_of if r.as_of is not None else None
     return TableReport(
         table="tickets",
         location=files.label,
@@ -83,17 +92,5 @@ def _tickets_report(files: TableFiles, r: Rollups) -> TableReport:
         rejections=rejections,
         missing_fields=r.missing_fields,
         ignored_columns=(),
-        latest=latest,
+        latest=r.as_of,
     )
-
-
-def created_range(src: RolledUpSource) -> tuple[dt.date, dt.date] | None:
-    """First and last day with valid tickets in the rollups."""
-    first = src.rollups.first_day()
-    return None if first is None else (first, src.rollups.last_day())
-
-
-def distinct_values(src: RolledUpSource, column: str) -> list[str]:
-    """Sorted distinct values of a rolled-up ticket dimension."""
-    created = src.rollups.levels[(column,)].created
-    return created.get_column(column).cast(pl.String).drop_nulls().unique().sort().to_list()

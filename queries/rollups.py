@@ -135,10 +135,6 @@ class Rollups:
         days = self.levels[()].created["day"]
         return days.max() if days.len() else None
 
-    def has(self, *fields: str) -> bool:
-        """True when tickets are present and every named field was provided (as Dataset.has)."""
-        return self.rows > 0 and not set(fields) & set(self.missing_fields)
-
 
 @dataclass(frozen=True)
 class BuildStats:

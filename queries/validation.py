@@ -47,6 +47,10 @@ class TableReport:
     def rows_rejected(self) -> int:
         return sum(r.rows for r in self.rejections)
 
+    def provides(self, *fields: str) -> bool:
+        """True when rows were loaded and the source provided every named field."""
+        return self.rows_loaded > 0 and not set(fields) & set(self.missing_fields)
+
 
 def read_table(files: TableFiles, spec: TableMapping) -> tuple[pl.DataFrame, TableReport]:
     """Load one table: the valid rows in contract schema, and the report of what was rejected."""

@@ -92,7 +92,7 @@ class Warehouse:
     def has(self, table: str, *fields: str) -> bool:
         """True when the table is present and every named field was provided by the source."""
         report = self.reports.get(table)
-        return report is not None and report.rows_loaded > 0 and not set(fields) & set(report.missing_fields)
+        return report is not None and report.provides(*fields)
 
     def distinct_values(self, table: str, column: str) -> list[str]:
         """The distinct non-empty values of a column among valid rows, sorted (for the filter bar)."""

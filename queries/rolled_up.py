@@ -50,8 +50,7 @@ class RolledUpSource:
 
     def distinct_values(self, table: str, column: str) -> list[str]:
         """Sorted distinct values of a rolled-up ticket dimension (`table` is always tickets)."""
-        created = self.rollups.levels[(column,)].created
-        return created.get_column(column).cast(pl.String).drop_nulls().unique().sort().to_list()
+        return self.rollups.values(column)
 
 
 def ticket_rows(source: str | Path, mapping_file: str | Path | None = None) -> int:

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import polars.selectors as cs
+import pyarrow as pa
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from queries import validation
@@ -61,8 +63,9 @@ ROLLUP_METRICS = (
     "automation",
     "handle_time",
 )
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 BATCH_ROWS = 2_000_000  # rows aggregated at once (bounds memory); bigger Parquet files are split into slices
+_DENSE_CELLS = 1 << 25  # largest day × dimension × bucket index counted densely (256 MB of int64 counts)
 EXACT_ROWS_LIMIT = 500_000  # most rows read for an exact percentile over several dimensions (memory, time)
 REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -71,7 +74,9 @@ REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 LEVELS: tuple[tuple[str, ...], ...] = (ROLLUP_DIMENSIONS, (), *((d,) for d in ROLLUP_DIMENSIONS))
 _HIST_LEVELS = LEVELS[1:]
 _FULL = ROLLUP_DIMENSIONS
-_TEXT = (*ROLLUP_DIMENSIONS, "queue", "priority", "decision")
+_CODED = ROLLUP_DIMENSIONS  # text read as Categorical: the rollups group on their codes
+# Stored as UInt32 codes into a dictionary (sorted values) so cached tables load without conversion.
+_ENCODED = (*ROLLUP_DIMENSIONS, "sla_rule")
 # Histogram measures (created-day table): hours to first action, hours to close, views before action.
 _TTFA, _TTC, _VIEWS = 0, 1, 2
 _US = 1_000_000
@@ -120,6 +125,7 @@ class Rollups:
     sla_waiting: pl.DataFrame  # tickets with a target and no first action yet: created_at, dims, rule, target
     sla_policy: SlaPolicy
     as_of: dt.datetime | None  # the data's "now": latest timestamp in valid tickets (as queries.metrics.data_as_of)
+    dictionary: dict[str, tuple[str, ...]]  # dimension (and sla_rule) -> its values; tables hold their codes
     rows: int  # valid tickets
     rejected_rows: int
     rejections: dict[str, int] = field(default_factory=dict)  # reason -> rows
@@ -134,6 +140,11 @@ class Rollups:
     def last_day(self) -> dt.date | None:
         days = self.levels[()].created["day"]
         return days.max() if days.len() else None
+
+    def values(self, dimension: str) -> list[str]:
+        """Sorted values of a dimension that have tickets."""
+        codes = self.levels[(dimension,)].created[dimension].drop_nulls().unique().to_list()
+        return sorted(self.dictionary[dimension][c] for c in codes)
 
 
 @dataclass(frozen=True)
@@ -341,8 +352,8 @@ def _checked_rows(batch: list[_Partition], spec, excluded: frozenset[str]) -> tu
             scans.append(lf)
             present |= set(TABLES["tickets"].names) - set(missing)
         rows, rejections = pl.concat(scans, how="vertical"), {}
-    # Text columns as Categorical: grouping on their codes is 2–3× faster than on strings.
-    checked = rows.select(*needed, _REASON).with_columns(pl.col(*_TEXT).cast(pl.Categorical))
+    # Dimensions as Categorical: grouping on their codes is 2–3× faster than on strings.
+    checked = rows.select(*needed, _REASON).with_columns(pl.col(*_CODED).cast(pl.Categorical))
     return checked.collect(), rejections, present
 
 
@@ -362,7 +373,8 @@ def _typed_rows(
     batch: list[_Partition], spec, excluded: frozenset[str], predicate: pl.Expr | None = None
 ) -> tuple[pl.DataFrame, tuple[str, ...]] | None:
     """The lean path for Parquet already in the contract's types and names (no mapping): the loader's rules as
-    cheap expressions on the typed columns, text read as Categorical and checked once per distinct value.
+    cheap expressions on the typed columns, in one pass, text read as Categorical and checked once per
+    distinct value.
 
     None when the batch does not qualify (CSV, mapped or differently typed columns, or text that the loader
     would trim or blank out): the caller then takes the loader-equivalent path. `predicate` (on typed,
@@ -378,26 +390,15 @@ def _typed_rows(
         return None
     used = [f for f in present if f in _USED]
     text = [f for f in used if table.field(f).kind == Kind.STRING and f != "ticket_id"]
-    lf = lf.select(used) if predicate is None else lf.filter(predicate).select(used)
-    rows = lf.with_columns(pl.col(text).cast(pl.Categorical)).collect()
-    for name in text:  # a value the loader would trim or blank: take its path (rare, so checked per value)
-        values = rows[name].unique().drop_nulls().cast(pl.String)
-        if (values != values.str.strip_chars()).any() or (values == "").any():
-            return None
-    ticket_id = validation.as_text(pl.col("ticket_id"), pl.String)
-    parsed = [
-        validation.parse_field(table.field(f), pl.col(f), schema[f], spec, files).alias(f)
-        for f in used
-        if f not in text and f != "ticket_id"
-    ]
-    raw = {f: f for f in used} | {f: f"_raw.{f}" for f in used if f not in text}
-    staged = (
-        rows.lazy()
-        .with_columns(
-            *(pl.col(f).alias(raw[f]) for f in used if f not in text and f != "ticket_id"),
-            ticket_id.alias("_raw.ticket_id"),
-        )
-        .with_columns(ticket_id.alias("ticket_id"), *parsed)
+    typed = [f for f in used if f not in text and f != "ticket_id"]
+    raw = {f: f for f in text} | {f: f"_raw.{f}" for f in typed} | {"ticket_id": "ticket_id"}
+    lf = lf if predicate is None else lf.filter(predicate)
+    staged = lf.select(
+        validation.as_text(pl.col("ticket_id"), pl.String).alias("ticket_id"),
+        *(pl.col(f).cast(pl.Categorical) if f in _CODED else pl.col(f) for f in text),
+        *(pl.col(f).alias(raw[f]) for f in typed),
+    ).with_columns(
+        validation.parse_field(table.field(f), pl.col(raw[f]), schema[f], spec, files).alias(f) for f in typed
     )
     reason = validation.reason_expr(table, {f: f for f in used}, raw)
     if excluded:
@@ -406,10 +407,16 @@ def _typed_rows(
     missing = tuple(f for f in table.names if f not in present)
     absent = [f for f in _USED if f not in present]
     staged = staged.with_columns(
-        reason.alias(_REASON), *(pl.lit(None, table.field(f).kind.dtype).alias(f) for f in absent)
+        reason.alias(_REASON),
+        *(pl.lit(None, table.field(f).kind.dtype).alias(f) for f in absent if f not in _CODED),
+        *(pl.lit(None, pl.String).cast(pl.Categorical).alias(f) for f in absent if f in _CODED),
     )
-    staged = staged.with_columns(pl.col(f).cast(pl.Categorical) for f in _TEXT if f in absent)
-    return staged.select(*[f for f in table.names if f in _USED], _REASON).collect(), missing
+    rows = staged.select(*[f for f in table.names if f in _USED], _REASON).collect()
+    for name in text:  # a value the loader would trim or blank: take its path (rare, so checked per value)
+        values = rows[name].unique().drop_nulls().cast(pl.String)
+        if (values != values.str.strip_chars()).any() or (values == "").any():
+            return None
+    return rows, missing
 
 
 def _valid_rows(partitions: list[_Partition], spec, excluded: frozenset[str], predicate: pl.Expr) -> pl.DataFrame:
@@ -424,85 +431,95 @@ def _valid_rows(partitions: list[_Partition], spec, excluded: frozenset[str], pr
             frames.append(checked.filter(pl.col(_REASON).is_null() & predicate))
         else:
             frames.append(fast[0].filter(pl.col(_REASON).is_null()))
-    return pl.concat(frames).drop(_REASON).with_columns(pl.col(_TEXT).cast(pl.String))
+    return pl.concat(frames).drop(_REASON).with_columns(pl.col(_CODED).cast(pl.String))
 
 
-def _codes(frame: pl.DataFrame, keys: list[str]) -> pl.Expr | None:
-    """One UInt64 per row packing the (integer-coded) keys, or None when they do not fit in 63 bits.
-
-    Grouping on one packed integer is several times faster than on five or six columns; each key's
-    value is then taken back with first()."""
-    code = {
-        k: pl.col(k).to_physical().cast(pl.Int64) if frame.schema[k] != pl.Date else pl.col(k).cast(pl.Int64)
-        for k in keys
-    }
-    if not frame.height:
-        return None
-    bounds = frame.select(
-        *(c.min().alias(f"{k}.min") for k, c in code.items()), *(c.max().alias(f"{k}.max") for k, c in code.items())
+def _bounds(frame: pl.DataFrame, columns: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """Smallest and largest physical value (Date: days, Categorical: category id) of each column."""
+    got = frame.select(
+        *(pl.col(c).to_physical().cast(pl.Int64).min().alias(f"{c}.min") for c in columns),
+        *(pl.col(c).to_physical().cast(pl.Int64).max().alias(f"{c}.max") for c in columns),
     ).row(0, named=True)
-    packed, bits = pl.lit(0, pl.UInt64), 0
-    for k, c in code.items():
-        low, high = bounds[f"{k}.min"] or 0, bounds[f"{k}.max"] or 0
-        width = (high - low + 2).bit_length()
-        packed = packed * (1 << width) + (c - low + 1).fill_null(0).cast(pl.UInt64)
-        bits += width
-    return packed if bits <= 63 else None
+    return {c: (got[f"{c}.min"] or 0, got[f"{c}.max"] or 0) for c in columns}
 
 
-def _grouped(frame: pl.DataFrame, keys: list[str], aggs: list[pl.Expr]) -> pl.LazyFrame:
-    """frame grouped by keys (integer, Date or Categorical columns) with aggs, lazily."""
-    packed = _codes(frame, keys)
-    if packed is None:
+def _grouped(
+    frame: pl.DataFrame, keys: list[str], aggs: list[pl.Expr], bounds: dict[str, tuple[int, int]]
+) -> pl.LazyFrame:
+    """frame grouped by keys (Date, integer or Categorical columns within `bounds`) with aggs, lazily.
+
+    The keys are packed into one UInt64 (each as its physical value − low + 1, 0 for null) and unpacked
+    from it after grouping: grouping on one integer is several times faster than on six columns."""
+    widths = [(bounds[k][1] - bounds[k][0] + 2).bit_length() for k in keys]
+    if sum(widths) > 63:
         return frame.lazy().group_by(keys).agg(aggs)
-    return frame.lazy().group_by(packed.alias("_key")).agg(pl.col(keys).first(), *aggs).drop("_key")
+    packed, shifts = pl.lit(0, pl.UInt64), []
+    for key, width in zip(keys, widths, strict=True):
+        code = pl.col(key).to_physical().cast(pl.Int64) - bounds[key][0] + 1
+        packed = packed * (1 << width) + code.fill_null(0).cast(pl.UInt64)
+        shifts.append(sum(widths) - sum(widths[: len(shifts) + 1]))
+    unpacked = []
+    for key, width, shift in zip(keys, widths, shifts, strict=True):
+        code = (pl.col("_key") // (1 << shift) % (1 << width)).cast(pl.Int64)
+        value = pl.when(code > 0).then(code - 1 + bounds[key][0])
+        dtype = frame.schema[key]
+        if isinstance(dtype, pl.Categorical):
+            value = value.cast(pl.UInt32).cat.to(dtype)
+        unpacked.append(value.cast(dtype).alias(key))
+    grouped = frame.lazy().group_by(packed.alias("_key")).agg(aggs)
+    return grouped.select(*unpacked, pl.exclude("_key"))
 
 
-def _dense(column: pl.Series) -> tuple[np.ndarray, pl.Series]:
-    """Dense codes 0…n−1 of a Categorical column (null included) and the value of each code."""
-    values = column.unique()
-    known = values.to_physical()
-    null = int(known.max() or 0) + 1
-    lookup = np.zeros(null + 1, np.int64)
-    lookup[known.fill_null(null).to_numpy()] = np.arange(values.len())
-    return lookup[column.to_physical().fill_null(null).to_numpy()], values
+def _dense(codes: pl.Series, size: int) -> tuple[np.ndarray, pl.Series]:
+    """A code column (codes 0…size−1 or null) as int32 with null as `size`, and the code each number stands for."""
+    return codes.fill_null(size).cast(pl.Int32).to_numpy(), pl.Series(codes.name, [*range(size), None], pl.UInt32)
 
 
 def _histograms(
-    rows: pl.DataFrame, day: str, bucket: str, dense: dict[str, tuple[np.ndarray, pl.Series]]
+    days: np.ndarray, buckets: dict[int, np.ndarray], dense: dict[str, tuple[np.ndarray, pl.Series]]
 ) -> dict[tuple[str, ...], pl.DataFrame]:
-    """Per histogram level, (day, dimension, bucket, count) of the rows' buckets (−1: no value).
+    """Per histogram level, (day, dimension, bucket, measure, count) of each measure's buckets (−1: no value).
 
-    Counted with numpy.bincount over a dense day × dimension × bucket index: a batch spans a bounded range
-    of days and buckets, and this is several times faster than a hash group-by with about as many groups
-    as rows (histograms by day are sparse)."""
-    buckets = rows[bucket].to_numpy()
-    kept = buckets >= 0
-    buckets = buckets[kept].astype(np.int64)
-    days = rows[day].cast(pl.Int32).fill_null(0).to_numpy()[kept].astype(np.int64)
+    `days` are days since 1970 (Int32) of every row. Counted with numpy.bincount over a dense
+    day × dimension × bucket index (scanning even a sparse index is faster than hashing it), or with a hash
+    group-by on the same index when it is too big for memory; bucket slot 0 of every cell collects the rows
+    without a value. The
+    level without dimensions is the sum of the first dimension's level."""
+    first_day = int(days.min()) if days.size else 0
+    n_days = int(days.max()) - first_day + 1 if days.size else 1
+    slots = {m: b.astype(np.int32) + 1 for m, b in buckets.items()}
+    width = max((int(b.max()) for b in slots.values() if b.size), default=0) + 1
+    offset = days.astype(np.int32) - first_day
     out = {}
-    for level in _HIST_LEVELS:
-        codes, values = dense[level[0]] if level else (np.zeros(1, np.int64), pl.Series([None], dtype=pl.Null))
-        codes = codes[kept] if level else np.zeros(buckets.size, np.int64)
-        if not buckets.size:
-            first_day = first_bucket = 0
-            n_days = n_buckets = 1
-        else:
-            first_day, first_bucket = int(days.min()), int(buckets.min())
-            n_days, n_buckets = int(days.max()) - first_day + 1, int(buckets.max()) - first_bucket + 1
-        n_codes = values.len()
-        index = ((days - first_day) * n_codes + codes) * n_buckets + (buckets - first_bucket)
-        counts = np.bincount(index, minlength=n_days * n_codes * n_buckets)
-        cells = np.flatnonzero(counts)
-        frame = pl.DataFrame(
-            {
-                "day": pl.Series(cells // (n_codes * n_buckets) + first_day).cast(pl.Int32).cast(pl.Date),
-                **({level[0]: values.gather(cells // n_buckets % n_codes)} if level else {}),
-                "bucket": pl.Series(cells % n_buckets + first_bucket).cast(pl.Int16),
-                "count": pl.Series(counts[cells]).cast(pl.UInt32),
-            }
-        )
-        out[level] = frame
+    for level in _HIST_LEVELS[1:]:
+        codes, values = dense[level[0]]
+        n_cells = n_days * values.len() * width
+        base = (offset * values.len() + codes) * width
+        frames = []
+        for measure, slot in slots.items():
+            index = base + slot
+            if n_cells <= _DENSE_CELLS:
+                counts = np.bincount(index, minlength=n_cells)
+                cells = np.flatnonzero(counts)
+                cells = cells[cells % width != 0]
+                counts = counts[cells]
+            else:
+                grouped = pl.DataFrame({"i": index}).group_by("i").len().filter(pl.col("i") % width != 0)
+                cells, counts = grouped["i"].to_numpy(), grouped["len"].to_numpy()
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "day": pl.Series(cells // (values.len() * width) + first_day).cast(pl.Int32).cast(pl.Date),
+                        level[0]: values.gather(cells // width % values.len()),
+                        "bucket": pl.Series(cells % width - 1).cast(pl.Int16),
+                        "measure": pl.Series(np.full(cells.size, measure)).cast(pl.UInt8),
+                        "count": pl.Series(counts).cast(pl.UInt32),
+                    }
+                )
+            )
+        out[level] = pl.concat(frames)
+    first = out[_HIST_LEVELS[1]].drop(_HIST_LEVELS[1][0])
+    out[()] = first.group_by("day", "bucket", "measure").agg(pl.col("count").sum()).select(first.columns)
     return out
 
 
@@ -510,6 +527,9 @@ def _build_chunk(batch: list[_Partition], spec, policy: SlaPolicy, excluded: fro
     """Aggregate a batch of partitions into one chunk of every rollup table."""
     checked, loader_rejections, present = _checked_rows(batch, spec, excluded)
     dims = list(_FULL)
+    # Text keys become UInt32 codes into the chunk's dictionary (sorted values) before anything is grouped.
+    dictionary = {c: checked[c].drop_nulls().unique().cast(pl.String).sort() for c in dims}
+    dictionary["sla_rule"] = pl.Series(sorted({rule.name for rule in policy.rules}), dtype=pl.String)
     acted = pl.col("first_action_at").is_not_null()
     human = ~pl.col("automated").fill_null(False)
     ttfa_us = (pl.col("first_action_at") - pl.col("created_at")).dt.total_microseconds()
@@ -521,6 +541,9 @@ def _build_chunk(batch: list[_Partition], spec, policy: SlaPolicy, excluded: fro
         .with_columns(  # as_of only matters for waiting
             pl.col("created_at").dt.date().alias("day"),
             pl.col("first_action_at").dt.date().alias("_action_day"),
+            # Histogram day of handle times: the first-action day (the created day where there is none:
+            # those rows have no handle bucket, so it only keeps the index non-negative).
+            pl.col("first_action_at").fill_null(pl.col("created_at")).dt.date().cast(pl.Int32).alias("_hist_day"),
             pl.col("closed_at").dt.date().alias("_closed_day"),
             ttfa_us.alias("_ttfa_us"),
             ttc_us.alias("_ttc_us"),
@@ -534,9 +557,18 @@ def _build_chunk(batch: list[_Partition], spec, policy: SlaPolicy, excluded: fro
             .fill_null(-1)
             .cast(pl.Int16)
             .alias("_bh"),
-            pl.col("sla_rule").cast(pl.Categorical),
+            pl.col("source").is_in(PROACTIVE_SOURCES).alias("_proactive"),
         )
+        .with_columns(pl.col(c).cast(pl.Enum(dictionary[c])).to_physical().cast(pl.UInt32) for c in _ENCODED)
         .collect()
+    )
+    # One range for the three day columns, so the coarser levels (keyed by `day`) reuse the same bounds.
+    bounds = _bounds(rows, [*dims, "sla_rule", "day", "_action_day", "_closed_day"])
+    days = [(bounds.pop(c), rows[c].null_count() < rows.height) for c in ("day", "_action_day", "_closed_day")]
+    days = [span for span, seen in days if seen] or [(0, 0)]
+    bounds["day"] = bounds["_action_day"] = bounds["_closed_day"] = (
+        min(low for low, _ in days),
+        max(high for _, high in days),
     )
     ttfa_us, ttc_us = pl.col("_ttfa_us"), pl.col("_ttc_us")
     views = pl.col("views_before_action")
@@ -547,7 +579,7 @@ def _build_chunk(batch: list[_Partition], spec, policy: SlaPolicy, excluded: fro
         [
             pl.len().alias("tickets"),
             pl.col("source").is_not_null().sum().alias("known_source"),
-            pl.col("source").is_in(PROACTIVE_SOURCES).sum().alias("proactive"),
+            pl.col("_proactive").sum().alias("proactive"),
             pl.col("automated").is_not_null().sum().alias("known_automated"),
             pl.col("automated").fill_null(False).sum().alias("automated"),
             pl.col("decision").is_not_null().sum().alias("decided"),
@@ -562,11 +594,11 @@ def _build_chunk(batch: list[_Partition], spec, policy: SlaPolicy, excluded: fro
             (ttc_us >= 0).sum().alias("ttc_measured"),
             pl.when(ttc_us >= 0).then(ttc_us).sum().alias("ttc_sum_us"),
         ],
+        bounds,
     )
     handle = pl.col("handle_seconds")
-    first_action = rows.filter(acted)
     actioned = _grouped(
-        first_action,
+        rows,
         ["_action_day", *dims],
         [
             pl.len().alias("actioned"),
@@ -574,12 +606,12 @@ def _build_chunk(batch: list[_Partition], spec, policy: SlaPolicy, excluded: fro
             (human & handle.is_not_null()).sum().alias("reviews"),
             pl.when(human).then(handle).sum().alias("handle_sum_seconds"),
         ],
+        bounds,
     ).rename({"_action_day": "day"})
-    closed = _grouped(
-        rows.filter(pl.col("closed_at").is_not_null()),
-        ["_closed_day", *dims],
-        [pl.len().alias("closures")],
-    ).rename({"_closed_day": "day"})
+    closed = _grouped(rows, ["_closed_day", *dims], [pl.len().alias("closures")], bounds)
+    closed = closed.rename({"_closed_day": "day"})
+    # Grouped over every row (no filtered copy of the batch); the group without an action or a closing day goes.
+    actioned, closed = (t.filter(pl.col("day").is_not_null()) for t in (actioned, closed))
     sla = _grouped(
         rows,
         ["day", *dims, "sla_rule"],
@@ -588,6 +620,7 @@ def _build_chunk(batch: list[_Partition], spec, policy: SlaPolicy, excluded: fro
             (pl.col("sla_target_seconds").is_not_null() & acted).sum().alias("acted_with_target"),
             pl.col("sla_met_policy").sum().alias("met"),
         ],
+        bounds,
     )
     waiting = (
         rows.lazy()
@@ -600,18 +633,16 @@ def _build_chunk(batch: list[_Partition], spec, policy: SlaPolicy, excluded: fro
     # Polars runs the group-bys in a thread (it releases the GIL) while numpy counts the histograms.
     with ThreadPoolExecutor(1) as pool:
         grouped = pool.submit(pl.collect_all, [created_counts, actioned, closed, sla, waiting, ids, rejected, maxima])
-        dense = {d: _dense(rows[d]) for d in _FULL}
-        created_hists = [_histograms(rows, "day", f"_b{m}", dense) for m in (_TTFA, _TTC, _VIEWS)]
-        handle_hists = _histograms(rows, "_action_day", "_bh", dense)
+        dense = {d: _dense(rows[d], dictionary[d].len()) for d in _FULL}
+        measures = {m: rows[f"_b{m}"].to_numpy() for m in (_TTFA, _TTC, _VIEWS)}
+        created_hists = _histograms(rows["day"].cast(pl.Int32).to_numpy(), measures, dense)
+        handle_hists = _histograms(rows["_hist_day"].to_numpy(), {0: rows["_bh"].to_numpy()}, dense)
         frames = grouped.result()
     names = ("created", "actioned", "closed", "sla", "waiting", "ids", "rejected", "maxima")
     out = dict(zip(names, frames, strict=True))
     for level in _HIST_LEVELS:
-        out[_level_name("created_hist", level)] = pl.concat(
-            h[level].with_columns(pl.lit(m, pl.UInt8).alias("measure"))
-            for m, h in zip((_TTFA, _TTC, _VIEWS), created_hists, strict=True)
-        )
-        out[_level_name("handle_hist", level)] = handle_hists[level]
+        out[_level_name("created_hist", level)] = created_hists[level]
+        out[_level_name("handle_hist", level)] = handle_hists[level].drop("measure")
     if loader_rejections:
         out["rejected"] = pl.DataFrame(
             list(loader_rejections.items()),
@@ -624,16 +655,18 @@ def _build_chunk(batch: list[_Partition], spec, policy: SlaPolicy, excluded: fro
         for name in _COUNT_TABLES:
             keys = ["day", *level, *(["sla_rule"] if name == "sla" else [])]
             values = [c for c in out[name].columns if c not in _FULL and c not in ("day", "sla_rule")]
-            coarser.append(_grouped(out[name], keys, [pl.col(values).sum()]))
+            coarser.append(_grouped(out[name], keys, [pl.col(values).sum()], bounds))
             targets.append(_level_name(name, level))
     out.update(zip(targets, pl.collect_all(coarser), strict=True))
-    # Unsigned counts in the smallest type that holds this chunk's values (a third of the memory and of the load
-    # time at 50M tickets); chunks are stacked with a common supertype and queries sum counts as Int64.
-    return {name: frame.with_columns(_narrowed(frame)) for name, frame in out.items()}
-
-
-def _narrowed(frame: pl.DataFrame) -> list[pl.Series]:
-    return [frame[c].shrink_dtype() for c, dtype in frame.schema.items() if dtype in (pl.UInt32, pl.UInt64)]
+    # Each column's codes number its sorted values: (column, value) rows in code order.
+    out["dictionary"] = pl.DataFrame(
+        {
+            "column": [c for c in _ENCODED for _ in range(dictionary[c].len())],
+            "value": pl.concat([dictionary[c] for c in _ENCODED]),
+        },
+        schema={"column": pl.String, "value": pl.String},
+    )
+    return out
 
 
 def _level_name(table: str, level: tuple[str, ...]) -> str:
@@ -672,8 +705,13 @@ def _write_chunk(chunks: Path, batch: list[_Partition], frames: dict[str, pl.Dat
 
 
 def _read_chunk(folder: Path) -> tuple[list[str], dict[str, pl.DataFrame]]:
+    """A cached chunk's tables, memory-mapped (uncompressed Arrow of plain types: nothing is copied)."""
     keys = json.loads((folder / "parts.json").read_text(encoding="utf-8"))
-    return keys, {p.stem: pl.read_ipc(p) for p in folder.glob("*.arrow") if p.stem != "ids"}
+    return keys, {p.stem: _mapped(p) for p in folder.glob("*.arrow") if p.stem != "ids"}
+
+
+def _mapped(path: Path) -> pl.DataFrame:
+    return pl.from_arrow(ipc.open_file(pa.memory_map(str(path))).read_all(), rechunk=False)
 
 
 def _duplicate_ids(cache: Path, index: dict[str, list[str]], partitions: list[_Partition], spec) -> frozenset[str]:
@@ -697,7 +735,7 @@ def _duplicate_ids(cache: Path, index: dict[str, list[str]], partitions: list[_P
             old, known = content["chunks"], set(content["duplicates"])
 
     def hashes(name: str) -> np.ndarray:  # stored sorted by _build_chunk
-        return pl.read_ipc(cache / "chunks" / name / "ids.arrow")[_ID_HASH].to_numpy()
+        return _mapped(cache / "chunks" / name / "ids.arrow")[_ID_HASH].to_numpy()
 
     new = np.sort(np.concatenate([hashes(n) for n in names if n not in old] or [np.zeros(0, np.uint64)]))
     suspects = set(new[1:][new[1:] == new[:-1]].tolist())
@@ -728,7 +766,12 @@ def _merge(
     signature: str,
     policy: SlaPolicy,
 ) -> Rollups:
-    """The chunks' tables, one per name."""
+    """The chunks' tables, one per name, with codes into one dictionary."""
+    dictionary = {
+        c: tuple(sorted({v for _, f in chunks for v in f["dictionary"].filter(pl.col("column") == c)["value"]}))
+        for c in _ENCODED
+    }
+    chunks = [(keys, _recoded(frames, dictionary)) for keys, frames in chunks]
 
     def combined(name: str) -> pl.DataFrame:
         """Chunks are stacked, not summed: every query sums its rows by its own keys anyway."""
@@ -754,11 +797,30 @@ def _merge(
         sla_waiting=waiting,
         sla_policy=policy,
         as_of=max(seen) if seen else None,
+        dictionary=dictionary,
         rows=int(created["tickets"].sum()) if created.height else 0,
         rejected_rows=sum(rejections.values()),
         rejections=rejections,
         missing_fields=tuple(f for f in TABLES["tickets"].names if f not in present),
     )
+
+
+def _recoded(frames: dict[str, pl.DataFrame], dictionary: dict[str, tuple[str, ...]]) -> dict[str, pl.DataFrame]:
+    """A chunk's tables with their codes renumbered into `dictionary` (as they are when the chunk saw every value)."""
+    own = frames["dictionary"]
+    mappings = {}
+    for c in _ENCODED:
+        values = own.filter(pl.col("column") == c)["value"].to_list()
+        if tuple(values) != dictionary[c]:
+            position = {v: i for i, v in enumerate(dictionary[c])}
+            mappings[c] = pl.col(c).replace_strict(
+                list(range(len(values))), [position[v] for v in values], return_dtype=pl.UInt32
+            )
+    if not mappings:
+        return frames
+    return {
+        name: frame.with_columns(m for c, m in mappings.items() if c in frame.columns) for name, frame in frames.items()
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -788,7 +850,11 @@ def rollup_summary(
         )
     keys = by + (["period"] if period else [])
     out = _QUERIES[metric](r, filters, by, period, keys)
-    out = out.select(*keys, *METRICS[metric].fields).with_columns(cs.categorical().cast(pl.String))
+    out = out.select(*keys, *METRICS[metric].fields).with_columns(  # codes back to text (exact answers have text)
+        pl.col(k).replace_strict(range(len(r.dictionary[k])), r.dictionary[k], return_dtype=pl.String)
+        for k in by
+        if out.schema[k] == pl.UInt32
+    )
     return out.sort(keys) if keys else out
 
 
@@ -824,12 +890,18 @@ def _from_rows(r: Rollups, metric: str, filters: Filters, by: list[str], period:
     return summarize(ds, metric, filters, by, period)
 
 
-def _in_days(filters: Filters) -> pl.Expr:
-    return (pl.col("day") >= filters.start) & (pl.col("day") <= filters.end) & filters.dimension_expr()
+def _in_groups(r: Rollups, filters: Filters) -> pl.Expr:
+    """filters.dimension_expr() on the rollups' codes: a value the rollups never saw matches nothing."""
+    expr = pl.lit(True)
+    for name, values in filters.selections().items():
+        position = {v: i for i, v in enumerate(r.dictionary[name])}
+        codes = pl.Series([position[v] for v in values if v in position], dtype=pl.UInt32)
+        expr = expr & pl.col(name).is_in(codes.implode())
+    return expr
 
 
-def _select(frame: pl.DataFrame, filters: Filters, period: str | None) -> pl.LazyFrame:
-    lf = frame.lazy().filter(_in_days(filters))
+def _select(r: Rollups, frame: pl.DataFrame, filters: Filters, period: str | None) -> pl.LazyFrame:
+    lf = frame.lazy().filter((pl.col("day") >= filters.start) & (pl.col("day") <= filters.end) & _in_groups(r, filters))
     return lf.with_columns(period_expr("day", period)) if period else lf
 
 
@@ -841,11 +913,11 @@ def _sum(lf: pl.LazyFrame, keys: list[str], columns: list[str]) -> pl.DataFrame:
 
 
 def _volume(r, filters, by, period, keys):
-    return _sum(_select(level_for(r, filters, by).created, filters, period), keys, ["tickets"])
+    return _sum(_select(r, level_for(r, filters, by).created, filters, period), keys, ["tickets"])
 
 
 def _actioned(r, filters, by, period, keys):
-    return _sum(_select(level_for(r, filters, by).actioned, filters, period), keys, ["actioned"])
+    return _sum(_select(r, level_for(r, filters, by).actioned, filters, period), keys, ["actioned"])
 
 
 def _with_percentiles(
@@ -866,12 +938,12 @@ def _duration(metric: str, measure: int, measured: str, total: str):
         if level is None and _rows_affordable(r, metric, filters):
             return _from_rows(r, metric, filters, by, period)
         level = level or level_for(r, filters, by)
-        base = _sum(_select(level.created, filters, period), keys, ["tickets", measured, total])
+        base = _sum(_select(r, level.created, filters, period), keys, ["tickets", measured, total])
         base = base.with_columns(
             pl.when(pl.col(measured) > 0).then(pl.col(total) / pl.col(measured) / HOUR_US).alias("mean_hours")
         ).rename({measured: "measured"})
         hist = level.created_hist
-        hist = None if hist is None else _select(hist, filters, period).filter(pl.col("measure") == measure)
+        hist = None if hist is None else _select(r, hist, filters, period).filter(pl.col("measure") == measure)
         return _with_percentiles(base, hist, keys, ["p50_hours", "p90_hours"], 3600.0)
 
     return compute
@@ -879,13 +951,14 @@ def _duration(metric: str, measure: int, measured: str, total: str):
 
 def _proactive(r, filters, by, period, keys):
     out = _sum(
-        _select(level_for(r, filters, by).created, filters, period), keys, ["tickets", "known_source", "proactive"]
+        _select(r, level_for(r, filters, by).created, filters, period), keys, ["tickets", "known_source", "proactive"]
     )
     return out.with_columns(ratio("proactive", "known_source").alias("proactive_share"))
 
 
 def _appeals(r, filters, by, period, keys):
-    out = _sum(_select(level_for(r, filters, by).created, filters, period), keys, ["decided", "appealed", "overturned"])
+    created = _select(r, level_for(r, filters, by).created, filters, period)
+    out = _sum(created, keys, ["decided", "appealed", "overturned"])
     out = out.rename({"decided": "tickets"})
     out = out.filter(pl.col("tickets") > 0) if keys else out
     return out.with_columns(
@@ -894,9 +967,8 @@ def _appeals(r, filters, by, period, keys):
 
 
 def _automation(r, filters, by, period, keys):
-    out = _sum(
-        _select(level_for(r, filters, by).created, filters, period), keys, ["tickets", "known_automated", "automated"]
-    )
+    created = _select(r, level_for(r, filters, by).created, filters, period)
+    out = _sum(created, keys, ["tickets", "known_automated", "automated"])
     out = out.rename({"known_automated": "known"})
     return out.with_columns(ratio("automated", "known").alias("automated_share"))
 
@@ -906,7 +978,7 @@ def _exposure(r, filters, by, period, keys):
     if level is None and _rows_affordable(r, "exposure", filters):
         return _from_rows(r, "exposure", filters, by, period)
     level = level or level_for(r, filters, by)
-    base = _sum(_select(level.created, filters, period), keys, ["acted", "within_24h", "views_known", "zero_views"])
+    base = _sum(_select(r, level.created, filters, period), keys, ["acted", "within_24h", "views_known", "zero_views"])
     base = base.rename({"acted": "tickets"})
     base = base.filter(pl.col("tickets") > 0) if keys else base
     base = base.with_columns(
@@ -914,7 +986,7 @@ def _exposure(r, filters, by, period, keys):
         ratio("within_24h", "tickets").alias("within_24h_share"),
     )
     hist = level.created_hist
-    hist = None if hist is None else _select(hist, filters, period).filter(pl.col("measure") == _VIEWS)
+    hist = None if hist is None else _select(r, hist, filters, period).filter(pl.col("measure") == _VIEWS)
     return _with_percentiles(base, hist, keys, ["p50_views", "p90_views"], 1.0)
 
 
@@ -923,7 +995,7 @@ def _handle_time(r, filters, by, period, keys):
     if level is None and _rows_affordable(r, "handle_time", filters):
         return _from_rows(r, "handle_time", filters, by, period)
     level = level or level_for(r, filters, by)
-    base = _sum(_select(level.actioned, filters, period), keys, ["human", "reviews", "handle_sum_seconds"])
+    base = _sum(_select(r, level.actioned, filters, period), keys, ["human", "reviews", "handle_sum_seconds"])
     base = base.filter(pl.col("human") > 0) if keys else base
     base = base.with_columns(
         pl.when(pl.col("reviews") > 0)
@@ -931,16 +1003,16 @@ def _handle_time(r, filters, by, period, keys):
         .alias("mean_handle_seconds"),
         (pl.col("handle_sum_seconds").fill_null(0.0) / 3600).alias("handle_hours"),
     )
-    hist = None if level.handle_hist is None else _select(level.handle_hist, filters, period)
+    hist = None if level.handle_hist is None else _select(r, level.handle_hist, filters, period)
     return _with_percentiles(base, hist, keys, ["p50_handle_seconds", "p90_handle_seconds"], 1.0)
 
 
 def _sla(r, filters, by, period, keys):
     level = level_for(r, filters, [b for b in by if b != "sla_rule"])
-    counts = _sum(_select(level.sla, filters, period), keys, ["tickets", "acted_with_target", "met"])
+    counts = _sum(_select(r, level.sla, filters, period), keys, ["tickets", "acted_with_target", "met"])
     waiting = r.sla_waiting.lazy().filter(
         filters.in_period("created_at")
-        & filters.dimension_expr()
+        & _in_groups(r, filters)
         & ((pl.lit(r.as_of) - pl.col("created_at")).dt.total_microseconds() / 1e6 > pl.col("sla_target_seconds"))
     )
     if period:
@@ -955,9 +1027,11 @@ def _sla(r, filters, by, period, keys):
     return out.with_columns(ratio("met", "measured").alias("attainment"))
 
 
-def _cumulative(frame: pl.DataFrame, filters: Filters, before: dt.date, keys: list[str], column: str) -> pl.DataFrame:
+def _cumulative(
+    r: Rollups, frame: pl.DataFrame, filters: Filters, before: dt.date, keys: list[str], column: str
+) -> pl.DataFrame:
     """Sum of `column` over days before `before` (exclusive) in the selected groups."""
-    lf = frame.lazy().filter((pl.col("day") < before) & filters.dimension_expr())
+    lf = frame.lazy().filter((pl.col("day") < before) & _in_groups(r, filters))
     return _sum(lf, keys, [column])
 
 
@@ -966,8 +1040,8 @@ def _open_backlog(r, filters, by, period, keys):
         raise ValueError("open_backlog is a point-in-time figure at the end of the period; use it without --period")
     level = level_for(r, filters, by)
     end = filters.end + dt.timedelta(days=1)
-    created = _cumulative(level.created, filters, end, by, "tickets")
-    closed = _cumulative(level.closed, filters, end, by, "closures")
+    created = _cumulative(r, level.created, filters, end, by, "tickets")
+    closed = _cumulative(r, level.closed, filters, end, by, "closures")
     if not by:
         return pl.DataFrame({"open_tickets": [created["tickets"][0] - closed["closures"][0]]})
     out = created.join(closed, on=by, how="left", nulls_equal=True).with_columns(
@@ -981,9 +1055,9 @@ def _backlog(r, filters, by, period, keys):
     level = level_for(r, filters, by)
     windows = period_windows(filters, period)
     start, end = filters.start, filters.end + dt.timedelta(days=1)
-    created_before = _cumulative(level.created, filters, start, by, "tickets").rename({"tickets": "c0"})
-    closed_before = _cumulative(level.closed, filters, start, by, "closures").rename({"closures": "k0"})
-    created_to_end = _cumulative(level.created, filters, end, by, "tickets").rename({"tickets": "c1"})
+    created_before = _cumulative(r, level.created, filters, start, by, "tickets").rename({"tickets": "c0"})
+    closed_before = _cumulative(r, level.closed, filters, start, by, "closures").rename({"closures": "k0"})
+    created_to_end = _cumulative(r, level.created, filters, end, by, "tickets").rename({"tickets": "c1"})
     # Groups with a ticket open at some instant of the selected days, or arriving in them (as metrics.open_during).
     if by:
         groups = created_to_end.join(closed_before, on=by, how="left", nulls_equal=True).join(
@@ -996,8 +1070,8 @@ def _backlog(r, filters, by, period, keys):
         groups = groups.filter(pl.col("c1") - pl.col("k0") > 0)
     groups = groups.with_columns((pl.col("c0") - pl.col("k0")).alias("open_before")).select(*by, "open_before")
     day_filters = Filters(filters.start, filters.end, **filters.selections())
-    arrivals = _sum(_select(level.created, day_filters, period), keys, ["tickets"]).rename({"tickets": "arrivals"})
-    closures = _sum(_select(level.closed, day_filters, period), keys, ["closures"])
+    arrivals = _sum(_select(r, level.created, day_filters, period), keys, ["tickets"]).rename({"tickets": "arrivals"})
+    closures = _sum(_select(r, level.closed, day_filters, period), keys, ["closures"])
     grid = groups.join(windows, how="cross")
     flow = grid
     for part in (arrivals, closures):

@@ -207,11 +207,15 @@ def build_rollups(
             shutil.rmtree(chunks / name, ignore_errors=True)
     present = {k for keys in built.values() if set(keys) <= wanted for k in keys}
     todo = [p if p.rows >= 0 else replace(p, rows=_row_count(p.files)) for p in partitions if p.key not in present]
-    fresh = {}  # chunks built now, kept in memory for the merge (without the ids, which only the check reads)
-    for batch in _batches(todo):
-        frames = _build_chunk(batch, spec, policy, frozenset())
-        fresh[_write_chunk(chunks, batch, frames)] = ([p.key for p in batch], frames)
-        del frames["ids"]
+    batches = _batches(todo)
+    with ThreadPoolExecutor(1) as reader:  # the next batch is read while this one is aggregated
+        checked = reader.submit(_checked_rows, batches[0], spec, frozenset()) if batches else None
+        for i, batch in enumerate(batches):
+            rows = checked.result()
+            if i + 1 < len(batches):
+                checked = reader.submit(_checked_rows, batches[i + 1], spec, frozenset())
+            _write_chunk(chunks, batch, _build_chunk(batch, spec, policy, frozenset(), rows))
+            del rows
 
     signature = hashlib.sha256("|".join(sorted(wanted)).encode()).hexdigest()[:16]
     index = _chunk_index(chunks)
@@ -219,10 +223,8 @@ def build_rollups(
     if duplicates:  # ticket_ids valid in more than one row: all rejected, as the loader does (re-read each time)
         signature = hashlib.sha256(f"{signature}|{sorted(duplicates)}".encode()).hexdigest()[:16]
         loaded = [([p.key for p in b], _build_chunk(b, spec, policy, duplicates)) for b in _batches(partitions)]
-    else:
-        with ThreadPoolExecutor(os.cpu_count() or 2) as pool:  # Polars reads without holding the GIL
-            stored = dict(zip(index, pool.map(lambda n: fresh.get(n) or _read_chunk(chunks / n), index), strict=True))
-        loaded = [stored[name] for name in index]
+    else:  # memory-mapped from the cache, also the chunks just built: pages stay in the OS cache, not the heap
+        loaded = [_read_chunk(chunks / name) for name in index]
     rollups = _merge(loaded, str(source), signature, policy)
     rollups = replace(rollups, read_rows=lambda predicate: _valid_rows(partitions, spec, duplicates, predicate))
     stats = BuildStats(
@@ -471,8 +473,9 @@ def _grouped(
 
 
 def _dense(codes: pl.Series, size: int) -> tuple[np.ndarray, pl.Series]:
-    """A code column (codes 0…size−1 or null) as int32 with null as `size`, and the code each number stands for."""
-    return codes.fill_null(size).cast(pl.Int32).to_numpy(), pl.Series(codes.name, [*range(size), None], pl.UInt32)
+    """A code column (codes 0…size−1 or null) as numbers with null as `size`, and the code each number stands for."""
+    numbers = codes.fill_null(size) if codes.null_count() else codes
+    return numbers.to_numpy(), pl.Series(codes.name, [*range(size), None], pl.UInt32)
 
 
 def _histograms(
@@ -480,16 +483,15 @@ def _histograms(
 ) -> dict[tuple[str, ...], pl.DataFrame]:
     """Per histogram level, (day, dimension, bucket, measure, count) of each measure's buckets (−1: no value).
 
-    `days` are days since 1970 (Int32) of every row. Counted with numpy.bincount over a dense
-    day × dimension × bucket index (scanning even a sparse index is faster than hashing it), or with a hash
-    group-by on the same index when it is too big for memory; bucket slot 0 of every cell collects the rows
-    without a value. The
-    level without dimensions is the sum of the first dimension's level."""
+    `days` are days since 1970 of every row. Counted with numpy.bincount over a dense day × dimension × bucket
+    index (scanning even a sparse index is faster than hashing it), or with a hash group-by on the same index
+    when it would not fit in memory; bucket slot 0 of every cell collects the rows without a value. The level
+    without dimensions is the sum of the first dimension's level."""
     first_day = int(days.min()) if days.size else 0
     n_days = int(days.max()) - first_day + 1 if days.size else 1
-    slots = {m: b.astype(np.int32) + 1 for m, b in buckets.items()}
+    slots = {m: b.astype(np.intp) + 1 for m, b in buckets.items()}
     width = max((int(b.max()) for b in slots.values() if b.size), default=0) + 1
-    offset = days.astype(np.int32) - first_day
+    offset = days.astype(np.intp) - first_day
     out = {}
     for level in _HIST_LEVELS[1:]:
         codes, values = dense[level[0]]
@@ -506,14 +508,16 @@ def _histograms(
             else:
                 grouped = pl.DataFrame({"i": index}).group_by("i").len().filter(pl.col("i") % width != 0)
                 cells, counts = grouped["i"].to_numpy(), grouped["len"].to_numpy()
+            cell, slot_of = np.divmod(cells, width)
+            day, code = np.divmod(cell, values.len())
             frames.append(
                 pl.DataFrame(
                     {
-                        "day": pl.Series(cells // (values.len() * width) + first_day).cast(pl.Int32).cast(pl.Date),
-                        level[0]: values.gather(cells // width % values.len()),
-                        "bucket": pl.Series(cells % width - 1).cast(pl.Int16),
-                        "measure": pl.Series(np.full(cells.size, measure)).cast(pl.UInt8),
-                        "count": pl.Series(counts).cast(pl.UInt32),
+                        "day": pl.Series((day + first_day).astype(np.int32)).cast(pl.Date),
+                        level[0]: values.gather(code),
+                        "bucket": (slot_of - 1).astype(np.int16),
+                        "measure": np.full(cells.size, measure, np.uint8),
+                        "count": counts.astype(np.uint32),
                     }
                 )
             )
@@ -523,9 +527,16 @@ def _histograms(
     return out
 
 
-def _build_chunk(batch: list[_Partition], spec, policy: SlaPolicy, excluded: frozenset[str]) -> dict:
-    """Aggregate a batch of partitions into one chunk of every rollup table."""
-    checked, loader_rejections, present = _checked_rows(batch, spec, excluded)
+def _build_chunk(
+    batch: list[_Partition],
+    spec,
+    policy: SlaPolicy,
+    excluded: frozenset[str],
+    rows: tuple[pl.DataFrame, dict, set[str]] | None = None,
+) -> dict:
+    """Aggregate a batch of partitions (`rows`: its _checked_rows, when already read) into one chunk of every
+    rollup table."""
+    checked, loader_rejections, present = rows or _checked_rows(batch, spec, excluded)
     dims = list(_FULL)
     # Text keys become UInt32 codes into the chunk's dictionary (sorted values) before anything is grouped.
     dictionary = {c: checked[c].drop_nulls().unique().cast(pl.String).sort() for c in dims}

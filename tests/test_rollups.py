@@ -213,6 +213,30 @@ def test_incremental_rebuilds_only_changed_partitions(tmp_path: Path):
     assert stats.rebuilt == stats.partitions
 
 
+def test_chunks_with_different_dimension_values_merge_into_one_dictionary(tmp_path: Path):
+    """A later extract brings a market and a vendor no earlier chunk has, and lacks one the first chunk has:
+    the chunks' codes are renumbered into one dictionary and every figure by those dimensions stays exact."""
+    src = _daily_source(tmp_path)
+    files = sorted((src / "tickets").glob("*.parquet"))
+    late = files[-1]
+    held = tmp_path / late.name
+    late.rename(held)
+    first, _ = build_rollups(src, cache_dir=tmp_path / "cache")
+    pl.read_parquet(held).with_columns(
+        pl.when(pl.int_range(pl.len()) % 2 == 0).then(pl.lit("ZZ")).otherwise(pl.col("market")).alias("market"),
+        pl.lit("new_vendor").alias("vendor"),
+    ).filter(pl.col("market") != "US").write_parquet(late)
+    merged, stats = build_rollups(src, cache_dir=tmp_path / "cache")
+    assert stats.rebuilt == 1 and "ZZ" in merged.dictionary["market"] and "ZZ" not in first.dictionary["market"]
+    assert merged.values("vendor") == sorted({*first.values("vendor"), "new_vendor"})
+    ds = load_dataset(src)
+    filters = Filters(END - dt.timedelta(days=25), END)
+    for metric, by in [("volume", ["market", "vendor"]), ("time_to_close", ["vendor"]), ("backlog", ["market"])]:
+        assert_same(summarize(ds, metric, filters, by, "week"), rollup_summary(merged, metric, filters, by, "week"))
+    one = Filters(END - dt.timedelta(days=25), END, market=("ZZ", "US"), vendor=("new_vendor", "atlas_cx"))
+    assert_same(summarize(ds, "sla", one, ["sla_rule"]), rollup_summary(merged, "sla", one, ["sla_rule"]))
+
+
 def test_nothing_is_written_into_the_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     src = _daily_source(tmp_path)
     before = sorted((p, p.stat().st_mtime_ns) for p in src.rglob("*"))

@@ -11,6 +11,8 @@ that reports its own wall time and peak RSS:
   DuckDB (`quantile_cont` over read_parquet);
 - `polars_hist_s`, `duckdb_hist_s`: the rollups' core step alone in each engine (tickets per day × the five
   filter dimensions × queries.histogram bucket of seconds to close), to choose the engine on that work;
+- `polars_read_s`, `duckdb_read_s`: only reading every column the rollups need (each decoded and counted,
+  nothing grouped): the floor under any build in that engine that validates and aggregates those columns;
 - `incremental_s`: the next day's file added, build_rollups again on the warm cache;
 - `rollup_load_ms`, `page_ms`: the rollups loaded from the disk cache, then the Overview's and Turnaround's
   data from them over several filter views (p50 and max per page; `page_ms` is the slowest view of any page);
@@ -41,7 +43,7 @@ sys.path.insert(0, str(REPO))
 
 NAIVE_KEYS = ("day", "policy_domain", "market", "vendor", "source")
 SCALE = 50_000_000  # the issue's reference size: the full targets apply from here, the quick-run ones below
-CONTENDERS = ("rollup", "polars_naive", "pandas", "duckdb", "polars_hist", "duckdb_hist")
+CONTENDERS = ("rollup", "polars_naive", "pandas", "duckdb", "polars_hist", "duckdb_hist", "polars_read", "duckdb_read")
 HIST_KEYS = ("day", "policy_domain", "market", "surface", "source", "vendor")  # the rollups' full grain
 ERROR_METRICS = {"time_to_first_action": "first_action_at", "time_to_close": "closed_at"}
 
@@ -115,7 +117,7 @@ def run(args: argparse.Namespace) -> dict:
     try:
         cold = step("rollup", cache)
         results["rollup_cache_mb"] = round(_folder_mb(cache), 1)
-        naive = {name: step(name) for name in ("polars_naive", "pandas", "duckdb", "polars_hist", "duckdb_hist")}
+        naive = {name: step(name) for name in CONTENDERS[1:]}
         pages, errors, incremental = {}, {}, {}
         if cold:  # the rest reads the warm cache
             pages = step("pages", cache)
@@ -183,13 +185,14 @@ def _rss_mb(pid: int) -> float:
 
 
 def ratios(r: dict) -> dict[str, float | None]:
-    """rollup_s / duckdb_s, pandas_s / rollup_s, polars_naive_s / rollup_s."""
+    """rollup_s / duckdb_s, polars_read_s / duckdb_s, pandas_s / rollup_s, polars_naive_s / rollup_s."""
 
     def ratio(a: str, b: str) -> float | None:
         return round(r[a] / r[b], 2) if r.get(a) and r.get(b) else None
 
     return {
         "rollup_over_duckdb": ratio("rollup_s", "duckdb_s"),
+        "polars_read_over_duckdb": ratio("polars_read_s", "duckdb_s"),
         "pandas_over_rollup": ratio("pandas_s", "rollup_s"),
         "polars_naive_over_rollup": ratio("polars_naive_s", "rollup_s"),
     }
@@ -344,6 +347,44 @@ def _duckdb_hist_step(args: argparse.Namespace) -> dict:
         .to_arrow_table()
     )
     return {"seconds": time.perf_counter() - began, "groups": out.num_rows}
+
+
+def _read_columns(source: Path) -> list[str]:
+    """The ticket columns the rollups read (queries.rollups._USED) that the generated files have."""
+    import pyarrow.parquet as pq
+
+    from queries.rollups import _USED
+
+    return [c for c in pq.read_schema(next((source / "tickets").glob("*.parquet"))).names if c in _USED]
+
+
+def _polars_read_step(args: argparse.Namespace) -> dict:
+    """Every column the rollups need, read and decoded (text measured, the rest counted), nothing grouped."""
+    import polars as pl
+
+    began = time.perf_counter()
+    columns = _read_columns(args.source)
+    out = (
+        pl.scan_parquet(args.source / "tickets" / "*.parquet")
+        .select(pl.col(c).str.len_bytes().sum() if c == "ticket_id" else pl.col(c).is_not_null().sum() for c in columns)
+        .collect()
+    )
+    return {"seconds": time.perf_counter() - began, "groups": out.width}
+
+
+def _duckdb_read_step(args: argparse.Namespace) -> dict:
+    """The same reading in DuckDB."""
+    import duckdb
+
+    began = time.perf_counter()
+    columns = _read_columns(args.source)
+    selected = ", ".join(f"sum(length({c}))" if c == "ticket_id" else f"count({c})" for c in columns)
+    out = (
+        duckdb.connect()
+        .sql(f"SELECT {selected} FROM read_parquet(?)", params=[str(args.source / "tickets" / "*.parquet")])
+        .to_arrow_table()
+    )
+    return {"seconds": time.perf_counter() - began, "groups": out.num_columns}
 
 
 def _pages_step(args: argparse.Namespace) -> dict:
@@ -522,6 +563,8 @@ CHILDREN = {
     "duckdb": _duckdb_step,
     "polars_hist": _polars_hist_step,
     "duckdb_hist": _duckdb_hist_step,
+    "polars_read": _polars_read_step,
+    "duckdb_read": _duckdb_read_step,
     "pages": _pages_step,
     "errors": _errors_step,
 }
@@ -557,6 +600,10 @@ def markdown(r: dict) -> str:
         f"| {_fmt(r['polars_hist_peak_rss_mb'])} | {_fmt(r['polars_hist_groups'])} day × 5 dimensions × bucket rows |",
         f"| histogram step alone, DuckDB (`duckdb_hist_s`) | {_fmt(r['duckdb_hist_s'])} "
         f"| {_fmt(r['duckdb_hist_peak_rss_mb'])} | {_fmt(r['duckdb_hist_groups'])} rows |",
+        f"| reading the rollups' columns alone, Polars (`polars_read_s`) | {_fmt(r.get('polars_read_s'))} "
+        f"| {_fmt(r.get('polars_read_peak_rss_mb'))} | {_fmt(r.get('polars_read_groups'))} columns decoded |",
+        f"| reading the rollups' columns alone, DuckDB (`duckdb_read_s`) | {_fmt(r.get('duckdb_read_s'))} "
+        f"| {_fmt(r.get('duckdb_read_peak_rss_mb'))} | {_fmt(r.get('duckdb_read_groups'))} columns decoded |",
         f"| one new day, warm cache (`incremental_s`) | {_fmt(r['incremental_s'])} "
         f"| {_fmt(r['incremental_peak_rss_mb'])} | {_fmt(r['incremental_rebuilt'])} partition rebuilt |",
         "",
@@ -581,6 +628,7 @@ def markdown(r: dict) -> str:
         f"from exact: {_fmt(r.get('count_mismatches'))}.",
         "",
         f"Ratios: rollup_s / duckdb_s = {_fmt(r['rollup_over_duckdb'])}, "
+        f"polars_read_s / duckdb_s = {_fmt(r.get('polars_read_over_duckdb'))}, "
         f"pandas_s / rollup_s = {_fmt(r['pandas_over_rollup'])}, "
         f"polars_naive_s / rollup_s = {_fmt(r['polars_naive_over_rollup'])}.",
         "",

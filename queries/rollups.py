@@ -10,6 +10,7 @@ explains the design, what is exact and what is approximate.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -286,7 +287,19 @@ def _partitions(files: TableFiles, settings: str, *, whole: bool, cached: set[st
 
 def _row_count(files: TableFiles) -> int:
     """Rows of a Parquet file from its footer; 0 (unknown) for CSV."""
-    return pq.ParquetFile(files.paths[0]).metadata.num_rows if files.format == "parquet" else 0
+    return _footer(files.paths[0])[0] if files.format == "parquet" else 0
+
+
+def _footer(path: Path) -> tuple[int, tuple[tuple[str, str], ...]]:
+    """Rows and columns (name, type) of a Parquet file, read from its footer once per version of the file."""
+    stat = path.stat()
+    return _footer_of(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _footer_of(path: str, mtime_ns: int, size: int) -> tuple[int, tuple[tuple[str, str], ...]]:
+    meta = pq.read_metadata(path)
+    return meta.num_rows, tuple((f.name, str(f.type)) for f in meta.schema.to_arrow_schema())
 
 
 def _batches(partitions: list[_Partition]) -> list[list[_Partition]]:
@@ -363,7 +376,7 @@ def _whole_parquet(batch: list[_Partition]) -> bool:
     """True for whole Parquet files (no slices) that all have the same columns and types."""
     if any(p.files.format != "parquet" or p.offset is not None for p in batch):
         return False
-    schemas = {tuple(pq.read_schema(p.files.paths[0])) for p in batch}
+    schemas = {_footer(p.files.paths[0])[1] for p in batch}
     return len(schemas) == 1
 
 

@@ -22,11 +22,13 @@ KEYS = (
     "pandas_s", "pandas_peak_rss_mb", "pandas_groups",
     "duckdb_s", "duckdb_peak_rss_mb", "duckdb_groups",
     "polars_hist_s", "polars_hist_groups", "duckdb_hist_s", "duckdb_hist_groups",
+    "polars_read_s", "polars_read_groups", "duckdb_read_s", "duckdb_read_groups",
     "incremental_s", "incremental_rebuilt", "rollup_load_ms",
     "page_overview_ms_p50", "page_overview_ms_max", "page_turnaround_ms_p50", "page_turnaround_ms_max", "page_ms",
     "percentile_error_bound", "percentile_error_max", "percentile_error_p99", "percentiles_compared",
     "percentiles_compared_small_groups", "count_mismatches", "mean_error_max",
-    "rollup_over_duckdb", "pandas_over_rollup", "polars_naive_over_rollup", "targets", "failed_steps",
+    "rollup_over_duckdb", "polars_read_over_duckdb", "pandas_over_rollup", "polars_naive_over_rollup",
+    "targets", "failed_steps",
 )  # fmt: skip
 
 
@@ -58,11 +60,13 @@ def test_tiny_benchmark_run_reports_every_measurement(tmp_path: Path):
     assert done.returncode == 0, done.stdout + done.stderr
     results = json.loads(out.read_text())
     assert not [k for k in KEYS if k not in results] and results["failed_steps"] == {}
-    for key in ("rollup_s", "polars_naive_s", "pandas_s", "duckdb_s", "polars_hist_s", "duckdb_hist_s"):
+    timed = ("rollup_s", "polars_naive_s", "pandas_s", "duckdb_s", "polars_hist_s", "duckdb_hist_s", "polars_read_s")
+    for key in (*timed, "duckdb_read_s"):
         assert results[key] > 0, key
     assert results["incremental_s"] > 0 and results["rollup_load_ms"] > 0 and results["page_ms"] > 0
     assert results["polars_naive_groups"] == results["pandas_groups"] == results["duckdb_groups"] > 0
     assert results["polars_hist_groups"] == results["duckdb_hist_groups"] > results["duckdb_groups"]
+    assert results["polars_read_groups"] == results["duckdb_read_groups"] >= 15  # every column the rollups read
     assert results["rollup_partitions"] == 7 and results["incremental_rebuilt"] == 1
     assert results["percentiles_compared_small_groups"] > 0
     assert results["percentile_error_max"] <= results["percentile_error_bound"]

@@ -84,9 +84,16 @@ def warehouse(option: SourceOption) -> tuple[Warehouse, str]:
     return wh, wh.signature
 
 
-@st.cache_resource(ttl=WAREHOUSE_CHECK_SECONDS, max_entries=3, show_spinner="Connecting to the warehouse…")
+@st.cache_resource(ttl=WAREHOUSE_CHECK_SECONDS, max_entries=3, show_spinner="Checking the warehouse for new data…")
 def _warehouse(url: str, mapping: str | None) -> Warehouse:
-    return connect_warehouse(url, mapping)
+    """Every minute the last connection is probed (a count and latest timestamps per table) and only checked
+    row by row again when that changed."""
+    key = (url, mapping)
+    _CONNECTED[key] = connect_warehouse(url, mapping, known=_CONNECTED.get(key))
+    return _CONNECTED[key]
+
+
+_CONNECTED: dict[tuple[str, str | None], Warehouse] = {}  # the last connection per warehouse, for its probe
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=32, show_spinner=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from queries.validation import EXAMPLES_PER_REASON, Rejection, TableReport
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\+[A-Za-z0-9_]+)?://")
 _MAX_FLOAT = 1.7976931348623157e308
+RECHECK_SECONDS = 3600  # a warehouse that probes the same is still checked row by row this often
 SQL_TYPES: dict[Kind, type[sa.types.TypeEngine]] = {  # the SQL type of each contract kind
     Kind.STRING: sa.String,
     Kind.TIMESTAMP: sa.DateTime,
@@ -76,6 +78,18 @@ class Warehouse:
     signature: str
     reports: dict[str, TableReport]
     tables: dict[str, WarehouseTable] = field(repr=False)
+    probed: tuple = ()  # what probe() returned when the reports were made
+    checked_at: float = 0.0  # time.monotonic() of the row-by-row check
+
+    def probe(self) -> tuple:
+        """Rows, filled timestamps and latest timestamps of every contract table, raw (before validation): one
+        aggregate per table, far cheaper than checking every row. It changes when rows are added or removed, a
+        ticket gets its first action or is closed, or a row gets a newer timestamp (updated_at on an edit)."""
+        try:
+            with self.engine.connect() as conn:
+                return _probe(conn, self.tables)
+        except sa.exc.SQLAlchemyError as exc:
+            raise database_error(self.source, exc) from None
 
     @property
     def dialect(self) -> str:
@@ -126,8 +140,25 @@ class Warehouse:
         return pl.DataFrame(self.execute(query), schema=contract.schema, orient="row")
 
 
-def connect_warehouse(url: str, mapping_file: str | Path | None = None) -> Warehouse:
-    """Connect, find and check the contract tables, and count rejected rows. Raises SourceError with the fix."""
+def connect_warehouse(
+    url: str,
+    mapping_file: str | Path | None = None,
+    *,
+    known: Warehouse | None = None,
+    recheck_seconds: float = RECHECK_SECONDS,
+) -> Warehouse:
+    """Connect, find and check the contract tables, and count rejected rows. Raises SourceError with the fix.
+
+    `known`, an earlier connection to the same URL and mapping checked less than `recheck_seconds` ago, is
+    returned as it is when its tables still probe the same (Warehouse.probe): checking a warehouse scans every
+    row, probing it costs one aggregate per table."""
+    recent = known is not None and time.monotonic() - known.checked_at < recheck_seconds
+    if recent and known.source == mask_password(url) and known.mapping_file == _text(mapping_file):
+        try:
+            if known.probe() == known.probed:
+                return known
+        except SourceError:
+            pass  # the known tables are gone or changed shape: connect afresh, with the usual errors
     mapping = load_mapping(mapping_file)
     shown = mask_password(url)
     engine = _engine(url, shown)
@@ -139,6 +170,8 @@ def connect_warehouse(url: str, mapping_file: str | Path | None = None) -> Wareh
             wt = _reflect(engine, inspector, shown, contract, spec, explicit=name in mapping.tables)
             if wt is not None:
                 tables[name] = wt
+        with engine.connect() as conn:
+            probed = _probe(conn, tables)  # before the checks: a change while they run shows at the next probe
         reports: dict[str, TableReport] = {}
         for name, wt in list(tables.items()):
             tables[name], reports[name] = _report(engine, shown, wt)
@@ -147,16 +180,34 @@ def connect_warehouse(url: str, mapping_file: str | Path | None = None) -> Wareh
     digest = hashlib.sha256(shown.encode())
     if mapping.file:
         digest.update(mapping.file.read_bytes())
+    digest.update(repr(probed).encode())  # rows, filled and latest timestamps: any change the probe sees
     for report in reports.values():
         digest.update(f"{report.table}|{report.rows_read}|{report.rows_loaded}|{report.latest}\n".encode())
     return Warehouse(
         source=shown,
-        mapping_file=str(mapping_file) if mapping_file else None,
+        mapping_file=_text(mapping_file),
         engine=engine,
         signature=digest.hexdigest()[:16],
         reports=reports,
         tables=tables,
+        probed=probed,
+        checked_at=time.monotonic(),
     )
+
+
+def _text(mapping_file: str | Path | None) -> str | None:
+    return str(mapping_file) if mapping_file else None
+
+
+def _probe(conn: sa.Connection, tables: dict[str, WarehouseTable]) -> tuple:
+    out = []
+    for name, wt in sorted(tables.items()):
+        stamps = [f.name for f in TABLES[name].fields if f.kind in (Kind.TIMESTAMP, Kind.DATE) and f.name in wt.raw]
+        columns = [wt.table.c[wt.raw[n]] for n in stamps]
+        aggregates = [sa.func.count(), *(sa.func.count(c) for c in columns), *(sa.func.max(c) for c in columns)]
+        [row] = conn.execute(sa.select(*aggregates).select_from(wt.table)).all()
+        out.append((name, *(None if v is None else str(v) for v in row)))
+    return tuple(out)
 
 
 def _engine(url: str, shown: str) -> sa.Engine:

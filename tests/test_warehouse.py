@@ -247,6 +247,37 @@ def test_invalid_rows_are_counted_by_reason_in_sql_and_left_out_of_every_metric(
     assert got["mean_hours"] == pytest.approx(np.mean(hours), rel=1e-12)
 
 
+def test_an_unchanged_warehouse_is_probed_not_checked_again(empty_url: str, tmp_path: Path):
+    """Reconnecting with the last connection returns it when the tables probe the same (no row-by-row check);
+    a new row, a ticket closed later, or a removed row each give a fresh connection with fresh counts."""
+    _create(empty_url, "raw_tickets", GOOD)
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('[tickets]\ntable = "raw_tickets"\n')
+    first = connect_warehouse(empty_url, mapping)
+    assert connect_warehouse(empty_url, mapping, known=first) is first
+    other = tmp_path / "other.toml"
+    other.write_text(mapping.read_text())
+    assert connect_warehouse(empty_url, other, known=first) is not first  # another mapping, another source
+    engine = sa.create_engine(empty_url)
+    table = sa.Table("raw_tickets", sa.MetaData(), autoload_with=engine)
+    changes = [
+        sa.insert(table).values(_ticket(20, "2026-03-05 08:00:00", None, None)),
+        sa.update(table).where(table.c.ticket_id == "3").values(closed_at=dt.datetime(2026, 3, 9, 12)),
+        sa.delete(table).where(table.c.ticket_id == "20"),
+    ]
+    known, rows = first, len(GOOD)
+    for change, delta in zip(changes, (1, 0, -1), strict=True):
+        with engine.begin() as conn:
+            conn.execute(change)
+        fresh = connect_warehouse(empty_url, mapping, known=known)
+        rows += delta
+        assert fresh is not known and fresh.reports["tickets"].rows_read == rows
+        assert connect_warehouse(empty_url, mapping, known=fresh) is fresh
+        known = fresh
+    assert known.signature != first.signature  # ticket 3 closed: latest timestamp and caches move on
+    engine.dispose()
+
+
 def test_renamed_table_and_columns_map_through_the_mapping_file(empty_url: str, tmp_path: Path):
     rename = {"ticket_id": "case_ref", "created_at": "opened", "closed_at": "Resolved_At", "source": "channel"}
     coded = [row | {"source": {"user_report": "UR"}.get(row["source"], row["source"])} for row in GOOD]

@@ -351,16 +351,28 @@ def _duration(end: str) -> Callable[[Dataset, Filters, list[str], str | None], p
     return compute
 
 
-def with_sla_outcome(tickets: pl.LazyFrame, policy: SlaPolicy, as_of: dt.datetime) -> pl.LazyFrame:
+def with_sla_outcome(
+    tickets: pl.LazyFrame, policy: SlaPolicy, as_of: dt.datetime, rule_values: pl.Series | None = None
+) -> pl.LazyFrame:
     """Each ticket's SLA outcome as the `sla` metric counts it, with `as_of` as the data's "now":
     `sla_rule`, `sla_target_seconds`, `sla_measured` and `sla_met_policy` (within target; false when not measured).
+
+    `sla_rule` holds the rule's name, or its entry in `rule_values` (one per rule, e.g. the rollups' codes).
     """
     target = pl.col("sla_target_seconds")
     waited = (pl.col("first_action_at").fill_null(as_of) - pl.col("created_at")).dt.total_microseconds() / 1e6
     acted = pl.col("first_action_at").is_not_null()
     measured = target.is_not_null() & (acted | (waited > target))
+    names = pl.Series([rule.name for rule in policy.rules], dtype=pl.String) if rule_values is None else rule_values
+    targets = pl.Series([rule.target_seconds for rule in policy.rules], dtype=pl.Float64)
+    index = policy.rule_index_expr()  # the rules' conditions are evaluated once per ticket
     return (
-        tickets.with_columns(policy.rule_expr().alias("sla_rule"), policy.target_expr().alias("sla_target_seconds"))
+        tickets.with_columns(index.alias("_sla_index"))
+        .with_columns(
+            pl.lit(names).gather(pl.col("_sla_index")).alias("sla_rule"),
+            pl.lit(targets).gather(pl.col("_sla_index")).alias("sla_target_seconds"),
+        )
+        .drop("_sla_index")
         .with_columns(measured.alias("sla_measured"))
         .with_columns((pl.col("sla_measured") & acted & (waited <= target)).alias("sla_met_policy"))
     )

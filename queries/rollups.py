@@ -554,6 +554,7 @@ def _build_chunk(
     # Text keys become UInt32 codes into the chunk's dictionary (sorted values) before anything is grouped.
     dictionary = {c: checked[c].drop_nulls().unique().cast(pl.String).sort() for c in dims}
     dictionary["sla_rule"] = pl.Series(sorted({rule.name for rule in policy.rules}), dtype=pl.String)
+    rule_codes = pl.Series([dictionary["sla_rule"].index_of(rule.name) for rule in policy.rules], dtype=pl.UInt32)
     acted = pl.col("first_action_at").is_not_null()
     human = ~pl.col("automated").fill_null(False)
     ttfa_us = (pl.col("first_action_at") - pl.col("created_at")).dt.total_microseconds()
@@ -561,7 +562,7 @@ def _build_chunk(
     # Materialised once: every aggregate below groups these columns (days, buckets and SLA rule precomputed).
     valid = checked.lazy().filter(pl.col(_REASON).is_null()).drop(_REASON)
     rows = (
-        with_sla_outcome(valid, policy, dt.datetime(1970, 1, 1))
+        with_sla_outcome(valid, policy, dt.datetime(1970, 1, 1), rule_codes)
         .with_columns(  # as_of only matters for waiting
             pl.col("created_at").dt.date().alias("day"),
             pl.col("first_action_at").dt.date().alias("_action_day"),
@@ -583,7 +584,7 @@ def _build_chunk(
             .alias("_bh"),
             pl.col("source").is_in(PROACTIVE_SOURCES).alias("_proactive"),
         )
-        .with_columns(pl.col(c).cast(pl.Enum(dictionary[c])).to_physical().cast(pl.UInt32) for c in _ENCODED)
+        .with_columns(pl.col(c).cast(pl.Enum(dictionary[c])).to_physical().cast(pl.UInt32) for c in dims)
         .collect()
     )
     # One range for the three day columns, so the coarser levels (keyed by `day`) reuse the same bounds.

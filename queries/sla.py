@@ -28,13 +28,9 @@ class SlaPolicy:
     rules: tuple[SlaRule, ...]
     file: str
 
-    def target_expr(self) -> pl.Expr:
-        """Target seconds for each ticket (first matching rule), null where no rule applies."""
-        return self._first_match([pl.lit(rule.target_seconds, pl.Float64) for rule in self.rules], pl.Float64())
-
-    def rule_expr(self) -> pl.Expr:
-        """Name of each ticket's rule (first matching rule), null where no rule applies."""
-        return self._first_match([pl.lit(rule.name, pl.String) for rule in self.rules], pl.String())
+    def rule_index_expr(self) -> pl.Expr:
+        """Position in `rules` (UInt32) of each ticket's rule (first matching rule), null where no rule applies."""
+        return self._first_match([pl.lit(i, pl.UInt32) for i in range(len(self.rules))], pl.UInt32())
 
     def _first_match(self, values: list[pl.Expr], dtype: pl.DataType) -> pl.Expr:
         expr: pl.Expr | pl.When | pl.Then = pl

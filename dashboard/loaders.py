@@ -20,7 +20,7 @@ from queries import spikes as spike_queries
 from queries import trends as trend_queries
 from queries import turnaround as turnaround_queries
 from queries.access import scope_dataset
-from queries.any_source import Source, distinct_values
+from queries.any_source import Source, distinct_values, small_table
 from queries.dataset import Dataset, describe_source, load_dataset
 from queries.demo import generate_demo
 from queries.filters import Filters
@@ -338,25 +338,25 @@ def hour_of_week(_ds: Dataset, signature: str, filters: Filters) -> pl.DataFrame
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def trend_volumes(_ds: Dataset, signature: str, filters: Filters, by: str | None, period: str) -> pl.DataFrame:
+def trend_volumes(_ds: Source, signature: str, filters: Filters, by: str | None, period: str) -> pl.DataFrame:
     """Tickets, share of mix and daily tickets per 1M DAU per period and group, for the Trends page."""
     return trend_queries.volume_over_time(_ds, filters, by, period)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def trend_events(_ds: Dataset, signature: str, filters: Filters, start: dt.date) -> pl.DataFrame:
+def trend_events(_ds: Source, signature: str, filters: Filters, start: dt.date) -> pl.DataFrame:
     """Events from `start` to the end of the filters that concern the selected domains and markets."""
     return events_in(_ds, filters, start=start)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=32, show_spinner="Looking for spikes…")
 def spike_scan(
-    _ds: Dataset, signature: str, filters: Filters, by: tuple[str, ...], sensitivity: float, min_excess: float
+    _ds: Source, signature: str, filters: Filters, by: tuple[str, ...], sensitivity: float, min_excess: float
 ) -> spike_queries.SpikeScan:
     """Spikes per group in the period (with the events that concern them) and the daily series behind them."""
     settings = spike_queries.SpikeSettings(sensitivity=sensitivity, min_excess_tickets=min_excess)
     scan = spike_queries.scan_spikes(_ds, filters, by, settings)
-    spikes = spike_queries.with_events(scan.spikes, _ds.tables.get("events"))
+    spikes = spike_queries.with_events(scan.spikes, small_table(_ds, "events"))
     return spike_queries.SpikeScan(spikes, scan.daily, scan.by)
 
 
@@ -375,7 +375,7 @@ def spike_drill_down(
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=32, show_spinner=False)
 def emerging_trends(
-    _ds: Dataset, signature: str, filters: Filters, by: tuple[str, ...], weeks: int
+    _ds: Source, signature: str, filters: Filters, by: tuple[str, ...], weeks: int
 ) -> tuple[pl.DataFrame, str]:
     """Groups whose weekly volume (per 1M DAU when known) kept growing, and the measure used."""
     return trend_queries.emerging_trends(_ds, filters, by, weeks)

@@ -11,6 +11,7 @@ from dashboard import loaders
 from dashboard.charts import contributions_chart, forecast_band_chart, spike_chart, volume_chart
 from dashboard.components import format_value
 from dashboard.context import PageContext
+from queries.any_source import groupable
 from queries.contract import EVENT_KINDS
 from queries.export import safe_csv
 from queries.metrics import METRICS, missing_inputs
@@ -38,9 +39,9 @@ SPIKE_HELP = (
 
 def render(ctx: PageContext) -> None:
     st.title("Trends & spikes")
-    if not ctx.ready():
+    if not ctx.ready(aggregates=True):
         return
-    dims = [d for d in DIMENSIONS if ctx.dataset.has("tickets", d)]
+    dims = [d for d in DIMENSIONS if groupable(ctx.dataset, d)]
     st.caption(f"{ctx.filters.describe()} · every view is a link: the filters and the choices below are in the URL.")
     _volumes(ctx, dims)
     _spikes(ctx, dims)
@@ -222,6 +223,8 @@ def _drill_down(ctx: PageContext, scan) -> None:
     daily = daily.filter(pl.col("day") >= filters.start)
     events = events_concerning(loaders.trend_events(ds, ctx.signature, filters, filters.start), group)
     st.plotly_chart(spike_chart(daily, spike, events), key="trends.spike_chart")
+    if not ctx.has_rows("Breaking a spike down (what explains it, how fast the team acted, which vendors)"):
+        return
     drill = loaders.spike_drill_down(ds, ctx.signature, filters, tuple(group.items()), spike["start"], spike["end"])
     days = (drill.normal_end - drill.normal_start).days + 1
     normal = f"normal = the {days} days before ({drill.normal_start} to {drill.normal_end})"
@@ -327,6 +330,8 @@ def _emerging(ctx: PageContext, dims: list[str]) -> None:
 
 def _forecast_band(ctx: PageContext) -> None:
     st.subheader("Actual vs forecast band")
+    if not ctx.has_rows("The forecast band (the Forecast & capacity page's backtest)"):
+        return
     domains = (
         loaders.dimension_values(ctx.dataset, ctx.signature, "policy_domain")
         if ctx.dataset.has("tickets", "policy_domain")

@@ -8,6 +8,7 @@ import datetime as dt
 import polars as pl
 
 from queries.dataset import Dataset
+from queries.filters import DIMENSIONS
 from queries.rolled_up import RolledUpSource
 from queries.warehouse import Warehouse
 
@@ -35,3 +36,9 @@ def distinct_values(src: Source, column: str) -> list[str]:
     if isinstance(src, Warehouse | RolledUpSource):
         return src.distinct_values("tickets", column)
     return src.tables["tickets"].get_column(column).drop_nulls().unique().sort().to_list()
+
+
+def groupable(src: Source, column: str) -> bool:
+    """True when metrics of this source can be grouped by the tickets column: any column it provides, except
+    on rollups, which keep the filter dimensions only."""
+    return src.has("tickets", column) and (column in DIMENSIONS or not isinstance(src, RolledUpSource))

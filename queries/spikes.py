@@ -38,6 +38,8 @@ import polars as pl
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import stats
 
+from queries.any_source import Source, created_days
+from queries.contract import TICKETS
 from queries.dataset import Dataset
 from queries.filters import Filters
 from queries.metrics import duration_aggs, summarize
@@ -401,10 +403,10 @@ def history_days(settings: SpikeSettings) -> int:
     return max(settings.window_days, 16 * 7)
 
 
-def daily_counts(ds: Dataset, filters: Filters, by: Sequence[str], history: int) -> pl.DataFrame:
+def daily_counts(ds: Source, filters: Filters, by: Sequence[str], history: int) -> pl.DataFrame:
     """Tickets per group and day from `history` days before the period (within the data) to its end; zeros kept."""
-    first = ds.tables["tickets"]["created_at"].min()
-    start = max(filters.start - dt.timedelta(days=history), first.date()) if first else filters.start
+    span = created_days(ds)
+    start = max(filters.start - dt.timedelta(days=history), span[0]) if span else filters.start
     window = Filters(min(start, filters.start), filters.end, **filters.selections())
     daily = summarize(ds, "volume", window, by=list(by), period="day").rename({"period": "day"})
     days = pl.DataFrame({"day": pl.date_range(window.start, window.end, "1d", eager=True)})
@@ -417,13 +419,13 @@ def daily_counts(ds: Dataset, filters: Filters, by: Sequence[str], history: int)
 
 
 def scan_spikes(
-    ds: Dataset, filters: Filters, by: Sequence[str], settings: SpikeSettings = SpikeSettings()
+    ds: Source, filters: Filters, by: Sequence[str], settings: SpikeSettings = SpikeSettings()
 ) -> SpikeScan:
     """Spike episodes per group of `by` that fall in the period, with the daily series behind them."""
     by = list(by)
     daily = daily_counts(ds, filters, by, history_days(settings))
     days = daily["day"].unique().sort()
-    group_schema = {c: ds.tables["tickets"].schema[c] for c in by}
+    group_schema = {c: TICKETS.schema[c] for c in by}
     if daily.is_empty():  # no tickets in the selection: nothing to test
         empty = daily.with_columns(pl.lit(None, pl.Float64).alias("expected"))
         return SpikeScan(pl.DataFrame(schema=group_schema | SPIKE_SCHEMA), empty, tuple(by))
@@ -456,7 +458,7 @@ def scan_spikes(
 
 
 def detect_spikes(
-    ds: Dataset, filters: Filters, by: Sequence[str], settings: SpikeSettings = SpikeSettings()
+    ds: Source, filters: Filters, by: Sequence[str], settings: SpikeSettings = SpikeSettings()
 ) -> pl.DataFrame:
     """The spike list for the period: group columns then SPIKE_SCHEMA, largest excess first."""
     return scan_spikes(ds, filters, by, settings).spikes

@@ -10,7 +10,8 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from queries.dataset import Dataset
+from queries.any_source import Source, created_days
+from queries.contract import TICKETS
 from queries.filters import Filters, period_expr
 from queries.metrics import missing_inputs, summarize
 from queries.spikes import benjamini_hochberg
@@ -20,7 +21,7 @@ MEASURES = ("tickets", "share", "tickets_per_million_dau")
 PERIOD_DAYS = {"day": "1d", "week": "1w", "month": "1mo"}
 
 
-def volume_over_time(ds: Dataset, filters: Filters, by: str | None, period: str) -> pl.DataFrame:
+def volume_over_time(ds: Source, filters: Filters, by: str | None, period: str) -> pl.DataFrame:
     """Tickets per period (and group of `by`) in the filters: counts, share of mix, daily tickets per 1M DAU.
 
     Columns: `period`, the group column, `tickets`, `share` (of all tickets of that period),
@@ -66,14 +67,14 @@ EMERGING_SCHEMA: dict[str, pl.DataType] = {
 """Emerging trends: the group columns, then these, one row per group with enough tickets."""
 
 
-def trend_window(ds: Dataset, filters: Filters, weeks: int) -> Filters | None:
+def trend_window(ds: Source, filters: Filters, weeks: int) -> Filters | None:
     """The last `weeks` full weeks (Monday–Sunday) up to filters.end that lie inside the data, or None."""
     last_sunday = filters.end - dt.timedelta(days=(filters.end.weekday() + 1) % 7)
     first_monday = last_sunday - dt.timedelta(days=7 * weeks - 1)
-    data_start = ds.tables["tickets"]["created_at"].min()
-    if data_start is None:
+    span = created_days(ds)
+    if span is None:
         return None
-    first_full = data_start.date() + dt.timedelta(days=(7 - data_start.date().weekday()) % 7)
+    first_full = span[0] + dt.timedelta(days=(7 - span[0].weekday()) % 7)
     first_monday = max(first_monday, first_full)
     if first_monday > last_sunday:
         return None
@@ -81,7 +82,7 @@ def trend_window(ds: Dataset, filters: Filters, weeks: int) -> Filters | None:
 
 
 def emerging_trends(
-    ds: Dataset,
+    ds: Source,
     filters: Filters,
     by: Sequence[str],
     weeks: int = 8,
@@ -98,7 +99,7 @@ def emerging_trends(
     (significant first, then fastest growth) and the measure used ("tickets_per_million_dau" or "tickets").
     """
     by = list(by)
-    schema = {c: ds.tables["tickets"].schema[c] for c in by} | EMERGING_SCHEMA
+    schema = {c: TICKETS.schema[c] for c in by} | EMERGING_SCHEMA
     window = trend_window(ds, filters, weeks)
     per_dau = missing_inputs(ds, "per_million_dau") is None
     measure = "tickets_per_million_dau" if per_dau else "tickets"

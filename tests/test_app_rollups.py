@@ -1,4 +1,4 @@
-"""The app on extracts above BELLWETHER_ROLLUP_ROWS: Overview and Data health served from rollups."""
+"""The app on extracts above BELLWETHER_ROLLUP_ROWS: Overview, Trends and Data health served from rollups."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from queries.dataset import load_dataset
 from queries.filters import Filters
 from queries.metrics import summarize
 from queries.rollups import PERCENTILE_ERROR_BOUND
-from tests.apptest import metrics_by_label, run
+from tests.apptest import DEMO_END, metrics_by_label, run
+from tests.test_app_trends import WIDE, spike_list
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
@@ -43,6 +44,22 @@ def test_overview_from_rollups_matches_the_rows(rolled_up: None, data_dir: Path)
     assert set(at.dataframe[0].value["market"]) <= {"DE", "US"}
     assert any("QA accuracy" in c.value for c in at.caption)  # explained as not available from rollups
     assert any("served from daily rollups" in c.value for c in at.sidebar.caption)
+
+
+def test_trends_from_rollups_lists_the_same_spikes_as_the_rows(monkeypatch: pytest.MonkeyPatch):
+    from_rows = spike_list(run("trends", WIDE))
+    monkeypatch.setenv("BELLWETHER_ROLLUP_ROWS", "1")
+    at = run("trends", WIDE)
+    assert any("served from daily rollups" in c.value for c in at.sidebar.caption)
+    assert from_rows.height > 0 and spike_list(at).equals(from_rows)
+    assert [s.value for s in at.subheader][:3] == ["Volume over time", "Spikes", "Emerging trends"]
+    # The drill-down and the forecast band read ticket rows: they say so instead of running.
+    notes = [i.value for i in at.info]
+    assert any(n.startswith("These extracts hold") and "Breaking a spike down" in n for n in notes), notes
+    assert any("forecast band" in n for n in notes), notes
+    assert len(at.get("plotly_chart")) == 2  # volumes and the chosen spike's series
+    assert "Language" not in at.selectbox(key="trends.by").options  # rollups keep the filter dimensions only
+    assert DEMO_END.isoformat() in at.query_params["end"]
 
 
 def test_pages_that_need_rows_explain_the_large_source(rolled_up: None):

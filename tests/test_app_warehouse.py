@@ -45,9 +45,19 @@ def test_overview_from_the_warehouse_equals_the_extracts(warehouse_env: str):
 
 
 def test_pages_that_need_ticket_rows_say_so_on_a_warehouse(warehouse_env: str):
-    at = run("trends", {"src": "warehouse"})
+    at = run("turnaround", {"src": "warehouse"})
     assert any("runs only on sources held in memory" in i.value for i in at.info), [i.value for i in at.info]
     assert not at.get("plotly_chart")
+
+
+def test_trends_on_a_warehouse_lists_the_same_spikes_as_the_extracts(warehouse_env: str):
+    from tests.test_app_trends import WIDE, spike_list
+
+    from_files = spike_list(run("trends", WIDE))
+    at = run("trends", {**WIDE, "src": "warehouse"})
+    assert from_files.height > 0 and spike_list(at).equals(from_files)
+    assert "Language" in at.selectbox(key="trends.by").options  # SQL groups by any ticket column
+    assert any("Breaking a spike down" in i.value for i in at.info)
 
 
 def test_data_health_shows_the_warehouse_tables(warehouse_env: str):

@@ -58,3 +58,25 @@ def test_the_report_counts_what_the_loader_counts(sources):
     assert set(large.tables) == set(ds.tables) - {"tickets"}
     assert large.tables["staffing"].equals(ds.tables["staffing"])
     assert isinstance(large.tables["events"], pl.DataFrame)
+
+
+def test_spikes_emerging_trends_and_volumes_from_rollups_equal_the_rows(sources):
+    """The Trends page's data (spike scan, emerging trends, volumes per 1M DAU) is the same from rollups."""
+    from queries.spikes import scan_spikes
+    from queries.trends import emerging_trends, volume_over_time
+
+    ds, large = sources
+    whole = Filters(DEMO_END - dt.timedelta(days=119), DEMO_END)
+    found = 0
+    for by in (["policy_domain", "market"], ["source"], []):
+        expected = scan_spikes(ds, whole, by)
+        got = scan_spikes(large, whole, by)
+        assert_frame_equal(got.spikes, expected.spikes)
+        assert_frame_equal(got.daily, expected.daily)
+        found += expected.spikes.height
+    assert found > 0  # the demo's injected spikes are there to be found
+    for by in (["policy_domain"], ["market", "surface"]):
+        assert_frame_equal(emerging_trends(large, FILTERS, by)[0], emerging_trends(ds, FILTERS, by)[0])
+    assert_frame_equal(
+        volume_over_time(large, FILTERS, "market", "week"), volume_over_time(ds, FILTERS, "market", "week")
+    )

@@ -144,6 +144,22 @@ def test_sla_by_rule_and_the_data_s_now_agree(files: Dataset, warehouse: Warehou
     assert missing_inputs(warehouse, "throughput") is None
 
 
+def test_spikes_and_volumes_from_the_database_equal_the_files(files: Dataset, warehouse: Warehouse):
+    """The Trends page's data runs on a warehouse: spike scan and volumes per 1M DAU as from the files."""
+    from queries.spikes import scan_spikes
+    from queries.trends import volume_over_time
+
+    period = Filters(END - dt.timedelta(days=59), END)
+    for by in (["policy_domain", "market"], ["language"]):
+        expected = scan_spikes(files, period, by)
+        got = scan_spikes(warehouse, period, by)
+        assert_frame_equal(got.spikes, expected.spikes)
+        assert_frame_equal(got.daily, expected.daily)
+    assert_frame_equal(
+        volume_over_time(warehouse, period, "queue", "week"), volume_over_time(files, period, "queue", "week")
+    )
+
+
 def test_the_warehouse_reports_what_the_file_loader_reports(files: Dataset, warehouse: Warehouse):
     for name, report in files.reports.items():
         assert warehouse.reports[name].rows_loaded == report.rows_loaded

@@ -36,7 +36,7 @@ class PageContext:
             error_panel(f"Cannot read the source {self.source.shown}", self.error or "No valid tickets.")
             st.caption("Fix the source and reload; the Data health page shows what was read.")
             return False
-        return aggregates or self.has_rows("This page")
+        return aggregates or self.has_rows("this page")
 
     def has_rows(self, part: str) -> bool:
         """True when the source holds ticket rows in memory; otherwise says that `part` (of a page) needs them."""
@@ -54,7 +54,7 @@ class PageContext:
             )
             fix = "use a shorter extract, or raise BELLWETHER_ROLLUP_ROWS if the machine has the memory"
         st.info(
-            f"{how} {part} still needs ticket rows, so it runs only on sources held in memory; Overview, Trends "
-            f"and Data health run on this one. To use it, {fix}."
+            f"{how} Needs ticket rows, so it runs only on sources held in memory: {part}. Overview, Trends & spikes, "
+            f"Transparency and Data health run on this one. To see it, {fix}."
         )
         return False

@@ -185,7 +185,7 @@ def dsa_own(_ds: Dataset, signature: str, start: dt.date, end: dt.date) -> pl.Da
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=32, show_spinner=False)
-def transparency(_ds: Dataset, signature: str, filters: Filters) -> pl.DataFrame:
+def transparency(_ds: Source, signature: str, filters: Filters) -> pl.DataFrame:
     """Every figure of the transparency pack for the filters."""
     return transparency_figures(_ds, filters)
 

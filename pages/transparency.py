@@ -11,14 +11,14 @@ from dashboard import loaders
 from dashboard.components import format_value
 from dashboard.context import PageContext
 from queries.export import safe_csv
-from queries.transparency import transparency_html
+from queries.transparency import rows_needed, transparency_html
 
 UNIT_STYLE = {"share": "share", "hours": "hours", "decisions": "count", "tickets": "count"}
 
 
 def render(ctx: PageContext) -> None:
     st.title("Transparency pack")
-    if not ctx.ready():
+    if not ctx.ready(aggregates=True):
         return
     filters = ctx.filters
     st.caption(
@@ -26,6 +26,9 @@ def render(ctx: PageContext) -> None:
         "domain and type of content, proactive and automated shares, speed, appeals, moderators by language."
     )
     figures = loaders.transparency(ctx.dataset, ctx.signature, filters)
+    left_out = rows_needed(ctx.dataset)
+    if left_out:
+        ctx.has_rows(" and ".join(s.lower() for s in left_out))
     if figures.is_empty():
         st.info("The source provides none of the fields these figures need; see Data health.")
         return

@@ -223,7 +223,7 @@ def _drill_down(ctx: PageContext, scan) -> None:
     daily = daily.filter(pl.col("day") >= filters.start)
     events = events_concerning(loaders.trend_events(ds, ctx.signature, filters, filters.start), group)
     st.plotly_chart(spike_chart(daily, spike, events), key="trends.spike_chart")
-    if not ctx.has_rows("Breaking a spike down (what explains it, how fast the team acted, which vendors)"):
+    if not ctx.has_rows("breaking a spike down (what explains it, how fast the team acted, which vendors)"):
         return
     drill = loaders.spike_drill_down(ds, ctx.signature, filters, tuple(group.items()), spike["start"], spike["end"])
     days = (drill.normal_end - drill.normal_start).days + 1
@@ -330,7 +330,7 @@ def _emerging(ctx: PageContext, dims: list[str]) -> None:
 
 def _forecast_band(ctx: PageContext) -> None:
     st.subheader("Actual vs forecast band")
-    if not ctx.has_rows("The forecast band (the Forecast & capacity page's backtest)"):
+    if not ctx.has_rows("the forecast band (the Forecast & capacity page's backtest)"):
         return
     domains = (
         loaders.dimension_values(ctx.dataset, ctx.signature, "policy_domain")

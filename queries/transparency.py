@@ -12,7 +12,7 @@ import html
 
 import polars as pl
 
-from queries.dataset import Dataset
+from queries.any_source import Source, groupable, small_table
 from queries.filters import Filters
 from queries.metrics import METRICS, missing_inputs, summarize
 
@@ -28,8 +28,9 @@ FIGURES_SCHEMA = {
 }
 
 
-def transparency_figures(ds: Dataset, filters: Filters) -> pl.DataFrame:
-    """All figures of the pack, one row each (FIGURES_SCHEMA); sections the source cannot give say why."""
+def transparency_figures(ds: Source, filters: Filters) -> pl.DataFrame:
+    """All figures of the pack, one row each (FIGURES_SCHEMA); figures the source cannot give are left out
+    (actions need decisions by group, which rollups do not keep; see `rows_needed`)."""
     period = f"{filters.start} to {filters.end} (UTC)"
     rows: list[dict] = []
 
@@ -48,7 +49,7 @@ def transparency_figures(ds: Dataset, filters: Filters) -> pl.DataFrame:
 
     actions_def = "Violating decisions whose first action falls in the period."
     for by, section in (("policy_domain", "Actions by policy domain"), ("surface", "Actions by type of content")):
-        if ds.has("tickets", by, "decision", "first_action_at"):
+        if ds.has("tickets", by, "decision", "first_action_at") and groupable(ds, "decision"):
             acted = summarize(ds, "actioned", filters, by=["decision", by]).filter(pl.col("decision") == "violating")
             for group, count in acted.select(by, "actioned").iter_rows():
                 add(section, str(group), "actions", count, "decisions", actions_def)
@@ -117,12 +118,16 @@ def transparency_figures(ds: Dataset, filters: Filters) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=FIGURES_SCHEMA)
 
 
-def moderators_by_language(ds: Dataset, filters: Filters) -> pl.DataFrame:
+def moderators_by_language(ds: Source, filters: Filters) -> pl.DataFrame:
     """Scheduled FTE (daily mean) next to human-review demand per day, by language."""
     schema = {"language": pl.String, "scheduled_fte": pl.Float64, "human_tickets_per_day": pl.Float64}
-    if not (ds.has("staffing", "language", "scheduled_fte") and missing_inputs(ds, "handle_time") is None):
+    if not (
+        ds.has("staffing", "language", "scheduled_fte")
+        and missing_inputs(ds, "handle_time") is None
+        and groupable(ds, "language")
+    ):
         return pl.DataFrame(schema=schema)
-    staffing = ds.tables["staffing"].filter(
+    staffing = small_table(ds, "staffing").filter(
         pl.col("date").is_between(filters.start, filters.end) & filters.dimension_expr(["vendor"])
     )
     fte = (
@@ -135,6 +140,12 @@ def moderators_by_language(ds: Dataset, filters: Filters) -> pl.DataFrame:
         "language", (pl.col("reviews") / filters.days).alias("human_tickets_per_day")
     )
     return fte.join(demand, on="language", how="full", coalesce=True).select(list(schema)).sort("language")
+
+
+def rows_needed(ds: Source) -> list[str]:
+    """The pack's sections this source leaves out because they group tickets by a field its aggregates lack."""
+    needs = {"decision": "Actions by policy domain and by type of content", "language": "Moderators by language"}
+    return [section for field, section in needs.items() if ds.has("tickets", field) and not groupable(ds, field)]
 
 
 def transparency_html(figures: pl.DataFrame, title: str, generated: dt.datetime) -> str:

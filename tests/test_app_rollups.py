@@ -55,11 +55,20 @@ def test_trends_from_rollups_lists_the_same_spikes_as_the_rows(monkeypatch: pyte
     assert [s.value for s in at.subheader][:3] == ["Volume over time", "Spikes", "Emerging trends"]
     # The drill-down and the forecast band read ticket rows: they say so instead of running.
     notes = [i.value for i in at.info]
-    assert any(n.startswith("These extracts hold") and "Breaking a spike down" in n for n in notes), notes
+    assert any(n.startswith("These extracts hold") and "breaking a spike down" in n for n in notes), notes
     assert any("forecast band" in n for n in notes), notes
     assert len(at.get("plotly_chart")) == 2  # volumes and the chosen spike's series
     assert "Language" not in at.selectbox(key="trends.by").options  # rollups keep the filter dimensions only
     assert DEMO_END.isoformat() in at.query_params["end"]
+
+
+def test_transparency_from_rollups_shows_what_it_can_and_names_the_rest(rolled_up: None):
+    at = run("transparency", PARAMS)
+    sections = [s.value for s in at.subheader]
+    assert "Detection and automation" in sections and "Appeals" in sections
+    assert "Actions by policy domain" not in sections and "Moderators by language" not in sections
+    assert any("actions by policy domain" in i.value and "daily rollups" in i.value for i in at.info)
+    assert len(at.get("download_button")) == 2
 
 
 def test_pages_that_need_rows_explain_the_large_source(rolled_up: None):

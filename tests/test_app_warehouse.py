@@ -57,7 +57,15 @@ def test_trends_on_a_warehouse_lists_the_same_spikes_as_the_extracts(warehouse_e
     at = run("trends", {**WIDE, "src": "warehouse"})
     assert from_files.height > 0 and spike_list(at).equals(from_files)
     assert "Language" in at.selectbox(key="trends.by").options  # SQL groups by any ticket column
-    assert any("Breaking a spike down" in i.value for i in at.info)
+    assert any("breaking a spike down" in i.value for i in at.info)
+
+
+def test_transparency_on_a_warehouse_shows_the_same_figures_as_the_extracts(warehouse_env: str):
+    from_files = run("transparency", PARAMS)
+    at = run("transparency", {**PARAMS, "src": "warehouse"})
+    assert [s.value for s in at.subheader] == [s.value for s in from_files.subheader]
+    assert [d.value.to_dict() for d in at.dataframe] == [d.value.to_dict() for d in from_files.dataframe]
+    assert not at.info
 
 
 def test_data_health_shows_the_warehouse_tables(warehouse_env: str):

@@ -80,3 +80,25 @@ def test_spikes_emerging_trends_and_volumes_from_rollups_equal_the_rows(sources)
     assert_frame_equal(
         volume_over_time(large, FILTERS, "market", "week"), volume_over_time(ds, FILTERS, "market", "week")
     )
+
+
+def test_transparency_figures_from_rollups_equal_the_rows_but_those_needing_rows(sources):
+    """Every figure the rollups can give equals the rows' (the median within the histogram bound); the sections
+    that group tickets by decision or language are left out and named by rows_needed."""
+    from queries.rollups import PERCENTILE_ERROR_BOUND
+    from queries.transparency import rows_needed, transparency_figures
+
+    ds, large = sources
+    expected = transparency_figures(ds, FILTERS)
+    got = transparency_figures(large, FILTERS)
+    assert rows_needed(ds) == [] and rows_needed(large) == [
+        "Actions by policy domain and by type of content",
+        "Moderators by language",
+    ]
+    kept = expected.filter(~pl.col("section").is_in(["Actions by policy domain", "Actions by type of content"]))
+    kept = kept.filter(pl.col("section") != "Moderators by language")
+    assert got.height == kept.height > 0
+    for want, have in zip(kept.iter_rows(named=True), got.iter_rows(named=True), strict=True):
+        assert {k: v for k, v in have.items() if k != "value"} == {k: v for k, v in want.items() if k != "value"}
+        tolerance = PERCENTILE_ERROR_BOUND if want["unit"] == "hours" else 1e-12
+        assert have["value"] == pytest.approx(want["value"], rel=tolerance), want["figure"]

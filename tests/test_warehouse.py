@@ -160,6 +160,15 @@ def test_spikes_and_volumes_from_the_database_equal_the_files(files: Dataset, wa
     )
 
 
+def test_the_transparency_pack_from_the_database_equals_the_files(files: Dataset, warehouse: Warehouse):
+    from queries.transparency import rows_needed, transparency_figures
+
+    period = Filters(END - dt.timedelta(days=59), END)
+    expected = transparency_figures(files, period)
+    assert rows_needed(warehouse) == [] and expected["section"].n_unique() >= 5
+    assert_frame_equal(transparency_figures(warehouse, period), expected, rel_tol=1e-9)
+
+
 def test_the_warehouse_reports_what_the_file_loader_reports(files: Dataset, warehouse: Warehouse):
     for name, report in files.reports.items():
         assert warehouse.reports[name].rows_loaded == report.rows_loaded

@@ -18,6 +18,8 @@ from dashboard.charts import (
     sla_attainment_chart,
 )
 from dashboard.context import PageContext
+from queries.any_source import groupable
+from queries.dataset import Dataset
 from queries.metrics import METRICS, missing_inputs
 from queries.sla import load_sla_policy
 from queries.turnaround import MEASURES, Headline, TurnaroundView
@@ -45,7 +47,7 @@ DURATION_COLUMNS = {  # hours in the data, minutes in the tables
 
 def render(ctx: PageContext) -> None:
     st.title("Turnaround & SLA")
-    if not ctx.ready():
+    if not ctx.ready(aggregates=True):
         return
     ds, filters = ctx.dataset, ctx.filters
     st.caption(f"{filters.describe()} · every time and hour on this page is UTC")
@@ -53,7 +55,7 @@ def render(ctx: PageContext) -> None:
     if not measures:
         st.info("Turnaround needs tickets.first_action_at or tickets.closed_at; map them under [tickets.columns].")
         return
-    splits = {label: column for label, column in SPLITS.items() if column is None or ds.has("tickets", column)}
+    splits = {label: column for label, column in SPLITS.items() if column is None or groupable(ds, column)}
     left, middle, right = st.columns(3)
     measure = left.selectbox("Measure", list(measures), key="turnaround.measure", bind="query-params")
     split = middle.selectbox("Split by", list(splits), key="turnaround.by", bind="query-params")
@@ -66,7 +68,7 @@ def render(ctx: PageContext) -> None:
     )
     view = loaders.turnaround(ds, ctx.signature, filters, measures[measure], splits[split], period)
     headline = loaders.turnaround_headline(ds, ctx.signature, filters)
-    _tiles(view, headline, filters.describe())
+    _tiles(view, headline, filters.describe(), rows=isinstance(ds, Dataset))
 
     # Only the open tab runs (lazy tabs), and the open tab is part of the link.
     tabs = st.tabs(list(SECTIONS), key="turnaround.tab", bind="query-params")
@@ -76,14 +78,15 @@ def render(ctx: PageContext) -> None:
                 section(ctx, view, headline)
 
 
-def _tiles(view: TurnaroundView, headline: Headline, period: str) -> None:
+def _tiles(view: TurnaroundView, headline: Headline, period: str, *, rows: bool) -> None:
+    """The headline tiles; P99 only from ticket rows (rollups and warehouses give P50 and P90)."""
     label = MEASURES[view.end]
     metric = METRICS["time_to_first_action" if view.end == "first_action_at" else "time_to_close"]
     total = view.total.row(0, named=True)
     counted = f"{total['measured']:,} of {total['tickets']:,} tickets created in the period measured."
     tiles = [
         (f"P{p} {label.lower()}", duration_label(total[f"p{p}_hours"]), f"{metric.definition} {counted}")
-        for p in (50, 90, 99)
+        for p in ((50, 90, 99) if rows else (50, 90))
     ]
     tiles.append((f"Mean {label.lower()}", duration_label(total["mean_hours"]), f"{metric.definition} {counted}"))
     if headline.sla is not None:
@@ -116,9 +119,8 @@ def _durations(ctx: PageContext, view: TurnaroundView, headline: Headline) -> No
     )
     stat = "p90_hours"
     if view.by:
-        choice = st.radio(
-            "Statistic", list(STATISTICS), index=1, horizontal=True, key="turnaround.stat", bind="query-params"
-        )
+        shown = [s for s in STATISTICS if view.histogram is not None or s != "P99"]
+        choice = st.radio("Statistic", shown, index=1, horizontal=True, key="turnaround.stat", bind="query-params")
         stat = STATISTICS[choice]
     st.plotly_chart(percentile_trend_chart(view.over_time, view.by, stat), key="turnaround.trend")
     st.subheader("Distribution")
@@ -126,7 +128,8 @@ def _durations(ctx: PageContext, view: TurnaroundView, headline: Headline) -> No
         "Share of measured tickets per duration bin (four bins per tenfold, log scale) and the share done "
         "within each duration (ECDF), so the long tail is visible."
     )
-    st.plotly_chart(duration_distribution_chart(view.histogram, view.by), key="turnaround.distribution")
+    if ctx.has_rows("the distribution of durations"):
+        st.plotly_chart(duration_distribution_chart(view.histogram, view.by), key="turnaround.distribution")
     if view.by_group is not None:
         st.subheader(f"By {view.by.replace('_', ' ')}")
         st.plotly_chart(group_percentiles_chart(view.by_group, view.by), key="turnaround.groups")
@@ -166,7 +169,7 @@ def _sla(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
             hide_index=True,
             key="turnaround.sla_policy",
         )
-    options = {label: g for label, g in SLA_BY.items() if g == "sla_rule" or ctx.dataset.has("tickets", g)}
+    options = {label: g for label, g in SLA_BY.items() if g == "sla_rule" or groupable(ctx.dataset, g)}
     group = st.selectbox("Attainment by", list(options), key="turnaround.sla_by", bind="query-params")
     sla = loaders.turnaround_sla(ctx.dataset, ctx.signature, ctx.filters, options[group])
     st.plotly_chart(sla_attainment_chart(sla.attainment, options[group]), key="turnaround.sla_chart")
@@ -185,6 +188,8 @@ def _sla(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
         },
     )
     st.subheader("Agreement with the source's SLA flag")
+    if ctx.dataset.has("tickets", "sla_met") and not ctx.has_rows("comparing with the source's own sla_met"):
+        return
     if sla.agreement is None:
         st.caption(
             "The source gives no `sla_met` for tickets of this period, so there is nothing to compare. "
@@ -225,8 +230,9 @@ def _backlog(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None
     )
     st.plotly_chart(backlog_flow_chart(backlog.flow), key="turnaround.backlog")
     st.subheader("Age of the open tickets")
-    st.caption("Open tickets at the end of each day by time since creation.")
-    st.plotly_chart(backlog_aging_chart(backlog.aging), key="turnaround.aging")
+    if ctx.has_rows("the age of open tickets and the oldest open ticket per queue"):
+        st.caption("Open tickets at the end of each day by time since creation.")
+        st.plotly_chart(backlog_aging_chart(backlog.aging), key="turnaround.aging")
     with st.expander("Daily figures", icon=":material/table:"):
         st.caption(METRICS["backlog"].definition)
         _table(
@@ -286,6 +292,8 @@ def _exposure(ctx: PageContext, view: TurnaroundView, headline: Headline) -> Non
             "p90_views": st.column_config.NumberColumn("P90 views", format="%.0f"),
         },
     )
+    if exposure.ranking is None and not isinstance(ctx.dataset, Dataset):
+        ctx.has_rows("ranking the open backlog by exposure")
     if exposure.ranking is not None:
         st.subheader("Open backlog ranked by exposure")
         st.caption(
@@ -311,6 +319,8 @@ def _exposure(ctx: PageContext, view: TurnaroundView, headline: Headline) -> Non
 
 
 def _hour_of_week(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
+    if not ctx.has_rows("the hour-of-week heatmaps (they need each ticket's creation hour)"):
+        return
     grid = loaders.hour_of_week(ctx.dataset, ctx.signature, ctx.filters)
     st.caption(
         "By the weekday and hour (UTC) tickets were created. Gaps in vendor shifts show as slow cells; "

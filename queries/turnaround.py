@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 import polars.selectors as cs
 
+from queries.any_source import Source
 from queries.contract import PROACTIVE_SOURCES
 from queries.dataset import Dataset
 from queries.filters import Filters
@@ -46,10 +47,17 @@ EXPOSURE_RATE_GROUPS = ("policy_domain", "surface")
 
 
 def turnaround(
-    ds: Dataset, filters: Filters, end: str, by: Sequence[str] = (), period: str | None = None
+    ds: Source, filters: Filters, end: str, by: Sequence[str] = (), period: str | None = None
 ) -> pl.DataFrame:
-    """P50/P90/P99 and mean hours from created_at to `end` (a MEASURES key) by group and period."""
-    return duration_summary(ds, filters, end, by, period, TURNAROUND_PERCENTILES)
+    """P50/P90/P99 and mean hours from created_at to `end` (a MEASURES key) by group and period.
+
+    Sources without ticket rows (rollups, a warehouse) give the time_to_* metric, whose P99 is null."""
+    if isinstance(ds, Dataset):
+        return duration_summary(ds, filters, end, by, period, TURNAROUND_PERCENTILES)
+    metric = "time_to_first_action" if end == "first_action_at" else "time_to_close"
+    keys = [*by, *(["period"] if period else [])]
+    out = summarize(ds, metric, filters, by, period).with_columns(pl.lit(None, pl.Float64).alias("p99_hours"))
+    return out.select(*keys, "tickets", "measured", "p50_hours", "p90_hours", "p99_hours", "mean_hours")
 
 
 def duration_histogram(ds: Dataset, filters: Filters, end: str, by: str | None = None) -> pl.DataFrame:
@@ -87,7 +95,7 @@ def duration_histogram(ds: Dataset, filters: Filters, end: str, by: str | None =
     )
 
 
-def sla_attainment(ds: Dataset, filters: Filters, policy: SlaPolicy, by: str) -> pl.DataFrame:
+def sla_attainment(ds: Source, filters: Filters, policy: SlaPolicy, by: str) -> pl.DataFrame:
     """The `sla` metric by one of SLA_GROUPINGS; by `sla_rule` in policy order with each rule's target."""
     out = summarize(ds, "sla", filters, by=[by], sla_policy=policy)
     if by != "sla_rule":
@@ -215,9 +223,9 @@ def _age_hours(instant: dt.datetime, column: str = "created_at") -> pl.Expr:
     return (pl.lit(instant) - pl.col(column)).dt.total_microseconds() / HOUR_US
 
 
-def exposure_by(ds: Dataset, filters: Filters, by: str = "policy_domain") -> pl.DataFrame:
+def exposure_by(ds: Source, filters: Filters, by: str = "policy_domain") -> pl.DataFrame:
     """The `exposure` metric by group, with the group's P50/P90 hours to first action to spot slow, high-reach work."""
-    speed = duration_summary(ds, filters, "first_action_at", [by]).select(
+    speed = summarize(ds, "time_to_first_action", filters, [by]).select(
         by, pl.col("p50_hours").alias("p50_hours_to_action"), pl.col("p90_hours").alias("p90_hours_to_action")
     )
     exposure = summarize(ds, "exposure", filters, by=[by])
@@ -310,7 +318,7 @@ def hour_of_week(ds: Dataset, filters: Filters) -> pl.DataFrame:
     )
 
 
-def turnaround_by_source(ds: Dataset, filters: Filters, end: str) -> pl.DataFrame:
+def turnaround_by_source(ds: Source, filters: Filters, end: str) -> pl.DataFrame:
     """Turnaround per detection source, marked proactive (the platform's own models) or reactive, with its share."""
     out = turnaround(ds, filters, end, by=["source"])
     detection = (
@@ -334,12 +342,13 @@ class TurnaroundView:
     total: pl.DataFrame  # one row: tickets, measured, p50/p90/p99_hours, mean_hours
     over_time: pl.DataFrame  # by split and period
     by_group: pl.DataFrame | None  # by split; None without a split
-    histogram: pl.DataFrame  # by split
+    histogram: pl.DataFrame | None  # by split; None without ticket rows
     by_source: pl.DataFrame | None  # None when the source has no tickets.source
 
 
-def turnaround_view(ds: Dataset, filters: Filters, end: str, by: str | None, period: str) -> TurnaroundView:
-    """Percentiles in total, over time and by the split, the distribution and the by-source comparison."""
+def turnaround_view(ds: Source, filters: Filters, end: str, by: str | None, period: str) -> TurnaroundView:
+    """Percentiles in total, over time and by the split, the distribution (from ticket rows only) and the
+    by-source comparison."""
     keys = [by] if by else []
     return TurnaroundView(
         end=end,
@@ -348,7 +357,7 @@ def turnaround_view(ds: Dataset, filters: Filters, end: str, by: str | None, per
         total=turnaround(ds, filters, end),
         over_time=turnaround(ds, filters, end, keys, period),
         by_group=turnaround(ds, filters, end, keys) if by else None,
-        histogram=duration_histogram(ds, filters, end, by),
+        histogram=duration_histogram(ds, filters, end, by) if isinstance(ds, Dataset) else None,
         by_source=turnaround_by_source(ds, filters, end) if ds.has("tickets", "source") else None,
     )
 
@@ -363,7 +372,7 @@ class Headline:
     proactive: pl.DataFrame | None
 
 
-def headline(ds: Dataset, filters: Filters, policy: SlaPolicy) -> Headline:
+def headline(ds: Source, filters: Filters, policy: SlaPolicy) -> Headline:
     """SLA attainment, open backlog at the end, exposure and proactive share for the whole selection."""
 
     def total(metric: str) -> pl.DataFrame | None:
@@ -381,9 +390,10 @@ class SlaView:
     disagreements: pl.DataFrame | None
 
 
-def sla_view(ds: Dataset, filters: Filters, policy: SlaPolicy, by: str) -> SlaView:
-    """SLA attainment by `by` and the comparison with the source's own SLA flag."""
-    agreement = sla_agreement(ds, filters, policy) if ds.has("tickets", "sla_met") else None
+def sla_view(ds: Source, filters: Filters, policy: SlaPolicy, by: str) -> SlaView:
+    """SLA attainment by `by` and the comparison with the source's own SLA flag (from ticket rows only)."""
+    flagged = isinstance(ds, Dataset) and ds.has("tickets", "sla_met")
+    agreement = sla_agreement(ds, filters, policy) if flagged else None
     if agreement is not None and agreement["flagged"][0] == 0:
         agreement = None
     return SlaView(
@@ -398,16 +408,17 @@ class BacklogView:
     """Daily backlog flow (the `backlog` metric), aging at each day's end and the oldest open ticket per queue."""
 
     flow: pl.DataFrame
-    aging: pl.DataFrame
-    oldest: pl.DataFrame | None  # None when the source has no tickets.queue
+    aging: pl.DataFrame | None  # None without ticket rows
+    oldest: pl.DataFrame | None  # None when the source has no tickets.queue, or no ticket rows
 
 
-def backlog_view(ds: Dataset, filters: Filters) -> BacklogView:
-    """Everything the backlog part of the page shows."""
+def backlog_view(ds: Source, filters: Filters) -> BacklogView:
+    """Everything the backlog part of the page shows; ages need ticket rows."""
+    rows = isinstance(ds, Dataset)
     return BacklogView(
         flow=summarize(ds, "backlog", filters, period="day"),
-        aging=backlog_aging(ds, filters),
-        oldest=oldest_open(ds, filters) if ds.has("tickets", "queue") else None,
+        aging=backlog_aging(ds, filters) if rows else None,
+        oldest=oldest_open(ds, filters) if rows and ds.has("tickets", "queue") else None,
     )
 
 
@@ -416,10 +427,10 @@ class ExposureView:
     """Exposure by policy domain and the exposure-weighted ranking of the open backlog."""
 
     by_domain: pl.DataFrame
-    ranking: pl.DataFrame | None  # None when the source has no tickets.closed_at (no open backlog)
+    ranking: pl.DataFrame | None  # None when the source has no tickets.closed_at (no open backlog) or no rows
 
 
-def exposure_view(ds: Dataset, filters: Filters) -> ExposureView:
-    """Everything the exposure part of the page shows."""
-    ranked = missing_inputs(ds, "open_backlog") is None
+def exposure_view(ds: Source, filters: Filters) -> ExposureView:
+    """Everything the exposure part of the page shows; the ranking of open tickets needs ticket rows."""
+    ranked = isinstance(ds, Dataset) and missing_inputs(ds, "open_backlog") is None
     return ExposureView(exposure_by(ds, filters), open_exposure_ranking(ds, filters) if ranked else None)

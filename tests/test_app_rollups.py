@@ -72,9 +72,39 @@ def test_transparency_from_rollups_shows_what_it_can_and_names_the_rest(rolled_u
 
 
 def test_pages_that_need_rows_explain_the_large_source(rolled_up: None):
-    at = run("turnaround")
+    at = run("forecast")
     assert any("daily rollups" in i.value for i in at.info), [i.value for i in at.info]
     assert not at.get("plotly_chart")
+
+
+@pytest.mark.parametrize(
+    ("tab", "charts", "notes"),
+    [
+        ("Time to act", 1, 1),  # the trend; the distribution needs rows
+        ("SLA", 1, 1),  # attainment; comparing with the source's sla_met needs rows
+        ("Backlog", 1, 1),  # the flow; ages need rows
+        ("Exposure", 1, 1),  # reach by domain; the ranking of open tickets needs rows
+        ("Hour of week", 0, 1),
+        ("Proactive vs reactive", 1, 0),
+    ],
+)
+def test_turnaround_from_rollups_draws_what_the_rollups_hold(rolled_up: None, tab: str, charts: int, notes: int):
+    at = run("turnaround", {**PARAMS, "turnaround.tab": tab})
+    assert len(at.get("plotly_chart")) == charts
+    assert len([i for i in at.info if "daily rollups" in i.value]) == notes, [i.value for i in at.info]
+
+
+def test_turnaround_tiles_from_rollups_match_the_rows(rolled_up: None, data_dir: Path):
+    tiles = metrics_by_label(run("turnaround", PARAMS))
+    exact = summarize(load_dataset(data_dir / "demo"), "time_to_first_action", FILTERS).row(0, named=True)
+    assert "P99 time to first action" not in tiles  # histograms give P50 and P90
+    for p in (50, 90):
+        number, unit = tiles[f"P{p} time to first action"].split()
+        scale = {"s": 3600, "min": 60, "h": 1}[unit]
+        want = exact[f"p{p}_hours"]
+        assert abs(float(number) / scale - want) <= want * PERCENTILE_ERROR_BOUND + 0.05 / scale, p
+    assert set(at_splits := run("turnaround", PARAMS).selectbox(key="turnaround.by").options) >= {"Market", "Vendor"}
+    assert "Queue" not in at_splits and "Priority" not in at_splits
 
 
 def test_data_health_counts_the_rolled_up_tickets(rolled_up: None, data_dir: Path):

@@ -44,8 +44,19 @@ def test_overview_from_the_warehouse_equals_the_extracts(warehouse_env: str):
     assert movers.shape[0] > 0 and set(movers["market"]) <= {"DE", "US"}
 
 
+def test_turnaround_on_a_warehouse_equals_the_extracts(warehouse_env: str):
+    from_files = metrics_by_label(run("turnaround", PARAMS))
+    at = run("turnaround", {**PARAMS, "src": "warehouse", "turnaround.by": "Queue"})
+    tiles = metrics_by_label(at)
+    assert tiles == {k: v for k, v in from_files.items() if not k.startswith("P99")}
+    assert "Queue" in at.selectbox(key="turnaround.by").options  # SQL groups by any ticket column
+    assert len(at.get("plotly_chart")) == 2  # the trend and by queue; the distribution needs rows
+    sla = run("turnaround", {**PARAMS, "src": "warehouse", "turnaround.tab": "SLA", "turnaround.sla_by": "Priority"})
+    assert len(sla.get("plotly_chart")) == 1
+
+
 def test_pages_that_need_ticket_rows_say_so_on_a_warehouse(warehouse_env: str):
-    at = run("turnaround", {"src": "warehouse"})
+    at = run("forecast", {"src": "warehouse"})
     assert any("runs only on sources held in memory" in i.value for i in at.info), [i.value for i in at.info]
     assert not at.get("plotly_chart")
 

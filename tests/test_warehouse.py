@@ -169,6 +169,26 @@ def test_the_transparency_pack_from_the_database_equals_the_files(files: Dataset
     assert_frame_equal(transparency_figures(warehouse, period), expected, rel_tol=1e-9)
 
 
+def test_turnaround_from_the_database_equals_the_files_but_p99(files: Dataset, warehouse: Warehouse):
+    """The Turnaround page's aggregates: percentiles by group and week, SLA by priority, exposure, backlog."""
+    from queries.sla import load_sla_policy
+    from queries.turnaround import backlog_view, exposure_by, sla_attainment, turnaround
+
+    period = Filters(END - dt.timedelta(days=59), END)
+    got = turnaround(warehouse, period, "closed_at", ["queue"], "week")
+    expected = turnaround(files, period, "closed_at", ["queue"], "week")
+    assert got["p99_hours"].null_count() == got.height and expected["p99_hours"].null_count() < expected.height
+    assert_frame_equal(got.drop("p99_hours"), expected.drop("p99_hours"), check_dtypes=False, rel_tol=1e-9)
+    policy = load_sla_policy()
+    assert_frame_equal(
+        sla_attainment(warehouse, period, policy, "priority"), sla_attainment(files, period, policy, "priority")
+    )
+    assert_frame_equal(exposure_by(warehouse, period), exposure_by(files, period), rel_tol=1e-9)
+    view = backlog_view(warehouse, period)
+    assert view.aging is None and view.oldest is None
+    assert_frame_equal(view.flow.drop("oldest_open_hours"), backlog_view(files, period).flow.drop("oldest_open_hours"))
+
+
 def test_the_warehouse_reports_what_the_file_loader_reports(files: Dataset, warehouse: Warehouse):
     for name, report in files.reports.items():
         assert warehouse.reports[name].rows_loaded == report.rows_loaded

@@ -6,19 +6,17 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from queries.dataset import Dataset
+from queries.any_source import Source, created_days
 from queries.filters import Filters
 from queries.metrics import summarize
 
 
-def ticket_series(ds: Dataset, by: Sequence[str] = (), filters: Filters | None = None) -> pl.DataFrame:
+def ticket_series(ds: Source, by: Sequence[str] = (), filters: Filters | None = None) -> pl.DataFrame:
     """Tickets created per day (`ds`, `y`) per group of `by`, over all data or the filters' period.
 
     Days without tickets are absent here; the forecasters fill them with zeros.
     """
-    tickets = ds.tables["tickets"]
     if filters is None:
-        first, last = tickets["created_at"].min(), tickets["created_at"].max()
-        filters = Filters(first.date(), last.date())
+        filters = Filters(*created_days(ds))
     daily = summarize(ds, "volume", filters, by=list(by), period="day")
     return daily.rename({"period": "ds"}).with_columns(pl.col("tickets").cast(pl.Float64).alias("y")).drop("tickets")

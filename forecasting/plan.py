@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import polars as pl
 
 from forecasting.capacity import StaffingAssumptions, backlog_projection
-from queries.dataset import Dataset
+from queries.any_source import Source
 from queries.filters import Filters
 from queries.metrics import summarize
 
@@ -78,7 +78,7 @@ class PlanningInputs:
     history_end: dt.date
 
 
-def planning_inputs(ds: Dataset, end: dt.date, weeks: int = 8) -> PlanningInputs:
+def planning_inputs(ds: Source, end: dt.date, weeks: int = 8) -> PlanningInputs:
     """Automation shares, vendor allocation and handle times, and vendor supply from recent history."""
     window = Filters(end - dt.timedelta(weeks=weeks) + dt.timedelta(days=1), end)
     automation = summarize(ds, "automation", window, by=["policy_domain"]).select(
@@ -101,13 +101,13 @@ def planning_inputs(ds: Dataset, end: dt.date, weeks: int = 8) -> PlanningInputs
     return PlanningInputs(automation, allocation, supply, window.start, window.end)
 
 
-def _rework(ds: Dataset, f: Filters) -> pl.DataFrame:
+def _rework(ds: Source, f: Filters) -> pl.DataFrame:
     """Share of each vendor's decisions that come back as work: its QA error rate (the sample's rate
     applies to all its decisions) plus its share of decisions overturned on appeal."""
     decided = summarize(ds, "appeals", f, by=["vendor"]).select(
         "vendor", pl.col("overturned") / pl.col("tickets").clip(1, None)
     )
-    if "qa_reviews" in ds.tables:
+    if "qa_reviews" in ds.reports:
         qa = summarize(ds, "qa_accuracy", f, by=["vendor"]).select("vendor", (1 - pl.col("accuracy")).alias("qa_error"))
         decided = decided.join(qa, on="vendor", how="left")
     else:

@@ -14,6 +14,7 @@ from forecasting.history import ticket_series
 from forecasting.intraday import intraday_profile, split_intraday
 from forecasting.plan import PlanningInputs, Scenario, demand_vs_supply, planning_inputs
 from forecasting.reconcile import reconcile
+from queries.any_source import Source, created_days, small_table
 from queries.dataset import Dataset
 from queries.filters import Filters
 from queries.metrics import missing_inputs, summarize
@@ -36,19 +37,19 @@ class ForecastView:
     note: str
 
 
-def history_window(ds: Dataset, filters: Filters) -> Filters:
+def history_window(ds: Source, filters: Filters) -> Filters:
     """All data up to the end of the selected period, in the selected groups."""
-    first = ds.tables["tickets"]["created_at"].min().date()
+    first = created_days(ds)[0]
     return Filters(min(first, filters.end), filters.end, **filters.selections())
 
 
 def forecast_view(
-    ds: Dataset, filters: Filters, by: str | None, horizon_days: int, model: str = "auto", folds: int = 4
+    ds: Source, filters: Filters, by: str | None, horizon_days: int, model: str = "auto", folds: int = 4
 ) -> ForecastView:
     """Forecast ticket volume per group of `by` (or the total) from the history up to filters.end."""
     window = history_window(ds, filters)
     candidates = DEFAULT_CANDIDATES if model == "auto" else (model,)
-    events = ds.tables.get("events")
+    events = small_table(ds, "events")
     total_history = ticket_series(ds, filters=window)
     total = forecast_series(total_history, horizon=horizon_days, folds=folds, candidates=candidates, events=events)
     note = ""
@@ -76,7 +77,7 @@ def forecast_view(
 
 
 def capacity_plan(
-    ds: Dataset, filters: Filters, domain_view: ForecastView, scenario: Scenario
+    ds: Source, filters: Filters, domain_view: ForecastView, scenario: Scenario
 ) -> tuple[pl.DataFrame, PlanningInputs | None]:
     """Weekly demand vs supply per vendor after filters.end, from a forecast by policy domain.
 

@@ -20,6 +20,8 @@ from dashboard.context import PageContext
 from dashboard.scenario_controls import scenario_controls, scenario_store_panel
 from forecasting.models import MODELS
 from forecasting.planner import LiveQueue
+from queries.any_source import groupable
+from queries.metrics import missing_inputs
 
 GROUPINGS = {
     "Total": None,
@@ -32,11 +34,11 @@ GROUPINGS = {
 
 def render(ctx: PageContext) -> None:
     st.title("Forecast & capacity")
-    if not ctx.ready():
+    if not ctx.ready(aggregates=True):
         return
     ds, filters = ctx.dataset, ctx.filters
     left, middle, right = st.columns(3)
-    groupings = {k: v for k, v in GROUPINGS.items() if v is None or ds.has("tickets", v)}
+    groupings = {k: v for k, v in GROUPINGS.items() if v is None or groupable(ds, v)}
     label = left.selectbox("Forecast by", list(groupings), key="forecast.by")
     weeks = middle.slider("Horizon (weeks)", 4, 12, 8, key="forecast.weeks")
     model = right.selectbox(
@@ -108,7 +110,10 @@ def _forecast(view) -> None:
 def _capacity(ctx: PageContext, scenario, weeks: int) -> None:
     plan = loaders.capacity_plan(ctx.dataset, ctx.signature, ctx.filters, weeks * 7, scenario)
     if plan.is_empty():
-        st.info("Demand vs supply needs staffing and vendor-level decisions (tickets.vendor, handle_seconds).")
+        missing = missing_inputs(ctx.dataset, "throughput") or missing_inputs(ctx.dataset, "handle_time")
+        st.info(
+            missing or "Demand vs supply needs staffing and vendor-level decisions (tickets.vendor, handle_seconds)."
+        )
         return
     worst = plan.group_by("week").agg(pl.col("gap_fte").sum()).sort("gap_fte").row(0, named=True)
     deficits = plan.filter(pl.col("gap_fte") < 0)
@@ -135,6 +140,8 @@ def _capacity(ctx: PageContext, scenario, weeks: int) -> None:
 
 
 def _live(ctx: PageContext, scenario, weeks: int) -> None:
+    if not ctx.has_rows("live queues (they need each queue's half-hour arrival profile)"):
+        return
     first = ctx.filters.end + dt.timedelta(days=1)
     day = st.date_input(
         "Day", first, min_value=first, max_value=first + dt.timedelta(days=weeks * 7 - 1), key="live.day"

@@ -71,8 +71,23 @@ def test_transparency_from_rollups_shows_what_it_can_and_names_the_rest(rolled_u
     assert len(at.get("download_button")) == 2
 
 
-def test_pages_that_need_rows_explain_the_large_source(rolled_up: None):
+def test_forecast_from_rollups_forecasts_and_names_what_needs_rows(rolled_up: None, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("BELLWETHER_SCENARIO_URL", f"sqlite:///{tmp_path / 'scenarios.db'}")
+    from_rollups = metrics_by_label(run("forecast"))
+    monkeypatch.delenv("BELLWETHER_ROLLUP_ROWS")
+    from_rows = metrics_by_label(run("forecast"))
+    # The forecast is fitted on daily counts, which the rollups hold exactly: the same model and scores.
+    for label in ("Model", "MASE (backtest)", "80 % interval coverage"):
+        assert from_rollups[label] == from_rows[label], label
+    monkeypatch.setenv("BELLWETHER_ROLLUP_ROWS", "1")
     at = run("forecast")
+    notes = [i.value for i in at.info]
+    assert any("Throughput needs ticket rows" in n for n in notes), notes  # demand vs supply
+    assert any("live queues" in n and "daily rollups" in n for n in notes), notes
+
+
+def test_pages_that_need_rows_explain_the_large_source(rolled_up: None):
+    at = run("vendors")
     assert any("daily rollups" in i.value for i in at.info), [i.value for i in at.info]
     assert not at.get("plotly_chart")
 

@@ -55,8 +55,17 @@ def test_turnaround_on_a_warehouse_equals_the_extracts(warehouse_env: str):
     assert len(sla.get("plotly_chart")) == 1
 
 
-def test_pages_that_need_ticket_rows_say_so_on_a_warehouse(warehouse_env: str):
+def test_forecast_and_capacity_on_a_warehouse_equal_the_extracts(warehouse_env: str, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("BELLWETHER_SCENARIO_URL", f"sqlite:///{tmp_path / 'scenarios.db'}")
+    from_files = metrics_by_label(run("forecast"))
     at = run("forecast", {"src": "warehouse"})
+    assert metrics_by_label(at) == from_files  # the forecast and the demand-vs-supply plan, from SQL aggregates
+    assert "Worst week: surplus / deficit" in from_files
+    assert any("live queues" in i.value for i in at.info)
+
+
+def test_pages_that_need_ticket_rows_say_so_on_a_warehouse(warehouse_env: str):
+    at = run("vendors", {"src": "warehouse"})
     assert any("runs only on sources held in memory" in i.value for i in at.info), [i.value for i in at.info]
     assert not at.get("plotly_chart")
 

@@ -596,6 +596,8 @@ def percentile_trend_chart(over_time: pl.DataFrame, by: str | None = None, stat:
     fig = go.Figure()
     if by is None:
         for column, (name, dash, colour) in PERCENTILE_STYLES.items():
+            if over_time.height and over_time[column].null_count() == over_time.height:  # no P99 from aggregates
+                continue
             fig.add_scatter(
                 x=over_time["period"].to_list(),
                 y=over_time[column].to_list(),

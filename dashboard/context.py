@@ -54,7 +54,6 @@ class PageContext:
             )
             fix = "use a shorter extract, or raise BELLWETHER_ROLLUP_ROWS if the machine has the memory"
         st.info(
-            f"{how} Needs ticket rows, so it runs only on sources held in memory: {part}. The other pages run on "
-            f"this one, except where they say so. To see it, {fix}."
+            f"{how} Not shown for this source, because it needs ticket rows held in memory: {part}. To see it, {fix}."
         )
         return False

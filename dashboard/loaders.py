@@ -59,7 +59,8 @@ def dataset(option: SourceOption) -> tuple[Dataset | RolledUpSource, str]:
     BELLWETHER_ROLLUP_ROWS tickets are served from rollups instead of being held in memory."""
     signature = describe_source(option.path, option.mapping)
     if _ticket_rows(option.path, option.mapping, signature) >= rollup_threshold_rows():
-        return _rolled_up(option.path, option.mapping, signature), signature
+        rolled = _rolled_up(option.path, option.mapping, signature, repr(load_sla_policy().rules))
+        return rolled, rolled.signature  # its own: answers from rollups are cached apart from answers from rows
     return _dataset(option.path, option.mapping, signature), signature
 
 
@@ -74,7 +75,8 @@ def _dataset(path: str, mapping: str | None, signature: str) -> Dataset:
 
 
 @st.cache_resource(ttl=TTL_SECONDS, max_entries=3, show_spinner="Building the rollups of a large source (once)…")
-def _rolled_up(path: str, mapping: str | None, signature: str) -> RolledUpSource:
+def _rolled_up(path: str, mapping: str | None, signature: str, policy: str) -> RolledUpSource:
+    """`policy` (config/sla.toml's rules) only keys the cache: the rollups count SLA outcomes with it."""
     return open_rolled_up(path, mapping)
 
 
@@ -89,7 +91,10 @@ def _warehouse(url: str, mapping: str | None) -> Warehouse:
     """Every minute the last connection is probed (a count and latest timestamps per table) and only checked
     row by row again when that changed."""
     key = (url, mapping)
-    _CONNECTED[key] = connect_warehouse(url, mapping, known=_CONNECTED.get(key))
+    known = _CONNECTED.get(key)
+    _CONNECTED[key] = connect_warehouse(url, mapping, known=known)
+    if known is not None and _CONNECTED[key] is not known:
+        known.engine.dispose()  # its pooled connections; a session still holding it reconnects on use
     return _CONNECTED[key]
 
 

@@ -128,7 +128,7 @@ def _durations(ctx: PageContext, view: TurnaroundView, headline: Headline) -> No
         "Share of measured tickets per duration bin (four bins per tenfold, log scale) and the share done "
         "within each duration (ECDF), so the long tail is visible."
     )
-    if ctx.has_rows("the distribution of durations"):
+    if ctx.has_rows("the distribution of durations, P99, and splits by queue or priority"):
         st.plotly_chart(duration_distribution_chart(view.histogram, view.by), key="turnaround.distribution")
     if view.by_group is not None:
         st.subheader(f"By {view.by.replace('_', ' ')}")
@@ -292,7 +292,7 @@ def _exposure(ctx: PageContext, view: TurnaroundView, headline: Headline) -> Non
             "p90_views": st.column_config.NumberColumn("P90 views", format="%.0f"),
         },
     )
-    if exposure.ranking is None and not isinstance(ctx.dataset, Dataset):
+    if exposure.ranking is None and missing_inputs(ctx.dataset, "open_backlog") is None:
         ctx.has_rows("ranking the open backlog by exposure")
     if exposure.ranking is not None:
         st.subheader("Open backlog ranked by exposure")
@@ -319,7 +319,7 @@ def _exposure(ctx: PageContext, view: TurnaroundView, headline: Headline) -> Non
 
 
 def _hour_of_week(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
-    if not ctx.has_rows("the hour-of-week heatmaps (they need each ticket's creation hour)"):
+    if not ctx.has_rows("the hour-of-week view (it needs each ticket's creation hour)"):
         return
     grid = loaders.hour_of_week(ctx.dataset, ctx.signature, ctx.filters)
     st.caption(

@@ -75,7 +75,7 @@ REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 LEVELS: tuple[tuple[str, ...], ...] = (ROLLUP_DIMENSIONS, (), *((d,) for d in ROLLUP_DIMENSIONS))
 _HIST_LEVELS = LEVELS[1:]
 _FULL = ROLLUP_DIMENSIONS
-_CODED = ROLLUP_DIMENSIONS  # text read as Categorical: the rollups group on their codes
+_CODED = ROLLUP_DIMENSIONS  # text read as Categorical, then turned into codes into the chunk's dictionary
 # Stored as UInt32 codes into a dictionary (sorted values) so cached tables load without conversion.
 _ENCODED = (*ROLLUP_DIMENSIONS, "sla_rule")
 # Histogram measures (created-day table): hours to first action, hours to close, views before action.
@@ -217,6 +217,7 @@ def build_rollups(
                 checked = reader.submit(_checked_rows, batches[i + 1], spec, frozenset())
             _write_chunk(chunks, batch, _build_chunk(batch, spec, policy, frozenset(), rows))
             del rows
+        checked = None  # the last batch's rows are not kept through the merge
 
     signature = hashlib.sha256("|".join(sorted(wanted)).encode()).hexdigest()[:16]
     index = _chunk_index(chunks)
@@ -367,7 +368,7 @@ def _checked_rows(batch: list[_Partition], spec, excluded: frozenset[str]) -> tu
             scans.append(lf)
             present |= set(TABLES["tickets"].names) - set(missing)
         rows, rejections = pl.concat(scans, how="vertical"), {}
-    # Dimensions as Categorical: grouping on their codes is 2–3× faster than on strings.
+    # Dimensions as Categorical: cheap to turn into the chunk's codes (_build_chunk).
     checked = rows.select(*needed, _REASON).with_columns(pl.col(*_CODED).cast(pl.Categorical))
     return checked.collect(), rejections, present
 
@@ -450,7 +451,7 @@ def _valid_rows(partitions: list[_Partition], spec, excluded: frozenset[str], pr
 
 
 def _bounds(frame: pl.DataFrame, columns: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """Smallest and largest physical value (Date: days, Categorical: category id) of each column."""
+    """Smallest and largest physical value (Date: days; integers, such as codes, as they are) of each column."""
     got = frame.select(
         *(pl.col(c).to_physical().cast(pl.Int64).min().alias(f"{c}.min") for c in columns),
         *(pl.col(c).to_physical().cast(pl.Int64).max().alias(f"{c}.max") for c in columns),
@@ -461,7 +462,7 @@ def _bounds(frame: pl.DataFrame, columns: Sequence[str]) -> dict[str, tuple[int,
 def _grouped(
     frame: pl.DataFrame, keys: list[str], aggs: list[pl.Expr], bounds: dict[str, tuple[int, int]]
 ) -> pl.LazyFrame:
-    """frame grouped by keys (Date, integer or Categorical columns within `bounds`) with aggs, lazily.
+    """frame grouped by keys (Date or integer columns within `bounds`) with aggs, lazily.
 
     The keys are packed into one UInt64 (each as its physical value − low + 1, 0 for null) and unpacked
     from it after grouping: grouping on one integer is several times faster than on six columns."""
@@ -477,10 +478,7 @@ def _grouped(
     for key, width, shift in zip(keys, widths, shifts, strict=True):
         code = (pl.col("_key") // (1 << shift) % (1 << width)).cast(pl.Int64)
         value = pl.when(code > 0).then(code - 1 + bounds[key][0])
-        dtype = frame.schema[key]
-        if isinstance(dtype, pl.Categorical):
-            value = value.cast(pl.UInt32).cat.to(dtype)
-        unpacked.append(value.cast(dtype).alias(key))
+        unpacked.append(value.cast(frame.schema[key]).alias(key))
     grouped = frame.lazy().group_by(packed.alias("_key")).agg(aggs)
     return grouped.select(*unpacked, pl.exclude("_key"))
 
@@ -876,7 +874,7 @@ def rollup_summary(
     keys = by + (["period"] if period else [])
     out = _QUERIES[metric](r, filters, by, period, keys)
     out = out.select(*keys, *METRICS[metric].fields).with_columns(  # codes back to text (exact answers have text)
-        pl.col(k).replace_strict(range(len(r.dictionary[k])), r.dictionary[k], return_dtype=pl.String)
+        pl.lit(pl.Series(r.dictionary[k], dtype=pl.String)).gather(pl.col(k)).alias(k)
         for k in by
         if out.schema[k] == pl.UInt32
     )

@@ -79,12 +79,14 @@ class Warehouse:
     reports: dict[str, TableReport]
     tables: dict[str, WarehouseTable] = field(repr=False)
     probed: tuple = ()  # what probe() returned when the reports were made
+    mapping_digest: str | None = None  # of the mapping file's bytes when connected
     checked_at: float = 0.0  # time.monotonic() of the row-by-row check
 
     def probe(self) -> tuple:
-        """Rows, filled timestamps and latest timestamps of every contract table, raw (before validation): one
-        aggregate per table, far cheaper than checking every row. It changes when rows are added or removed, a
-        ticket gets its first action or is closed, or a row gets a newer timestamp (updated_at on an edit)."""
+        """The default schema's table names, and rows, filled timestamps and latest timestamps of every contract
+        table, raw (before validation): one aggregate per table, far cheaper than checking every row. It changes
+        when a table is created or dropped, rows are added or removed, a ticket gets its first action or is
+        closed, or a row gets a newer timestamp (updated_at on an edit)."""
         try:
             with self.engine.connect() as conn:
                 return _probe(conn, self.tables)
@@ -153,7 +155,8 @@ def connect_warehouse(
     returned as it is when its tables still probe the same (Warehouse.probe): checking a warehouse scans every
     row, probing it costs one aggregate per table."""
     recent = known is not None and time.monotonic() - known.checked_at < recheck_seconds
-    if recent and known.source == mask_password(url) and known.mapping_file == _text(mapping_file):
+    same = recent and known.source == mask_password(url) and known.mapping_file == _text(mapping_file)
+    if same and known.mapping_digest == _digest(mapping_file):
         try:
             if known.probe() == known.probed:
                 return known
@@ -192,6 +195,7 @@ def connect_warehouse(
         tables=tables,
         probed=probed,
         checked_at=time.monotonic(),
+        mapping_digest=_digest(mapping_file),
     )
 
 
@@ -199,8 +203,13 @@ def _text(mapping_file: str | Path | None) -> str | None:
     return str(mapping_file) if mapping_file else None
 
 
+def _digest(mapping_file: str | Path | None) -> str | None:
+    """The mapping file's content, hashed: an edited mapping means another source."""
+    return hashlib.sha256(Path(mapping_file).read_bytes()).hexdigest() if mapping_file else None
+
+
 def _probe(conn: sa.Connection, tables: dict[str, WarehouseTable]) -> tuple:
-    out = []
+    out: list[tuple] = [tuple(sorted(sa.inspect(conn).get_table_names()))]  # a contract table created later
     for name, wt in sorted(tables.items()):
         stamps = [f.name for f in TABLES[name].fields if f.kind in (Kind.TIMESTAMP, Kind.DATE) and f.name in wt.raw]
         columns = [wt.table.c[wt.raw[n]] for n in stamps]

@@ -66,7 +66,7 @@ def test_forecast_and_capacity_on_a_warehouse_equal_the_extracts(warehouse_env: 
 
 def test_pages_that_need_ticket_rows_say_so_on_a_warehouse(warehouse_env: str):
     at = run("vendors", {"src": "warehouse"})
-    assert any("runs only on sources held in memory" in i.value for i in at.info), [i.value for i in at.info]
+    assert any("ticket rows held in memory" in i.value for i in at.info), [i.value for i in at.info]
     assert not at.get("plotly_chart")
 
 

@@ -31,6 +31,7 @@ from queries.rollups import (
     default_cache_dir,
     rollup_summary,
 )
+from queries.sla import SlaPolicy
 from queries.sources import TableFiles, locate_tables
 
 END = dt.date(2025, 6, 30)
@@ -235,6 +236,22 @@ def test_chunks_with_different_dimension_values_merge_into_one_dictionary(tmp_pa
         assert_same(summarize(ds, metric, filters, by, "week"), rollup_summary(merged, metric, filters, by, "week"))
     one = Filters(END - dt.timedelta(days=25), END, market=("ZZ", "US"), vendor=("new_vendor", "atlas_cx"))
     assert_same(summarize(ds, "sla", one, ["sla_rule"]), rollup_summary(merged, "sla", one, ["sla_rule"]))
+
+
+def test_an_all_null_dimension_and_a_policy_without_rules_answer_like_summarize(tmp_path: Path):
+    """Empty dictionaries (vendor null on every ticket, no SLA rule at all) still give text group columns."""
+    src = _daily_source(tmp_path)
+    for path in (src / "tickets").glob("*.parquet"):
+        pl.read_parquet(path).with_columns(pl.lit(None, pl.String).alias("vendor")).write_parquet(path)
+    no_rules = SlaPolicy(rules=(), file="none.toml")
+    r, _ = build_rollups(src, cache_dir=tmp_path / "cache", sla_policy=no_rules)
+    ds = load_dataset(src)
+    filters = Filters(END - dt.timedelta(days=25), END)
+    assert r.dictionary["vendor"] == () and r.dictionary["sla_rule"] == ()
+    for metric, by in [("volume", ["vendor"]), ("time_to_close", ["vendor", "market"]), ("handle_time", ["vendor"])]:
+        assert_same(summarize(ds, metric, filters, by, "week"), rollup_summary(r, metric, filters, by, "week"))
+    expected = summarize(ds, "sla", filters, ["sla_rule"], sla_policy=no_rules)
+    assert_same(expected, rollup_summary(r, "sla", filters, ["sla_rule"], sla_policy=no_rules))
 
 
 def test_nothing_is_written_into_the_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -303,6 +303,12 @@ def test_an_unchanged_warehouse_is_probed_not_checked_again(empty_url: str, tmp_
     other = tmp_path / "other.toml"
     other.write_text(mapping.read_text())
     assert connect_warehouse(empty_url, other, known=first) is not first  # another mapping, another source
+    mapping.write_text('[tickets]\ntable = "raw_tickets"\n\n[tickets.columns]\nmarket = "market"\n')
+    edited = connect_warehouse(empty_url, mapping, known=first)  # the mapping was edited: connected afresh
+    assert edited is not first and edited.mapping_digest != first.mapping_digest
+    first = edited
+    assert connect_warehouse(empty_url, mapping, known=first) is first
+    assert connect_warehouse(empty_url, mapping, known=first, recheck_seconds=0) is not first
     engine = sa.create_engine(empty_url)
     table = sa.Table("raw_tickets", sa.MetaData(), autoload_with=engine)
     changes = [
@@ -320,6 +326,9 @@ def test_an_unchanged_warehouse_is_probed_not_checked_again(empty_url: str, tmp_
         assert connect_warehouse(empty_url, mapping, known=fresh) is fresh
         known = fresh
     assert known.signature != first.signature  # ticket 3 closed: latest timestamp and caches move on
+    with engine.begin() as conn:  # a contract table created after the last check
+        conn.exec_driver_sql("CREATE TABLE events (start DATE, title VARCHAR(50), kind VARCHAR(20))")
+    assert "events" in connect_warehouse(empty_url, mapping, known=known).reports
     engine.dispose()
 
 

@@ -124,11 +124,11 @@ def _durations(ctx: PageContext, view: TurnaroundView, headline: Headline) -> No
         stat = STATISTICS[choice]
     st.plotly_chart(percentile_trend_chart(view.over_time, view.by, stat), key="turnaround.trend")
     st.subheader("Distribution")
-    st.caption(
-        "Share of measured tickets per duration bin (four bins per tenfold, log scale) and the share done "
-        "within each duration (ECDF), so the long tail is visible."
-    )
     if ctx.has_rows("the distribution of durations, P99, and splits by queue or priority"):
+        st.caption(
+            "Share of measured tickets per duration bin (four bins per tenfold, log scale) and the share done "
+            "within each duration (ECDF), so the long tail is visible."
+        )
         st.plotly_chart(duration_distribution_chart(view.histogram, view.by), key="turnaround.distribution")
     if view.by_group is not None:
         st.subheader(f"By {view.by.replace('_', ' ')}")

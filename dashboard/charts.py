@@ -708,7 +708,8 @@ def group_percentiles_chart(frame: pl.DataFrame, by: str) -> go.Figure:
     labels = [str(v) for v in data[by].to_list()]
     span_x: list[float | None] = []
     span_y: list[str | None] = []
-    for label, low, high in zip(labels, data["p50_hours"].to_list(), data["p99_hours"].to_list(), strict=True):
+    top = "p90_hours" if data["p99_hours"].null_count() == data.height else "p99_hours"  # no P99 from aggregates
+    for label, low, high in zip(labels, data["p50_hours"].to_list(), data[top].to_list(), strict=True):
         span_x += [low, high, None]
         span_y += [label, label, None]
     fig = go.Figure()
@@ -721,6 +722,8 @@ def group_percentiles_chart(frame: pl.DataFrame, by: str) -> go.Figure:
         showlegend=False,
     )
     for column, (name, _, colour) in PERCENTILE_STYLES.items():
+        if data.height and data[column].null_count() == data.height:
+            continue
         fig.add_scatter(
             x=data[column].to_list(),
             y=labels,

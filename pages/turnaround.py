@@ -124,7 +124,8 @@ def _durations(ctx: PageContext, view: TurnaroundView, headline: Headline) -> No
         stat = STATISTICS[choice]
     st.plotly_chart(percentile_trend_chart(view.over_time, view.by, stat), key="turnaround.trend")
     st.subheader("Distribution")
-    if ctx.has_rows("the distribution of durations, P99, and splits by queue or priority"):
+    splits = "" if groupable(ctx.dataset, "queue") else ", and splits by queue or priority"
+    if ctx.has_rows(f"the distribution of durations and P99{splits}"):
         st.caption(
             "Share of measured tickets per duration bin (four bins per tenfold, log scale) and the share done "
             "within each duration (ECDF), so the long tail is visible."
@@ -357,7 +358,10 @@ def _sources(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None
 
 
 def _table(frame: pl.DataFrame, key: str, column_config: dict) -> None:
-    """A table whose duration columns (hours in the data) read in minutes and empty labels say so."""
+    """A table whose duration columns (hours in the data) read in minutes and empty labels say so; P99 is left
+    out where no group has it (sources without ticket rows)."""
+    if "p99_hours" in frame.columns and frame.height and frame["p99_hours"].null_count() == frame.height:
+        frame = frame.drop("p99_hours")
     durations = {c: label for c, label in DURATION_COLUMNS.items() if c in frame.columns}
     st.dataframe(
         frame.with_columns(pl.col(pl.String).fill_null("(not given)"), *[pl.col(c) * 60 for c in durations]),

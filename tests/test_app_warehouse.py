@@ -51,6 +51,7 @@ def test_turnaround_on_a_warehouse_equals_the_extracts(warehouse_env: str):
     assert tiles == {k: v for k, v in from_files.items() if not k.startswith("P99")}
     assert "Queue" in at.selectbox(key="turnaround.by").options  # SQL groups by any ticket column
     assert len(at.get("plotly_chart")) == 2  # the trend and by queue; the distribution needs rows
+    assert [i.value for i in at.info if "P99" in i.value and "queue" not in i.value]  # SQL splits by queue
     sla = run("turnaround", {**PARAMS, "src": "warehouse", "turnaround.tab": "SLA", "turnaround.sla_by": "Priority"})
     assert len(sla.get("plotly_chart")) == 1
 

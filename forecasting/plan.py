@@ -218,9 +218,9 @@ def demand_vs_supply(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
             pl.col("supply_hours").sum(),
             pl.col("sensitive_hours").mean().alias("sensitive_hours_per_day"),
             pl.col("backlog_hours").last().alias("backlog_hours_end"),
-            (
-                pl.col("sla_met_hours").sum()
-                / pl.col("workload_hours").filter(pl.col("sla_met_hours").is_not_null()).sum()
+            _share(  # null, not NaN, for a vendor-week without work
+                pl.col("sla_met_hours").sum(),
+                pl.col("workload_hours").filter(pl.col("sla_met_hours").is_not_null()).sum(),
             ).alias("sla_projected"),
         )
         .with_columns(
@@ -240,3 +240,7 @@ def demand_vs_supply(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
             )
         )
     return weekly.with_columns((pl.col("supply_fte") - pl.col("required_fte")).alias("gap_fte")).sort("vendor", "week")
+
+
+def _share(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
+    return pl.when(whole > 0).then(part / whole)

@@ -120,6 +120,9 @@ def test_demand_vs_supply_weekly_gap_and_upper_bound(demo):
     assert plan.height == inputs.supply.height * 4 + inputs.supply.height  # 28 days from a Wednesday: 5 weeks
     assert (plan["required_fte_hi_80"] >= plan["required_fte"]).all()
     assert (plan["gap_fte"] == plan["supply_fte"] - plan["required_fte"]).all()
+    idle = demand_vs_supply(forecast, inputs, Scenario(vendor_shift=((plan["vendor"][0], plan["vendor"][1], 1.0),)))
+    no_work = idle.filter(pl.col("workload_hours") == 0)
+    assert no_work.height and no_work["sla_projected"].null_count() == no_work.height  # not NaN: no work, no share
     stressed = demand_vs_supply(forecast, inputs, Scenario(volume_uplift=3.0))
     assert stressed["backlog_hours_end"].sum() > plan["backlog_hours_end"].sum()
     assert stressed["gap_fte"].sum() < plan["gap_fte"].sum()

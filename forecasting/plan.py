@@ -17,7 +17,7 @@ import polars as pl
 from forecasting.capacity import StaffingAssumptions, backlog_projection
 from queries.any_source import Source
 from queries.filters import Filters
-from queries.metrics import summarize
+from queries.metrics import ratio, summarize
 
 SENSITIVE_DOMAINS = ("sensitive_mature_themes", "violent_extremism", "self_harm_dangerous_acts")
 
@@ -218,7 +218,7 @@ def demand_vs_supply(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
             pl.col("supply_hours").sum(),
             pl.col("sensitive_hours").mean().alias("sensitive_hours_per_day"),
             pl.col("backlog_hours").last().alias("backlog_hours_end"),
-            _share(  # null, not NaN, for a vendor-week without work
+            ratio(  # null, not NaN, for a vendor-week without work
                 pl.col("sla_met_hours").sum(),
                 pl.col("workload_hours").filter(pl.col("sla_met_hours").is_not_null()).sum(),
             ).alias("sla_projected"),
@@ -240,7 +240,3 @@ def demand_vs_supply(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
             )
         )
     return weekly.with_columns((pl.col("supply_fte") - pl.col("required_fte")).alias("gap_fte")).sort("vendor", "week")
-
-
-def _share(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
-    return pl.when(whole > 0).then(part / whole)

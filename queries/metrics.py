@@ -653,9 +653,11 @@ def per_productive_hour(handled: pl.DataFrame, hours: pl.DataFrame, keys: list[s
     return out.with_columns(ratio("handled", "productive_hours").alias("handled_per_productive_hour"))
 
 
-def ratio(numerator: str, denominator: str) -> pl.Expr:
-    """numerator / denominator, null where the denominator is not positive."""
-    return pl.when(pl.col(denominator) > 0).then(pl.col(numerator) / pl.col(denominator))
+def ratio(numerator: str | pl.Expr, denominator: str | pl.Expr) -> pl.Expr:
+    """numerator / denominator (column names or expressions), null where the denominator is not positive."""
+    num = pl.col(numerator) if isinstance(numerator, str) else numerator
+    den = pl.col(denominator) if isinstance(denominator, str) else denominator
+    return pl.when(den > 0).then(num / den)
 
 
 _IMPLEMENTATIONS: dict[str, Callable[[Dataset, Filters, list[str], str | None], pl.DataFrame]] = {

@@ -19,7 +19,6 @@ from dashboard.charts import (
 )
 from dashboard.context import PageContext
 from queries.any_source import groupable
-from queries.dataset import Dataset
 from queries.metrics import METRICS, missing_inputs
 from queries.sla import load_sla_policy
 from queries.turnaround import MEASURES, Headline, TurnaroundView
@@ -68,7 +67,7 @@ def render(ctx: PageContext) -> None:
     )
     view = loaders.turnaround(ds, ctx.signature, filters, measures[measure], splits[split], period)
     headline = loaders.turnaround_headline(ds, ctx.signature, filters)
-    _tiles(view, headline, filters.describe(), rows=isinstance(ds, Dataset))
+    _tiles(view, headline, filters.describe())
 
     # Only the open tab runs (lazy tabs), and the open tab is part of the link.
     tabs = st.tabs(list(SECTIONS), key="turnaround.tab", bind="query-params")
@@ -78,15 +77,15 @@ def render(ctx: PageContext) -> None:
                 section(ctx, view, headline)
 
 
-def _tiles(view: TurnaroundView, headline: Headline, period: str, *, rows: bool) -> None:
-    """The headline tiles; P99 only from ticket rows (rollups and warehouses give P50 and P90)."""
+def _tiles(view: TurnaroundView, headline: Headline, period: str) -> None:
+    """The headline tiles: the view's percentiles (P99 only from ticket rows), mean, SLA, backlog, exposure."""
     label = MEASURES[view.end]
     metric = METRICS["time_to_first_action" if view.end == "first_action_at" else "time_to_close"]
     total = view.total.row(0, named=True)
     counted = f"{total['measured']:,} of {total['tickets']:,} tickets created in the period measured."
     tiles = [
         (f"P{p} {label.lower()}", duration_label(total[f"p{p}_hours"]), f"{metric.definition} {counted}")
-        for p in ((50, 90, 99) if rows else (50, 90))
+        for p in view.percentiles
     ]
     tiles.append((f"Mean {label.lower()}", duration_label(total["mean_hours"]), f"{metric.definition} {counted}"))
     if headline.sla is not None:
@@ -119,7 +118,7 @@ def _durations(ctx: PageContext, view: TurnaroundView, headline: Headline) -> No
     )
     stat = "p90_hours"
     if view.by:
-        shown = [s for s in STATISTICS if view.histogram is not None or s != "P99"]
+        shown = [s for s in STATISTICS if s != "P99" or 99 in view.percentiles]
         choice = st.radio("Statistic", shown, index=1, horizontal=True, key="turnaround.stat", bind="query-params")
         stat = STATISTICS[choice]
     st.plotly_chart(percentile_trend_chart(view.over_time, view.by, stat), key="turnaround.trend")

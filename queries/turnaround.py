@@ -344,6 +344,7 @@ class TurnaroundView:
     by_group: pl.DataFrame | None  # by split; None without a split
     histogram: pl.DataFrame | None  # by split; None without ticket rows
     by_source: pl.DataFrame | None  # None when the source has no tickets.source
+    percentiles: tuple[int, ...]  # those `total` and the rest carry: no P99 without ticket rows
 
 
 def turnaround_view(ds: Source, filters: Filters, end: str, by: str | None, period: str) -> TurnaroundView:
@@ -358,6 +359,7 @@ def turnaround_view(ds: Source, filters: Filters, end: str, by: str | None, peri
         over_time=turnaround(ds, filters, end, keys, period),
         by_group=turnaround(ds, filters, end, keys) if by else None,
         histogram=duration_histogram(ds, filters, end, by) if isinstance(ds, Dataset) else None,
+        percentiles=TURNAROUND_PERCENTILES if isinstance(ds, Dataset) else (50, 90),
         by_source=turnaround_by_source(ds, filters, end) if ds.has("tickets", "source") else None,
     )
 

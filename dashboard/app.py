@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -10,14 +11,15 @@ if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run by path: 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import streamlit as st
-from sqlalchemy.exc import ArgumentError
-from streamlit.errors import StreamlitAPIException
+from streamlit import config as st_config
+from streamlit.errors import StreamlitSecretNotFoundError
 
 from dashboard import loaders
 from dashboard.access import signed_in_user
+from dashboard.components import error_panel
 from dashboard.context import PageContext
 from dashboard.filter_bar import filter_bar
-from dashboard.settings import SourceOption, source_options
+from dashboard.settings import SourceOption, source_options, warehouse_url_from_secrets
 from pages import benchmark, data_health, forecast, overview, transparency, trends, turnaround, vendors_quality
 from queries.access import User
 from queries.any_source import created_days
@@ -49,10 +51,19 @@ def main(default_page: str = "overview") -> None:
         st.stop()
     ctx = _context(_pick_source(), user)
     pages = [
-        st.Page(partial(render, ctx), title=title, icon=icon, url_path=path, default=path == default_page)
+        st.Page(partial(_guarded, render, ctx), title=title, icon=icon, url_path=path, default=path == default_page)
         for path, title, icon, render in PAGES
     ]
     st.navigation(pages).run()
+
+
+def _guarded(render: Callable[[PageContext], None], ctx: PageContext) -> None:
+    """Run a page; a SourceError it meets (a bad config/sla.toml, a table it reads) becomes the error panel."""
+    try:
+        render(ctx)
+    except SourceError as exc:
+        error_panel("This page cannot be shown", exc.message(with_rows=ctx.user.vendor is None))
+        st.caption("The other pages are not affected. Fix what the message names, then reload this page.")
 
 
 def _pick_source() -> SourceOption:
@@ -76,20 +87,28 @@ def _pick_source() -> SourceOption:
 
 
 def _secrets_warehouse_url() -> str | None:
-    """The URL of `st.connection("warehouse", type="sql")` when .streamlit/secrets.toml configures it."""
+    """The warehouse URL that .streamlit/secrets.toml's [connections.warehouse] gives, if any.
+
+    A section that cannot make a URL (or a secrets file that is not valid TOML) is reported in the sidebar
+    and skipped: the other sources keep working.
+    """
     try:
-        configured = "warehouse" in st.secrets.get("connections", {})
-    except FileNotFoundError:  # no secrets file at all
+        section = st.secrets.get("connections", {}).get("warehouse")
+    except StreamlitSecretNotFoundError as exc:  # no secrets file, or one that is not valid TOML
+        if any(Path(f).is_file() for f in st_config.get_option("secrets.files")):
+            st.sidebar.error(
+                f"**.streamlit/secrets.toml is not usable** — {exc} Fix: correct the TOML syntax at that line.",
+                icon=":material/error:",
+            )
         return None
-    if not configured:
+    except AttributeError:  # [connections] is not a table
+        section = "not a table"
+    if section is None:
         return None
     try:
-        return st.connection("warehouse", type="sql").engine.url.render_as_string(hide_password=False)
-    except (StreamlitAPIException, ArgumentError, ImportError) as exc:
-        st.sidebar.error(
-            f"The [connections.warehouse] section of .streamlit/secrets.toml is not usable: {exc}. "
-            'Fix: set url = "dialect+driver://user:password@host/database" (see .streamlit/secrets.example.toml).'
-        )
+        return warehouse_url_from_secrets(section)
+    except SourceError as exc:
+        st.sidebar.error(f"**Warehouse connection not usable** — {exc}", icon=":material/error:")
         return None
 
 
@@ -111,8 +130,8 @@ def _context(option: SourceOption, user: User) -> PageContext:
         if user.vendor:  # enforced on the data itself: every page, filter and export sees only these rows
             ds = loaders.scoped(ds, signature, user.vendor)
             signature = ds.signature
-    except SourceError as exc:
-        return PageContext(option, None, None, None, error=str(exc), user=user)
+    except SourceError as exc:  # a vendor-scoped user never sees data quoted from the rows
+        return PageContext(option, None, None, None, error=exc.message(with_rows=user.vendor is None), user=user)
     days = created_days(ds)
     if days is None:
         return PageContext(

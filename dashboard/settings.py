@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from queries.errors import SourceError
 from queries.warehouse import is_database_url, mask_password
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -69,9 +72,52 @@ def _warehouse_option(key: str, url: str, mapping: str | None) -> SourceOption:
         parsed = make_url(url)
         where = " on ".join(p for p in (Path(parsed.database or "").name, parsed.host) if p)
         label = f"Warehouse: {where} ({parsed.get_backend_name()})"
-    except ArgumentError:  # connect_warehouse explains a malformed URL
+    except (ArgumentError, ValueError):  # connect_warehouse explains a malformed URL (ValueError: a bad port)
         label = "Warehouse (malformed URL)"
     return SourceOption(key, label, url, mapping, False, is_warehouse=True)
+
+
+SECRETS_URL_FIELDS = ("dialect", "driver", "username", "password", "host", "port", "database", "query")
+SECRETS_FIX = (
+    'Write url = "dialect+driver://user:password@host:port/database" under [connections.warehouse] '
+    "(see .streamlit/secrets.example.toml), or remove the section."
+)
+
+
+def warehouse_url_from_secrets(section: Any) -> str:
+    """The SQLAlchemy URL a [connections.warehouse] section of .streamlit/secrets.toml gives: its `url`, or the
+    fields Streamlit's SQL connection accepts (dialect, driver, username, password, host, port, database, query).
+
+    Raises SourceError (never quoting the password) when the section cannot make a URL.
+    """
+    where = "The [connections.warehouse] section of .streamlit/secrets.toml"
+    if not isinstance(section, Mapping):
+        raise SourceError(f"{where} is not a table.", fix=SECRETS_FIX)
+    unknown = sorted(set(section) - {"url", *SECRETS_URL_FIELDS})
+    if unknown:
+        raise SourceError(f"{where} has unknown keys: {', '.join(unknown)}.", fix=SECRETS_FIX)
+    try:
+        if "url" in section:
+            if not isinstance(section["url"], str):
+                raise ValueError("url is not a string")
+            url = make_url(section["url"])
+        elif "dialect" in section:
+            fields = {k: section[k] for k in SECRETS_URL_FIELDS if k in section}
+            drivername = fields.pop("dialect") + (f"+{fields.pop('driver')}" if "driver" in fields else "")
+            url = URL.create(drivername, **fields)
+        else:
+            raise SourceError(f"{where} has neither url nor dialect.", fix=SECRETS_FIX)
+        if url.port is not None and not 0 < url.port < 65536:
+            raise ValueError("the port is out of range")
+        url.get_dialect()  # an unknown dialect fails here; a missing driver package when connecting
+    except NoSuchModuleError:
+        raise SourceError(
+            f"{where} cannot be used: SQLAlchemy has no dialect {url.drivername!r}.", fix=SECRETS_FIX
+        ) from None
+    except (ArgumentError, ValueError, TypeError) as exc:
+        reason = "its port is not a number" if "int()" in str(exc) else "it is not a database URL"
+        raise SourceError(f"{where} cannot be used: {reason}.", fix=SECRETS_FIX) from None
+    return url.render_as_string(hide_password=False)
 
 
 def scenario_store_url() -> str:

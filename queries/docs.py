@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from queries.metrics import METRICS
 from queries.overview import KPI_TILES
-from queries.sla import load_sla_policy
+from queries.sla import DEFAULT_POLICY_FILE, load_sla_policy
 
 
 def metrics_markdown() -> str:
@@ -39,6 +39,6 @@ def metrics_markdown() -> str:
     ]
     lines += [f"| {label} | `{metric}` | `{measure}` |" for _, metric, measure, label, _, _ in KPI_TILES]
     lines += ["", "## Default SLA policy (config/sla.toml)", "", "First matching rule wins.", ""]
-    lines += [f"- {rule.name}: {rule.target_seconds:g} s" for rule in load_sla_policy().rules]
+    lines += [f"- {rule.name}: {rule.target_seconds:g} s" for rule in load_sla_policy(DEFAULT_POLICY_FILE).rules]
     lines.append("")
     return "\n".join(lines)

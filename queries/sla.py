@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,28 +43,52 @@ class SlaPolicy:
         return expr.otherwise(pl.lit(None, dtype)) if self.rules else pl.lit(None, dtype)
 
 
+def policy_file() -> Path:
+    """The SLA policy the app and the CLI read by default: BELLWETHER_SLA_POLICY, else config/sla.toml."""
+    configured = os.environ.get("BELLWETHER_SLA_POLICY")
+    return Path(configured) if configured else DEFAULT_POLICY_FILE
+
+
 def load_sla_policy(path: str | Path | None = None) -> SlaPolicy:
-    """Read an SLA policy file (default: config/sla.toml) with clear errors for bad rules."""
-    path = Path(path) if path else DEFAULT_POLICY_FILE
+    """Read an SLA policy file (default: `policy_file()`) with clear errors for bad rules."""
+    path = Path(path) if path else policy_file()
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SourceError(f"SLA policy file {path} does not exist.", fix="Create it from config/sla.toml.") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SourceError(
             f"SLA policy file {path} is not valid TOML: {exc}.", fix="Fix the syntax at that line."
         ) from None
-    rules = []
-    for i, body in enumerate(raw.get("rule", []), start=1):
-        unknown = set(body) - {"name", "target_seconds", *CONDITIONS}
-        target = body.get("target_seconds")
-        if unknown or not isinstance(target, (int, float)) or target <= 0:
-            raise SourceError(
-                f"SLA policy file {path}: rule {i} is invalid.",
-                fix=f"Each [[rule]] needs target_seconds > 0 and only the conditions {', '.join(CONDITIONS)}.",
-            )
-        conditions = tuple(
-            (c, tuple(body[c]) if isinstance(body[c], list) else (str(body[c]),)) for c in CONDITIONS if c in body
+    unknown = sorted(set(raw) - {"rule"})
+    if unknown or not isinstance(raw.get("rule", []), list):
+        raise SourceError(
+            f"SLA policy file {path}: " + (f"unknown key {unknown[0]!r}." if unknown else "`rule` is not a list."),
+            fix="Write each rule as a [[rule]] section with name, target_seconds and conditions (see config/sla.toml).",
         )
-        rules.append(SlaRule(str(body.get("name", f"rule {i}")), float(target), conditions))
-    return SlaPolicy(tuple(rules), str(path))
+    return SlaPolicy(tuple(_rule(path, i, body) for i, body in enumerate(raw.get("rule", []), start=1)), str(path))
+
+
+def _rule(path: Path, i: int, body: object) -> SlaRule:
+    """One [[rule]] section, checked: target_seconds > 0, a text name, conditions of text values."""
+    fix = (
+        f"Each [[rule]] needs target_seconds > 0, an optional text name and only the conditions "
+        f"{', '.join(CONDITIONS)} (a text value or a list of them)."
+    )
+    if not isinstance(body, dict):
+        raise SourceError(f"SLA policy file {path}: rule {i} is not a [[rule]] section.", fix=fix)
+    problems = [f"unknown key {k!r}" for k in sorted(set(body) - {"name", "target_seconds", *CONDITIONS})]
+    target = body.get("target_seconds")
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or not target > 0:
+        problems.append(f"target_seconds is {target!r}")
+    if not isinstance(body.get("name", ""), str):
+        problems.append("name is not text")
+    conditions = []
+    for column in (c for c in CONDITIONS if c in body):
+        values = body[column] if isinstance(body[column], list) else [body[column]]
+        if not values or not all(isinstance(v, str) for v in values):
+            problems.append(f"{column} is not text or a list of text")
+        conditions.append((column, tuple(str(v) for v in values)))
+    if problems:
+        raise SourceError(f"SLA policy file {path}: rule {i} is invalid ({'; '.join(problems)}).", fix=fix)
+    return SlaRule(str(body.get("name", f"rule {i}")), float(target), tuple(conditions))

@@ -260,7 +260,8 @@ def database_error(shown: str, exc: Exception) -> SourceError:
     """A database failure as a SourceError naming the (masked) URL and the driver's first line."""
     detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return SourceError(
-        f"Cannot read the warehouse {shown}: {detail[0] if detail else type(exc).__name__}.",
+        f"Cannot read the warehouse {shown}.",
+        quote=f"{detail[0] if detail else type(exc).__name__}.",
         fix="Check that the server is running and reachable, the database exists, and the user and password "
         "(or BELLWETHER_WAREHOUSE_URL) are right.",
     )

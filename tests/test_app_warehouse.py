@@ -126,6 +126,22 @@ def test_a_broken_warehouse_secret_is_explained_and_the_demo_still_works(secrets
     assert any("connections.warehouse" in e.value for e in at.sidebar.error), [e.value for e in at.sidebar.error]
 
 
+@pytest.mark.parametrize(
+    ("secrets", "says"),
+    [
+        ('[connections.warehouse]\nurl = "postgresql://reader:hunter2@db:abc/ts"\n', "its port is not a number"),
+        ('[connections.warehouse\nurl = "sqlite://"\n', "secrets.toml is not usable"),
+        ('[connections]\nwarehouse = "sqlite://"\n', "is not a table"),
+    ],
+)
+def test_a_malformed_warehouse_secret_never_breaks_the_demo(secrets_file: Path, secrets: str, says: str):
+    secrets_file.write_text(secrets, encoding="utf-8")
+    at = run()
+    assert len(metrics_by_label(at)) == 10
+    errors = " ".join(e.value for e in at.sidebar.error)
+    assert says in errors and "hunter2" not in errors
+
+
 def test_an_unreachable_warehouse_is_explained(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("BELLWETHER_WAREHOUSE_URL", "postgresql+psycopg://reader:s3cret@127.0.0.1:1/none")
     at = run(params={"src": "warehouse"})

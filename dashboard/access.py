@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import streamlit as st
 
 from dashboard.components import error_panel
 from dashboard.settings import access_file
-from queries.access import LOCAL_ADMIN, User, load_access_policy
+from queries.access import LOCAL_ADMIN, User, load_access_policy, sign_in_refusal
 from queries.errors import SourceError
 
 
@@ -38,6 +40,13 @@ def signed_in_user() -> User | None:
         st.write("Sign in to see the dashboard.")
         st.button("Sign in", on_click=st.login, key="access.login", type="primary")
         return None
+    refusal = sign_in_refusal(st.user)
+    if refusal:
+        error_panel(
+            "Sign-in refused", f"{refusal} Fix: verify the address with your identity provider, then sign in again."
+        )
+        st.button("Sign out", on_click=st.logout, key="access.logout")
+        return None
     email = str(st.user.get("email") or "")
     user = policy.user(email)
     if user is None:
@@ -47,6 +56,17 @@ def signed_in_user() -> User | None:
     st.sidebar.caption(f"Signed in as {email} · {user.role}" + (f" · {user.vendor} only" if user.vendor else ""))
     st.sidebar.button("Sign out", on_click=st.logout, key="access.logout")
     return user
+
+
+def check_access_vendors(known: Collection[str]) -> None:
+    """SourceError naming the line when the access file names a vendor not among the source's `known` vendors.
+
+    Call with the vendors of the source as loaded, before any vendor scoping: a misspelt vendor must stop the app
+    with a clear message, not scope its users to nothing.
+    """
+    path = access_file()
+    if path is not None:
+        load_access_policy(path).check_vendors(set(known))
 
 
 def _sign_in_configured() -> bool:

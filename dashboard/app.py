@@ -15,7 +15,7 @@ from streamlit import config as st_config
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from dashboard import loaders
-from dashboard.access import signed_in_user
+from dashboard.access import check_access_vendors, signed_in_user
 from dashboard.components import error_panel
 from dashboard.context import PageContext
 from dashboard.filter_bar import filter_bar
@@ -121,6 +121,8 @@ def _context(option: SourceOption, user: User) -> PageContext:
                 status.update(label="Demo warehouse generated.", state="complete", expanded=False)
             st.session_state["demo.generated"] = True
         ds, signature = loaders.warehouse(option) if option.is_warehouse else loaders.dataset(option)
+        vendors = loaders.dimension_values(ds, signature, "vendor") if ds.has("tickets", "vendor") else []
+        _check_access_vendors(vendors)
         if user.vendor and not isinstance(ds, Dataset):
             raise SourceError(
                 "Vendor-scoped sign-ins need a source held in memory: the scope is enforced on its rows, and this "
@@ -149,6 +151,16 @@ def _context(option: SourceOption, user: User) -> PageContext:
         st.sidebar.caption("Metrics are computed in the warehouse; only aggregates come back.")
     options = {c: loaders.dimension_values(ds, signature, c) for c in DIMENSIONS if ds.has("tickets", c)}
     return PageContext(option, ds, signature, filter_bar(option.key, *days, options), user=user)
+
+
+def _check_access_vendors(vendors: list[str]) -> None:
+    """Stop the app when the access file names a vendor the source does not have (a typo must not scope a user
+    to nothing, or hide a widening): the panel names the line, for everyone."""
+    try:
+        check_access_vendors(vendors)
+    except SourceError as exc:
+        error_panel("Access configuration is invalid", str(exc))
+        st.stop()
 
 
 if __name__ == "__main__":

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import functools
+
 import polars as pl
 import streamlit as st
 
 from dashboard import loaders
+from dashboard.components import error_panel
 from dashboard.context import PageContext
 from dashboard.settings import scenario_store_url
-from forecasting.plan import Hiring, Scenario
+from forecasting.plan import Hiring, Scenario, plan_headline
 from forecasting.scenarios import ScenarioStore
+from queries.errors import SourceError
 from queries.export import safe_csv
 
 NONE = "(none)"
+SavedKey = tuple[str, int, str | None]  # a saved version: name, version, scope it was saved under (None: unscoped)
 HIRING_COLUMNS = {"vendor": pl.String, "fte": pl.Float64, "start_week": pl.Int64, "ramp_weeks": pl.Int64}
 
 
@@ -109,65 +114,116 @@ def apply_scenario(scenario: Scenario) -> None:
 
 
 def scenario_store_panel(ctx: PageContext, scenario: Scenario, weeks: int) -> None:
-    """Save the current controls by name, reload a saved version, compare up to three, export CSV."""
-    store = ScenarioStore(scenario_store_url())
-    if ctx.user.can_save_scenarios:
-        with st.form("scenario.save_form", clear_on_submit=False):
-            c1, c2 = st.columns(2)
-            name = c1.text_input("Scenario name", key="scenario.name")
-            author = c2.text_input("Your name", ctx.user.name, key="scenario.author")
-            if st.form_submit_button("Save as new version") and name.strip():
-                version = store.save(name, scenario, author)
-                st.success(f"Saved {name.strip()!r} as version {version}. Earlier versions are kept.")
-    else:
-        st.caption("Saving scenarios is for planners and admins; you can load and compare saved ones.")
-    saved = store.list()
+    """Save the current controls by name, reload a saved version, compare up to three, export CSV.
+
+    The store shows only the scenarios of the user's vendor scope; who saved them is shown to admins only.
+    Unscoped users see every scope's scenarios, so the scope is shown to them and names the versions they pick.
+    A store fault (locked, read-only, unreachable) is an error panel here: the rest of the page still works.
+    """
+    try:
+        store = ScenarioStore(scenario_store_url(), scope=ctx.user.vendor)
+        if ctx.user.can_save_scenarios:
+            _save_form(ctx, store, scenario)
+        else:
+            st.caption("Saving scenarios is for planners and admins; you can load and compare saved ones.")
+        saved = store.list()
+    except SourceError as exc:
+        _store_error("Saved scenarios are not available", ctx, exc)
+        return
+    if failed := st.session_state.pop("scenario.load_error", None):
+        error_panel("Could not load the scenario", failed)
     if saved.is_empty():
         st.caption("No saved scenarios yet.")
         return
-    st.dataframe(saved, hide_index=True, key="scenario.saved")
-    labels = [f"{n} v{v}" for n, v in saved.select("name", "version").iter_rows()]
+    hidden = [] if ctx.user.sees_other_users else ["author"]
+    if ctx.user.vendor is not None:
+        hidden.append("scope")  # always the user's own
+    st.dataframe(saved.drop(hidden), hide_index=True, key="scenario.saved")
+    keys: list[SavedKey] = list(saved.select("name", "version", "scope").iter_rows())
+    label = functools.partial(_label, ctx)
     c1, c2 = st.columns([3, 1])
-    c1.selectbox("Load into the controls", labels, key="scenario.pick")
-    c2.button("Load", key="scenario.load", on_click=_load_picked, args=(store,))
-    compare = st.multiselect("Compare side by side (up to 3)", labels, max_selections=3, key="scenario.compare")
+    c1.selectbox("Load into the controls", keys, format_func=label, key="scenario.pick")
+    c2.button("Load", key="scenario.load", on_click=_load_picked, args=(store, ctx))
+    compare = st.multiselect(
+        "Compare side by side (up to 3)", keys, format_func=label, max_selections=3, key="scenario.compare"
+    )
     if compare:
-        rows = []
-        for label in compare:
-            name, _, version = label.rpartition(" v")
-            plan = loaders.capacity_plan(
-                ctx.dataset, ctx.signature, ctx.filters, weeks * 7, store.load(name, int(version)).scenario
-            )
-            rows.append({"scenario": label, **_plan_summary(plan)})
-        rows.append(
-            {
-                "scenario": "current controls",
-                **_plan_summary(loaders.capacity_plan(ctx.dataset, ctx.signature, ctx.filters, weeks * 7, scenario)),
-            }
+        try:
+            _comparison(ctx, store, scenario, weeks, compare)
+        except SourceError as exc:
+            _store_error("Could not compare the scenarios", ctx, exc)
+
+
+def _save_form(ctx: PageContext, store: ScenarioStore, scenario: Scenario) -> None:
+    """Name and save the current controls as a new version; a store fault is an error panel under the form."""
+    with st.form("scenario.save_form", clear_on_submit=False):
+        c1, c2 = st.columns(2)
+        name = c1.text_input("Scenario name", key="scenario.name")
+        author = c2.text_input("Your name", ctx.user.name, key="scenario.author")
+        if st.form_submit_button("Save as new version") and name.strip():
+            try:
+                version = store.save(name, scenario, author)
+            except SourceError as exc:
+                _store_error("Could not save the scenario", ctx, exc)
+            else:
+                st.success(f"Saved {name.strip()!r} as version {version}. Earlier versions are kept.")
+
+
+def _label(ctx: PageContext, key: SavedKey) -> str:
+    """`name v2`, with the scope when it is not the user's own (`name v2 (atlas_cx)`, for unscoped users)."""
+    name, version, scope = key
+    return f"{name} v{version}" + (f" ({scope})" if scope != ctx.user.vendor else "")
+
+
+def _comparison(ctx: PageContext, store: ScenarioStore, scenario: Scenario, weeks: int, keys: list[SavedKey]) -> None:
+    """The plan summary of each picked version and of the current controls, with a CSV download."""
+    rows = []
+    for key in keys:
+        name, version, scope = key
+        plan = loaders.capacity_plan(
+            ctx.dataset, ctx.signature, ctx.filters, weeks * 7, store.load(name, version, scope=scope).scenario
         )
-        comparison = pl.DataFrame(rows)
-        st.dataframe(comparison, hide_index=True, key="scenario.comparison")
-        st.download_button("Download comparison (CSV)", safe_csv(comparison), "scenario-comparison.csv", "text/csv")
+        rows.append({"scenario": _label(ctx, key), **_plan_summary(plan)})
+    rows.append(
+        {
+            "scenario": "current controls",
+            **_plan_summary(loaders.capacity_plan(ctx.dataset, ctx.signature, ctx.filters, weeks * 7, scenario)),
+        }
+    )
+    comparison = pl.DataFrame(rows)
+    st.dataframe(comparison, hide_index=True, key="scenario.comparison")
+    st.download_button("Download comparison (CSV)", safe_csv(comparison), "scenario-comparison.csv", "text/csv")
 
 
-def _load_picked(store: ScenarioStore) -> None:
+def _store_error(title: str, ctx: PageContext, exc: SourceError) -> None:
+    error_panel(title, exc.message(with_rows=ctx.user.sees_validation_details))
+
+
+def _load_picked(store: ScenarioStore, ctx: PageContext) -> None:
     """Button callback: runs before the controls are drawn, so it may set their values."""
-    name, _, version = st.session_state["scenario.pick"].rpartition(" v")
-    apply_scenario(store.load(name, int(version)).scenario)
+    key = st.session_state["scenario.pick"]
+    name, version, scope = key
+    try:
+        apply_scenario(store.load(name, version, scope=scope).scenario)
+    except (KeyError, ValueError):  # not saved, outside the user's scope or unreadable: one answer, scope not revealed
+        st.session_state["scenario.load_error"] = (
+            f"{_label(ctx, key)} is not available to you. Fix: pick one from the list."
+        )
+    except SourceError as exc:
+        st.session_state["scenario.load_error"] = exc.message(with_rows=ctx.user.sees_validation_details)
 
 
-def _plan_summary(plan: pl.DataFrame) -> dict[str, float]:
+def _plan_summary(plan: pl.DataFrame) -> dict[str, float | str | None]:
+    """The comparison's row: the same figures as the Demand vs supply tiles (forecasting.plan.plan_headline)."""
     if plan.is_empty():  # the source has no staffing: nothing to compare
         return {}
-    weekly = plan.group_by("week").agg(pl.col("required_fte", "supply_fte", "gap_fte").sum())
+    h = plan_headline(plan)
     return {
-        "required_fte_avg": weekly["required_fte"].mean(),
-        "supply_fte_avg": weekly["supply_fte"].mean(),
-        "worst_week_gap_fte": weekly["gap_fte"].min(),
-        "vendor_weeks_in_deficit": plan.filter(pl.col("gap_fte") < 0).height,
-        "backlog_hours_at_end": plan.sort("week")
-        .group_by("vendor")
-        .agg(pl.col("backlog_hours_end").last())["backlog_hours_end"]
-        .sum(),
-        "projected_sla": plan["sla_projected"].drop_nulls().mean(),
+        "required_fte_avg": h.required_fte_avg,
+        "supply_fte_avg": h.supply_fte_avg,
+        "worst_vendor_week_gap_fte": h.worst_gap_fte,
+        "worst_vendor_week": f"{h.worst_vendor}, week of {h.worst_week}",
+        "vendor_weeks_in_deficit": h.vendor_weeks_in_deficit,
+        "backlog_hours_at_end": h.backlog_hours_at_end,
+        "projected_sla": h.projected_sla,
     }

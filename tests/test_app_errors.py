@@ -51,7 +51,7 @@ def test_a_failing_source_quotes_no_row_to_a_vendor_scoped_user(tmp_path: Path, 
     source = tmp_path / "extracts"
     source.mkdir()
     (source / "tickets.csv").write_text(
-        "ticket_id,created_at,vendor\na,2026-01-01 10:00:00,atlas_cx\nb,2026-01-01 10:00:00,\"harbor_trust note\n",
+        'ticket_id,created_at,vendor\na,2026-01-01 10:00:00,atlas_cx\nb,2026-01-01 10:00:00,"harbor_trust note\n',
         encoding="utf-8",
     )
     access = tmp_path / "access.toml"
@@ -63,3 +63,17 @@ def test_a_failing_source_quotes_no_row_to_a_vendor_scoped_user(tmp_path: Path, 
     scoped = " ".join(e.value for e in signed_in("lee@atlas.example").error)
     assert "tickets.csv" in scoped and "Fix:" in scoped
     assert "harbor_trust" not in scoped
+
+
+def test_an_access_file_naming_a_vendor_the_source_lacks_stops_the_app(tmp_path: Path, monkeypatch):
+    access = tmp_path / "access.toml"
+    access.write_text(ACCESS.replace('vendor = "atlas_cx"', 'vendor = "atlas-cx"'), encoding="utf-8")
+    monkeypatch.setenv("BELLWETHER_ACCESS", str(access))
+    at = AppTest.from_function(_app, args=("overview",), default_timeout=120)
+    at.user = {"is_logged_in": True, "email": "ana@example.com"}  # even an admin: the file is wrong for everyone
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test"}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    panel = " ".join(e.value for e in at.error)
+    assert "Access configuration is invalid" in panel and f"{access} line 6" in panel, panel
+    assert not at.metric  # no page is drawn

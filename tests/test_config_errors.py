@@ -47,7 +47,10 @@ def test_the_sla_policy_file_can_be_set_by_environment(tmp_path: Path, monkeypat
 @pytest.mark.parametrize(
     ("section", "url"),
     [
-        ({"url": "postgresql+psycopg://reader:pw@db.example:5433/ts"}, "postgresql+psycopg://reader:pw@db.example:5433/ts"),
+        (
+            {"url": "postgresql+psycopg://reader:pw@db.example:5433/ts"},
+            "postgresql+psycopg://reader:pw@db.example:5433/ts",
+        ),
         (
             {"dialect": "postgresql", "driver": "psycopg", "username": "reader", "host": "db", "database": "ts"},
             "postgresql+psycopg://reader@db/ts",

@@ -1,0 +1,184 @@
+"""The Scenarios tab of Forecast & capacity: vendor scope, authors shown to admins only, and store faults
+that leave the rest of the page working."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from forecasting.plan import Hiring, Scenario
+from forecasting.scenarios import ScenarioStore
+from tests.apptest import _app, run
+
+POLICY = """
+[users."ana@example.com"]
+role = "admin"
+[users."pat@example.com"]
+role = "planner"
+[users."lee@atlas.example"]
+role = "viewer"
+vendor = "atlas_cx"
+[users."kim@atlas.example"]
+role = "planner"
+vendor = "atlas_cx"
+"""
+SAVED = {  # name: (scope, scenario, author)
+    "atlas hires": ("atlas_cx", Scenario(hiring=(Hiring("atlas_cx", 3, 2, 6),)), "kim@atlas.example"),
+    "harbor to meridian": (
+        None,
+        Scenario(vendor_shift=(("harbor_trust", "meridian_review", 0.3),)),
+        "pat@example.com",
+    ),
+    "sentinel hires": ("sentinel_ops", Scenario(hiring=(Hiring("sentinel_ops", 2, 1, 4),)), "joe@sentinel.example"),
+    "plain uplift": (None, Scenario(volume_uplift=0.3), "pat@example.com"),
+}
+
+
+@pytest.fixture
+def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app_env) -> str:
+    url = f"sqlite:///{tmp_path / 'scenarios.db'}"
+    monkeypatch.setenv("BELLWETHER_SCENARIO_URL", url)
+    return url
+
+
+@pytest.fixture
+def saved(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    for name, (scope, scenario, author) in SAVED.items():
+        ScenarioStore(store_url, scope=scope).save(name, scenario, author)
+    path = tmp_path / "access.toml"
+    path.write_text(POLICY)
+    monkeypatch.setenv("BELLWETHER_ACCESS", str(path))
+    return store_url
+
+
+def signed_in(email: str) -> AppTest:
+    at = AppTest.from_function(_app, args=("forecast",), default_timeout=180)
+    at.user = {"is_logged_in": True, "email": email}
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test"}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _saved_table(at: AppTest):
+    return next(d.value for d in at.dataframe if "version" in d.value.columns)
+
+
+def test_a_scoped_user_sees_and_loads_only_their_scope_without_authors(saved: str):
+    at = signed_in("lee@atlas.example")
+    table = _saved_table(at)
+    assert table["name"].tolist() == ["atlas hires"] and "author" not in table.columns
+    assert at.selectbox(key="scenario.pick").options == ["atlas hires v1"]
+    shown = "\n".join([table.to_csv(), *(str(w.options) for w in (*at.selectbox, *at.multiselect))])
+    assert "@" not in shown and "harbor" not in shown and "sentinel" not in shown
+    at.multiselect(key="scenario.compare").set_value([("atlas hires", 1, "atlas_cx")]).run()
+    comparison = next(d.value for d in at.dataframe if "scenario" in d.value.columns)
+    assert not at.exception and comparison["scenario"].tolist() == ["atlas hires v1", "current controls"]
+    # (A name typed past the widget is refused by the store itself: tests/test_scenario_store.py.)
+
+
+def test_a_scoped_planner_saves_into_their_scope(saved: str):
+    at = signed_in("kim@atlas.example")
+    at.text_input(key="scenario.name").set_value("atlas plan")
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception and any("Saved 'atlas plan' as version 1" in s.value for s in at.success)
+    assert ScenarioStore(saved, scope="atlas_cx").load("atlas plan").scenario is not None
+    assert "atlas plan" not in ScenarioStore(saved, scope="sentinel_ops").list()["name"].to_list()
+
+
+def test_only_admins_see_who_saved_a_scenario(saved: str):
+    admin = _saved_table(signed_in("ana@example.com"))
+    assert set(admin["name"]) == set(SAVED) and "joe@sentinel.example" in admin["author"].tolist()
+    planner = _saved_table(signed_in("pat@example.com"))
+    assert set(planner["name"]) == set(SAVED) and "author" not in planner.columns
+
+
+SAME_NAME = {"sentinel_ops": 0.2, None: 0.3, "atlas_cx": 0.1}  # scope: volume uplift of its "Q3 plan", in saving order
+
+
+@pytest.fixture
+def same_name(saved: str) -> str:
+    """Three scopes (one of them unscoped) that each saved a scenario called "Q3 plan"."""
+    for scope, uplift in SAME_NAME.items():
+        ScenarioStore(saved, scope=scope).save("Q3 plan", Scenario(volume_uplift=uplift), "someone@example.com")
+    return saved
+
+
+def test_an_admin_tells_same_named_scenarios_of_different_scopes_apart(same_name: str):
+    at = signed_in("ana@example.com")
+    table = _saved_table(at)
+    q3 = table[table["name"] == "Q3 plan"]
+    assert sorted(q3["scope"].fillna("").tolist()) == ["", "atlas_cx", "sentinel_ops"] and set(q3["version"]) == {1}
+    pick = at.selectbox(key="scenario.pick")
+    assert {"Q3 plan v1 (sentinel_ops)", "Q3 plan v1", "Q3 plan v1 (atlas_cx)"} <= set(pick.options)
+    assert len(set(pick.options)) == len(pick.options)
+    pick.set_value(("Q3 plan", 1, "sentinel_ops")).run()
+    at.button(key="scenario.load").click().run()
+    assert not at.exception and at.slider(key="scenario.volume").value == 20
+    at.selectbox(key="scenario.pick").set_value(("Q3 plan", 1, None)).run()
+    at.button(key="scenario.load").click().run()
+    assert not at.exception and at.slider(key="scenario.volume").value == 30
+    at.multiselect(key="scenario.compare").set_value([("Q3 plan", 1, "atlas_cx"), ("Q3 plan", 1, None)]).run()
+    comparison = next(d.value for d in at.dataframe if "scenario" in d.value.columns)
+    assert comparison["scenario"].tolist() == ["Q3 plan v1 (atlas_cx)", "Q3 plan v1", "current controls"]
+
+
+def test_a_scoped_user_sees_their_own_version_numbers_and_no_scope_column(same_name: str):
+    at = signed_in("kim@atlas.example")
+    table = _saved_table(at)
+    assert "scope" not in table.columns and table["version"].tolist() == [1, 1]
+    assert at.selectbox(key="scenario.pick").options == ["Q3 plan v1", "atlas hires v1"]
+    at.button(key="scenario.load").click().run()
+    assert not at.exception and at.slider(key="scenario.volume").value == 10
+
+
+def _page_still_works(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Worst week: surplus / deficit" in {m.label for m in at.metric}
+    assert len(at.get("plotly_chart")) >= 6
+
+
+def test_a_locked_store_shows_a_panel_in_the_scenarios_tab_and_the_rest_of_the_page(store_url: str):
+    path = store_url.removeprefix("sqlite:///")
+    ScenarioStore(store_url, scope=None).save("kept", Scenario(), "ana")
+    lock = sqlite3.connect(path, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        at = run("forecast")
+    finally:
+        lock.rollback()
+        lock.close()
+    _page_still_works(at)
+    assert any("is busy" in e.value and path in e.value for e in at.error)
+
+
+def test_a_read_only_store_lists_and_saving_says_so(store_url: str, monkeypatch: pytest.MonkeyPatch):
+    path = store_url.removeprefix("sqlite:///")
+    ScenarioStore(store_url, scope=None).save("kept", Scenario(), "ana")
+    monkeypatch.setenv("BELLWETHER_SCENARIO_URL", f"sqlite:///file:{path}?mode=ro&uri=true")
+    at = run("forecast")
+    at.text_input(key="scenario.name").set_value("new plan")
+    at.button[0].click().run()
+    _page_still_works(at)
+    assert any("read-only" in e.value for e in at.error) and not at.success
+    assert _saved_table(at)["name"].tolist() == ["kept"]
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("sqlite:///{tmp}/missing/folder/scenarios.db", "does not exist"),
+        ("postgresql+psycopg://bob:s3cret@127.0.0.1:1/scenarios", "cannot be opened"),
+    ],
+)
+def test_a_store_that_cannot_be_opened_leaves_the_rest_of_the_page(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, says: str
+):
+    monkeypatch.setenv("BELLWETHER_SCENARIO_URL", url.format(tmp=tmp_path))
+    at = run("forecast")
+    _page_still_works(at)
+    errors = [e.value for e in at.error]
+    assert any(says in e for e in errors) and not any("s3cret" in e for e in errors)

@@ -478,8 +478,10 @@ def _errors_step(args: argparse.Namespace) -> dict:
             both = exact.join(approx, on=keys, how="full", coalesce=True, nulls_equal=True, suffix="_rollup")
         else:
             both = pl.concat([exact, approx.rename(lambda c: f"{c}_rollup")], how="horizontal")
-        counts_differ = (pl.col("tickets") != pl.col("tickets_rollup")) | (
-            pl.col("measured") != pl.col("measured_rollup")
+        # Periods without tickets are rows of 0 in the rollups' answer (every period is present) and absent
+        # from the exact query's: both count 0.
+        counts_differ = pl.any_horizontal(
+            pl.col(c).fill_null(0) != pl.col(f"{c}_rollup").fill_null(0) for c in ("tickets", "measured")
         )
         mismatches += both.filter(counts_differ.fill_null(True)).height
         for p in ("p50_hours", "p90_hours", "mean_hours"):

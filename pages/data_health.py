@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard.components import error_panel
 from dashboard.context import PageContext
+from queries.contract import FUTURE_TOLERANCE
 from queries.health import rejected_rows, table_health
 
 
@@ -27,8 +28,17 @@ def render(ctx: PageContext) -> None:
     st.caption(f"Signature {ctx.signature} (changes {changes}) · checked {now:%Y-%m-%d %H:%M} UTC")
 
     st.subheader("Tables")
+    tables = table_health(ds, now)
+    if ctx.user.vendor:  # counted over every vendor's rows: not for a vendor-scoped user
+        tables = tables.drop("rows_in_future")
+    elif tables["rows_in_future"].sum():
+        st.warning(
+            "Some rows have a timestamp later than their file was written (column *In the future*): they are "
+            "loaded and counted, but do not count as the latest value nor move the default period. Check the "
+            "clock or time zone of the system that exports them."
+        )
     st.dataframe(
-        table_health(ds, now),
+        tables,
         hide_index=True,
         key="health.tables",
         column_config={
@@ -36,6 +46,12 @@ def render(ctx: PageContext) -> None:
             "rows_loaded": st.column_config.NumberColumn("Loaded", format="localized"),
             "rows_rejected": st.column_config.NumberColumn("Rejected", format="localized"),
             "rows_superseded": st.column_config.NumberColumn("Superseded snapshots", format="localized"),
+            "rows_in_future": st.column_config.NumberColumn(
+                "In the future",
+                format="localized",
+                help=f"Rows with a timestamp later than their file was written plus {FUTURE_TOLERANCE.days} day: "
+                "kept, flagged.",
+            ),
             "latest": "Latest value",
             "age_hours": st.column_config.NumberColumn("Age (h)", format="%.1f"),
             "not_provided": "Fields not provided",

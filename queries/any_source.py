@@ -16,10 +16,14 @@ Source = Dataset | RolledUpSource | Warehouse
 
 
 def created_days(src: Source) -> tuple[dt.date, dt.date] | None:
-    """First and last day with valid tickets; None when there are none."""
+    """First and last day with valid tickets, up to the newest created_at that is not in the future (the tickets
+    report's `latest`: a wrong clock does not move the default period); None when there are none."""
     if isinstance(src, Warehouse | RolledUpSource):
         return src.created_range()
     created = src.tables["tickets"]["created_at"]
+    report = src.reports.get("tickets")
+    if report is not None:
+        created = created.filter(created <= report.latest) if report.latest is not None else created.clear()
     first, last = created.min(), created.max()
     return None if first is None else (first.date(), last.date())
 

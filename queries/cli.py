@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from queries import dsa
+from queries.any_source import created_days
 from queries.commandline import render, run
 from queries.contract import TICKETS, contract_markdown
 from queries.dataset import Dataset, load_dataset
@@ -143,6 +144,7 @@ def _report_record(report: TableReport) -> dict:
         "rows_loaded": report.rows_loaded,
         "rows_rejected": report.rows_rejected,
         "rows_superseded": report.rows_superseded,
+        "rows_in_future": report.rows_in_future,
         "rejected": [{"reason": r.reason, "rows": r.rows, "examples": list(r.examples)} for r in report.rejections],
         "missing_fields": list(report.missing_fields),
         "ignored_columns": list(report.ignored_columns),
@@ -157,6 +159,11 @@ def _report_text(ds: Dataset | Warehouse) -> str:
             f"\n{r.table}: {r.rows_loaded:,} of {r.rows_read:,} rows loaded from {r.location}; "
             f"{r.rows_rejected:,} rejected"
             + (f", {r.rows_superseded:,} older snapshot rows superseded" if r.rows_superseded else "")
+            + (
+                f", {r.rows_in_future:,} with a timestamp in the future (kept; not counted as latest)"
+                if r.rows_in_future
+                else ""
+            )
             + f"; latest {r.latest}"
         )
         for rej in r.rejections:
@@ -209,12 +216,8 @@ def _group_columns(text: str) -> list[str]:
 
 
 def _period(ds: Dataset | Warehouse, args: argparse.Namespace) -> Filters:
-    """--start to --end, each defaulting to the first or last day with tickets."""
-    if isinstance(ds, Warehouse):
-        days = ds.created_range()
-    else:
-        created = ds.tables["tickets"]["created_at"]
-        days = (created.min().date(), created.max().date()) if created.len() else None
+    """--start to --end, each defaulting to the first or last day with tickets (as the dashboard's default)."""
+    days = created_days(ds)
     if days is None:
         raise SourceError(f"{ds.source} has no valid tickets.", fix="Run `python -m queries validate` to see why.")
     return Filters(args.start or days[0], args.end or days[1])

@@ -7,6 +7,7 @@ generator (`queries.demo`) and `docs/data-contract.md` (rendered by
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -222,6 +223,13 @@ EVENTS = Table(
 
 TABLES: dict[str, Table] = {t.name: t for t in (TICKETS, STAFFING, QA_REVIEWS, PLATFORM_METRICS, EVENTS)}
 
+# Timestamps and dates must lie strictly between these (UTC): placeholders such as 9999-12-31, 1900-01-01 or
+# Unix time 0 are impossible times, rejected as "FIELD out of range".
+TIME_RANGE = (dt.datetime(1970, 1, 1), dt.datetime(2100, 1, 1))
+# A timestamp later than its file was written (modification time) plus this is "in the future": the row is
+# kept and counted, but its time does not count for freshness or the default period.
+FUTURE_TOLERANCE = dt.timedelta(days=1)
+
 # Row rules that involve two fields: (table, later field, earlier field, reason).
 ORDER_RULES: tuple[tuple[str, str, str, str], ...] = (
     ("tickets", "closed_at", "created_at", "closed before created"),
@@ -269,10 +277,28 @@ def contract_markdown() -> str:
         "1. *missing FIELD* — a required field is empty.",
         "2. *unparseable FIELD* — a timestamp, date, number or boolean that cannot be read.",
         "3. *unknown FIELD value* — a value outside the allowed values (map it with `[TABLE.values.FIELD]`).",
-        "4. *FIELD out of range* — below the minimum or above the maximum.",
+        "4. *FIELD out of range* — below the minimum or above the maximum; for timestamps and dates, not",
+        f"   strictly between {TIME_RANGE[0]:%Y-%m-%d %H:%M} and {TIME_RANGE[1]:%Y-%m-%d} (placeholders such as",
+        "   `9999-12-31` or Unix time 0).",
         "5. The row rules above.",
         "6. *duplicate KEY* — every row of a key that appears more than once (set `dedupe_by`",
         "   for snapshot extracts, which keeps the last row per key instead).",
+        "",
+        "Fields with allowed values match whatever the case, the Unicode form (NFKC) and invisible",
+        "characters (zero-width spaces, byte-order marks): `User_Report` is `user_report`; so do the",
+        "keys of a mapping's `[TABLE.values.FIELD]`. Exact matches win: a value that is exactly a key of",
+        "`[TABLE.values.FIELD]` takes its mapping, one that is exactly an allowed value stays itself; only other",
+        'values are folded, matched against the folded keys first, then the folded allowed values (`"p1" = "P2"`',
+        "maps `p1` and `P１`, but an exact `P1` stays `P1`).",
+        "",
+        "Lines of a CSV without a value in any column that maps to a field (blank lines, separators only, or",
+        "values only in columns no field maps to, which are never read) are not rows: neither read nor rejected.",
+        "",
+        "Rows with a timestamp (other than `updated_at`) later than their file was written plus",
+        f"{FUTURE_TOLERANCE.days} day are **in the future**: kept and counted (Data health, `validate`), but",
+        "such a time neither counts as the table's latest value nor moves the default period or the data's",
+        '"now" (the latest ticket time, at which a ticket still waiting is past its SLA target or not); the',
+        "row's other times still count.",
         "",
     ]
     return "\n".join(lines)

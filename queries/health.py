@@ -16,6 +16,7 @@ TABLE_SCHEMA = {
     "rows_loaded": pl.Int64,
     "rows_rejected": pl.Int64,
     "rows_superseded": pl.Int64,
+    "rows_in_future": pl.Int64,
     "latest": pl.String,
     "age_hours": pl.Float64,
     "not_provided": pl.String,
@@ -23,9 +24,10 @@ TABLE_SCHEMA = {
 
 
 def table_health(ds: Dataset, now: dt.datetime) -> pl.DataFrame:
-    """One row per table: rows read/loaded/rejected, freshness (latest value, age in hours at `now`).
+    """One row per table: rows read/loaded/rejected/in the future, freshness (latest value, age in hours at `now`).
 
     A date-grained table's latest day counts as complete at its end, so its age runs from the next midnight.
+    Timestamps later than their file was written (rows_in_future) do not count as the latest value.
     """
     rows = []
     for r in ds.reports.values():
@@ -45,6 +47,7 @@ def table_health(ds: Dataset, now: dt.datetime) -> pl.DataFrame:
                 "rows_loaded": r.rows_loaded,
                 "rows_rejected": r.rows_rejected,
                 "rows_superseded": r.rows_superseded,
+                "rows_in_future": r.rows_in_future,
                 "latest": latest.isoformat(sep=" ")
                 if isinstance(latest, dt.datetime)
                 else (latest.isoformat() if latest else None),

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import polars as pl
 
 from queries.contract import TABLES
 from queries.errors import SourceError
@@ -25,6 +29,11 @@ _TABLE_KEYS = {
     "table",  # warehouse sources only: the table (or view) name, "schema.name" or "name"
 }
 FORMATS = ("csv", "parquet")
+# Characters that show as nothing: soft hyphen, zero-width space/joiners, direction marks, word joiner, BOM.
+_INVISIBLE = "[\u00ad\u200b-\u200f\u2060\ufeff]"
+# One strftime directive as Polars (chrono) parses it: optional padding flag, then the specifier; fractional
+# seconds (%f, %.f, %.3f, %3f …) and offsets (%z, %:z, %::z, %:::z, %#z) have their own forms.
+_DIRECTIVE = re.compile(r"%(?:[-_0]?[YCymbBhdeaAwuUWGgVjDxFvHkIlPpMSfZstnRTXrc+%]|\.?[369]?f|:{1,3}z|#z|z)")
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,7 @@ def _table_mapping(path: Path, name: str, body: Any) -> TableMapping:
         bad = sorted(v for v in value_map.values() if v not in allowed)
         if bad:
             raise SourceError(f"{where}.values.{f} maps to {bad[0]!r}.", fix=f"Allowed values: {', '.join(allowed)}.")
+        _refuse_keys_that_fold_together(value_map, f"{where}.values.{f}")
     fmt = body.get("format")
     if fmt is not None and fmt not in FORMATS:
         raise SourceError(f"{where} format = {fmt!r} is not supported.", fix='Use format = "csv" or "parquet".')
@@ -127,9 +137,16 @@ def _table_mapping(path: Path, name: str, body: Any) -> TableMapping:
     null_values = body.get("null_values", [])
     if not isinstance(null_values, list) or not all(isinstance(v, str) for v in null_values):
         raise SourceError(f"{where} null_values must be a list of strings.", fix='Write null_values = ["NULL", "?"].')
+    for key in ("datetime_format", "date_format"):
+        if key in body:
+            _check_time_format(body[key], f"{where} {key}")
     separator = body.get("separator", ",")
-    if len(separator) != 1:
-        raise SourceError(f"{where} separator must be one character.", fix='Write separator = ";" for example.')
+    if len(separator.encode("utf-8")) != 1:
+        raise SourceError(
+            f"{where} separator = {separator!r} must be one character of one byte (ASCII); "
+            f"it is {len(separator.encode('utf-8'))} bytes in UTF-8, which the CSV reader cannot split on.",
+            fix='Export the file with a one-byte separator such as ",", ";", "|" or a tab (separator = "\\t").',
+        )
     encoding = body.get("encoding", "utf8")
     if encoding not in ("utf8", "utf8-lossy"):
         raise SourceError(
@@ -149,6 +166,47 @@ def _table_mapping(path: Path, name: str, body: Any) -> TableMapping:
         values=values,
         table=body.get("table"),
     )
+
+
+def _folded(text: pl.Expr) -> pl.Expr:
+    """A fixed value as it is matched: Unicode NFKC, invisible characters removed, trimmed, lower case."""
+    return text.str.normalize("NFKC").str.replace_all(_INVISIBLE, "").str.strip_chars().str.to_lowercase()
+
+
+def fold_values(values: Sequence[str] | pl.Series) -> pl.Series:
+    """`_folded` applied to a few values (the allowed ones, a mapping's keys)."""
+    return pl.select(_folded(pl.lit(pl.Series(values, dtype=pl.String)))).to_series()
+
+
+def _refuse_keys_that_fold_together(value_map: dict[str, str], where: str) -> None:
+    """Keys that match the same source values (they differ only by case, Unicode form or invisible characters)
+    must map to the same contract value."""
+    first: dict[str, str] = {}
+    for key, fold in zip(value_map, fold_values(list(value_map)), strict=True):
+        if fold in first and value_map[first[fold]] != value_map[key]:
+            raise SourceError(
+                f"{where} has keys {first[fold]!r} and {key!r}, which differ only by letter case, Unicode form or "
+                f"invisible characters, so match the same values, but map them to {value_map[first[fold]]!r} and "
+                f"{value_map[key]!r}.",
+                fix="Keep one of the two keys.",
+            )
+        first.setdefault(fold, key)
+
+
+def _check_time_format(fmt: str, where: str) -> None:
+    """Every % of a datetime_format/date_format must start a directive the parser knows."""
+    position = fmt.find("%")
+    while position >= 0:
+        match = _DIRECTIVE.match(fmt, position)
+        if match is None:
+            bad = fmt[position : position + 2]
+            raise SourceError(
+                f"{where} = {fmt!r}: {bad!r} is not a date or time directive"
+                + (" (a lone % at the end)." if bad == "%" else "."),
+                fix='Use strftime directives such as "%d/%m/%Y %H:%M": %Y year, %m month, %d day, %H hour, '
+                "%M minute, %S second, %.f fraction, %z offset; write %% for a literal %.",
+            )
+        position = fmt.find("%", match.end())
 
 
 def _string_table(value: Any, where: str) -> dict[str, str]:

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from queries.dataset import read_tables
 from queries.mapping import load_mapping
 from queries.rollups import EXACT_ROWS_LIMIT, Rollups, build_rollups
 from queries.sources import TableFiles, locate_tables, source_signature
-from queries.validation import Rejection, TableReport
+from queries.validation import Rejection, TableReport, parquet_footer
 
 PERCENTILES_NOT_KEPT = (
     "large extracts keep duration histograms by day and by one dimension; percentiles filtered on two or more "
@@ -46,9 +45,10 @@ class RolledUpSource:
         return report is not None and report.provides(*fields)
 
     def created_range(self) -> tuple[dt.date, dt.date] | None:
-        """First and last day with valid tickets in the rollups."""
-        first = self.rollups.first_day()
-        return None if first is None else (first, self.rollups.last_day())
+        """First and last day with valid tickets in the rollups, up to the newest created_at that is not in the
+        future (as queries.any_source.created_days on ticket rows)."""
+        first, latest = self.rollups.first_day(), self.rollups.latest_created
+        return None if first is None or latest is None else (first, latest.date())
 
     def distinct_values(self, table: str, column: str) -> list[str]:
         """Sorted distinct values of a rolled-up ticket dimension (`table` is always tickets)."""
@@ -59,7 +59,7 @@ def ticket_rows(source: str | Path, mapping_file: str | Path | None = None) -> i
     """How many ticket rows the source's files hold: exact for Parquet (file footers), estimated for CSV."""
     files = locate_tables(source, load_mapping(mapping_file))["tickets"]
     if files.format == "parquet":
-        return sum(pq.read_metadata(path).num_rows for path in files.paths)
+        return sum(parquet_footer(files, path).num_rows for path in files.paths)
     return sum(path.stat().st_size for path in files.paths) // CSV_BYTES_PER_ROW
 
 
@@ -95,5 +95,7 @@ def _tickets_report(files: TableFiles, r: Rollups) -> TableReport:
         rejections=rejections,
         missing_fields=r.missing_fields,
         ignored_columns=(),
-        latest=r.as_of,
+        latest=r.latest_created,
+        rows_in_future=r.rows_in_future,
+        as_of=r.as_of,
     )

@@ -26,7 +26,6 @@ import polars as pl
 import polars.selectors as cs
 import pyarrow as pa
 import pyarrow.ipc as ipc
-import pyarrow.parquet as pq
 
 from queries import validation
 from queries.contract import PROACTIVE_SOURCES, TABLES, Kind
@@ -38,6 +37,7 @@ from queries.mapping import load_mapping
 from queries.metrics import HOUR_US, METRICS, period_windows, ratio, summarize, with_sla_outcome
 from queries.sla import SlaPolicy, load_sla_policy
 from queries.sources import TableFiles, locate_tables
+from queries.validation import TableReport
 
 __all__ = [
     "PERCENTILE_ERROR_BOUND",
@@ -64,7 +64,7 @@ ROLLUP_METRICS = (
     "automation",
     "handle_time",
 )
-FORMAT_VERSION = 4
+FORMAT_VERSION = 6
 BATCH_ROWS = 2_000_000  # rows aggregated at once (bounds memory); bigger Parquet files are split into slices
 _DENSE_CELLS = 1 << 25  # largest day × dimension × bucket index counted densely (256 MB of int64 counts)
 EXACT_ROWS_LIMIT = 500_000  # most rows read for an exact percentile over several dimensions (memory, time)
@@ -81,7 +81,8 @@ _ENCODED = (*ROLLUP_DIMENSIONS, "sla_rule")
 # Histogram measures (created-day table): hours to first action, hours to close, views before action.
 _TTFA, _TTC, _VIEWS = 0, 1, 2
 _US = 1_000_000
-_ID_HASH, _REASON = "_id_hash", "_reason"
+_ID_HASH, _REASON, _CUTOFF = "_id_hash", "_reason", validation.CUTOFF
+_TIME = pl.Datetime("us")
 _DUPLICATE = "duplicate ticket_id"
 _COUNT_TABLES = ("created", "actioned", "closed", "sla")
 _HIST_TABLES = ("created_hist", "handle_hist")
@@ -125,7 +126,9 @@ class Rollups:
     sla: pl.DataFrame  # the full grain's: by created day × dims × sla_rule (each level has its own)
     sla_waiting: pl.DataFrame  # tickets with a target and no first action yet: created_at, dims, rule, target
     sla_policy: SlaPolicy
-    as_of: dt.datetime | None  # the data's "now": latest timestamp in valid tickets (as queries.metrics.data_as_of)
+    # The data's "now": the latest created_at, first_action_at or closed_at of valid tickets that is not in the future
+    # (the loader's TableReport.as_of, which queries.metrics.data_as_of reads).
+    as_of: dt.datetime | None
     dictionary: dict[str, tuple[str, ...]]  # dimension (and sla_rule) -> its values; tables hold their codes
     rows: int  # valid tickets
     rejected_rows: int
@@ -133,6 +136,8 @@ class Rollups:
     missing_fields: tuple[str, ...] = ()
     # Valid ticket rows whose (typed) columns match a predicate, for the exact answers the rollups cannot give.
     read_rows: Callable[[pl.Expr], pl.DataFrame] | None = None
+    latest_created: dt.datetime | None = None  # newest created_at not in the future (as the loader's `latest`)
+    rows_in_future: int = 0  # valid tickets with a timestamp later than their file was written (+ tolerance)
 
     def first_day(self) -> dt.date | None:
         days = self.levels[()].created["day"]
@@ -294,12 +299,12 @@ def _row_count(files: TableFiles) -> int:
 def _footer(path: Path) -> tuple[int, tuple[tuple[str, str], ...]]:
     """Rows and columns (name, type) of a Parquet file, read from its footer once per version of the file."""
     stat = path.stat()
-    return _footer_of(str(path), stat.st_mtime_ns, stat.st_size)
+    return _footer_of(path, stat.st_mtime_ns, stat.st_size)
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _footer_of(path: str, mtime_ns: int, size: int) -> tuple[int, tuple[tuple[str, str], ...]]:
-    meta = pq.read_metadata(path)
+def _footer_of(path: Path, mtime_ns: int, size: int) -> tuple[int, tuple[tuple[str, str], ...]]:
+    meta = validation.parquet_footer(TableFiles("tickets", (path,), "parquet"), path)
     return meta.num_rows, tuple((f.name, str(f.type)) for f in meta.schema.to_arrow_schema())
 
 
@@ -327,6 +332,7 @@ def _valid_tickets(part: _Partition, spec, excluded: frozenset[str]) -> tuple[pl
         lf = lf.slice(part.offset, part.length)
     schema = validation.table_schema(lf, part.files)
     columns = validation.resolve_columns(table, schema, spec, part.files)
+    lf = lf.filter(~validation.blank_line(part.files, columns.values()))
     raw_names = {f: f"_raw.{f}" for f in columns}
     raw, parsed = [], []
     for name, src in columns.items():
@@ -335,7 +341,9 @@ def _valid_tickets(part: _Partition, spec, excluded: frozenset[str]) -> tuple[pl
         text = validation.as_text(pl.col(src), dtype) if validation.is_text(dtype) else pl.col(src)
         raw.append(text.alias(raw_names[name]))
         parsed.append(validation.parse_field(table.field(name), pl.col(src), dtype, spec, part.files).alias(name))
-    staged = lf.select(*raw, *parsed).with_columns(validation.reason_expr(table, columns, raw_names).alias(_REASON))
+    staged = lf.select(*raw, *parsed, validation.written_cutoff(part.files).alias(_CUTOFF)).with_columns(
+        validation.reason_expr(table, columns, raw_names).alias(_REASON)
+    )
     if excluded:
         duplicated = pl.col(_REASON).is_null() & pl.col("ticket_id").is_in(list(excluded))
         staged = staged.with_columns(
@@ -343,34 +351,46 @@ def _valid_tickets(part: _Partition, spec, excluded: frozenset[str]) -> tuple[pl
         )
     missing = tuple(f.name for f in table.fields if f.name not in columns)
     staged = staged.with_columns(pl.lit(None, f.kind.dtype).alias(f.name) for f in table.fields if f.name in missing)
-    return staged.select(*table.names, _REASON), missing
+    return staged.select(*table.names, _REASON, _CUTOFF), missing
 
 
-def _checked_rows(batch: list[_Partition], spec, excluded: frozenset[str]) -> tuple[pl.DataFrame, dict, set[str]]:
-    """The batch's rows (used fields and `_reason`), loader rejections (dedupe_by) and the fields present."""
+def _checked_rows(
+    batch: list[_Partition], spec, excluded: frozenset[str]
+) -> tuple[pl.DataFrame, TableReport | None, set[str]]:
+    """The batch's rows (used fields, `_reason` and `_cutoff`), the loader's report (dedupe_by: its rejections and
+    future rows) and the fields present."""
     needed = [f for f in TABLES["tickets"].names if f in _USED]
     fast = _typed_rows(batch, spec, excluded)
     if fast is not None:
         checked, missing = fast
-        return checked.select(*needed, _REASON), {}, set(TABLES["tickets"].names) - set(missing)
+        return checked.select(*needed, _REASON, _CUTOFF), None, set(TABLES["tickets"].names) - set(missing)
+    report = None
     if spec.dedupe_by:  # snapshots: the loader's own eager path over the whole table
         clean, report = validation.read_table(batch[0].files, spec)
-        rows = clean.lazy().with_columns(pl.lit(None, pl.String).alias(_REASON))
-        rejections = {r.reason: r.rows for r in report.rejections}
+        rows = clean.lazy().with_columns(pl.lit(None, pl.String).alias(_REASON), pl.lit(None, _TIME).alias(_CUTOFF))
         present = set(TABLES["tickets"].names) - set(report.missing_fields)
     elif _whole_parquet(batch):  # one scan of all files: far cheaper than one per file
         rows, missing = _valid_tickets(_Partition(_one_scan(batch), None, None, 0, ""), spec, excluded)
-        rejections, present = {}, set(TABLES["tickets"].names) - set(missing)
+        present = set(TABLES["tickets"].names) - set(missing)
     else:
         scans, present = [], set()
         for part in batch:
             lf, missing = _valid_tickets(part, spec, excluded)
             scans.append(lf)
             present |= set(TABLES["tickets"].names) - set(missing)
-        rows, rejections = pl.concat(scans, how="vertical"), {}
+        rows = pl.concat(scans, how="vertical")
     # Dimensions as Categorical: cheap to turn into the chunk's codes (_build_chunk).
-    checked = rows.select(*needed, _REASON).with_columns(pl.col(*_CODED).cast(pl.Categorical))
-    return checked.collect(), rejections, present
+    checked = rows.select(*needed, _REASON, _CUTOFF).with_columns(pl.col(*_CODED).cast(pl.Categorical))
+    return _collect(checked, batch), report, present
+
+
+def _collect(lf: pl.LazyFrame, batch: list[_Partition]) -> pl.DataFrame:
+    """The rows, or a SourceError naming the files when the reader fails on them (as the loader's)."""
+    try:
+        return lf.collect()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        paths = tuple(p for part in batch for p in part.files.paths)
+        raise validation.read_error(replace(batch[0].files, paths=paths), exc) from None
 
 
 def _whole_parquet(batch: list[_Partition]) -> bool:
@@ -413,6 +433,7 @@ def _typed_rows(
         validation.as_text(pl.col("ticket_id"), pl.String).alias("ticket_id"),
         *(pl.col(f).cast(pl.Categorical) if f in _CODED else pl.col(f) for f in text),
         *(pl.col(f).alias(raw[f]) for f in typed),
+        validation.written_cutoff(files).alias(_CUTOFF),
     ).with_columns(
         validation.parse_field(table.field(f), pl.col(raw[f]), schema[f], spec, files).alias(f) for f in typed
     )
@@ -427,10 +448,12 @@ def _typed_rows(
         *(pl.lit(None, table.field(f).kind.dtype).alias(f) for f in absent if f not in _CODED),
         *(pl.lit(None, pl.String).cast(pl.Categorical).alias(f) for f in absent if f in _CODED),
     )
-    rows = staged.select(*[f for f in table.names if f in _USED], _REASON).collect()
-    for name in text:  # a value the loader would trim or blank: take its path (rare, so checked per value)
+    rows = _collect(staged.select(*[f for f in table.names if f in _USED], _REASON, _CUTOFF), batch)
+    for name in text:  # a value the loader would trim, blank or fold: take its path (rare, so checked per value)
         values = rows[name].unique().drop_nulls().cast(pl.String)
         if (values != values.str.strip_chars()).any() or (values == "").any():
+            return None
+        if table.field(name).values and validation.known_after_folding(table.field(name), values):
             return None
     return rows, missing
 
@@ -447,7 +470,7 @@ def _valid_rows(partitions: list[_Partition], spec, excluded: frozenset[str], pr
             frames.append(checked.filter(pl.col(_REASON).is_null() & predicate))
         else:
             frames.append(fast[0].filter(pl.col(_REASON).is_null()))
-    return pl.concat(frames).drop(_REASON).with_columns(pl.col(_CODED).cast(pl.String))
+    return pl.concat(frames).drop(_REASON, _CUTOFF).with_columns(pl.col(_CODED).cast(pl.String))
 
 
 def _bounds(frame: pl.DataFrame, columns: Sequence[str]) -> dict[str, tuple[int, int]]:
@@ -543,11 +566,11 @@ def _build_chunk(
     spec,
     policy: SlaPolicy,
     excluded: frozenset[str],
-    rows: tuple[pl.DataFrame, dict, set[str]] | None = None,
+    rows: tuple[pl.DataFrame, TableReport | None, set[str]] | None = None,
 ) -> dict:
     """Aggregate a batch of partitions (`rows`: its _checked_rows, when already read) into one chunk of every
     rollup table."""
-    checked, loader_rejections, present = rows or _checked_rows(batch, spec, excluded)
+    checked, loader_report, present = rows or _checked_rows(batch, spec, excluded)
     dims = list(_FULL)
     # Text keys become UInt32 codes into the chunk's dictionary (sorted values) before anything is grouped.
     dictionary = {c: checked[c].drop_nulls().unique().cast(pl.String).sort() for c in dims}
@@ -558,7 +581,7 @@ def _build_chunk(
     ttfa_us = (pl.col("first_action_at") - pl.col("created_at")).dt.total_microseconds()
     ttc_us = (pl.col("closed_at") - pl.col("created_at")).dt.total_microseconds()
     # Materialised once: every aggregate below groups these columns (days, buckets and SLA rule precomputed).
-    valid = checked.lazy().filter(pl.col(_REASON).is_null()).drop(_REASON)
+    valid = checked.lazy().filter(pl.col(_REASON).is_null()).drop(_REASON, _CUTOFF)
     rows = (
         with_sla_outcome(valid, policy, dt.datetime(1970, 1, 1), rule_codes)
         .with_columns(  # as_of only matters for waiting
@@ -652,23 +675,23 @@ def _build_chunk(
     )
     ids = rows.lazy().select(pl.col("ticket_id").hash().alias(_ID_HASH)).sort(_ID_HASH)
     rejected = checked.lazy().filter(pl.col(_REASON).is_not_null()).group_by(_REASON).agg(pl.len().alias("rows"))
-    maxima = rows.lazy().select(pl.col("created_at", "first_action_at", "closed_at").max())
+    current = _current(checked, loader_report)
     # Polars runs the group-bys in a thread (it releases the GIL) while numpy counts the histograms.
     with ThreadPoolExecutor(1) as pool:
-        grouped = pool.submit(pl.collect_all, [created_counts, actioned, closed, sla, waiting, ids, rejected, maxima])
+        grouped = pool.submit(pl.collect_all, [created_counts, actioned, closed, sla, waiting, ids, rejected, current])
         dense = {d: _dense(rows[d], dictionary[d].len()) for d in _FULL}
         measures = {m: rows[f"_b{m}"].to_numpy() for m in (_TTFA, _TTC, _VIEWS)}
         created_hists = _histograms(rows["day"].cast(pl.Int32).to_numpy(), measures, dense)
         handle_hists = _histograms(rows["_hist_day"].to_numpy(), {0: rows["_bh"].to_numpy()}, dense)
         frames = grouped.result()
-    names = ("created", "actioned", "closed", "sla", "waiting", "ids", "rejected", "maxima")
+    names = ("created", "actioned", "closed", "sla", "waiting", "ids", "rejected", "current")
     out = dict(zip(names, frames, strict=True))
     for level in _HIST_LEVELS:
         out[_level_name("created_hist", level)] = created_hists[level]
         out[_level_name("handle_hist", level)] = handle_hists[level].drop("measure")
-    if loader_rejections:
+    if loader_report is not None and loader_report.rejections:
         out["rejected"] = pl.DataFrame(
-            list(loader_rejections.items()),
+            [(r.reason, r.rows) for r in loader_report.rejections],
             schema={_REASON: pl.String, "rows": pl.Int64},
             orient="row",
         )
@@ -690,6 +713,22 @@ def _build_chunk(
         schema={"column": pl.String, "value": pl.String},
     )
     return out
+
+
+def _current(checked: pl.DataFrame, loader_report: TableReport | None) -> pl.LazyFrame:
+    """One row: the newest created_at not in the future, how many valid rows are in the future and the data's
+    "now" (as the loader's report: `latest`, `rows_in_future`, `as_of`; with dedupe_by, that report itself)."""
+    schema = {"latest_created": _TIME, "in_future": pl.Int64, "as_of": _TIME}
+    if loader_report is not None:
+        values = (loader_report.latest, loader_report.rows_in_future, loader_report.as_of)
+        return pl.LazyFrame([[v] for v in values], schema=schema)
+    valid = checked.lazy().filter(pl.col(_REASON).is_null())
+    created = pl.col("created_at")
+    return valid.select(
+        created.filter(~(created > pl.col(_CUTOFF)).fill_null(False)).max().alias("latest_created"),
+        validation.in_future(TABLES["tickets"], checked.columns).sum().cast(pl.Int64).alias("in_future"),
+        validation.newest_current(TABLES["tickets"], checked.columns).alias("as_of"),
+    )
 
 
 def _level_name(table: str, level: tuple[str, ...]) -> str:
@@ -808,8 +847,7 @@ def _merge(
     waiting = combined("waiting")
     rejected = combined("rejected").group_by(_REASON).agg(pl.col("rows").sum())
     rejections = dict(zip(rejected[_REASON].to_list(), rejected["rows"].to_list(), strict=True))
-    maxima = combined("maxima").max()
-    seen = [v for v in maxima.row(0) if v is not None] if maxima.height else []
+    current = combined("current").select(pl.col("latest_created", "as_of").max(), pl.col("in_future").sum())
     present = {f for _, frames in chunks for f in frames["present"]["field"].to_list()}
     created = levels[()].created
     return Rollups(
@@ -819,12 +857,14 @@ def _merge(
         sla=levels[_FULL].sla,
         sla_waiting=waiting,
         sla_policy=policy,
-        as_of=max(seen) if seen else None,
+        as_of=current["as_of"][0],
         dictionary=dictionary,
         rows=int(created["tickets"].sum()) if created.height else 0,
         rejected_rows=sum(rejections.values()),
         rejections=rejections,
         missing_fields=tuple(f for f in TABLES["tickets"].names if f not in present),
+        latest_created=current["latest_created"][0],
+        rows_in_future=int(current["in_future"][0] or 0),
     )
 
 

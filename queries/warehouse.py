@@ -19,10 +19,10 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from queries.contract import ORDER_RULES, TABLES, Field, Kind, Table
+from queries.contract import FUTURE_TOLERANCE, ORDER_RULES, TABLES, TIME_RANGE, Field, Kind, Table
 from queries.errors import SourceError
 from queries.mapping import TableMapping, load_mapping
-from queries.validation import EXAMPLES_PER_REASON, Rejection, TableReport
+from queries.validation import EXAMPLES_PER_REASON, Rejection, TableReport, dated_fields
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\+[A-Za-z0-9_]+)?://")
 _MAX_FLOAT = 1.7976931348623157e308
@@ -120,17 +120,22 @@ class Warehouse:
         return [str(v) for (v,) in self.execute(query)]
 
     def created_range(self) -> tuple[dt.date, dt.date] | None:
-        """First and last day with valid tickets; None when there are none."""
+        """First and last day with valid tickets, up to the newest created_at that is not in the future (a
+        wrong clock does not move the default period); None when there are none."""
         wt = self.tables["tickets"]
         created = wt.columns["created_at"]
-        [(first, last)] = self.execute(sa.select(sa.func.min(created), sa.func.max(created)).where(wt.valid))
-        return (first.date(), last.date()) if first is not None else None
+        current = sa.case((created <= future_cutoff(), created), else_=sa.null())
+        [(first, last)] = self.execute(sa.select(sa.func.min(created), sa.func.max(current)).where(wt.valid))
+        return (first.date(), last.date()) if first is not None and last is not None else None
 
     def latest_timestamp(self) -> dt.datetime | None:
-        """The latest created_at, first_action_at or closed_at of valid tickets (the data's "now")."""
+        """The latest created_at, first_action_at or closed_at of valid tickets that is not in the future (the
+        data's "now")."""
         wt = self.tables["tickets"]
         names = [n for n in ("created_at", "first_action_at", "closed_at") if n in wt.columns]
-        [row] = self.execute(sa.select(*[sa.func.max(wt.columns[n]) for n in names]).where(wt.valid))
+        cutoff = future_cutoff()
+        newest = [sa.func.max(sa.case((wt.columns[n] <= cutoff, wt.columns[n]), else_=sa.null())) for n in names]
+        [row] = self.execute(sa.select(*newest).where(wt.valid))
         seen = [v for v in row if v is not None]
         return max(seen) if seen else None
 
@@ -140,6 +145,11 @@ class Warehouse:
         contract = TABLES[table]
         query = sa.select(*[wt.col(f.name).label(f.name) for f in contract.fields]).where(wt.valid)
         return pl.DataFrame(self.execute(query), schema=contract.schema, orient="row")
+
+
+def future_cutoff() -> dt.datetime:
+    """A warehouse has no file time: a timestamp later than now (UTC) plus FUTURE_TOLERANCE is in the future."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None) + FUTURE_TOLERANCE
 
 
 def connect_warehouse(
@@ -396,6 +406,9 @@ def _checks(
             checks.append((present & (value < f.min_value), f"{f.name} out of range"))
         if f.max_value is not None:
             checks.append((present & (value > f.max_value), f"{f.name} out of range"))
+        if f.kind in (Kind.TIMESTAMP, Kind.DATE):
+            low, high = TIME_RANGE if f.kind == Kind.TIMESTAMP else (t.date() for t in TIME_RANGE)
+            checks.append((present & ((value <= low) | (value >= high)), f"{f.name} out of range"))
     for name, later, earlier, why in ORDER_RULES:
         if name == contract.name and later in exprs and earlier in exprs:
             a, b = exprs[later], exprs[earlier]
@@ -428,7 +441,12 @@ def _report(engine: sa.Engine, shown: str, wt: WarehouseTable) -> tuple[Warehous
             rejections.append(Rejection(label, duplicated, _examples(conn, wt, _duplicated(wt), label, qualified)))
             wt = _without_duplicates(wt)
             valid -= duplicated
-        latest = conn.execute(sa.select(sa.func.max(wt.columns[main])).where(wt.valid)).scalar()
+        cutoff = future_cutoff()
+        dated = dated_fields(contract, wt.columns)
+        ahead = sa.or_(*[wt.columns[f] > cutoff for f in dated]) if dated else sa.false()
+        current = wt.columns[main] <= cutoff if contract.field(main).kind == Kind.TIMESTAMP else sa.true()
+        latest = conn.execute(sa.select(sa.func.max(wt.columns[main])).where(wt.valid, current)).scalar()
+        in_future = conn.execute(sa.select(sa.func.count()).select_from(wt.table).where(wt.valid, ahead)).scalar()
     report = TableReport(
         table=wt.name,
         location=f"{shown} table {qualified}",
@@ -439,6 +457,7 @@ def _report(engine: sa.Engine, shown: str, wt: WarehouseTable) -> tuple[Warehous
         missing_fields=tuple(f.name for f in contract.fields if f.name not in wt.columns),
         ignored_columns=tuple(c.name for c in wt.table.columns if c.name not in wt.raw.values()),
         latest=latest,
+        rows_in_future=in_future or 0,
     )
     return wt, report
 

@@ -216,3 +216,43 @@ def test_summarize_sla_fields(source: Path, tmp_path: Path):
         {"period": "2025-03-03", "tickets": 3, "measured": 3, "met": 2, "attainment": pytest.approx(2 / 3)},
         {"period": "2025-03-10", "tickets": 2, "measured": 2, "met": 0, "attainment": 0.0},
     ]
+
+
+def test_sentinel_dates_are_rejected_and_counted_not_a_traceback(tmp_path: Path):
+    (tmp_path / "tickets.csv").write_text(TICKETS + "7,9999-12-31,,,hate\n8,2025-03-12 09:00:00,,9999-12-31,spam\n")
+    for command in (["summarize", "--metric", "volume", "--period", "day"], ["spikes", "--by", "policy_domain"]):
+        result = cli(command[0], "--source", str(tmp_path), *command[1:], "--format", "json")
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    days = [
+        r["period"]
+        for r in json.loads(
+            cli(
+                "summarize", "--source", str(tmp_path), "--metric", "volume", "--period", "day", "--format", "json"
+            ).stdout
+        )
+    ]
+    assert days[0] == "2025-03-03" and days[-1] == "2025-03-12"
+    report = json.loads(cli("validate", "--source", str(tmp_path), "--format", "json").stdout)[0]
+    assert {r["reason"]: r["rows"] for r in report["rejected"]} == {
+        "first action before created": 1,
+        "created_at out of range": 1,
+        "closed_at out of range": 1,
+    }
+
+
+def test_a_row_in_the_future_is_reported_and_does_not_extend_the_default_period(tmp_path: Path):
+    (tmp_path / "tickets.csv").write_text(TICKETS + "7,2031-01-01 10:00:00,,,hate\n")
+    text = cli("validate", "--source", str(tmp_path)).stdout
+    assert "1 with a timestamp in the future" in text and "latest 2025-03-12 08:00:00" in text
+    report = json.loads(cli("validate", "--source", str(tmp_path), "--format", "json").stdout)[0]
+    assert report["rows_in_future"] == 1 and report["rows_loaded"] == 6
+    volume = _summarize_json(tmp_path, "--metric", "volume")
+    assert volume == [{"tickets": 5}]  # 2025-03-03 to 2025-03-12: the 2031 ticket is outside the default period
+
+
+def test_a_multibyte_separator_is_a_clear_error(tmp_path: Path):
+    (tmp_path / "tickets.csv").write_text("ticket_id→created_at\n1→2025-01-01\n", encoding="utf-8")
+    (tmp_path / "m.toml").write_text('[tickets]\nseparator = "→"\n', encoding="utf-8")
+    result = cli("validate", "--source", str(tmp_path), "--mapping", str(tmp_path / "m.toml"))
+    assert result.returncode == 1 and "separator" in result.stderr and "one byte" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -25,3 +25,14 @@ def test_rejected_rows_table(tmp_path: Path):
     assert rejected.select("table", "reason", "rows").row(0) == ("tickets", "unparseable created_at", 2)
     assert rejected["share_of_read"][0] == 2 / 3 and "row 2" in rejected["examples"][0]
     assert rejected.schema["rows"] == pl.Int64
+
+
+def test_a_row_in_the_future_is_counted_and_leaves_the_age_positive(tmp_path: Path):
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_id,created_at,closed_at\n1,2025-06-01 10:00:00,\n2,2025-06-02 10:00:00,2031-01-01 00:00:00\n"
+        "3,2031-01-01 00:00:00,\n"
+    )
+    now = dt.datetime(2025, 6, 3, 10, 0)
+    health = table_health(load_dataset(tmp_path), now=now).row(0, named=True)
+    assert health["rows_in_future"] == 2 and health["rows_loaded"] == 3 and health["rows_rejected"] == 0
+    assert health["latest"] == "2025-06-02 10:00:00" and health["age_hours"] == 24.0

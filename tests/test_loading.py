@@ -10,6 +10,9 @@ import pytest
 
 from queries.dataset import load_dataset
 from queries.errors import SourceError
+from queries.mapping import load_mapping
+from queries.sources import locate_tables
+from queries.validation import scan_files
 
 GOOD = """
 ticket_id,created_at,first_action_at,closed_at,source,priority
@@ -277,3 +280,25 @@ def test_lenient_headers_and_iso_variants(write):
     write("src/tickets.csv", " Ticket_ID , created_at \nx,2024-01-01T10:00Z\ny,2024-01-01T10:00+02:00\n")
     ds = load_dataset(write("src/.k", "").parent)
     assert ds.tables["tickets"]["created_at"].to_list() == [dt.datetime(2024, 1, 1, 10), dt.datetime(2024, 1, 1, 8)]
+
+
+def test_the_partition_check_reads_each_version_of_a_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    folder = tmp_path / "src" / "tickets"
+    for vendor in ("A", "B"):
+        (folder / f"vendor={vendor}").mkdir(parents=True)
+        frame = pl.DataFrame({"ticket_id": [f"{vendor}1"], "created_at": [dt.datetime(2025, 1, 1)], "vendor": [vendor]})
+        frame.write_parquet(folder / f"vendor={vendor}" / "p.parquet")
+    schemas_read: list[Path] = []
+    real = pl.read_parquet_schema
+    monkeypatch.setattr(pl, "read_parquet_schema", lambda path: schemas_read.append(Path(path)) or real(path))
+    mapping = load_mapping(None)
+    files = locate_tables(tmp_path / "src", mapping)["tickets"]
+    for _ in range(3):  # every rollup batch and every exact-rows read at query time scans the files again
+        scan_files(files, mapping.table("tickets"))
+    assert sorted(schemas_read) == sorted(files.paths)
+    # A file written again (new size and modification time) is checked again.
+    pl.DataFrame(
+        {"ticket_id": ["B1", "B2"], "created_at": [dt.datetime(2025, 1, 1)] * 2, "vendor": ["B", "C"]}
+    ).write_parquet(folder / "vendor=B" / "p.parquet")
+    with pytest.raises(SourceError, match=r"tickets lies in a vendor= partition folder"):
+        scan_files(locate_tables(tmp_path / "src", mapping)["tickets"], mapping.table("tickets"))

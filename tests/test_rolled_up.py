@@ -100,5 +100,5 @@ def test_transparency_figures_from_rollups_equal_the_rows_but_those_needing_rows
     assert got.height == kept.height > 0
     for want, have in zip(kept.iter_rows(named=True), got.iter_rows(named=True), strict=True):
         assert {k: v for k, v in have.items() if k != "value"} == {k: v for k, v in want.items() if k != "value"}
-        tolerance = PERCENTILE_ERROR_BOUND if want["unit"] == "hours" else 1e-12
+        tolerance = PERCENTILE_ERROR_BOUND if want["unit"] in ("minutes", "hours") else 1e-12
         assert have["value"] == pytest.approx(want["value"], rel=tolerance), want["figure"]

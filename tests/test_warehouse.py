@@ -367,7 +367,12 @@ def test_timestamps_with_a_time_zone_are_read_as_utc(empty_url: str):
     wh = connect_warehouse(empty_url)
     assert wh.latest_timestamp() == dt.datetime(2026, 3, 3, 3, 0)
     out = summarize(wh, "time_to_close", Filters(dt.date(2026, 3, 1), dt.date(2026, 3, 4)), period="day")
-    assert out.select("period", "tickets", "measured", "mean_hours").rows() == [(dt.date(2026, 3, 3), 2, 1, 1.5)]
+    assert out.select("period", "tickets", "measured", "mean_hours").rows() == [
+        (dt.date(2026, 3, 1), 0, 0, None),
+        (dt.date(2026, 3, 2), 0, 0, None),
+        (dt.date(2026, 3, 3), 2, 1, 1.5),
+        (dt.date(2026, 3, 4), 0, 0, None),
+    ]
 
 
 def test_filter_values_are_bound_never_written_into_the_sql(warehouse: Warehouse):
@@ -471,3 +476,28 @@ def test_load_warehouse_and_summarize_from_a_url_on_the_command_line(
     assert code == 0 and f"{files.reports['tickets'].rows_loaded:,} of" in out
     code, _, err = run(capsys, "spikes", "--source", url, "--by", "market")
     assert code == 1 and "needs extracts" in err
+
+
+def test_sentinel_and_future_times_in_a_warehouse_are_treated_as_in_files(empty_url: str, tmp_path: Path):
+    """As the file loader: a placeholder date is out of range (rejected); a time in the future is kept and
+    counted but moves neither the default period nor the data's "now" — the same numbers as from files."""
+    rows = [
+        _ticket(1, "2026-03-02 10:00:00", "2026-03-02 10:30:00", None),
+        _ticket(2, "2026-03-02 11:00:00", None, None),  # still waiting
+        _ticket(3, "9999-12-31 00:00:00", None, None),  # a placeholder
+        _ticket(4, "2099-01-01 00:00:00", None, None),  # in the future
+    ]
+    _create(empty_url, "tickets", rows)
+    wh = connect_warehouse(empty_url)
+    report = wh.reports["tickets"]
+    assert [(r.reason, r.rows) for r in report.rejections] == [("created_at out of range", 1)]
+    assert report.rows_loaded == 3 and report.rows_in_future == 1
+    assert report.latest == dt.datetime(2026, 3, 2, 11, 0)
+    assert wh.created_range() == (dt.date(2026, 3, 2), dt.date(2026, 3, 2))
+    assert wh.latest_timestamp() == dt.datetime(2026, 3, 2, 11, 0)
+    pl.DataFrame([r for r in rows if r["ticket_id"] != "3"]).write_csv(tmp_path / "tickets.csv")
+    files = load_dataset(tmp_path)
+    f = Filters(dt.date(2026, 3, 2), dt.date(2026, 3, 2))
+    sla = summarize(wh, "sla", f)
+    assert sla.select("tickets", "measured", "met").row(0) == (2, 1, 1)  # ticket 2 is not yet past its 24 h
+    assert_frame_equal(sla, summarize(files, "sla", f))

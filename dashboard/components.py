@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -23,31 +24,66 @@ def format_value(value: float | None, unit: str) -> str:
     return f"{value:,.2f}"
 
 
+NO_PREVIOUS_DATA = "no previous data"
+MAX_EXTRA_DECIMALS = 6  # a change still all zeros with this many more decimals than usual is shown as "±0"
+
+
 def format_change(kpi: Kpi) -> str | None:
     """Change vs the previous period: absolute (+ relative for counts), points for shares.
 
-    None when there is nothing to compare or the change rounds to zero (no arrow for "no change").
+    A change that would round to zero at the usual precision gets the decimals that make it visible (two values
+    that differ never show "+0.0"); an exact zero is "±0". "no previous data" when the previous period has none
+    (`Kpi.no_previous`); None when there is no value, or no previous value, to compare.
     """
+    if kpi.value is None:
+        return None
+    if kpi.no_previous:
+        return NO_PREVIOUS_DATA
     change = kpi.change
     if change is None:
         return None
-    if kpi.unit == "share":
-        text = f"{change * 100:+.1f} pts"
-    elif kpi.unit == "hours":
-        text = ("+" if change >= 0 else "-") + _duration(abs(change))  # ASCII minus: Streamlit reads the sign
-    else:
-        relative = f" ({change / kpi.previous:+.1%})" if kpi.previous else ""
-        text = (f"{change:+,.0f}" if kpi.unit == "count" else f"{change:+,.2f}") + relative
-    return None if re.fullmatch(r"[+-]0(\.0+)?( \w+)?( \([+-]0\.0%\))?", text) else text
+    magnitude = _visible(lambda extra: _change_magnitude(abs(change), kpi.unit, extra))
+    if magnitude is None:
+        return "±" + _change_magnitude(0.0, kpi.unit, 0)
+    text = ("+" if change > 0 else "-") + magnitude  # ASCII minus: Streamlit reads the sign for the arrow
+    if kpi.unit == "count" and kpi.previous:
+        relative = _visible(lambda extra: f"{abs(change) / kpi.previous:.{1 + extra}%}")
+        text += f" ({text[0]}{relative})" if relative else ""
+    return text
 
 
-def _duration(hours: float) -> str:
-    """Hours as seconds, minutes or hours, whichever reads best."""
+def is_signed_change(delta: str | None) -> bool:
+    """True for a delta that moved up or down (an arrow and a colour); False for "±0", no previous data, none."""
+    return delta is not None and delta[0] in "+-"
+
+
+def _change_magnitude(value: float, unit: str, extra: int) -> str:
+    """A non-negative change in the unit's words, with `extra` decimals beyond the usual."""
+    if unit == "share":
+        return f"{value * 100:.{1 + extra}f} pts"
+    if unit == "hours":
+        return _duration(value, extra)
+    if unit == "count":
+        return f"{value:,.{extra}f}"
+    return f"{value:,.{2 + extra}f}"
+
+
+def _visible(render: Callable[[int], str]) -> str | None:
+    """`render(extra)` with the fewest extra decimals that show a non-zero digit; None when none does."""
+    for extra in range(MAX_EXTRA_DECIMALS + 1):
+        text = render(extra)
+        if re.search(r"[1-9]", text):
+            return text
+    return None
+
+
+def _duration(hours: float, extra: int = 0) -> str:
+    """Hours as seconds, minutes or hours, whichever reads best (`extra` more decimals than usual)."""
     if hours < 1 / 60:
-        return f"{hours * 3600:.0f} s"
+        return f"{hours * 3600:.{extra}f} s"
     if hours < 1:
-        return f"{hours * 60:.1f} min"
-    return f"{hours:,.1f} h"
+        return f"{hours * 60:.{1 + extra}f} min"
+    return f"{hours:,.{1 + extra}f} h"
 
 
 def kpi_tiles(kpis: list[Kpi], filters: Filters, per_row: int = 5) -> None:
@@ -55,20 +91,26 @@ def kpi_tiles(kpis: list[Kpi], filters: Filters, per_row: int = 5) -> None:
     for offset in range(0, len(kpis), per_row):
         for column, kpi in zip(st.columns(per_row), kpis[offset : offset + per_row], strict=False):
             with column:
+                delta = format_change(kpi)
+                signed = is_signed_change(delta)
                 colour = "off" if kpi.higher_is_better is None else ("normal" if kpi.higher_is_better else "inverse")
-                help_text = (
-                    f"**{kpi.label}.** {kpi.definition}\n\n"
-                    f"Period: {filters.describe()}.\n\n"
-                    f"Previous period ({filters.previous().start} to {filters.previous().end}): "
+                previous = (
+                    f"no previous data: {kpi.no_previous}"
+                    if kpi.no_previous
+                    else f"({filters.previous().start} to {filters.previous().end}): "
                     f"{format_value(kpi.previous, kpi.unit)}."
+                )
+                help_text = (
+                    f"**{kpi.label}.** {kpi.definition}\n\nPeriod: {filters.describe()}.\n\nPrevious period {previous}"
                 )
                 if kpi.unavailable:
                     help_text = f"**{kpi.label}** is not available: {kpi.unavailable}"
                 st.metric(
                     kpi.label,
                     format_value(kpi.value, kpi.unit),
-                    delta=format_change(kpi),
-                    delta_color=colour,
+                    delta=delta,
+                    delta_color=colour if signed else "off",
+                    delta_arrow="auto" if signed else "off",
                     help=help_text,
                     border=True,
                 )

@@ -7,12 +7,14 @@ most `max_occupancy` of the available time without queues exploding.
 
 from __future__ import annotations
 
-import math
-from collections import deque
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
+
+TOLERANCE = 1e-9  # work (tickets or hours) below which a queue counts as cleared
 
 
 @dataclass(frozen=True)
@@ -52,48 +54,43 @@ def required_fte(hours_per_day: float, assumptions: StaffingAssumptions) -> floa
 def backlog_projection(
     arrivals: Sequence[float], capacity: Sequence[float], *, initial_backlog: float = 0.0, sla_days: float = 1.0
 ) -> pl.DataFrame:
-    """Deferred queue day by day, first in first out, in tickets (fractions allowed).
+    """Deferred queue day by day, first in first out, in units of work (tickets or hours; fractions allowed).
 
-    backlog_t = max(0, backlog_{t−1} + arrivals_t − capacity_t) holds exactly. Work is cleared on a
-    daily grain, so a day's arrivals meet the SLA when cleared on a day fewer than `sla_days` days
-    after their arrival day (a 24 h SLA ⇒ the same day; 48 h ⇒ the same or the next day);
-    the initial backlog is the oldest work and is cleared first. `sla_met_share` is the share of
-    that day's arrivals cleared in time — null while some of them are still waiting at the end.
+    backlog_t = max(0, backlog_{t−1} + arrivals_t − capacity_t) holds exactly. Within a day, arrivals and capacity
+    are spread evenly (a fluid queue), so work arriving at time t (in days) is cleared when everything that arrived
+    before it has been, the initial backlog first; it meets the SLA when that is at most `sla_days` later (24 h ⇒ 1).
+    `sla_met_share` is the share of a day's arrivals that meet it: null for a day without arrivals, and while the
+    outcome of some of them is still open when the horizon ends (waiting, window not over).
     """
     if len(arrivals) != len(capacity):
         raise ValueError("arrivals and capacity must have the same length")
-    queue: deque[list[float]] = deque([[-math.inf, initial_backlog]] if initial_backlog > 0 else [])
-    in_time = [0.0] * len(arrivals)
-    pending = [float(a) for a in arrivals]
+    # Work cleared so far, D(t), is piecewise linear: knots at the end of each day and where the queue empties.
+    knot_days, knot_cleared = [0.0], [0.0]
     backlog_end: list[float] = []
     cleared: list[float] = []
     previous = initial_backlog
     for day, (arriving, cap) in enumerate(zip(arrivals, capacity, strict=True)):
         if arriving < 0 or cap < 0:
             raise ValueError("arrivals and capacity must be non-negative")
-        if arriving > 0:
-            queue.append([day, float(arriving)])
-        left = float(cap)
-        done = 0.0
-        while queue and left > 0:
-            cohort = queue[0]
-            take = min(cohort[1], left)
-            cohort[1] -= take
-            left -= take
-            done += take
-            if cohort[0] >= 0:
-                pending[int(cohort[0])] -= take
-                if day - cohort[0] < sla_days:
-                    in_time[int(cohort[0])] += take
-            if cohort[1] <= 1e-12:
-                queue.popleft()
+        arriving, cap = float(arriving), float(cap)
+        done = min(cap, previous + arriving)
+        before = knot_cleared[-1]
+        if 0 < previous < cap - arriving:  # the queue drains at cap − arriving a day and empties during the day
+            emptied = previous / (cap - arriving)
+            knot_days.append(day + emptied)
+            knot_cleared.append(before + cap * emptied)
+        knot_days.append(day + 1.0)
+        knot_cleared.append(before + done)
         end = max(0.0, previous + arriving - cap)
         backlog_end.append(end)
         cleared.append(done)
         previous = end
+    arrived = [initial_backlog]  # cumulative arrivals A(t) at the start of each day, the initial backlog first
+    for arriving in arrivals:
+        arrived.append(arrived[-1] + arriving)
     share = [
-        None if pending[d] > 1e-9 else (in_time[d] / arrivals[d] if arrivals[d] > 0 else None)
-        for d in range(len(arrivals))
+        _share_in_time(day, arrived, knot_days, knot_cleared, sla_days) if arrivals[day] > 0 else None
+        for day in range(len(arrivals))
     ]
     return pl.DataFrame(
         {
@@ -106,3 +103,31 @@ def backlog_projection(
         },
         schema_overrides={"sla_met_share": pl.Float64},
     )
+
+
+def _share_in_time(
+    day: int, arrived: list[float], knot_days: list[float], knot_cleared: list[float], sla_days: float
+) -> float | None:
+    """Share of day `day`'s arrivals cleared within `sla_days`: the length of the part of [day, day + 1) where
+    D(t + sla_days) ≥ A(t). None when some of them still wait at the end of the horizon with their window open."""
+    horizon, cleared_by_end = knot_days[-1], knot_cleared[-1]
+    if day + 1 + sla_days > horizon and cleared_by_end < arrived[day + 1] - TOLERANCE:
+        return None
+    rate = arrived[day + 1] - arrived[day]
+
+    def margin(t: float) -> float:
+        # After the horizon D stays at its last value: only reached when all of this day's work is cleared by then.
+        return float(np.interp(t + sla_days, knot_days, knot_cleared)) - (arrived[day] + rate * (t - day))
+
+    # Both curves are linear between these points, so is the margin: the in-time part of each piece is exact.
+    points = sorted({float(day), day + 1.0, *(k - sla_days for k in knot_days if day < k - sla_days < day + 1)})
+    in_time = 0.0
+    for start, end in itertools.pairwise(points):
+        first, last = margin(start), margin(end)
+        if first >= -TOLERANCE and last >= -TOLERANCE:
+            in_time += end - start
+        elif first >= -TOLERANCE:
+            in_time += (end - start) * first / (first - last)
+        elif last >= -TOLERANCE:
+            in_time += (end - start) * last / (last - first)
+    return min(1.0, in_time)

@@ -14,9 +14,13 @@ from queries.metrics import summarize
 def ticket_series(ds: Source, by: Sequence[str] = (), filters: Filters | None = None) -> pl.DataFrame:
     """Tickets created per day (`ds`, `y`) per group of `by`, over all data or the filters' period.
 
-    Days without tickets are absent here; the forecasters fill them with zeros.
+    Each series starts on its group's first day with tickets (a market or vendor that started late has no run
+    of zeros before it, which would drag its forecast down); from there every day is present, with 0 on days
+    without tickets (`summarize` gives every period).
     """
     if filters is None:
         filters = Filters(*created_days(ds))
     daily = summarize(ds, "volume", filters, by=list(by), period="day")
-    return daily.rename({"period": "ds"}).with_columns(pl.col("tickets").cast(pl.Float64).alias("y")).drop("tickets")
+    first = pl.col("period").filter(pl.col("tickets") > 0).min()
+    started = daily.filter(pl.col("period") >= (first.over(by) if by else first))
+    return started.rename({"period": "ds"}).with_columns(pl.col("tickets").cast(pl.Float64).alias("y")).drop("tickets")

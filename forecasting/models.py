@@ -11,7 +11,7 @@ Every model follows the estimator contract used across `forecasting/`:
   `lo_95 ≤ lo_80 ≤ mean ≤ hi_80 ≤ hi_95`; no NaN; the same input gives the same output.
 * **Gaps.** Models need a regular daily calendar. `fill="zero"` (default) reindexes the history
   from its first to its last day and treats a missing day as a day with no events — right for
-  ticket counts, where a day without tickets has no row. `fill="interpolate"` linearly
+  ticket counts from a source that leaves out days without tickets. `fill="interpolate"` linearly
   interpolates missing days instead — for series where a missing day means "not observed"
   (an export gap, business-day series). Duplicate days are summed.
 * **Scale.** ETS and the calendar regression work on `log1p(y)` by default: volumes grow

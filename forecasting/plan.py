@@ -5,6 +5,12 @@ the scenario's uplifts, times (1 − automation share) → human-review tickets,
 by their recent share of each domain's human decisions (optionally shifted), times handle time
 → workload hours. Supply: each vendor's recent productive hours a day, decaying with attrition,
 plus planned hires ramping up linearly, minus rework (QA error rate and appeals overturned).
+
+Both sides follow the same selection. Demand comes from the selected tickets. The staffing table only
+has vendors (not markets, policy domains, surfaces or sources), so a vendor filter keeps those
+vendors' supply, and any other selection gets each vendor's supply × the share of its human review
+hours of the last 8 weeks (the weeks that allocate work to vendors) that fell in the selection
+(`supply_share`).
 """
 
 from __future__ import annotations
@@ -73,14 +79,20 @@ class PlanningInputs:
 
     automation: pl.DataFrame  # policy_domain, automated_share
     allocation: pl.DataFrame  # policy_domain, vendor, share, aht_seconds
-    supply: pl.DataFrame  # vendor, productive_hours_per_day, rework_share
+    supply: pl.DataFrame  # vendor, productive_hours_per_day, rework_share, supply_share
     history_start: dt.date
     history_end: dt.date
 
 
-def planning_inputs(ds: Source, end: dt.date, weeks: int = 8) -> PlanningInputs:
-    """Automation shares, vendor allocation and handle times, and vendor supply from recent history."""
-    window = Filters(end - dt.timedelta(weeks=weeks) + dt.timedelta(days=1), end)
+SUPPLY_WEEKS = 4  # supply and rework: the last 4 weeks
+ALLOCATION_WEEKS = 8  # automation, vendor allocation, handle times and the selection's share of supply
+
+
+def planning_inputs(ds: Source, filters: Filters, weeks: int = ALLOCATION_WEEKS) -> PlanningInputs:
+    """Automation shares, vendor allocation and handle times, and vendor supply from the history before
+    filters.end, in the filters' selection (see the module docstring for supply)."""
+    end = filters.end
+    window = Filters(end - dt.timedelta(weeks=weeks) + dt.timedelta(days=1), end, **filters.selections())
     automation = summarize(ds, "automation", window, by=["policy_domain"]).select(
         "policy_domain", pl.col("automated_share").fill_null(0.0)
     )
@@ -90,7 +102,7 @@ def planning_inputs(ds: Source, end: dt.date, weeks: int = 8) -> PlanningInputs:
     allocation = handled.with_columns(
         (pl.col("reviews") / pl.col("reviews").sum().over("policy_domain")).alias("share")
     ).select("policy_domain", "vendor", "share", pl.col("mean_handle_seconds").alias("aht_seconds"))
-    recent = Filters(end - dt.timedelta(weeks=4) + dt.timedelta(days=1), end)
+    recent = Filters(end - dt.timedelta(weeks=SUPPLY_WEEKS) + dt.timedelta(days=1), end, vendor=filters.vendor)
     throughput = summarize(ds, "throughput", recent, by=["vendor"])
     rework = _rework(ds, recent)
     supply = throughput.join(rework, on="vendor", how="left").select(
@@ -98,7 +110,29 @@ def planning_inputs(ds: Source, end: dt.date, weeks: int = 8) -> PlanningInputs:
         (pl.col("productive_hours") / recent.days).alias("productive_hours_per_day"),
         pl.col("rework_share").fill_null(0.0),
     )
+    if recent.selections() == filters.selections():  # no selection, or vendors only: their whole supply
+        supply = supply.with_columns(pl.lit(1.0).alias("supply_share"))
+    else:
+        # Over the allocation's window: a vendor given the selection's work is given the supply that served it.
+        served = Filters(window.start, window.end, vendor=filters.vendor)
+        supply = supply.join(_selection_share(ds, served, filters), on="vendor", how="left").with_columns(
+            pl.col("supply_share").fill_null(0.0)
+        )
     return PlanningInputs(automation, allocation, supply, window.start, window.end)
+
+
+def _selection_share(ds: Source, served: Filters, filters: Filters) -> pl.DataFrame:
+    """Per vendor: the share of its human review hours in `served` that fell in the filters' selection
+    (0 for a vendor without review hours in it)."""
+    selected = Filters(served.start, served.end, **filters.selections())
+    hours = [
+        summarize(ds, "handle_time", f, by=["vendor"])
+        .filter(pl.col("vendor").is_not_null())
+        .select("vendor", pl.col("handle_hours").fill_null(0.0).alias(name))
+        for f, name in ((served, "all_hours"), (selected, "selected_hours"))
+    ]
+    joined = hours[0].join(hours[1], on="vendor", how="left").with_columns(pl.col("selected_hours").fill_null(0.0))
+    return joined.select("vendor", ratio("selected_hours", "all_hours").fill_null(0.0).alias("supply_share"))
 
 
 def _rework(ds: Source, f: Filters) -> pl.DataFrame:
@@ -145,9 +179,20 @@ def demand_by_vendor(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
 
 
 def _shifted_allocation(allocation: pl.DataFrame, shifts: tuple[tuple[str, str, float], ...]) -> pl.DataFrame:
-    """Move a share of one vendor's allocation to another, per domain; handle time follows the receiving vendor."""
+    """Move a share of one vendor's allocation to another, per domain; handle time follows the receiving vendor.
+
+    Where the receiving vendor has not handled a domain yet, it gets the domain's work at the giving vendor's
+    handle time (the only one known for it there): shifted work is never lost.
+    """
     alloc = allocation
     for source, target, share in shifts:
+        new_domains = (
+            alloc.filter(pl.col("vendor") == source)
+            .join(alloc.filter(pl.col("vendor") == target), on="policy_domain", how="anti")
+            .with_columns(vendor=pl.lit(target), share=pl.lit(0.0))
+            .select(alloc.columns)
+        )
+        alloc = pl.concat([alloc, new_domains])
         moved = alloc.filter(pl.col("vendor") == source).select(
             "policy_domain", (pl.col("share") * share).alias("moved")
         )
@@ -168,13 +213,17 @@ def _shifted_allocation(allocation: pl.DataFrame, shifts: tuple[tuple[str, str, 
 
 
 def supply_by_vendor(inputs: PlanningInputs, scenario: Scenario, days: list[dt.date]) -> pl.DataFrame:
-    """Daily productive hours per vendor over the horizon: attrition decay, hires ramping, rework removed."""
+    """Daily productive hours per vendor over the horizon: attrition decay, hires ramping, rework removed, times
+    the share of the vendor's supply that serves the selection (hires serve the same mix)."""
     if not days:
         return pl.DataFrame(schema={"vendor": pl.String, "ds": pl.Date, "supply_hours": pl.Float64})
     hours_per_fte = scenario.paid_hours_per_fte_day * (1 - scenario.shrinkage)
     first = days[0]
     rows = []
-    for vendor, base, rework in inputs.supply.select("vendor", "productive_hours_per_day", "rework_share").iter_rows():
+    columns = ("vendor", "productive_hours_per_day", "rework_share", "supply_share")
+    for vendor, base, rework, share in inputs.supply.select(columns).iter_rows():
+        if share == 0:  # serves nothing of the selection
+            continue
         for day in days:
             t = (day - first).days + 1
             hours = base * (1 - scenario.attrition_annual) ** (t / 365)
@@ -183,7 +232,7 @@ def supply_by_vendor(inputs: PlanningInputs, scenario: Scenario, days: list[dt.d
                     started = t - (hire.start_week - 1) * 7
                     ramp = min(1.0, started / (hire.ramp_weeks * 7)) if started > 0 else 0.0
                     hours += hire.fte * hours_per_fte * ramp
-            rows.append({"vendor": vendor, "ds": day, "supply_hours": hours * (1 - rework)})
+            rows.append({"vendor": vendor, "ds": day, "supply_hours": hours * (1 - rework) * share})
     return pl.DataFrame(rows, schema={"vendor": pl.String, "ds": pl.Date, "supply_hours": pl.Float64})
 
 
@@ -193,6 +242,8 @@ def demand_vs_supply(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
     days = sorted(set(demand["ds"].to_list()))
     supply = supply_by_vendor(inputs, scenario, days)
     daily = demand.join(supply, on=["vendor", "ds"], how="full", coalesce=True).fill_null(0.0).sort("vendor", "ds")
+    if daily.is_empty():  # no vendor reviewed the selection's tickets and none of its supply serves them
+        return pl.DataFrame()
     assumptions = scenario.assumptions
     projected = []
     for _, part in daily.group_by("vendor", maintain_order=True):
@@ -202,10 +253,15 @@ def demand_vs_supply(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
             [h * scenario.max_occupancy for h in part["supply_hours"].to_list()],
             sla_days=scenario.sla_hours / 24,
         )
+        known = sim["sla_met_share"].is_not_null()
         projected.append(
-            part.with_columns(backlog_hours=sim["backlog_end"], sla_met_hours=sim["sla_met_share"] * sim["arrivals"])
+            part.with_columns(
+                backlog_hours=sim["backlog_end"],
+                sla_met_hours=(sim["sla_met_share"] * sim["arrivals"]).fill_null(0.0),
+                sla_measured_hours=pl.when(known).then(sim["arrivals"]).otherwise(0.0),
+            )
         )
-    daily = pl.concat(projected) if projected else daily
+    daily = pl.concat(projected)
     per_fte_day = assumptions.productive_hours_per_fte_day
     weekly = (
         daily.with_columns(pl.col("ds").dt.truncate("1w").alias("week"))
@@ -218,12 +274,12 @@ def demand_vs_supply(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
             pl.col("supply_hours").sum(),
             pl.col("sensitive_hours").mean().alias("sensitive_hours_per_day"),
             pl.col("backlog_hours").last().alias("backlog_hours_end"),
-            ratio(  # null, not NaN, for a vendor-week without work
-                pl.col("sla_met_hours").sum(),
-                pl.col("workload_hours").filter(pl.col("sla_met_hours").is_not_null()).sum(),
-            ).alias("sla_projected"),
+            pl.col("sla_met_hours").sum(),
+            pl.col("sla_measured_hours").sum(),
         )
         .with_columns(
+            # Work-weighted; null, not NaN, for a vendor-week without work whose outcome is known.
+            ratio("sla_met_hours", "sla_measured_hours").alias("sla_projected"),
             (pl.col("workload_hours") / pl.col("days") / per_fte_day).alias("required_fte"),
             (pl.col("workload_hours_hi_80") / pl.col("days") / per_fte_day).alias("required_fte_hi_80"),
             (
@@ -239,4 +295,42 @@ def demand_vs_supply(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
                 "required_fte"
             )
         )
-    return weekly.with_columns((pl.col("supply_fte") - pl.col("required_fte")).alias("gap_fte")).sort("vendor", "week")
+    return (
+        weekly.with_columns((pl.col("supply_fte") - pl.col("required_fte")).alias("gap_fte"))
+        .join(inputs.supply.select("vendor", "supply_share"), on="vendor", how="left")
+        .sort("vendor", "week")
+    )
+
+
+@dataclass(frozen=True)
+class PlanHeadline:
+    """The figures a plan is summed up by (the page's tiles and the scenario comparison)."""
+
+    required_fte_avg: float  # all vendors, per day of the horizon
+    supply_fte_avg: float
+    worst_vendor: str  # the vendor-week with the smallest gap (largest deficit), never netted across vendors
+    worst_week: dt.date
+    worst_gap_fte: float
+    vendor_weeks_in_deficit: int
+    vendor_weeks: int
+    backlog_hours_at_end: float  # all vendors, at the end of the horizon
+    projected_sla: float | None  # SLA-met hours / hours whose outcome is known, every vendor and week
+
+
+def plan_headline(plan: pl.DataFrame) -> PlanHeadline:
+    """Sum up a demand_vs_supply plan: FTE averaged over the horizon's days (a partial week weighs its days),
+    the worst vendor-week, and the projected SLA weighted by work."""
+    horizon_days = plan.group_by("week").agg(pl.col("days").max())["days"].sum()
+    worst = plan.sort("gap_fte", "week", "vendor").row(0, named=True)
+    measured = plan["sla_measured_hours"].sum()
+    return PlanHeadline(
+        required_fte_avg=(plan["required_fte"] * plan["days"]).sum() / horizon_days,
+        supply_fte_avg=(plan["supply_fte"] * plan["days"]).sum() / horizon_days,
+        worst_vendor=worst["vendor"],
+        worst_week=worst["week"],
+        worst_gap_fte=worst["gap_fte"],
+        vendor_weeks_in_deficit=plan.filter(pl.col("gap_fte") < 0).height,
+        vendor_weeks=plan.height,
+        backlog_hours_at_end=plan.filter(pl.col("week") == pl.col("week").max())["backlog_hours_end"].sum(),
+        projected_sla=plan["sla_met_hours"].sum() / measured if measured > 0 else None,
+    )

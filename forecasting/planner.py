@@ -79,14 +79,15 @@ def forecast_view(
 def capacity_plan(
     ds: Source, filters: Filters, domain_view: ForecastView, scenario: Scenario
 ) -> tuple[pl.DataFrame, PlanningInputs | None]:
-    """Weekly demand vs supply per vendor after filters.end, from a forecast by policy domain.
+    """Weekly demand vs supply per vendor after filters.end, from a forecast by policy domain of the selected
+    tickets, against the supply that serves the selection (see forecasting.plan).
 
     Empty (and no inputs) when the source lacks what supply needs: staffing and vendor-level decisions.
     """
     if missing_inputs(ds, "throughput") or missing_inputs(ds, "handle_time"):
         return pl.DataFrame(), None
     domains = domain_view.forecasts.filter(pl.col("series") != "total")
-    inputs = planning_inputs(ds, filters.end)
+    inputs = planning_inputs(ds, filters)
     return demand_vs_supply(domains, inputs, scenario), inputs
 
 

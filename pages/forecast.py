@@ -19,8 +19,10 @@ from dashboard.charts import (
 from dashboard.context import PageContext
 from dashboard.scenario_controls import scenario_controls, scenario_store_panel
 from forecasting.models import MODELS
+from forecasting.plan import ALLOCATION_WEEKS, plan_headline
 from forecasting.planner import LiveQueue
 from queries.any_source import groupable
+from queries.filters import Filters
 from queries.metrics import missing_inputs
 
 GROUPINGS = {
@@ -112,31 +114,68 @@ def _capacity(ctx: PageContext, scenario, weeks: int) -> None:
     if plan.is_empty():
         missing = missing_inputs(ctx.dataset, "throughput") or missing_inputs(ctx.dataset, "handle_time")
         st.info(
-            missing or "Demand vs supply needs staffing and vendor-level decisions (tickets.vendor, handle_seconds)."
+            missing
+            or f"No vendor reviewed tickets in the selection over the last {ALLOCATION_WEEKS} weeks and no staffing "
+            "serves it: nothing to plan."
         )
         return
-    worst = plan.group_by("week").agg(pl.col("gap_fte").sum()).sort("gap_fte").row(0, named=True)
-    deficits = plan.filter(pl.col("gap_fte") < 0)
+    st.caption(_supply_note(ctx.filters, plan))
+    headline = plan_headline(plan)
     cols = st.columns(4)
     cols[0].metric(
-        "Required FTE (average week)",
-        f"{plan.group_by('week').agg(pl.col('required_fte').sum())['required_fte'].mean():.1f}",
+        "Required FTE (horizon average)",
+        _fte(headline.required_fte_avg),
+        help="All vendors shown, averaged over the days of the horizon (a partial week counts for its days).",
     )
-    cols[1].metric("Worst week: surplus / deficit", f"{worst['gap_fte']:+.1f} FTE", help=f"Week of {worst['week']}")
-    cols[2].metric("Vendor-weeks in deficit", f"{deficits.height} of {plan.height}")
-    sla = plan["sla_projected"].drop_nulls()
+    cols[1].metric(
+        "Worst week: surplus / deficit",
+        f"{_fte(headline.worst_gap_fte, '+')} FTE",
+        help="Supply − required FTE of the vendor and week with the largest deficit (or smallest surplus); "
+        "vendors are not netted against each other.",
+    )
+    cols[1].caption(f"{headline.worst_vendor}, week of {headline.worst_week}")
+    cols[2].metric("Vendor-weeks in deficit", f"{headline.vendor_weeks_in_deficit} of {headline.vendor_weeks}")
+    sla = headline.projected_sla
     cols[3].metric(
         "Projected SLA (deferred work)",
-        f"{sla.mean():.1%}" if sla.len() else "–",
-        help=f"Share of work cleared within {scenario.sla_hours:g} h in the backlog simulation.",
+        f"{sla:.1%}" if sla is not None else "–",
+        help=f"Hours of work cleared within {scenario.sla_hours:g} h in the backlog simulation over all hours of work, "
+        "every vendor and week (weighted by work); work still waiting at the end of the horizon with its window "
+        "open is not counted.",
     )
-    st.subheader("Required vs supplied FTE, all vendors")
+    st.subheader("Required vs supplied FTE, " + ("selected vendors" if ctx.filters.vendor else "all vendors"))
     st.plotly_chart(demand_supply_chart(plan), key="capacity.chart")
     st.subheader("Surplus or deficit per vendor and week (FTE)")
     st.plotly_chart(gap_heatmap(plan), key="capacity.gap")
     st.subheader("Projected backlog")
     st.plotly_chart(backlog_chart(plan), key="capacity.backlog")
     st.dataframe(plan, hide_index=True, key="capacity.table")
+
+
+def _fte(value: float, sign: str = "") -> str:
+    """FTE with more decimals for small figures, so a small team's deficit never reads as 0.0."""
+    decimals = 1 if abs(value) >= 10 else 2 if abs(value) >= 0.1 else 3
+    return f"{value:{sign}.{decimals}f}"
+
+
+def _supply_note(filters: Filters, plan: pl.DataFrame) -> str:
+    """What the supply side covers for the current selection."""
+    others = {k: v for k, v in filters.selections().items() if k != "vendor"}
+    if filters.vendor:
+        whose = "its" if len(filters.vendor) == 1 else "their"
+        text = f"Demand of {', '.join(filters.vendor)} against {whose} own supply."
+    else:
+        text = f"Demand of {'the selected' if others else 'all'} tickets against every vendor's supply."
+    if others:
+        shares = plan.group_by("vendor").agg(pl.col("supply_share").first()).sort("vendor")
+        listed = ", ".join(f"{v} {s:.0%}" for v, s in shares.iter_rows() if s is not None)
+        selection = "; ".join(f"{k.replace('_', ' ')} {', '.join(v)}" for k, v in others.items())
+        text += (
+            f" Staffing is not split by {', '.join(k.replace('_', ' ') for k in others)}: each vendor's supply counts "
+            f"for the selection ({selection}) by the share of its human review hours of the last "
+            f"{ALLOCATION_WEEKS} weeks that fell in it ({listed})."
+        )
+    return text
 
 
 def _live(ctx: PageContext, scenario, weeks: int) -> None:

@@ -18,8 +18,12 @@ def render(ctx: PageContext) -> None:
         return
     filters = ctx.filters
     previous = filters.previous()
-    st.caption(f"{filters.describe()} · compared with {previous.start} to {previous.end}")
     kpis, trend, movers, events = loaders.overview(ctx.dataset, ctx.signature, filters)
+    no_previous = kpis[0].no_previous  # the same for every tile: it is about the period
+    compared = (
+        f"no previous data: {no_previous}" if no_previous else f"compared with {previous.start} to {previous.end}"
+    )
+    st.caption(f"{filters.describe()} · {compared}")
     kpi_tiles(kpis, filters)
     unavailable = [k.unavailable for k in kpis if k.unavailable]
     if unavailable:
@@ -32,6 +36,9 @@ def render(ctx: PageContext) -> None:
     st.subheader("Top movers: policy domain × market")
     if not ctx.dataset.has("tickets", "policy_domain", "market"):
         st.info("Top movers need tickets.policy_domain and tickets.market; map them under [tickets.columns].")
+        return
+    if no_previous:
+        st.info(f"Top movers compare with the previous period, which has no data: {no_previous}")
         return
     st.caption("Largest change in tickets received vs the previous period.")
     left, right = st.columns([3, 2])

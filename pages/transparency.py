@@ -13,7 +13,9 @@ from dashboard.context import PageContext
 from queries.export import safe_csv
 from queries.transparency import rows_needed, transparency_html
 
-UNIT_STYLE = {"share": "share", "hours": "hours", "decisions": "count", "tickets": "count"}
+# How each figure's unit is written; any other unit (minutes, hours, FTE) is a plain number in that unit, so the
+# value always reads in the unit shown next to it.
+UNIT_STYLE = {"share": "share", "decisions": "count", "tickets": "count"}
 
 
 def render(ctx: PageContext) -> None:
@@ -37,10 +39,7 @@ def render(ctx: PageContext) -> None:
         shown = rows.with_columns(
             pl.Series(
                 "value",
-                [
-                    format_value(v, UNIT_STYLE.get(u, "per_million"))
-                    for v, u in rows.select("value", "unit").iter_rows()
-                ],
+                [format_value(v, UNIT_STYLE.get(u, "number")) for v, u in rows.select("value", "unit").iter_rows()],
             )
         )
         st.dataframe(

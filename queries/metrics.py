@@ -37,6 +37,9 @@ class Metric:
     fields: tuple[str, ...]
     definition: str
     needs: tuple[tuple[str, tuple[str, ...]], ...]  # (table, fields) the source must provide
+    # Measures that are 0 in a period where the group has nothing to count (the others are null there: no
+    # percentile, mean or share of nothing). None: the metric's own computation already gives every period.
+    zeros: tuple[str, ...] | None
 
 
 METRICS: dict[str, Metric] = {
@@ -48,6 +51,7 @@ METRICS: dict[str, Metric] = {
             ("tickets",),
             "Tickets created in the period (valid rows only).",
             (("tickets", ()),),
+            zeros=("tickets",),
         ),
         Metric(
             "actioned",
@@ -55,6 +59,7 @@ METRICS: dict[str, Metric] = {
             ("actioned",),
             "Tickets whose first action (human or automated) falls in the period, whenever they were created.",
             (("tickets", ("first_action_at",)),),
+            zeros=("actioned",),
         ),
         Metric(
             "time_to_first_action",
@@ -64,6 +69,7 @@ METRICS: dict[str, Metric] = {
             "timestamps and a non-negative duration (`measured`); P50/P90 with linear interpolation. "
             "Tickets still waiting are not measured. A duration crossing midnight belongs to the day it started.",
             (("tickets", ("first_action_at",)),),
+            zeros=("tickets", "measured"),
         ),
         Metric(
             "time_to_close",
@@ -72,6 +78,7 @@ METRICS: dict[str, Metric] = {
             "Hours from created_at to closed_at for tickets created in the period that have both "
             "timestamps and a non-negative duration; P50/P90 with linear interpolation. Open tickets are not measured.",
             (("tickets", ("closed_at",)),),
+            zeros=("tickets", "measured"),
         ),
         Metric(
             "sla",
@@ -79,9 +86,10 @@ METRICS: dict[str, Metric] = {
             ("tickets", "measured", "met", "attainment"),
             "Share of measured tickets created in the period whose first action came within the SLA target of "
             "the first matching rule in config/sla.toml. Measured: tickets with a target that were actioned, or "
-            "are still waiting past their target at the data's latest timestamp (those count as missed). "
-            "Group by `sla_rule` for the matching rule's name.",
+            "are still waiting past their target at the data's latest timestamp that is not in the future (those "
+            "count as missed). Group by `sla_rule` for the matching rule's name.",
             (("tickets", ("first_action_at",)),),
+            zeros=("tickets", "measured", "met"),
         ),
         Metric(
             "proactive",
@@ -90,6 +98,7 @@ METRICS: dict[str, Metric] = {
             "Share of tickets created in the period, among those with a known source, that were detected by the "
             "platform's own models (source = proactive_model) rather than reported.",
             (("tickets", ("source",)),),
+            zeros=("tickets", "known_source", "proactive"),
         ),
         Metric(
             "appeals",
@@ -98,6 +107,7 @@ METRICS: dict[str, Metric] = {
             "Among tickets created in the period that got a decision (`tickets`): appeal_rate = appealed / tickets; "
             "overturn_rate = appeals that reversed the decision / appealed.",
             (("tickets", ("decision", "appealed", "appeal_overturned")),),
+            zeros=("tickets", "appealed", "overturned"),
         ),
         Metric(
             "qa_accuracy",
@@ -107,14 +117,17 @@ METRICS: dict[str, Metric] = {
             "period, with its Wilson 95 % interval (ci_low–ci_high). Market, surface and source filters apply "
             "through the reviewed ticket.",
             (("qa_reviews", ()),),
+            zeros=("reviews", "correct"),
         ),
         Metric(
             "per_million_dau",
             "Tickets per 1M DAU",
             ("tickets", "dau_days", "tickets_per_million_dau"),
             "Daily tickets per million daily active users: tickets created in the period / sum over its days of "
-            "DAU of the selected markets × 1,000,000. Separates abuse growth from user growth.",
+            "DAU of the selected markets × 1,000,000 (0 in a period without tickets whose DAU is known). "
+            "Separates abuse growth from user growth.",
             (("platform_metrics", ()), ("tickets", ("market",))),
+            zeros=None,
         ),
         Metric(
             "open_backlog",
@@ -122,6 +135,7 @@ METRICS: dict[str, Metric] = {
             ("open_tickets",),
             "Tickets created before the end of the period and not closed by then (closed_at empty or later).",
             (("tickets", ("closed_at",)),),
+            zeros=("open_tickets",),
         ),
         Metric(
             "backlog",
@@ -136,6 +150,7 @@ METRICS: dict[str, Metric] = {
             "The last open_end equals `open_backlog`. oldest_open_hours: age at the end boundary of the oldest "
             "ticket open then.",
             (("tickets", ("closed_at",)),),
+            zeros=None,
         ),
         Metric(
             "exposure",
@@ -146,6 +161,7 @@ METRICS: dict[str, Metric] = {
             "views_before_action = 0 and P50/P90 of views_before_action (linear interpolation), both among "
             "those whose views are known.",
             (("tickets", ("first_action_at", "views_before_action")),),
+            zeros=("tickets",),
         ),
         Metric(
             "automation",
@@ -154,6 +170,7 @@ METRICS: dict[str, Metric] = {
             "Share of tickets created in the period, among those where `automated` is known, that were decided by "
             "automation without human review. Human review load = tickets × (1 − automated_share).",
             (("tickets", ("automated",)),),
+            zeros=("tickets", "known", "automated"),
         ),
         Metric(
             "handle_time",
@@ -162,6 +179,7 @@ METRICS: dict[str, Metric] = {
             "Reviewer working time of human decisions (automated = false, handle_seconds present) whose first "
             "action falls in the period: mean, P50/P90 (linear interpolation) and the total in hours.",
             (("tickets", ("handle_seconds", "first_action_at")),),
+            zeros=("reviews", "handle_hours"),
         ),
         Metric(
             "throughput",
@@ -171,6 +189,7 @@ METRICS: dict[str, Metric] = {
             "productive hours the staffing table reports for the same days and groups. Only vendor, site and "
             "language (and period) can group it, and only the vendor filter applies.",
             (("tickets", ("vendor", "first_action_at")), ("staffing", ("productive_hours",))),
+            zeros=("handled", "productive_hours"),
         ),
     )
 }
@@ -209,6 +228,8 @@ def summarize(
 ) -> pl.DataFrame:
     """Compute one metric for the filters, grouped by `by` columns and optionally by period.
 
+    With a period, every period from the filters' start to end is there for every group the answer has
+    (`every_period`), whichever engine answered.
     A Warehouse source computes it in SQL (`queries.warehouse_metrics`), giving the same frame; large
     extracts answer from their rollups (`queries.rollups`, percentiles from histograms) the metrics in
     `rolled_up_metrics()`.
@@ -229,18 +250,42 @@ def summarize(
         out = _sla(ds, filters, list(by), period, policy=sla_policy or load_sla_policy())
     else:
         out = _IMPLEMENTATIONS[metric](ds, filters, list(by), period)
+    return complete_periods(out, metric, filters, by, period)
+
+
+def complete_periods(
+    out: pl.DataFrame, metric: str, filters: Filters, by: Sequence[str] = (), period: str | None = None
+) -> pl.DataFrame:
+    """An engine's answer as `summarize` gives it: every period present (`every_period`), sorted by its keys."""
+    zeros = METRICS[metric].zeros
+    if period and zeros is not None:
+        out = every_period(out, filters, list(by), period, zeros)
     keys = _keys(list(by), period)
     return out.sort(keys) if keys else out
 
 
+def every_period(out: pl.DataFrame, filters: Filters, by: list[str], period: str, zeros: Sequence[str]) -> pl.DataFrame:
+    """The metric frame with a row for every period of the filters × every group it has: a period in which
+    a group had nothing gets 0 for the `zeros` measures (counts, sums) and null for the others, so a series
+    never joins across empty days. Without `by`, every period is present even when nothing happened at all."""
+    periods = period_windows(filters, period).select("period")
+    grid = out.select(by).unique().join(periods, how="cross") if by else periods
+    full = grid.join(out, on=[*by, "period"], how="left", nulls_equal=True).select(out.columns)
+    return full.with_columns(pl.col(zeros).fill_null(0))
+
+
 def data_as_of(ds: Dataset | Warehouse) -> dt.datetime:
-    """The data's "now": the latest timestamp seen in (valid) tickets."""
+    """The data's "now": the latest created_at, first_action_at or closed_at of valid tickets, leaving out times in
+    the future (those after the tickets report's `as_of`, as the rollups' `as_of`); the clock's now without any."""
     if isinstance(ds, Warehouse):
         latest = ds.latest_timestamp()
     else:
         t = ds.tables["tickets"]
-        seen = [v for v in (t["created_at"].max(), t["first_action_at"].max(), t["closed_at"].max()) if v is not None]
-        latest = max(seen) if seen else None
+        times = pl.concat([t["created_at"], t["first_action_at"], t["closed_at"]])
+        report = ds.reports.get("tickets")
+        if report is not None:  # up to, not equal to, as_of: a vendor-scoped dataset keeps the whole table's report
+            times = times.filter(times <= report.as_of) if report.as_of is not None else times.clear()
+        latest = times.max()
     return latest or dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 

@@ -26,6 +26,7 @@ class Kpi:
     higher_is_better: bool | None  # None: a change is neither good nor bad in itself
     definition: str
     unavailable: str | None = None  # what to map when the source cannot give it
+    no_previous: str | None = None  # why there is nothing to compare with (see `previous_gap`); previous is None
 
     @property
     def change(self) -> float | None:
@@ -49,8 +50,27 @@ KPI_TILES: tuple[tuple[str, str, str, str, str, bool | None], ...] = (
 )
 
 
+def previous_gap(ds: Source, filters: Filters, previous_tickets: int) -> str | None:
+    """Why the previous equal period has no data to compare with, or None when it has.
+
+    It has none when it starts before the source's first ticket day (wholly or partly outside the data: its
+    figures would cover fewer days) or when no ticket of the filters was created in it. A measure that is 0
+    in a previous period that is covered and has tickets (e.g. no appeal overturned) is a real value.
+    """
+    previous = filters.previous()
+    days = created_days(ds)
+    if days is None:
+        return "the source has no tickets."
+    span = f"the previous period ({previous.start} to {previous.end})"
+    if previous.start < days[0]:
+        return f"{span} starts before the data, which start on {days[0]}."
+    if previous_tickets == 0:
+        return f"no tickets of the filters were created in {span}."
+    return None
+
+
 def overview_kpis(ds: Source, filters: Filters, sla_policy: SlaPolicy | None = None) -> list[Kpi]:
-    """Every KPI tile for the filters and for the previous equal period."""
+    """Every KPI tile for the filters and for the previous equal period (none when `previous_gap` says so)."""
     results: dict[tuple[str, Filters], pl.DataFrame] = {}
 
     def measure(metric: str, measure_name: str, f: Filters) -> float | None:
@@ -59,16 +79,17 @@ def overview_kpis(ds: Source, filters: Filters, sla_policy: SlaPolicy | None = N
         frame = results[(metric, f)]
         return frame[measure_name][0] if frame.height else None
 
+    gap = previous_gap(ds, filters, measure("volume", "tickets", filters.previous()) or 0)
     tiles = []
     for key, metric, measure_name, label, unit, better in KPI_TILES:
         missing = missing_inputs(ds, metric)
         value = previous = None
         if missing is None:
             value = measure(metric, measure_name, filters)
-            previous = measure(metric, measure_name, filters.previous())
+            previous = None if gap else measure(metric, measure_name, filters.previous())
             if value is None and isinstance(ds, RolledUpSource) and results[(metric, filters)]["measured"].sum():
                 missing = f"{label}: {PERCENTILES_NOT_KEPT}"  # measured tickets, but no histogram for the filters
-        tiles.append(Kpi(key, label, value, previous, unit, better, METRICS[metric].definition, missing))
+        tiles.append(Kpi(key, label, value, previous, unit, better, METRICS[metric].definition, missing, gap))
     return tiles
 
 

@@ -408,14 +408,8 @@ def daily_counts(ds: Source, filters: Filters, by: Sequence[str], history: int) 
     span = created_days(ds)
     start = max(filters.start - dt.timedelta(days=history), span[0]) if span else filters.start
     window = Filters(min(start, filters.start), filters.end, **filters.selections())
-    daily = summarize(ds, "volume", window, by=list(by), period="day").rename({"period": "day"})
-    days = pl.DataFrame({"day": pl.date_range(window.start, window.end, "1d", eager=True)})
-    grid = daily.select(list(by)).unique().join(days, how="cross") if by else days
-    return (
-        grid.join(daily, on=[*by, "day"], how="left", nulls_equal=True)
-        .with_columns(pl.col("tickets").fill_null(0))
-        .sort([*by, "day"], nulls_last=True)
-    )
+    daily = summarize(ds, "volume", window, by=list(by), period="day")  # every day of the window, zeros too
+    return daily.rename({"period": "day"}).sort([*by, "day"], nulls_last=True)
 
 
 def scan_spikes(

@@ -64,14 +64,15 @@ def transparency_figures(ds: Source, filters: Filters) -> pl.DataFrame:
         chosen = filters.selections().get("source")
         sources = tuple(s for s in NOTICE_SOURCES if not chosen or s in chosen)  # narrow, never widen, the selection
         notices = Filters(filters.start, filters.end, **{**filters.selections(), "source": sources or ("(none)",)})
-        median = summarize(ds, "time_to_first_action", notices)["p50_hours"][0]
+        median, unit = readable_hours(summarize(ds, "time_to_first_action", notices)["p50_hours"][0])
         add(
             "Speed",
             "notices",
             "Median time to action for notices",
             median,
-            "hours",
-            "P50 hours from creation to first action of user and trusted-flagger reports created in the period.",
+            unit,
+            "P50 time from creation to first action of user and trusted-flagger reports created in the period, "
+            "in minutes when under an hour, else in hours.",
         )
     if missing_inputs(ds, "exposure") is None:
         exposure = summarize(ds, "exposure", filters).row(0, named=True)
@@ -116,6 +117,13 @@ def transparency_figures(ds: Source, filters: Filters) -> pl.DataFrame:
             "Tickets decided by people whose first action falls in the period, per day.",
         )
     return pl.DataFrame(rows, schema=FIGURES_SCHEMA)
+
+
+def readable_hours(hours: float | None) -> tuple[float | None, str]:
+    """A duration as (value, unit) that reads well and says what it is: minutes under an hour, else hours."""
+    if hours is not None and hours < 1:
+        return hours * 60, "minutes"
+    return hours, "hours"
 
 
 def moderators_by_language(ds: Source, filters: Filters) -> pl.DataFrame:

@@ -13,7 +13,7 @@ from scipy import stats
 from queries.any_source import Source, created_days
 from queries.contract import TICKETS
 from queries.filters import Filters, period_expr
-from queries.metrics import missing_inputs, summarize
+from queries.metrics import missing_inputs, ratio, summarize
 from queries.spikes import benjamini_hochberg
 
 TREND_DIMENSIONS = ("policy_domain", "market", "language", "surface", "source", "queue")
@@ -24,7 +24,8 @@ PERIOD_DAYS = {"day": "1d", "week": "1w", "month": "1mo"}
 def volume_over_time(ds: Source, filters: Filters, by: str | None, period: str) -> pl.DataFrame:
     """Tickets per period (and group of `by`) in the filters: counts, share of mix, daily tickets per 1M DAU.
 
-    Columns: `period`, the group column, `tickets`, `share` (of all tickets of that period),
+    Every period of the filters is there for every group (0 tickets when it had none). Columns: `period`, the
+    group column, `tickets`, `share` (of all tickets of that period; null in a period without tickets),
     `tickets_per_million_dau` (the `per_million_dau` metric; null when the source has no
     platform_metrics), `days` (days of the period inside the selection) and `partial` (the
     period is cut by the selection, so its count is not comparable with a full one).
@@ -49,7 +50,7 @@ def volume_over_time(ds: Source, filters: Filters, by: str | None, period: str) 
             ).alias("partial")
         )
     )
-    out = counts.with_columns((pl.col("tickets") / pl.col("tickets").sum().over("period")).alias("share"))
+    out = counts.with_columns(ratio(pl.col("tickets"), pl.col("tickets").sum().over("period")).alias("share"))
     return out.join(days, on="period", how="left").select(
         "period", *keys, "tickets", "share", "tickets_per_million_dau", "days", "partial"
     )
@@ -105,20 +106,15 @@ def emerging_trends(
     measure = "tickets_per_million_dau" if per_dau else "tickets"
     if window is None or window.days < 28:
         return pl.DataFrame(schema=schema), measure
-    weekly = summarize(ds, "volume", window, by=by, period="week")
-    starts = pl.DataFrame({"period": pl.date_range(window.start, window.end, "1w", eager=True)})
-    groups = weekly.select(by).unique() if by else pl.DataFrame({"_": [0]})
-    weekly = (
-        groups.join(starts, how="cross")
-        .join(weekly, on=[*by, "period"], how="left", nulls_equal=True)
-        .with_columns(pl.col("tickets").fill_null(0))
-    )
+    weekly = summarize(ds, "volume", window, by=by, period="week")  # every week of every group, zeros too
+    if not by:
+        weekly = weekly.with_columns(pl.lit(0).alias("_"))
     if per_dau:  # the users behind each week, also for weeks without tickets
         markets = [c for c in by if c == "market"]
         users = summarize(ds, "per_million_dau", window, by=markets, period="week")
         weekly = weekly.join(users.select(*markets, "period", "dau_days"), on=[*markets, "period"], how="left")
     rows = []
-    n_weeks = starts.height
+    n_weeks = window.days // 7  # the window is whole weeks
     for key, part in weekly.sort("period").group_by(by or ["_"], maintain_order=True):
         tickets = part["tickets"].to_numpy().astype(float)
         if tickets.sum() < min_tickets_per_week * n_weeks:

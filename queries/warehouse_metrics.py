@@ -29,6 +29,7 @@ from queries.metrics import (
     per_productive_hour,
     period_windows,
     ratio,
+    summarize,
 )
 from queries.sla import SlaPolicy, load_sla_policy
 from queries.warehouse import Warehouse, WarehouseTable
@@ -326,7 +327,7 @@ def _qa_accuracy(wh: Warehouse, filters: Filters, by: list[str], period: str | N
 
 def _per_million_dau(wh: Warehouse, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
     keys = by + (["period"] if period else [])
-    tickets = _volume(wh, filters, by, period)
+    tickets = summarize(wh, "volume", filters, by, period)  # as on the other engines: every period, 0 tickets too
     pm = wh.tables["platform_metrics"]
     dau_keys = dau_keys_of(keys)
     dau_exprs = {k: (period_sql(wh, pm.col("date"), period) if k == "period" else pm.col(k)) for k in dau_keys}

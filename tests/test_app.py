@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from streamlit.proto.Metric_pb2 import Metric as MetricProto
 
 from dashboard.components import format_value
 from queries.dataset import load_dataset
@@ -219,15 +220,56 @@ def test_every_page_survives_a_minimal_source_and_an_empty_selection(page, tmp_p
     run(page, {"source": "legal", "market": "FR"})  # demo, a selection without tickets
 
 
-def test_changes_that_round_to_zero_show_no_arrow():
-    from dashboard.components import format_change
-    from queries.overview import Kpi
+def test_overview_without_a_previous_period_says_so_instead_of_a_change(data_dir: Path):
+    from queries.any_source import created_days
 
-    def change(value, previous, unit):
-        return format_change(Kpi("k", "label", value, previous, unit, None, "definition"))
+    first, _ = created_days(load_dataset(data_dir / "demo"))
+    at = run(params={"start": str(first), "end": str(first + dt.timedelta(days=27))})
+    tiles = {m.label: m for m in at.metric}
+    received = tiles["Tickets received"]
+    assert received.value != "–" and received.proto.delta == "no previous data"  # not "+8,400" in green
+    assert all(m.proto.delta == "no previous data" for m in tiles.values())
+    assert all(m.proto.direction == MetricProto.MetricDirection.NONE for m in tiles.values())  # no arrows
+    assert f"starts before the data, which start on {first}" in received.help
+    assert any("no previous data" in c.value for c in at.caption)
+    assert any("Top movers compare with the previous period" in i.value for i in at.info)
 
-    assert change(0.0036, 0.0035, "hours") is None  # 13 s vs 13 s
-    assert change(0.9410, 0.9412, "share") is None
-    assert change(10, 10, "count") is None
-    assert change(12, 10, "count") == "+2 (+20.0%)"
-    assert change(0.0, 0.002, "hours") == "-7 s"
+
+def test_the_sla_tile_shows_a_change_that_rounds_to_zero_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    def tickets(first_day: int, met: int, missed: int) -> list[str]:
+        rows = []
+        for i in range(met + missed):
+            created = dt.datetime(2026, 1, first_day + i % 7, 10)
+            acted = created + dt.timedelta(minutes=5 if i < met else 3 * 24 * 60)  # the 24 h rule: met, or missed
+            rows.append(f"p{first_day}-{i},{created},{acted},{acted}\n")
+        return rows
+
+    previous, current = tickets(1, 950, 50), tickets(8, 951, 50)  # 95.0 % and 95.005 %: both read 95.0 %
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_id,created_at,first_action_at,closed_at\n" + "".join(previous + current)
+    )
+    monkeypatch.setenv("BELLWETHER_SOURCE", str(tmp_path))
+    at = run("overview", {"src": "extracts", "start": "2026-01-08", "end": "2026-01-14"})
+    sla = next(m for m in at.metric if m.label == "SLA attainment")
+    assert sla.value == "95.0%" and "Previous period (2026-01-01 to 2026-01-07): 95.0%" in sla.help
+    assert sla.proto.delta == "+0.005 pts" and sla.proto.direction == MetricProto.MetricDirection.UP
+    received = next(m for m in at.metric if m.label == "Tickets received")  # 1001 vs 1000
+    assert received.proto.delta == "+1 (+0.1%)"
+
+
+def test_trends_daily_line_has_every_day_with_zero_on_days_without_tickets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import json
+
+    days_with_tickets = {dt.date(2026, 1, 5): 3, dt.date(2026, 1, 6): 1, dt.date(2026, 1, 9): 2}  # 7, 8 empty
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_id,created_at\n"
+        + "".join(f"{day}-{i},{day} 10:00:00\n" for day, n in days_with_tickets.items() for i in range(n))
+    )
+    monkeypatch.setenv("BELLWETHER_SOURCE", str(tmp_path))
+    at = run("trends", {"src": "extracts", "start": "2026-01-05", "end": "2026-01-09"})
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    line = next(trace for trace in spec["data"] if trace.get("name") == "all tickets")
+    assert [x[:10] for x in line["x"]] == [f"2026-01-{d:02d}" for d in range(5, 10)]
+    assert line["y"] == [3, 1, 0, 0, 2]  # the line drops to 0, it does not join 6 to 9 January

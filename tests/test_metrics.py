@@ -10,9 +10,10 @@ import numpy as np
 import polars as pl
 import pytest
 
+from queries.access import scope_dataset
 from queries.dataset import Dataset, load_dataset
 from queries.filters import Filters
-from queries.metrics import summarize
+from queries.metrics import data_as_of, summarize
 from queries.overview import overview_kpis, top_movers, weekly_trend
 from queries.sla import load_sla_policy
 
@@ -280,3 +281,15 @@ def test_edge_groupings_from_review(tmp_path: Path):
     spam_no_market = movers.filter((pl.col("policy_domain") == "spam") & pl.col("market").is_null())
     assert spam_no_market.select("tickets", "previous_tickets", "change").row(0) == (1, 1, 0)
     assert weekly_trend(ds, Filters(dt.date(2024, 1, 3), dt.date(2024, 1, 6))).is_empty()  # no full week yet
+
+
+def test_the_datas_now_leaves_out_future_times_and_other_vendors(tmp_path: Path):
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_id,created_at,first_action_at,closed_at,vendor\n"
+        "a,2025-01-01 10:00,2025-01-01 10:30,2031-01-01 00:00,V1\n"  # closed in the future: its other times count
+        "b,2025-01-01 12:00,,,V2\n"
+        "c,2031-01-01 10:00,,,V1\n"  # created in the future
+    )
+    ds = load_dataset(tmp_path)
+    assert data_as_of(ds) == ds.reports["tickets"].as_of == dt.datetime(2025, 1, 1, 12)
+    assert data_as_of(scope_dataset(ds, "V1")) == dt.datetime(2025, 1, 1, 10, 30)  # not V2's newer ticket

@@ -12,7 +12,7 @@ from queries.demo import generate_demo
 from queries.export import safe_csv
 from queries.filters import Filters
 from queries.transparency import transparency_figures, transparency_html
-from tests.apptest import run
+from tests.apptest import DEMO_END, run
 
 START, END = dt.date(2026, 3, 2), dt.date(2026, 3, 29)
 
@@ -45,9 +45,9 @@ def test_figures_match_direct_computations(ds):
     hours = ((notices["first_action_at"] - notices["created_at"]).dt.total_seconds(fractional=True) / 3600).to_numpy()
     import numpy as np
 
-    assert figure(figures, "Speed", "notices", "Median time to action for notices") == pytest.approx(
-        np.percentile(hours, 50)
-    )
+    speed = figures.filter(pl.col("figure") == "Median time to action for notices").row(0, named=True)
+    assert speed["unit"] == "minutes"  # the demo acts on notices within minutes
+    assert speed["value"] == pytest.approx(np.percentile(hours, 50) * 60)
     assert figure(figures, "Detection and automation", "all", "Detected proactively") == pytest.approx(
         (created["source"] == "proactive_model").mean()
     )
@@ -76,3 +76,32 @@ def test_transparency_page_renders_with_downloads():
     at = run("transparency")
     assert at.title[0].value == "Transparency pack"
     assert {"Actions by policy domain", "Speed", "Appeals", "Moderators by language"} <= {s.value for s in at.subheader}
+
+
+@pytest.mark.parametrize(
+    ("minutes", "value", "unit"), [(2, 2.0, "minutes"), (45, 45.0, "minutes"), (180, 3.0, "hours")]
+)
+def test_the_median_time_to_action_is_given_in_the_unit_it_names(tmp_path, minutes, value, unit):
+    created = dt.datetime(2026, 3, 2, 10)
+    waits = [minutes / 2, minutes, minutes * 1.5]  # the median wait is `minutes`
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_id,created_at,first_action_at,source\n"
+        + "".join(f"{i},{created},{created + dt.timedelta(minutes=w)},user_report\n" for i, w in enumerate(waits))
+    )
+    figures = transparency_figures(load_dataset(tmp_path), Filters(dt.date(2026, 3, 2), dt.date(2026, 3, 2)))
+    speed = figures.filter(pl.col("figure") == "Median time to action for notices").row(0, named=True)
+    assert (speed["value"], speed["unit"]) == (pytest.approx(value), unit)
+    assert f">{value:,.2f}</td><td>{unit}</td>" in transparency_html(figures, "Pack", dt.datetime(2026, 4, 1))
+
+
+@pytest.mark.usefixtures("app_env")
+def test_the_page_shows_each_value_in_the_unit_next_to_it(data_dir):
+    at = run("transparency")
+    speed = next(d.value for d in at.dataframe if "Median time to action for notices" in set(d.value["figure"]))
+    row = speed[speed["figure"] == "Median time to action for notices"].iloc[0]
+    ds = load_dataset(data_dir / "demo")
+    end = DEMO_END
+    figures = transparency_figures(ds, Filters(end - dt.timedelta(days=27), end))
+    expected = figures.filter(pl.col("figure") == "Median time to action for notices").row(0, named=True)
+    assert row["unit"] == expected["unit"] == "minutes"
+    assert float(row["value"]) == pytest.approx(expected["value"], abs=0.01)  # "1.08" minutes, not "1.1 min"

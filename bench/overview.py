@@ -21,10 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import arguments, ensure_demo, timed
-from queries.dataset import load_dataset
+from queries.analyses.overview import overview_kpis, top_movers, weekly_trend
 from queries.filters import Filters
 from queries.metrics import summarize
-from queries.overview import overview_kpis, top_movers, weekly_trend
+from queries.sources.dataset import load_dataset
 
 
 def main() -> None:

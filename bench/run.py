@@ -254,7 +254,7 @@ def machine() -> dict:
 
 
 def _rollup_step(args: argparse.Namespace) -> dict:
-    from queries.rollups import build_rollups
+    from queries.engines.rollups.build import build_rollups
 
     began = time.perf_counter()
     _, stats = build_rollups(args.source, cache_dir=args.cache_dir)
@@ -353,7 +353,7 @@ def _read_columns(source: Path) -> list[str]:
     """The ticket columns the rollups read (queries.rollups._USED) that the generated files have."""
     import pyarrow.parquet as pq
 
-    from queries.rollups import _USED
+    from queries.engines.rollups.build import _USED
 
     return [c for c in pq.read_schema(next((source / "tickets").glob("*.parquet"))).names if c in _USED]
 
@@ -390,7 +390,7 @@ def _duckdb_read_step(args: argparse.Namespace) -> dict:
 def _pages_step(args: argparse.Namespace) -> dict:
     """Rollups loaded from the warm disk cache, then each page's data for every view (median of --repeat)."""
     from bench.common import timed
-    from queries.rollups import build_rollups
+    from queries.engines.rollups.build import build_rollups
 
     began = time.perf_counter()
     r, stats = build_rollups(args.source, cache_dir=args.cache_dir)
@@ -429,18 +429,19 @@ def overview_data(r, f) -> None:
 
     import polars as pl
 
+    from queries.analyses.overview import KPI_TILES
+    from queries.engines.rollups.read import rollup_summary
+    from queries.engines.rollups.storage import ROLLUP_METRICS
     from queries.filters import Filters
-    from queries.overview import KPI_TILES
-    from queries.rollups import ROLLUP_METRICS, rollup_summary
 
     for metric in dict.fromkeys(m for _, m, *_ in KPI_TILES if m in ROLLUP_METRICS):
-        rollup_summary(r, metric, f)
-        rollup_summary(r, metric, f.previous())
+        rollup_summary(r, metric, f, [], None)
+        rollup_summary(r, metric, f.previous(), [], None)
     weeks = Filters(max(f.start, f.end - dt.timedelta(weeks=26)), f.end, **f.selections())
-    rollup_summary(r, "volume", weeks, by=["policy_domain"], period="week")
+    rollup_summary(r, "volume", weeks, ["policy_domain"], "week")
     by = ["policy_domain", "market"]
-    now = rollup_summary(r, "volume", f, by=by)
-    before = rollup_summary(r, "volume", f.previous(), by=by).rename({"tickets": "previous_tickets"})
+    now = rollup_summary(r, "volume", f, by, None)
+    before = rollup_summary(r, "volume", f.previous(), by, None).rename({"tickets": "previous_tickets"})
     movers = now.join(before, on=by, how="full", coalesce=True, nulls_equal=True).fill_null(0)
     movers.with_columns((pl.col("tickets") - pl.col("previous_tickets")).alias("change")).sort(
         pl.col("change").abs(), descending=True
@@ -450,12 +451,12 @@ def overview_data(r, f) -> None:
 def turnaround_data(r, f) -> None:
     """The Turnaround page's data from rollups: P50/P90 hours to first action and to close, overall, by week
     and by vendor."""
-    from queries.rollups import rollup_summary
+    from queries.engines.rollups.read import rollup_summary
 
     for metric in ERROR_METRICS:
-        rollup_summary(r, metric, f)
-        rollup_summary(r, metric, f, period="week")
-        rollup_summary(r, metric, f, by=["vendor"])
+        rollup_summary(r, metric, f, [], None)
+        rollup_summary(r, metric, f, [], "week")
+        rollup_summary(r, metric, f, ["vendor"], None)
 
 
 def _errors_step(args: argparse.Namespace) -> dict:
@@ -463,7 +464,9 @@ def _errors_step(args: argparse.Namespace) -> dict:
     import duckdb
     import polars as pl
 
-    from queries.rollups import PERCENTILE_ERROR_BOUND, build_rollups, rollup_summary
+    from queries.engines.rollups.build import build_rollups
+    from queries.engines.rollups.read import rollup_summary
+    from queries.histogram import PERCENTILE_ERROR_BOUND
 
     r, _ = build_rollups(args.source, cache_dir=args.cache_dir)
     con = duckdb.connect()
@@ -473,7 +476,7 @@ def _errors_step(args: argparse.Namespace) -> dict:
     for (filters, by, period), metric in ((c, m) for c in _error_cases(r) for m in ERROR_METRICS):
         keys = [*by, *(["period"] if period else [])]
         exact = _exact(con, files, ERROR_METRICS[metric], filters, by, period)
-        approx = rollup_summary(r, metric, filters, by=by, period=period).with_columns(pl.col(by).cast(pl.String))
+        approx = rollup_summary(r, metric, filters, by, period).with_columns(pl.col(by).cast(pl.String))
         if keys:
             both = exact.join(approx, on=keys, how="full", coalesce=True, nulls_equal=True, suffix="_rollup")
         else:

@@ -16,9 +16,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import arguments, ensure_demo, timed
-from queries.dataset import load_dataset
+from queries.analyses.spikes import SpikeSettings, daily_counts, detect_spikes, find_episodes
 from queries.filters import Filters
-from queries.spikes import SpikeSettings, daily_counts, detect_spikes, find_episodes
+from queries.sources.dataset import load_dataset
 
 BY = ["policy_domain", "market"]
 TARGET_S = 5.0

@@ -20,10 +20,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import arguments, ensure_demo, timed
-from queries import turnaround as queries
-from queries.dataset import load_dataset
+from queries.analyses import turnaround as queries
 from queries.filters import Filters
 from queries.sla import load_sla_policy
+from queries.sources.dataset import load_dataset
 
 TABS = ("Time to act", "SLA", "Backlog", "Exposure", "Hour of week", "Proactive vs reactive")
 

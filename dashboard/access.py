@@ -8,8 +8,8 @@ import streamlit as st
 
 from dashboard.components import error_panel
 from dashboard.settings import access_file
-from queries.access import LOCAL_ADMIN, User, load_access_policy, sign_in_refusal
 from queries.errors import SourceError
+from queries.sources.access import LOCAL_ADMIN, User, load_access_policy, sign_in_refusal
 
 
 def signed_in_user() -> User | None:

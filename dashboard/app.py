@@ -21,14 +21,10 @@ from dashboard.context import PageContext
 from dashboard.filter_bar import filter_bar
 from dashboard.settings import SourceOption, source_options, warehouse_url_from_secrets
 from pages import benchmark, data_health, forecast, overview, transparency, trends, turnaround, vendors_quality
-from queries.access import User
-from queries.any_source import created_days
-from queries.dataset import Dataset
+from queries.engines import created_days, engine_for, held_rows
 from queries.errors import SourceError
 from queries.filters import DIMENSIONS
-from queries.rolled_up import RolledUpSource
-from queries.rollups import PERCENTILE_ERROR_BOUND
-from queries.warehouse import Warehouse
+from queries.sources.access import User
 
 # (url path, title, icon, render function)
 PAGES = (
@@ -121,9 +117,9 @@ def _context(option: SourceOption, user: User) -> PageContext:
                 status.update(label="Demo warehouse generated.", state="complete", expanded=False)
             st.session_state["demo.generated"] = True
         ds, signature = loaders.warehouse(option) if option.is_warehouse else loaders.dataset(option)
-        vendors = loaders.dimension_values(ds, signature, "vendor") if ds.has("tickets", "vendor") else []
+        vendors = loaders.dimension_values(ds, "vendor") if ds.has("tickets", "vendor") else []
         _check_access_vendors(vendors)
-        if user.vendor and not isinstance(ds, Dataset):
+        if user.vendor and held_rows(ds) is None:
             raise SourceError(
                 "Vendor-scoped sign-ins need a source held in memory: the scope is enforced on its rows, and this "
                 "source is a warehouse or large extracts served from rollups.",
@@ -141,15 +137,10 @@ def _context(option: SourceOption, user: User) -> PageContext:
         )
     if option.is_demo:
         st.sidebar.caption("Synthetic demo data: realistic shapes, invented numbers.")
-    if isinstance(ds, RolledUpSource):
-        st.sidebar.caption(
-            f"{ds.rollups.rows:,} tickets: served from daily rollups (percentiles within "
-            f"{PERCENTILE_ERROR_BOUND:.0%}); "
-            "pages that need ticket rows say so."
-        )
-    elif isinstance(ds, Warehouse):
-        st.sidebar.caption("Metrics are computed in the warehouse; only aggregates come back.")
-    options = {c: loaders.dimension_values(ds, signature, c) for c in DIMENSIONS if ds.has("tickets", c)}
+    caption = engine_for(ds).caption  # how the source is served: rollups, a warehouse
+    if caption:
+        st.sidebar.caption(caption)
+    options = {c: loaders.dimension_values(ds, c) for c in DIMENSIONS if ds.has("tickets", c)}
     return PageContext(option, ds, signature, filter_bar(option.key, *days, options), user=user)
 
 

@@ -1,14 +1,15 @@
-"""Shared widgets: KPI tiles with self-explaining hovers, and the friendly error panel."""
+"""Shared widgets: KPI tiles with self-explaining hovers, tables with labelled columns, and the friendly error panel."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 
+import polars as pl
 import streamlit as st
 
+from queries.analyses.overview import Kpi
 from queries.filters import Filters
-from queries.overview import Kpi
 
 
 def format_value(value: float | None, unit: str) -> str:
@@ -116,6 +117,33 @@ def kpi_tiles(kpis: list[Kpi], filters: Filters, per_row: int = 5) -> None:
                 )
 
 
+def explain_missing(message: str | None) -> bool:
+    """Show `message` (what a section lacks and how to map it) when there is one; True means the section stops."""
+    if message:
+        st.info(message)
+    return bool(message)
+
+
 def error_panel(title: str, message: str) -> None:
     """A friendly error: what went wrong and the fix, never a traceback."""
     st.error(f"**{title}**\n\n{message}", icon=":material/error:")
+
+
+def table(frame: pl.DataFrame, key: str, columns: dict | None = None) -> None:
+    """A table without the row index; `columns` labels its columns (and explains them on hover)."""
+    st.dataframe(frame, hide_index=True, key=key, column_config=columns)
+
+
+def count_column(label: str, help_text: str | None = None) -> st.column_config.NumberColumn:
+    """A table column of counts, with thousands separators."""
+    return st.column_config.NumberColumn(label, format="localized", help=help_text)
+
+
+def percent_column(label: str, help_text: str | None = None) -> st.column_config.NumberColumn:
+    """A table column of shares (0–1), shown as percentages."""
+    return st.column_config.NumberColumn(label, format="percent", help=help_text)
+
+
+def decimal_column(label: str, help_text: str | None = None, digits: int = 1) -> st.column_config.NumberColumn:
+    """A table column of plain numbers with `digits` decimals."""
+    return st.column_config.NumberColumn(label, format=f"%.{digits}f", help=help_text)

@@ -8,11 +8,9 @@ import streamlit as st
 
 from dashboard.components import error_panel
 from dashboard.settings import SourceOption
-from queries.access import LOCAL_ADMIN, User
-from queries.any_source import Source
-from queries.dataset import Dataset
+from queries.engines import Source, engine_for, held_rows
 from queries.filters import Filters
-from queries.warehouse import Warehouse
+from queries.sources.access import LOCAL_ADMIN, User
 
 LOCAL_USER = User(LOCAL_ADMIN, "admin")
 
@@ -40,20 +38,11 @@ class PageContext:
 
     def has_rows(self, part: str) -> bool:
         """True when the source holds ticket rows in memory; otherwise says that `part` (of a page) needs them."""
-        if isinstance(self.dataset, Dataset):
+        if held_rows(self.dataset) is not None:
             return True
-        if isinstance(self.dataset, Warehouse):
-            how = (
-                "With a warehouse source, Bellwether computes metrics in the database and brings back only aggregates."
-            )
-            fix = "point BELLWETHER_SOURCE at Parquet/CSV extracts of the same tables (see docs/warehouse.md)"
-        else:
-            how = (
-                f"These extracts hold {self.dataset.rollups.rows:,} tickets, so Bellwether serves them from daily "
-                "rollups instead of holding ticket rows in memory."
-            )
-            fix = "use a shorter extract, or raise BELLWETHER_ROLLUP_ROWS if the machine has the memory"
+        engine = engine_for(self.dataset)
         st.info(
-            f"{how} Not shown for this source, because it needs ticket rows held in memory: {part}. To see it, {fix}."
+            f"{engine.rows_why} Not shown for this source, because it needs ticket rows held in memory: {part}. "
+            f"To see it, {engine.rows_fix}."
         )
         return False

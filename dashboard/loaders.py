@@ -1,4 +1,7 @@
-"""The only place that caches: thin st.cache wrappers keyed on small primitives."""
+"""The only place that caches: the sources a session opens, and the queries of a page, keyed on small values.
+
+A source is keyed by its signature (and the SLA policy in force), never hashed as data; every other argument
+(filters, tuples, dates, scenarios) by value."""
 
 from __future__ import annotations
 
@@ -6,7 +9,9 @@ import datetime as dt
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import polars as pl
 import streamlit as st
@@ -14,22 +19,23 @@ import streamlit as st
 from dashboard.settings import SourceOption, demo_tickets_per_day, rollup_threshold_rows
 from forecasting import planner
 from forecasting.plan import Scenario
-from forecasting.planner import ForecastView
-from queries import dsa, quality, vendors
-from queries import spikes as spike_queries
-from queries import trends as trend_queries
-from queries import turnaround as turnaround_queries
-from queries.access import scope_dataset
-from queries.any_source import Source, distinct_values, small_table
-from queries.dataset import Dataset, describe_source, load_dataset
+from queries.analyses import dsa, quality, vendors
+from queries.analyses import spikes as spike_queries
+from queries.analyses import trends as trend_queries
+from queries.analyses import turnaround as turnaround_queries
+from queries.analyses.overview import Kpi, events_in, overview_kpis, top_movers, weekly_trend
+from queries.analyses.transparency import transparency_figures
 from queries.demo import generate_demo
+from queries.engines import Source, distinct_values, small_table
+from queries.engines.rollups.source import RolledUpSource, open_rolled_up, ticket_rows
 from queries.filters import Filters
-from queries.overview import Kpi, events_in, overview_kpis, top_movers, weekly_trend
-from queries.rolled_up import RolledUpSource, open_rolled_up, ticket_rows
-from queries.sla import SlaPolicy, load_sla_policy
-from queries.transparency import transparency_figures
-from queries.warehouse import Warehouse, connect_warehouse
+from queries.sla import load_sla_policy, policy_file
+from queries.sources.access import scope_dataset
+from queries.sources.dataset import Dataset, describe_source, load_dataset
+from queries.sources.warehouse import Warehouse, connect_warehouse
 
+P = ParamSpec("P")
+R = TypeVar("R")
 TTL_SECONDS = 600
 WAREHOUSE_CHECK_SECONDS = 60  # a warehouse has no file signature: look for new data this often
 
@@ -101,50 +107,53 @@ def _warehouse(url: str, mapping: str | None) -> Warehouse:
 _CONNECTED: dict[tuple[str, str | None], Warehouse] = {}  # the last connection per warehouse, for its probe
 
 
-@st.cache_data(ttl=TTL_SECONDS, max_entries=32, show_spinner=False)
-def dimension_values(_ds: Source, signature: str, column: str) -> list[str]:
-    """Distinct values of a ticket dimension, for the filter bar."""
-    return distinct_values(_ds, column)
+def _source_key(src: Source) -> tuple[str, str]:
+    """How the caches below key a source: its signature (it changes with the data) and the SLA policy in force,
+    so an edit of config/sla.toml reaches every cached figure on the next run."""
+    path = policy_file()
+    try:
+        stat = path.stat()
+        policy = f"{path}:{stat.st_mtime_ns}:{stat.st_size}"
+    except OSError:
+        policy = f"{path}:missing"
+    return src.signature, policy
 
 
-def overview(
-    ds: Source, signature: str, filters: Filters
-) -> tuple[list[Kpi], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """KPI tiles, weekly trend, top movers and events for the Overview page (SLA policy read fresh)."""
-    return _overview(ds, signature, filters, load_sla_policy())
+def cached(max_entries: int = 64, spinner: bool | str = False) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """st.cache_data for queries of a source: sources are keyed by `_source_key`, every other argument by value."""
+    hashed: dict[type, Callable[[Source], tuple[str, str]]] = dict.fromkeys(
+        (Dataset, RolledUpSource, Warehouse), _source_key
+    )
+    return st.cache_data(ttl=TTL_SECONDS, max_entries=max_entries, show_spinner=spinner, hash_funcs=hashed)
 
 
-@st.cache_data(ttl=TTL_SECONDS, max_entries=128, show_spinner=False)
-def _overview(
-    _ds: Source, signature: str, filters: Filters, sla_policy: SlaPolicy
-) -> tuple[list[Kpi], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    trend = weekly_trend(_ds, filters)
+dimension_values = cached(32)(distinct_values)
+
+
+@cached(128)
+def overview(ds: Source, filters: Filters) -> tuple[list[Kpi], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """KPI tiles, weekly trend, top movers and events for the Overview page."""
+    trend = weekly_trend(ds, filters)
     first_week = trend["week"].min() if trend.height else filters.start
-    kpis = overview_kpis(_ds, filters, sla_policy)
-    return kpis, trend, top_movers(_ds, filters), events_in(_ds, filters, start=first_week)
+    kpis = overview_kpis(ds, filters, load_sla_policy())
+    return kpis, trend, top_movers(ds, filters), events_in(ds, filters, start=first_week)
 
 
-@st.cache_data(ttl=TTL_SECONDS, max_entries=32, show_spinner="Forecasting and backtesting…")
-def forecast_view(
-    _ds: Dataset, signature: str, filters: Filters, by: str | None, horizon_days: int, model: str
-) -> ForecastView:
-    """Forecasts, scores and backtests for the Forecast & capacity page."""
-    return planner.forecast_view(_ds, filters, by, horizon_days, model)
+# --- Forecast & capacity ----------------------------------------------------------------------------------
+
+forecast_view = cached(32, "Forecasting and backtesting…")(planner.forecast_view)
 
 
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def capacity_plan(
-    _ds: Dataset, signature: str, filters: Filters, horizon_days: int, scenario: Scenario
-) -> pl.DataFrame:
+@cached()
+def capacity_plan(ds: Source, filters: Filters, horizon_days: int, scenario: Scenario) -> pl.DataFrame:
     """Weekly demand vs supply per vendor under a scenario (forecast by policy domain, auto models)."""
-    view = forecast_view(_ds, signature, filters, "policy_domain", horizon_days, "auto")
-    return planner.capacity_plan(_ds, filters, view, scenario)[0]
+    view = forecast_view(ds, filters, "policy_domain", horizon_days, "auto")
+    return planner.capacity_plan(ds, filters, view, scenario)[0]
 
 
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+@cached()
 def live_staffing(
-    _ds: Dataset,
-    signature: str,
+    ds: Source,
     filters: Filters,
     horizon_days: int,
     day: dt.date,
@@ -152,8 +161,11 @@ def live_staffing(
     scenario: Scenario,
 ) -> pl.DataFrame:
     """Agents per half hour for the live queues on one forecast day."""
-    view = forecast_view(_ds, signature, filters, None, horizon_days, "auto")
-    return planner.live_staffing(_ds, filters, view, day, list(queues), scenario)
+    view = forecast_view(ds, filters, None, horizon_days, "auto")
+    return planner.live_staffing(ds, filters, view, day, list(queues), scenario)
+
+
+# --- Public benchmark (the shipped DSA extract) -----------------------------------------------------------
 
 
 @st.cache_resource(show_spinner=False)
@@ -183,216 +195,86 @@ def dsa_category_mix(platforms: tuple[str, ...], start: dt.date, end: dt.date) -
     return dsa.category_mix(_dsa_categories(), list(platforms), start, end)
 
 
-@st.cache_data(ttl=TTL_SECONDS, max_entries=32, show_spinner=False)
-def dsa_own(_ds: Dataset, signature: str, start: dt.date, end: dt.date) -> pl.DataFrame:
-    """Our own decisions on the DSA benchmark's scales."""
-    return dsa.own_daily(_ds, start, end)
+dsa_own = cached(32)(dsa.own_daily)
+
+# --- Transparency, Vendors & quality ----------------------------------------------------------------------
+
+transparency = cached(32)(transparency_figures)
+vendor_scorecard = cached()(vendors.scorecard)
+vendor_trend = cached()(vendors.trend)
 
 
-@st.cache_data(ttl=TTL_SECONDS, max_entries=32, show_spinner=False)
-def transparency(_ds: Source, signature: str, filters: Filters) -> pl.DataFrame:
-    """Every figure of the transparency pack for the filters."""
-    return transparency_figures(_ds, filters)
-
-
-def vendor_scorecard(ds: Dataset, signature: str, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
-    """Vendor scorecard with the previous period (SLA policy read fresh)."""
-    return _vendor_scorecard(ds, signature, filters, by, load_sla_policy())
-
-
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def _vendor_scorecard(
-    _ds: Dataset, signature: str, filters: Filters, by: tuple[str, ...], sla_policy: SlaPolicy
-) -> pl.DataFrame:
-    return vendors.scorecard(_ds, filters, by, sla_policy=sla_policy)
-
-
-def vendor_trend(ds: Dataset, signature: str, filters: Filters) -> pl.DataFrame:
-    """Throughput, SLA, QA accuracy and overturns per vendor and full week (SLA policy read fresh)."""
-    return _vendor_trend(ds, signature, filters, load_sla_policy())
-
-
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def _vendor_trend(_ds: Dataset, signature: str, filters: Filters, sla_policy: SlaPolicy) -> pl.DataFrame:
-    return vendors.trend(_ds, filters, sla_policy=sla_policy)
-
-
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+@cached()
 def vendor_capacity(
-    _ds: Dataset, signature: str, filters: Filters, low_fte: float
+    ds: Source, filters: Filters, low_fte: float
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Handle time by vendor × domain, capacity matrices and coverage by language and by policy domain."""
     return (
-        vendors.handle_time_by_domain(_ds, filters),
-        vendors.language_capacity(_ds, filters),
-        vendors.coverage(_ds, filters, "language", low_fte=low_fte),
-        vendors.domain_capacity(_ds, filters),
-        vendors.coverage(_ds, filters, "policy_domain", low_fte=low_fte),
+        vendors.handle_time_by_domain(ds, filters),
+        vendors.language_capacity(ds, filters),
+        vendors.coverage(ds, filters, "language", low_fte=low_fte),
+        vendors.domain_capacity(ds, filters),
+        vendors.coverage(ds, filters, "policy_domain", low_fte=low_fte),
     )
 
 
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def qa_accuracy(
-    _ds: Dataset, signature: str, filters: Filters, by: tuple[str, ...], period: str | None
-) -> pl.DataFrame:
-    """QA accuracy with Wilson intervals by groups and period."""
-    return quality.qa_accuracy(_ds, filters, by, period)
+qa_accuracy = cached()(quality.qa_accuracy)
+agreement = cached()(quality.agreement)
+error_types = cached()(quality.error_types)
+sampling_plan = cached()(quality.sampling_plan)
+appeals = cached()(quality.appeals)
+policy_gaps = cached(64, "Looking for policy gaps…")(quality.policy_gaps)
+change_events = cached(8)(quality.change_events)
+training_effects = cached()(quality.training_effects)
+
+# --- Turnaround & SLA -------------------------------------------------------------------------------------
+
+turnaround = cached()(turnaround_queries.turnaround_view)
 
 
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def agreement(_ds: Dataset, signature: str, filters: Filters) -> pl.DataFrame:
-    """Cohen's kappa between moderator and QA decisions per policy domain."""
-    return quality.agreement(_ds, filters)
+@cached()
+def turnaround_headline(ds: Source, filters: Filters) -> turnaround_queries.Headline:
+    """Headline figures of the Turnaround & SLA page."""
+    return turnaround_queries.headline(ds, filters, load_sla_policy())
 
 
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def error_types(_ds: Dataset, signature: str, filters: Filters) -> pl.DataFrame:
-    """QA errors by type per vendor."""
-    return quality.error_types(_ds, filters)
+@cached()
+def turnaround_sla(ds: Source, filters: Filters, by: str) -> turnaround_queries.SlaView:
+    """SLA attainment by `by` and the agreement with the source's sla_met."""
+    return turnaround_queries.sla_view(ds, filters, load_sla_policy(), by)
 
 
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def sampling_plan(_ds: Dataset, signature: str, filters: Filters, margin: float) -> pl.DataFrame:
-    """QA reviews needed per vendor × policy domain for ±margin at the observed accuracy."""
-    return quality.sampling_plan(_ds, filters, margin)
+turnaround_backlog = cached()(turnaround_queries.backlog_view)
+turnaround_exposure = cached()(turnaround_queries.exposure_view)
+hour_of_week = cached()(turnaround_queries.hour_of_week)
+
+# --- Trends & spikes --------------------------------------------------------------------------------------
+
+trend_volumes = cached()(trend_queries.volume_over_time)
+trend_events = cached()(events_in)
 
 
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def appeals(_ds: Dataset, signature: str, filters: Filters, by: str) -> pl.DataFrame:
-    """Appeal and overturn rates with intervals by one grouping."""
-    return quality.appeals(_ds, filters, [by])
-
-
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner="Looking for policy gaps…")
-def policy_gaps(_ds: Dataset, signature: str, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
-    """Ranked policy-gap candidates with their evidence."""
-    return quality.policy_gaps(_ds, filters, by)
-
-
-@st.cache_data(ttl=TTL_SECONDS, max_entries=8, show_spinner=False)
-def change_events(_ds: Dataset, signature: str) -> pl.DataFrame:
-    """Policy changes and training events of the source."""
-    return quality.change_events(_ds)
-
-
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def training_effects(
-    _ds: Dataset,
-    signature: str,
-    filters: Filters,
-    start: dt.date,
-    window_days: int,
-    policy_domain: str | None,
-    market: str | None,
-) -> pl.DataFrame:
-    """Error rates per vendor × policy domain before vs after an event."""
-    return quality.training_effects(_ds, filters, start, window_days, policy_domain, market)
-
-
-# --- Turnaround & SLA page ------------------------------------------------------------------------
-
-
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def turnaround(
-    _ds: Dataset, signature: str, filters: Filters, end: str, by: str | None, period: str
-) -> turnaround_queries.TurnaroundView:
-    """Percentiles over time and by group, the distribution and turnaround by source (Turnaround & SLA)."""
-    return turnaround_queries.turnaround_view(_ds, filters, end, by, period)
-
-
-def turnaround_headline(ds: Dataset, signature: str, filters: Filters) -> turnaround_queries.Headline:
-    """Headline figures of the Turnaround & SLA page (SLA policy read fresh)."""
-    return _turnaround_headline(ds, signature, filters, load_sla_policy())
-
-
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def _turnaround_headline(
-    _ds: Dataset, signature: str, filters: Filters, sla_policy: SlaPolicy
-) -> turnaround_queries.Headline:
-    return turnaround_queries.headline(_ds, filters, sla_policy)
-
-
-def turnaround_sla(ds: Dataset, signature: str, filters: Filters, by: str) -> turnaround_queries.SlaView:
-    """SLA attainment by `by` and the agreement with the source's sla_met (SLA policy read fresh)."""
-    return _turnaround_sla(ds, signature, filters, by, load_sla_policy())
-
-
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def _turnaround_sla(
-    _ds: Dataset, signature: str, filters: Filters, by: str, sla_policy: SlaPolicy
-) -> turnaround_queries.SlaView:
-    return turnaround_queries.sla_view(_ds, filters, sla_policy, by)
-
-
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def turnaround_backlog(_ds: Dataset, signature: str, filters: Filters) -> turnaround_queries.BacklogView:
-    """Daily backlog flow, aging and the oldest open ticket per queue."""
-    return turnaround_queries.backlog_view(_ds, filters)
-
-
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def turnaround_exposure(_ds: Dataset, signature: str, filters: Filters) -> turnaround_queries.ExposureView:
-    """Exposure by policy domain and the exposure-weighted ranking of the open backlog."""
-    return turnaround_queries.exposure_view(_ds, filters)
-
-
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def hour_of_week(_ds: Dataset, signature: str, filters: Filters) -> pl.DataFrame:
-    """Arrivals and median time to first action by UTC weekday and hour."""
-    return turnaround_queries.hour_of_week(_ds, filters)
-
-
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def trend_volumes(_ds: Source, signature: str, filters: Filters, by: str | None, period: str) -> pl.DataFrame:
-    """Tickets, share of mix and daily tickets per 1M DAU per period and group, for the Trends page."""
-    return trend_queries.volume_over_time(_ds, filters, by, period)
-
-
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def trend_events(_ds: Source, signature: str, filters: Filters, start: dt.date) -> pl.DataFrame:
-    """Events from `start` to the end of the filters that concern the selected domains and markets."""
-    return events_in(_ds, filters, start=start)
-
-
-@st.cache_data(ttl=TTL_SECONDS, max_entries=32, show_spinner="Looking for spikes…")
+@cached(32, "Looking for spikes…")
 def spike_scan(
-    _ds: Source, signature: str, filters: Filters, by: tuple[str, ...], sensitivity: float, min_excess: float
+    ds: Source, filters: Filters, by: tuple[str, ...], sensitivity: float, min_excess: float
 ) -> spike_queries.SpikeScan:
     """Spikes per group in the period (with the events that concern them) and the daily series behind them."""
     settings = spike_queries.SpikeSettings(sensitivity=sensitivity, min_excess_tickets=min_excess)
-    scan = spike_queries.scan_spikes(_ds, filters, by, settings)
-    spikes = spike_queries.with_events(scan.spikes, small_table(_ds, "events"))
+    scan = spike_queries.scan_spikes(ds, filters, by, settings)
+    spikes = spike_queries.with_events(scan.spikes, small_table(ds, "events"))
     return spike_queries.SpikeScan(spikes, scan.daily, scan.by)
 
 
-@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def spike_drill_down(
-    _ds: Dataset,
-    signature: str,
-    filters: Filters,
-    group: tuple[tuple[str, str | None], ...],
-    start: dt.date,
-    end: dt.date,
-) -> spike_queries.DrillDown:
-    """Contributions, turnaround and vendors of one spike."""
-    return spike_queries.drill_down(_ds, filters, dict(group), start, end)
-
-
-@st.cache_data(ttl=TTL_SECONDS, max_entries=32, show_spinner=False)
-def emerging_trends(
-    _ds: Source, signature: str, filters: Filters, by: tuple[str, ...], weeks: int
-) -> tuple[pl.DataFrame, str]:
-    """Groups whose weekly volume (per 1M DAU when known) kept growing, and the measure used."""
-    return trend_queries.emerging_trends(_ds, filters, by, weeks)
-
+spike_drill_down = cached()(spike_queries.drill_down)
+emerging_trends = cached(32)(trend_queries.emerging_trends)
 
 FORECAST_BAND_HORIZON_DAYS = 56  # the Forecast & capacity page's default horizon, so both pages share one forecast
 
 
-def forecast_band(ds: Dataset, signature: str, filters: Filters, domain: str | None) -> pl.DataFrame:
+def forecast_band(ds: Source, filters: Filters, domain: str | None) -> pl.DataFrame:
     """Past forecasts of the total (or one policy domain) against actuals, from the cached forecast view."""
     by = "policy_domain" if domain else None
-    view = forecast_view(ds, signature, filters, by, FORECAST_BAND_HORIZON_DAYS, "auto")
+    view = forecast_view(ds, filters, by, FORECAST_BAND_HORIZON_DAYS, "auto")
     return trend_queries.band_breaches(view.backtests, domain or "total")
 
 

@@ -24,7 +24,7 @@ HIRING_COLUMNS = {"vendor": pl.String, "fte": pl.Float64, "start_week": pl.Int64
 def scenario_controls(ctx: PageContext) -> Scenario:
     """Planner controls (widget keys `scenario.*`); results update as they change."""
     domains, vendors = (
-        loaders.dimension_values(ctx.dataset, ctx.signature, c) if ctx.dataset.has("tickets", c) else []
+        loaders.dimension_values(ctx.dataset, c) if ctx.dataset.has("tickets", c) else []
         for c in ("policy_domain", "vendor")
     )
     c1, c2, c3, c4 = st.columns(4)
@@ -181,13 +181,13 @@ def _comparison(ctx: PageContext, store: ScenarioStore, scenario: Scenario, week
     for key in keys:
         name, version, scope = key
         plan = loaders.capacity_plan(
-            ctx.dataset, ctx.signature, ctx.filters, weeks * 7, store.load(name, version, scope=scope).scenario
+            ctx.dataset, ctx.filters, weeks * 7, store.load(name, version, scope=scope).scenario
         )
         rows.append({"scenario": _label(ctx, key), **_plan_summary(plan)})
     rows.append(
         {
             "scenario": "current controls",
-            **_plan_summary(loaders.capacity_plan(ctx.dataset, ctx.signature, ctx.filters, weeks * 7, scenario)),
+            **_plan_summary(loaders.capacity_plan(ctx.dataset, ctx.filters, weeks * 7, scenario)),
         }
     )
     comparison = pl.DataFrame(rows)

@@ -12,7 +12,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from queries.errors import SourceError
-from queries.warehouse import is_database_url, mask_password
+from queries.sources.warehouse import is_database_url, mask_password
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

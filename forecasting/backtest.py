@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from datetime import date
+from itertools import repeat
 from multiprocessing import get_context
 from typing import Literal
 
@@ -36,15 +38,7 @@ import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from forecasting.models import (
-    FORECAST_SCHEMA,
-    MODELS,
-    Fill,
-    Forecaster,
-    daily_calendar,
-    fallback_model,
-    make_model,
-)
+from forecasting.models import FORECAST_SCHEMA, MODELS, Fill, Forecaster, daily_calendar, fallback_model, make_model
 
 DEFAULT_CANDIDATES: tuple[str, ...] = ("seasonal_naive", "ets", "seasonal_regression")
 BASELINE = "seasonal_naive"
@@ -131,6 +125,36 @@ class SeriesForecasts:
     keys: pl.DataFrame  # series label → group column values
 
 
+@dataclass(frozen=True, eq=False)
+class _SeriesRun:
+    """One series on its regular daily calendar and how to backtest it (shared by every step and worker)."""
+
+    series: str
+    dates: pl.Series
+    y: np.ndarray
+    horizon: int
+    folds: int
+    fill: Fill
+    refit: str
+    options: dict
+
+    @classmethod
+    def daily(
+        cls,
+        history: pl.DataFrame,
+        series: str,
+        horizon: int,
+        folds: int,
+        fill: Fill,
+        refit: str,
+        options: dict,
+        end: date | None = None,
+    ) -> _SeriesRun:
+        """The run of `history` (`ds`, `y`) reindexed to one row per day (see `daily_calendar`)."""
+        full = daily_calendar(history, fill, end=end)
+        return cls(series, full["ds"], full["y"].to_numpy().astype(float), horizon, folds, fill, refit, options)
+
+
 # ---------------------------------------------------------------------------------------------
 # Scores
 # ---------------------------------------------------------------------------------------------
@@ -195,36 +219,15 @@ def backtest(
     candidate). Fewer folds are run when the history is too short; with none, scores are NaN and
     `note` says why.
     """
-    full = daily_calendar(history, fill)
-    return _backtest_array(
-        full["ds"],
-        full["y"].to_numpy().astype(float),
-        model_name,
-        horizon,
-        folds,
-        series=series,
-        fill=fill,
-        refit=refit,
-        options=options,
-    )
+    return _backtest_run(_SeriesRun.daily(history, series, horizon, folds, fill, refit, options), model_name)
 
 
-def _backtest_array(
-    dates: pl.Series,
-    y: np.ndarray,
-    model_name: str,
-    horizon: int,
-    folds: int,
-    *,
-    series: str,
-    fill: Fill,
-    refit: str,
-    options: dict,
-) -> BacktestResult:
-    origins = fold_origins(len(y), horizon, folds)
+def _backtest_run(run: _SeriesRun, model_name: str) -> BacktestResult:
+    dates, y, horizon = run.dates, run.y, run.horizon
+    origins = fold_origins(len(y), horizon, run.folds)
     if not origins:
         return BacktestResult(
-            series,
+            run.series,
             model_name,
             horizon,
             0,
@@ -239,8 +242,8 @@ def _backtest_array(
     first: Forecaster | None = None
     for fold, cut in enumerate(origins, start=1):
         train = pl.DataFrame({"ds": dates[:cut], "y": y[:cut]})
-        model = make_model(model_name, series, fill=fill, **options)
-        if first is None or refit == "every":
+        model = make_model(model_name, run.series, fill=run.fill, **run.options)
+        if first is None or run.refit == "every":
             model.fit(train)
         else:
             model.refit_like(train, first)
@@ -259,9 +262,9 @@ def _backtest_array(
         )
     forecasts = pl.concat(frames)
     s = score_backtest(forecasts)
-    note = "" if len(origins) == folds else f"history allows {len(origins)} of {folds} folds"
+    note = "" if len(origins) == run.folds else f"history allows {len(origins)} of {run.folds} folds"
     return BacktestResult(
-        series,
+        run.series,
         model_name,
         horizon,
         len(origins),
@@ -299,43 +302,18 @@ def choose_model(
     (`models.fallback_reason`: too short, mostly zeros) is applied first; the fallback model is
     then the only candidate besides the baseline and the note says why.
     """
-    full = daily_calendar(history, fill)
-    return _choose_array(
-        full["ds"],
-        full["y"].to_numpy().astype(float),
-        horizon,
-        folds,
-        tuple(candidates),
-        series=series,
-        fill=fill,
-        refit=refit,
-        options=options,
-    )
+    return _choose(_SeriesRun.daily(history, series, horizon, folds, fill, refit, options), tuple(candidates))
 
 
-def _choose_array(
-    dates: pl.Series,
-    y: np.ndarray,
-    horizon: int,
-    folds: int,
-    candidates: tuple[str, ...],
-    *,
-    series: str,
-    fill: Fill,
-    refit: str,
-    options: dict,
-) -> ModelChoice:
+def _choose(run: _SeriesRun, candidates: tuple[str, ...]) -> ModelChoice:
     unknown = [c for c in candidates if c not in MODELS]
     if unknown:
         raise KeyError(f"unknown candidate models {unknown}; choose from {sorted(MODELS)}")
-    fallback = fallback_model(y, SEASON)
+    fallback = fallback_model(run.y, SEASON)
     names = [BASELINE] + [c for c in candidates if c != BASELINE]
     if fallback is not None:
         names = list(dict.fromkeys([BASELINE, fallback[0]]))
-    results = {
-        name: _backtest_array(dates, y, name, horizon, folds, series=series, fill=fill, refit=refit, options=options)
-        for name in names
-    }
+    results = {name: _backtest_run(run, name) for name in names}
     scores = pl.DataFrame(
         [r.scores() for r in results.values()],
         schema={
@@ -420,28 +398,16 @@ def forecast_series(
     )
     keys = data.select("series", *[c for c in by if c != "series"]).unique(maintain_order=True)
     end = data["ds"].max() if fill == "zero" and data.height else None
-    tasks = []
+    runs = []
     for key_row in keys.iter_rows(named=True):
         name = key_row["series"]
         history = data.filter(pl.col("series") == name).select("ds", "y")
-        full = daily_calendar(history, fill, end=end)
-        task_options = dict(options)
+        run_options = dict(options)
         if events is not None:
-            task_options["events"] = events_for(events, key_row)
-        tasks.append(
-            (
-                name,
-                full["ds"],
-                full["y"].to_numpy().astype(float),
-                horizon,
-                folds,
-                tuple(candidates),
-                fill,
-                refit,
-                task_options,
-            )
-        )
-    workers = min(n_jobs, len(tasks), os.cpu_count() or 1)
+            run_options["events"] = events_for(events, key_row)
+        runs.append(_SeriesRun.daily(history, name, horizon, folds, fill, refit, run_options, end=end))
+    candidates = tuple(candidates)
+    workers = min(n_jobs, len(runs), os.cpu_count() or 1)
     outputs = None
     if workers > 1:
         # spawn, not fork: Polars' thread pool does not survive a fork. Spawned workers re-import
@@ -451,12 +417,13 @@ def forecast_series(
             with ProcessPoolExecutor(
                 max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker
             ) as pool:
-                outputs = list(pool.map(_run_task, tasks, chunksize=max(1, len(tasks) // (4 * workers))))
+                chunksize = max(1, len(runs) // (4 * workers))
+                outputs = list(pool.map(_forecast_one, runs, repeat(candidates), chunksize=chunksize))
         except BrokenProcessPool:
             outputs = None
     if outputs is None:
         with threadpool_limits(1, user_api="blas"):
-            outputs = [_run_task(task) for task in tasks]
+            outputs = [_forecast_one(run, candidates) for run in runs]
     return SeriesForecasts(
         forecasts=pl.concat([o[0] for o in outputs]) if outputs else pl.DataFrame(schema=FORECAST_SCHEMA),
         scores=pl.DataFrame([o[1] for o in outputs], schema=SCORES_SCHEMA),
@@ -475,10 +442,6 @@ def events_for(events: pl.DataFrame, key: dict[str, object]) -> pl.DataFrame:
     return events.filter(keep)
 
 
-def _run_task(task: tuple) -> tuple[pl.DataFrame, dict, pl.DataFrame]:
-    return _run_one(*task)
-
-
 # Small least-squares problems run fastest on one BLAS thread; with several worker processes
 # (or other busy processes) OpenBLAS' own threads oversubscribe the cores and spin: measured
 # 0.07 s vs 2.5 s for one series' calendar-regression backtest on the 2-core machine.
@@ -486,31 +449,23 @@ def _init_worker() -> None:
     threadpool_limits(1, user_api="blas")
 
 
-def _run_one(
-    name: str,
-    dates: pl.Series,
-    y: np.ndarray,
-    horizon: int,
-    folds: int,
-    candidates: tuple[str, ...],
-    fill: Fill,
-    refit: str,
-    options: dict,
-) -> tuple[pl.DataFrame, dict, pl.DataFrame]:
-    choice = _choose_array(dates, y, horizon, folds, candidates, series=name, fill=fill, refit=refit, options=options)
-    model = make_model(choice.model, name, fill=fill, **options).fit(pl.DataFrame({"ds": dates, "y": y}))
+def _forecast_one(run: _SeriesRun, candidates: tuple[str, ...]) -> tuple[pl.DataFrame, dict, pl.DataFrame]:
+    """Choose, fit and forecast one series: its forecast, its SCORES_SCHEMA row and every candidate's backtest."""
+    choice = _choose(run, candidates)
+    model = make_model(choice.model, run.series, fill=run.fill, **run.options)
+    model.fit(pl.DataFrame({"ds": run.dates, "y": run.y}))
     note = "; ".join(n for n in (choice.note, model.note_) if n)
     chosen = choice.backtests[choice.model]
     scores = {
-        "series": name,
+        "series": run.series,
         "model": choice.model,
         "mase": chosen.mase,
         "baseline_mase": choice.baseline_mase,
         "bias": chosen.bias,
         "coverage_80": chosen.coverage_80,
         "coverage_95": chosen.coverage_95,
-        "history_days": len(y),
+        "history_days": len(run.y),
         "note": note,
     }
     backtests = pl.concat([r.forecasts for r in choice.backtests.values()])
-    return model.predict(horizon), scores, backtests
+    return model.predict(run.horizon), scores, backtests

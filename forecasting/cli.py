@@ -13,9 +13,9 @@ from forecasting.backtest import forecast_series
 from forecasting.erlang import required_agents
 from forecasting.history import ticket_series
 from forecasting.models import MODELS
-from queries.commandline import render, run
-from queries.dataset import load_dataset
+from queries.commandline import command_parser, render, run
 from queries.errors import SourceError
+from queries.sources.dataset import load_dataset
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,8 +24,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m forecasting", description="Bellwether forecasts and staffing.")
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    parser, commands = command_parser("python -m forecasting", "Bellwether forecasts and staffing.")
 
     staff = commands.add_parser("staff", help="agents for one interval of a real-time queue (Erlang C / A)")
     staff.add_argument("--volume", type=float, required=True, help="arrivals in the interval")

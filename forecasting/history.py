@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from queries.any_source import Source, created_days
+from queries.engines import Source, created_days
 from queries.filters import Filters
 from queries.metrics import summarize
 

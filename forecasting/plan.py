@@ -21,9 +21,10 @@ from dataclasses import asdict, dataclass, field
 import polars as pl
 
 from forecasting.capacity import StaffingAssumptions, backlog_projection
-from queries.any_source import Source
+from queries.calc import ratio
+from queries.engines import Source
 from queries.filters import Filters
-from queries.metrics import ratio, summarize
+from queries.metrics import summarize
 
 SENSITIVE_DOMAINS = ("sensitive_mature_themes", "violent_extremism", "self_harm_dangerous_acts")
 

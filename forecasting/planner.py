@@ -14,8 +14,7 @@ from forecasting.history import ticket_series
 from forecasting.intraday import intraday_profile, split_intraday
 from forecasting.plan import PlanningInputs, Scenario, demand_vs_supply, planning_inputs
 from forecasting.reconcile import reconcile
-from queries.any_source import Source, created_days, small_table
-from queries.dataset import Dataset
+from queries.engines import Source, created_days, held_rows, small_table
 from queries.filters import Filters
 from queries.metrics import missing_inputs, summarize
 
@@ -102,7 +101,7 @@ class LiveQueue:
 
 
 def live_staffing(
-    ds: Dataset, filters: Filters, view: ForecastView, day: dt.date, queues: list[LiveQueue], scenario: Scenario
+    ds: Source, filters: Filters, view: ForecastView, day: dt.date, queues: list[LiveQueue], scenario: Scenario
 ) -> pl.DataFrame:
     """Agents needed per 30-minute interval of `day` for each live queue (Erlang C, or A with patience).
 
@@ -115,7 +114,7 @@ def live_staffing(
     mix = summarize(ds, "handle_time", recent, by=["queue"]).filter(pl.col("reviews") > 0)
     created = summarize(ds, "volume", recent)["tickets"][0]
     profile = intraday_profile(
-        ds.tables["tickets"].lazy().filter(recent.in_period("created_at") & recent.dimension_expr()), weeks=8
+        held_rows(ds).lazy().filter(recent.in_period("created_at") & recent.dimension_expr()), weeks=8
     )
     slots = split_intraday(daily, profile)
     rows = []

@@ -30,7 +30,7 @@ from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, IntegrityError
 
 from forecasting.plan import Scenario
 from queries.errors import SourceError
-from queries.warehouse import mask_password
+from queries.sources.warehouse import mask_password
 
 UNSCOPED = ""  # the stored scope of an unscoped save: not NULL, so the unique key covers unscoped versions too
 METADATA = sa.MetaData()

@@ -8,10 +8,11 @@ import polars as pl
 import streamlit as st
 
 from dashboard import loaders
-from dashboard.charts import benchmark_chart, category_mix_chart
+from dashboard.charts.benchmark import benchmark_chart, category_mix_chart
+from dashboard.components import table
 from dashboard.context import PageContext
-from queries.dataset import Dataset
-from queries.dsa import ATTRIBUTION, OWN, TAXONOMY_CHANGE
+from queries.analyses.dsa import ATTRIBUTION, OWN, TAXONOMY_CHANGE
+from queries.engines import held_rows
 
 DEFAULT_PLATFORMS = ("TikTok", "YouTube", "Instagram", "Facebook")
 
@@ -32,7 +33,11 @@ def render(ctx: PageContext) -> None:
     default_start = max(first, last - dt.timedelta(days=364))
     dates = c2.date_input("Period", (default_start, last), min_value=first, max_value=last, key="benchmark.dates")
     start, end = (dates[0], dates[1]) if len(dates) == 2 else (default_start, last)
-    with_own = isinstance(ctx.dataset, Dataset) and ctx.dataset.has("tickets", "first_action_at", "decision")
+    with_own = (
+        ctx.dataset is not None
+        and held_rows(ctx.dataset) is not None
+        and ctx.dataset.has("tickets", "first_action_at", "decision")
+    )
     include_own = st.toggle(
         f"Show {OWN.lower()} ({ctx.source.label})", value=with_own, disabled=not with_own, key="benchmark.own"
     )
@@ -41,7 +46,7 @@ def render(ctx: PageContext) -> None:
         return
     frame = loaders.dsa_benchmark(tuple(chosen), start, end)
     if include_own:
-        frame = pl.concat([frame, loaders.dsa_own(ctx.dataset, ctx.signature, start, end)])
+        frame = pl.concat([frame, loaders.dsa_own(ctx.dataset, start, end)])
     st.caption(
         "Statements of reasons: one per moderation decision sent to the affected user. For your platform: violating "
         "decisions. Days a platform did not report are gaps in the lines, never zeros. The sidebar filters do not "
@@ -72,7 +77,7 @@ def render(ctx: PageContext) -> None:
     if gaps.is_empty():
         st.success("No missing days for these platforms in this period.")
     else:
-        st.dataframe(gaps, hide_index=True, key="benchmark.gaps")
+        table(gaps, "benchmark.gaps")
     if chosen:
         st.subheader("Category mix")
         platform = st.selectbox("Platform", chosen, key="benchmark.mix_platform")

@@ -6,10 +6,10 @@ import datetime as dt
 
 import streamlit as st
 
-from dashboard.components import error_panel
+from dashboard.components import count_column, decimal_column, error_panel, percent_column, table
 from dashboard.context import PageContext
+from queries.analyses.health import rejected_rows, table_health
 from queries.contract import FUTURE_TOLERANCE
-from queries.health import rejected_rows, table_health
 
 
 def render(ctx: PageContext) -> None:
@@ -37,23 +37,21 @@ def render(ctx: PageContext) -> None:
             "loaded and counted, but do not count as the latest value nor move the default period. Check the "
             "clock or time zone of the system that exports them."
         )
-    st.dataframe(
+    table(
         tables,
-        hide_index=True,
-        key="health.tables",
-        column_config={
-            "rows_read": st.column_config.NumberColumn("Rows read", format="localized"),
-            "rows_loaded": st.column_config.NumberColumn("Loaded", format="localized"),
-            "rows_rejected": st.column_config.NumberColumn("Rejected", format="localized"),
-            "rows_superseded": st.column_config.NumberColumn("Superseded snapshots", format="localized"),
-            "rows_in_future": st.column_config.NumberColumn(
+        "health.tables",
+        {
+            "rows_read": count_column("Rows read"),
+            "rows_loaded": count_column("Loaded"),
+            "rows_rejected": count_column("Rejected"),
+            "rows_superseded": count_column("Superseded snapshots"),
+            "rows_in_future": count_column(
                 "In the future",
-                format="localized",
-                help=f"Rows with a timestamp later than their file was written plus {FUTURE_TOLERANCE.days} day: "
+                f"Rows with a timestamp later than their file was written plus {FUTURE_TOLERANCE.days} day: "
                 "kept, flagged.",
             ),
             "latest": "Latest value",
-            "age_hours": st.column_config.NumberColumn("Age (h)", format="%.1f"),
+            "age_hours": decimal_column("Age (h)"),
             "not_provided": "Fields not provided",
         },
     )
@@ -67,13 +65,9 @@ def render(ctx: PageContext) -> None:
         st.success("No rows rejected: every row passed the data contract.")
     else:
         st.caption("Rejected rows are excluded from every metric. Each reason shows the first examples (file and row).")
-        st.dataframe(
+        table(
             rejected,
-            hide_index=True,
-            key="health.rejected",
-            column_config={
-                "rows": st.column_config.NumberColumn("Rows", format="localized"),
-                "share_of_read": st.column_config.NumberColumn("Share of rows read", format="percent"),
-            },
+            "health.rejected",
+            {"rows": count_column("Rows"), "share_of_read": percent_column("Share of rows read")},
         )
     st.caption("Definitions: docs/data-contract.md · command line: `python -m queries validate --source …`")

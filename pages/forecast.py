@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import loaders
-from dashboard.charts import (
+from dashboard.charts.capacity import (
     backlog_chart,
     backtest_chart,
     demand_supply_chart,
@@ -16,21 +16,19 @@ from dashboard.charts import (
     gap_heatmap,
     interval_staffing_chart,
 )
+from dashboard.components import decimal_column, percent_column, table
 from dashboard.context import PageContext
 from dashboard.scenario_controls import scenario_controls, scenario_store_panel
 from forecasting.models import MODELS
 from forecasting.plan import ALLOCATION_WEEKS, plan_headline
 from forecasting.planner import LiveQueue
-from queries.any_source import groupable
+from queries.engines import groupable
 from queries.filters import Filters
 from queries.metrics import missing_inputs
 
-GROUPINGS = {
-    "Total": None,
-    "Policy domain": "policy_domain",
-    "Market": "market",
-    "Language": "language",
-    "Queue": "queue",
+# label -> the tickets column the forecast is split by (None: the total)
+GROUPINGS = {"Total": None} | {
+    c.replace("_", " ").capitalize(): c for c in ("policy_domain", "market", "language", "queue")
 }
 
 
@@ -53,7 +51,7 @@ def render(ctx: PageContext) -> None:
         f"History: every day up to {filters.end} in the selected groups; forecast: the {weeks} weeks after it. "
         "Rolling-origin backtest with 4 folds of the same horizon."
     )
-    view = loaders.forecast_view(ds, ctx.signature, filters, groupings[label], weeks * 7, model)
+    view = loaders.forecast_view(ds, filters, groupings[label], weeks * 7, model)
     with st.expander("What-if scenario", icon=":material/tune:"):
         scenario = scenario_controls(ctx)
     forecast_tab, capacity_tab, live_tab, scenarios_tab = st.tabs(
@@ -100,17 +98,16 @@ def _forecast(view) -> None:
     st.plotly_chart(backtest_chart(view.backtests.filter(pl.col("series") == chosen)), key="forecast.backtest")
     if view.note:
         st.caption(view.note)
-    st.dataframe(
+    table(
         view.scores.drop("history_days"),
-        hide_index=True,
-        key="forecast.scores",
-        column_config={c: st.column_config.NumberColumn(format="%.2f") for c in ("mase", "baseline_mase", "bias")}
+        "forecast.scores",
+        {c: st.column_config.NumberColumn(format="%.2f") for c in ("mase", "baseline_mase", "bias")}
         | {c: st.column_config.NumberColumn(format="percent") for c in ("coverage_80", "coverage_95")},
     )
 
 
 def _capacity(ctx: PageContext, scenario, weeks: int) -> None:
-    plan = loaders.capacity_plan(ctx.dataset, ctx.signature, ctx.filters, weeks * 7, scenario)
+    plan = loaders.capacity_plan(ctx.dataset, ctx.filters, weeks * 7, scenario)
     if plan.is_empty():
         missing = missing_inputs(ctx.dataset, "throughput") or missing_inputs(ctx.dataset, "handle_time")
         st.info(
@@ -149,7 +146,7 @@ def _capacity(ctx: PageContext, scenario, weeks: int) -> None:
     st.plotly_chart(gap_heatmap(plan), key="capacity.gap")
     st.subheader("Projected backlog")
     st.plotly_chart(backlog_chart(plan), key="capacity.backlog")
-    st.dataframe(plan, hide_index=True, key="capacity.table")
+    table(plan, "capacity.table")
 
 
 def _fte(value: float, sign: str = "") -> str:
@@ -202,7 +199,7 @@ def _live(ctx: PageContext, scenario, weeks: int) -> None:
         for q, _, t in (item.partition("=") for item in targets.split(","))
         if q.strip() and t.strip().replace(".", "", 1).isdigit()
     ]
-    staffing = loaders.live_staffing(ctx.dataset, ctx.signature, ctx.filters, weeks * 7, day, tuple(queues), scenario)
+    staffing = loaders.live_staffing(ctx.dataset, ctx.filters, weeks * 7, day, tuple(queues), scenario)
     if staffing.is_empty():
         st.info("No human-reviewed tickets in these queues over the last 8 weeks.")
         return
@@ -219,16 +216,15 @@ def _live(ctx: PageContext, scenario, weeks: int) -> None:
         )
     )
     st.plotly_chart(interval_staffing_chart(staffing), key="live.chart")
-    st.dataframe(
+    table(
         summary.sort("queue"),
-        hide_index=True,
-        key="live.summary",
-        column_config={
-            "tickets": st.column_config.NumberColumn("Human-review tickets", format="%.0f"),
+        "live.summary",
+        {
+            "tickets": decimal_column("Human-review tickets", digits=0),
             "peak_agents": "Peak agents",
-            "agent_hours": st.column_config.NumberColumn("Agent hours", format="%.1f"),
-            "lowest_service_level": st.column_config.NumberColumn("Lowest interval service level", format="percent"),
-            "fte": st.column_config.NumberColumn("FTE (after shrinkage)", format="%.1f"),
+            "agent_hours": decimal_column("Agent hours"),
+            "lowest_service_level": percent_column("Lowest interval service level"),
+            "fte": decimal_column("FTE (after shrinkage)"),
         },
     )
     st.caption(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import loaders
-from dashboard.charts import movers_chart, weekly_trend_chart
-from dashboard.components import kpi_tiles
+from dashboard.charts.volumes import movers_chart, weekly_trend_chart
+from dashboard.components import count_column, kpi_tiles, percent_column, table
 from dashboard.context import PageContext
 
 
@@ -18,7 +18,7 @@ def render(ctx: PageContext) -> None:
         return
     filters = ctx.filters
     previous = filters.previous()
-    kpis, trend, movers, events = loaders.overview(ctx.dataset, ctx.signature, filters)
+    kpis, trend, movers, events = loaders.overview(ctx.dataset, filters)
     no_previous = kpis[0].no_previous  # the same for every tile: it is about the period
     compared = (
         f"no previous data: {no_previous}" if no_previous else f"compared with {previous.start} to {previous.end}"
@@ -43,17 +43,16 @@ def render(ctx: PageContext) -> None:
     st.caption("Largest change in tickets received vs the previous period.")
     left, right = st.columns([3, 2])
     with left:
-        st.dataframe(
+        table(
             movers,
-            hide_index=True,
-            key="overview.movers",
-            column_config={
+            "overview.movers",
+            {
                 "policy_domain": "Policy domain",
                 "market": "Market",
-                "tickets": st.column_config.NumberColumn("Tickets", format="localized"),
-                "previous_tickets": st.column_config.NumberColumn("Previous", format="localized"),
+                "tickets": count_column("Tickets"),
+                "previous_tickets": count_column("Previous"),
                 "change": st.column_config.NumberColumn("Change", format="%+d"),
-                "change_share": st.column_config.NumberColumn("Change %", format="percent"),
+                "change_share": percent_column("Change %"),
             },
         )
     with right:

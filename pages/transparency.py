@@ -8,10 +8,10 @@ import polars as pl
 import streamlit as st
 
 from dashboard import loaders
-from dashboard.components import format_value
+from dashboard.components import format_value, table
 from dashboard.context import PageContext
+from queries.analyses.transparency import rows_needed, transparency_html
 from queries.export import safe_csv
-from queries.transparency import rows_needed, transparency_html
 
 # How each figure's unit is written; any other unit (minutes, hours, FTE) is a plain number in that unit, so the
 # value always reads in the unit shown next to it.
@@ -27,7 +27,7 @@ def render(ctx: PageContext) -> None:
         f"{filters.describe()}. The shape public transparency reports and DSA reporting use: actions by policy "
         "domain and type of content, proactive and automated shares, speed, appeals, moderators by language."
     )
-    figures = loaders.transparency(ctx.dataset, ctx.signature, filters)
+    figures = loaders.transparency(ctx.dataset, filters)
     left_out = rows_needed(ctx.dataset)
     if left_out:
         ctx.has_rows(" and ".join(s.lower() for s in left_out))
@@ -42,11 +42,10 @@ def render(ctx: PageContext) -> None:
                 [format_value(v, UNIT_STYLE.get(u, "number")) for v, u in rows.select("value", "unit").iter_rows()],
             )
         )
-        st.dataframe(
+        table(
             shown.drop("section", "period"),
-            hide_index=True,
-            key=f"transparency.{section}",
-            column_config={"definition": st.column_config.TextColumn(width="large")},
+            f"transparency.{section}",
+            {"definition": st.column_config.TextColumn(width="large")},
         )
     title = f"Transparency pack {filters.start} to {filters.end}"
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)

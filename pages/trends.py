@@ -8,14 +8,15 @@ import polars as pl
 import streamlit as st
 
 from dashboard import loaders
-from dashboard.charts import contributions_chart, forecast_band_chart, spike_chart, volume_chart
-from dashboard.components import format_value
+from dashboard.charts.volumes import contributions_chart, forecast_band_chart, spike_chart, volume_chart
+from dashboard.components import count_column, decimal_column, format_value, percent_column, table
 from dashboard.context import PageContext
-from queries.any_source import groupable
+from queries.analyses.spikes import events_concerning
 from queries.contract import EVENT_KINDS
+from queries.definitions import METRICS
+from queries.engines import groupable
 from queries.export import safe_csv
-from queries.metrics import METRICS, missing_inputs
-from queries.spikes import events_concerning
+from queries.metrics import missing_inputs
 
 DIMENSIONS = {
     "policy_domain": "Policy domain",
@@ -77,7 +78,7 @@ def _volumes(ctx: PageContext, dims: list[str]) -> None:
     _from_url("trends.by", by_options, "policy_domain" if "policy_domain" in dims else TOTAL)
     _from_url("trends.grain", list(GRAINS), "day" if filters.days <= 62 else "week")
     _from_url("trends.measure", list(MEASURES), "tickets")
-    kinds = sorted(set(loaders.trend_events(ds, ctx.signature, filters, filters.start)["kind"].drop_nulls()))
+    kinds = sorted(set(loaders.trend_events(ds, filters, filters.start)["kind"].drop_nulls()))
     left, middle, right, events_column = st.columns([2, 3, 4, 3])
     by = left.selectbox(
         "By", by_options, key="trends.by", format_func=lambda d: DIMENSIONS.get(d, "Total (all tickets)")
@@ -101,7 +102,7 @@ def _volumes(ctx: PageContext, dims: list[str]) -> None:
     if measure == "tickets_per_million_dau" and no_dau:
         st.info(f"{no_dau} Showing tickets instead.")
         measure = "tickets"
-    volumes = loaders.trend_volumes(ds, ctx.signature, filters, None if by == TOTAL else by, grain)
+    volumes = loaders.trend_volumes(ds, filters, None if by == TOTAL else by, grain)
     events = _events(ctx, filters.start, shown_kinds)
     st.plotly_chart(volume_chart(volumes, measure, events), key="trends.volume_chart")
     st.caption(
@@ -111,7 +112,7 @@ def _volumes(ctx: PageContext, dims: list[str]) -> None:
 
 
 def _events(ctx: PageContext, start, kinds: list[str]) -> pl.DataFrame:
-    events = loaders.trend_events(ctx.dataset, ctx.signature, ctx.filters, start)
+    events = loaders.trend_events(ctx.dataset, ctx.filters, start)
     return events.filter(pl.col("kind").is_in(kinds))
 
 
@@ -141,7 +142,7 @@ def _spikes(ctx: PageContext, dims: list[str]) -> None:
     )
     for key in ("trends.spikes_by", "trends.sensitivity"):
         _to_url(key)
-    scan = loaders.spike_scan(ds, ctx.signature, filters, tuple(by), sensitivity, float(min_excess))
+    scan = loaders.spike_scan(ds, filters, tuple(by), sensitivity, float(min_excess))
     spikes = scan.spikes
     active = spikes.filter(pl.col("status") != "ended")
     tiles = st.columns(4)
@@ -164,24 +165,21 @@ def _spikes(ctx: PageContext, dims: list[str]) -> None:
     if spikes.is_empty():
         st.success("No spikes in this period at this sensitivity.")
         return
-    st.dataframe(
+    table(
         spikes,
-        hide_index=True,
-        key="trends.spike_list",
-        column_config={
+        "trends.spike_list",
+        {
             **{d: DIMENSIONS[d] for d in by},
             "start": st.column_config.DateColumn("Start", help="First day above expected (UTC)."),
             "end": st.column_config.DateColumn("End", help="Last day above expected (UTC)."),
             "days": st.column_config.NumberColumn("Days"),
-            "observed": st.column_config.NumberColumn("Observed", format="localized", help="Tickets start–end."),
-            "expected": st.column_config.NumberColumn(
-                "Expected", format="%.0f", help="Expected tickets start–end, from the baseline frozen at the start."
+            "observed": count_column("Observed", "Tickets start–end."),
+            "expected": decimal_column(
+                "Expected", "Expected tickets start–end, from the baseline frozen at the start.", 0
             ),
             "excess": st.column_config.NumberColumn("Excess", format="%+.0f", help="Observed − expected."),
-            "ratio": st.column_config.NumberColumn("× expected", format="%.2f", help="Observed / expected."),
-            "score": st.column_config.NumberColumn(
-                "Score", format="%.1f", help="Excess in standard deviations of the expected count."
-            ),
+            "ratio": decimal_column("× expected", "Observed / expected.", 2),
+            "score": decimal_column("Score", "Excess in standard deviations of the expected count."),
             "status": st.column_config.TextColumn("Status", help="new, ongoing or ended at the end of the period."),
             "kind": st.column_config.TextColumn("Kind", help="level shift: volume stayed up two weeks after."),
             "events": st.column_config.TextColumn("Events", help="Recorded events that overlap it and concern it."),
@@ -221,11 +219,11 @@ def _drill_down(ctx: PageContext, scan) -> None:
     for column, value in group.items():
         daily = daily.filter(pl.col(column).is_null() if value is None else pl.col(column) == value)
     daily = daily.filter(pl.col("day") >= filters.start)
-    events = events_concerning(loaders.trend_events(ds, ctx.signature, filters, filters.start), group)
+    events = events_concerning(loaders.trend_events(ds, filters, filters.start), group)
     st.plotly_chart(spike_chart(daily, spike, events), key="trends.spike_chart")
     if not ctx.has_rows("breaking a spike down (what explains it, how fast the team acted, which vendors)"):
         return
-    drill = loaders.spike_drill_down(ds, ctx.signature, filters, tuple(group.items()), spike["start"], spike["end"])
+    drill = loaders.spike_drill_down(ds, filters, group, spike["start"], spike["end"])
     days = (drill.normal_end - drill.normal_start).days + 1
     normal = f"normal = the {days} days before ({drill.normal_start} to {drill.normal_end})"
     left, right = st.columns([3, 2])
@@ -243,17 +241,16 @@ def _drill_down(ctx: PageContext, scan) -> None:
         if drill.vendors.is_empty():
             st.info("Vendors need tickets.vendor; map it under [tickets.columns].")
         else:
-            st.dataframe(
+            table(
                 drill.vendors,
-                hide_index=True,
-                key="trends.vendors",
-                column_config={
+                "trends.vendors",
+                {
                     "vendor": "Vendor",
-                    "tickets": st.column_config.NumberColumn("Tickets", format="localized"),
-                    "share": st.column_config.NumberColumn("Share", format="percent"),
-                    "normal_share": st.column_config.NumberColumn("Normal share", format="percent"),
-                    "p50_hours": st.column_config.NumberColumn(
-                        "P50 hours to action", format="%.2f", help="Median time to first action of its spike tickets."
+                    "tickets": count_column("Tickets"),
+                    "share": percent_column("Share"),
+                    "normal_share": percent_column("Normal share"),
+                    "p50_hours": decimal_column(
+                        "P50 hours to action", "Median time to first action of its spike tickets.", 2
                     ),
                 },
             )
@@ -297,7 +294,7 @@ def _emerging(ctx: PageContext, dims: list[str]) -> None:
     default = [d for d in ("policy_domain", "market") if d in dims] or dims[:1]
     by = left.multiselect("Trends by", dims, default=default, key="trends.emerging_by", format_func=DIMENSIONS.get)
     weeks = right.slider("Weeks", 6, 16, 8, key="trends.weeks", help="Full weeks (Monday–Sunday) up to the period end.")
-    trends, measure = loaders.emerging_trends(ctx.dataset, ctx.signature, ctx.filters, tuple(by), weeks)
+    trends, measure = loaders.emerging_trends(ctx.dataset, ctx.filters, tuple(by), weeks)
     unit = "daily tickets per 1M DAU" if measure == "tickets_per_million_dau" else "tickets (no DAU in this source)"
     st.caption(
         f"Groups whose weekly {unit} kept rising over the last {weeks} full weeks: Theil–Sen growth per week "
@@ -311,18 +308,17 @@ def _emerging(ctx: PageContext, dims: list[str]) -> None:
     if shown.height:
         if not rising.height:
             st.caption("Fastest-growing groups, none significant:")
-        st.dataframe(
+        table(
             shown,
-            hide_index=True,
-            key="trends.emerging",
-            column_config={
+            "trends.emerging",
+            {
                 **{d: DIMENSIONS[d] for d in by},
                 "weeks": None,
-                "tickets": st.column_config.NumberColumn("Tickets", format="localized"),
+                "tickets": count_column("Tickets"),
                 "weekly_rates": st.column_config.LineChartColumn(f"Weekly {unit}"),
-                "growth_per_week": st.column_config.NumberColumn("Growth / week", format="percent"),
-                "total_growth": st.column_config.NumberColumn("Growth over the weeks", format="percent"),
-                "p_value": st.column_config.NumberColumn("p-value", format="%.4f"),
+                "growth_per_week": percent_column("Growth / week"),
+                "total_growth": percent_column("Growth over the weeks"),
+                "p_value": decimal_column("p-value", digits=4),
                 "significant": st.column_config.CheckboxColumn("Significant"),
             },
         )
@@ -333,9 +329,7 @@ def _forecast_band(ctx: PageContext) -> None:
     if not ctx.has_rows("the forecast band (the Forecast & capacity page's backtest)"):
         return
     domains = (
-        loaders.dimension_values(ctx.dataset, ctx.signature, "policy_domain")
-        if ctx.dataset.has("tickets", "policy_domain")
-        else []
+        loaders.dimension_values(ctx.dataset, "policy_domain") if ctx.dataset.has("tickets", "policy_domain") else []
     )
     series = st.selectbox(
         "Series",
@@ -344,7 +338,7 @@ def _forecast_band(ctx: PageContext) -> None:
         format_func=lambda s: "Total" if s == TOTAL else s,
         help="Past forecasts of the Forecast & capacity page (rolling-origin backtest, auto model).",
     )
-    band = loaders.forecast_band(ctx.dataset, ctx.signature, ctx.filters, None if series == TOTAL else series)
+    band = loaders.forecast_band(ctx.dataset, ctx.filters, None if series == TOTAL else series)
     if band.is_empty():
         st.info("Not enough history before the period end for a backtest.")
         return

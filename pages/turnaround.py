@@ -6,7 +6,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import loaders
-from dashboard.charts import (
+from dashboard.charts.turnaround import (
     backlog_aging_chart,
     backlog_flow_chart,
     duration_distribution_chart,
@@ -17,11 +17,13 @@ from dashboard.charts import (
     percentile_trend_chart,
     sla_attainment_chart,
 )
+from dashboard.components import count_column, decimal_column, explain_missing, percent_column, table
 from dashboard.context import PageContext
-from queries.any_source import groupable
-from queries.metrics import METRICS, missing_inputs
+from queries.analyses.turnaround import MEASURES, Headline, TurnaroundView
+from queries.definitions import METRICS
+from queries.engines import groupable
+from queries.metrics import missing_inputs
 from queries.sla import load_sla_policy
-from queries.turnaround import MEASURES, Headline, TurnaroundView
 
 SPLITS = {
     "Nothing": None,
@@ -65,8 +67,8 @@ def render(ctx: PageContext) -> None:
         key="turnaround.period",
         bind="query-params",
     )
-    view = loaders.turnaround(ds, ctx.signature, filters, measures[measure], splits[split], period)
-    headline = loaders.turnaround_headline(ds, ctx.signature, filters)
+    view = loaders.turnaround(ds, filters, measures[measure], splits[split], period)
+    headline = loaders.turnaround_headline(ds, filters)
     _tiles(view, headline, filters.describe())
 
     # Only the open tab runs (lazy tabs), and the open tab is part of the link.
@@ -137,10 +139,8 @@ def _durations(ctx: PageContext, view: TurnaroundView, headline: Headline) -> No
             view.by_group,
             "turnaround.groups_table",
             {
-                "tickets": st.column_config.NumberColumn("Tickets", format="localized", help="Created in the period"),
-                "measured": st.column_config.NumberColumn(
-                    "Measured", format="localized", help=f"With a {label.lower()}"
-                ),
+                "tickets": count_column("Tickets", "Created in the period"),
+                "measured": count_column("Measured", f"With a {label.lower()}"),
             },
         )
 
@@ -155,7 +155,7 @@ def _sla(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
         "and reload). Tickets still waiting past their target count as missed."
     )
     with st.expander("SLA policy", icon=":material/rule:"):
-        st.dataframe(
+        table(
             pl.DataFrame(
                 {
                     "rule": [r.name for r in policy.rules],
@@ -166,12 +166,11 @@ def _sla(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
                     "target": [duration_label(r.target_seconds / 3600) for r in policy.rules],
                 }
             ),
-            hide_index=True,
-            key="turnaround.sla_policy",
+            "turnaround.sla_policy",
         )
     options = {label: g for label, g in SLA_BY.items() if g == "sla_rule" or groupable(ctx.dataset, g)}
     group = st.selectbox("Attainment by", list(options), key="turnaround.sla_by", bind="query-params")
-    sla = loaders.turnaround_sla(ctx.dataset, ctx.signature, ctx.filters, options[group])
+    sla = loaders.turnaround_sla(ctx.dataset, ctx.filters, options[group])
     st.plotly_chart(sla_attainment_chart(sla.attainment, options[group]), key="turnaround.sla_chart")
     _table(
         sla.attainment,
@@ -179,12 +178,10 @@ def _sla(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
         {
             "sla_rule": "SLA rule",
             "target_seconds": st.column_config.NumberColumn("Target (s)", format="%d"),
-            "tickets": st.column_config.NumberColumn("Tickets", format="localized", help="Created in the period"),
-            "measured": st.column_config.NumberColumn(
-                "Measured", format="localized", help="With a target; actioned, or waiting past the target"
-            ),
-            "met": st.column_config.NumberColumn("Within target", format="localized"),
-            "attainment": st.column_config.NumberColumn("Attainment", format="percent", help=METRICS["sla"].definition),
+            "tickets": count_column("Tickets", "Created in the period"),
+            "measured": count_column("Measured", "With a target; actioned, or waiting past the target"),
+            "met": count_column("Within target"),
+            "attainment": percent_column("Attainment", METRICS["sla"].definition),
         },
     )
     st.subheader("Agreement with the source's SLA flag")
@@ -212,17 +209,15 @@ def _sla(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
             f"({_share(agreement['disagree_share'])}): check the targets or the source's clock. The first ones:",
             icon=":material/flag:",
         )
-        st.dataframe(sla.disagreements, hide_index=True, key="turnaround.sla_disagreements")
+        table(sla.disagreements, "turnaround.sla_disagreements")
     else:
         st.success("This policy and the source's sla_met agree on every ticket both rate.")
 
 
 def _backlog(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
-    missing = missing_inputs(ctx.dataset, "backlog")
-    if missing:
-        st.info(missing)
+    if explain_missing(missing_inputs(ctx.dataset, "backlog")):
         return
-    backlog = loaders.turnaround_backlog(ctx.dataset, ctx.signature, ctx.filters)
+    backlog = loaders.turnaround_backlog(ctx.dataset, ctx.filters)
     st.subheader("Arrivals, closures and open tickets")
     st.caption(
         "Open at a midnight: created before it and not closed by then. Each day, open at its end = open at its "
@@ -240,11 +235,11 @@ def _backlog(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None
             "turnaround.backlog_table",
             {
                 "period": "Day",
-                "open_start": st.column_config.NumberColumn("Open at start", format="localized"),
-                "arrivals": st.column_config.NumberColumn("Arrivals", format="localized"),
-                "closures": st.column_config.NumberColumn("Closures", format="localized"),
-                "open_end": st.column_config.NumberColumn("Open at end", format="localized"),
-                "oldest_open_hours": st.column_config.NumberColumn("Oldest open (h)", format="%.1f"),
+                "open_start": count_column("Open at start"),
+                "arrivals": count_column("Arrivals"),
+                "closures": count_column("Closures"),
+                "open_end": count_column("Open at end"),
+                "oldest_open_hours": decimal_column("Oldest open (h)"),
             },
         )
     if backlog.oldest is not None:
@@ -255,13 +250,13 @@ def _backlog(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None
             "turnaround.oldest",
             {
                 "queue": "Queue",
-                "open_tickets": st.column_config.NumberColumn("Open", format="localized"),
+                "open_tickets": count_column("Open"),
                 "oldest_ticket_id": "Oldest ticket",
                 "oldest_created_at": st.column_config.DatetimeColumn("Created (UTC)"),
                 "oldest_first_action_at": st.column_config.DatetimeColumn(
                     "First action (UTC)", help="Empty: still waiting for a first action"
                 ),
-                "oldest_age_hours": st.column_config.NumberColumn("Age (h)", format="%.1f"),
+                "oldest_age_hours": decimal_column("Age (h)"),
             },
         )
 
@@ -271,7 +266,7 @@ def _exposure(ctx: PageContext, view: TurnaroundView, headline: Headline) -> Non
     if missing or not ctx.dataset.has("tickets", "policy_domain"):
         st.info(missing or "Exposure by policy domain needs tickets.policy_domain; map it under [tickets.columns].")
         return
-    exposure = loaders.turnaround_exposure(ctx.dataset, ctx.signature, ctx.filters)
+    exposure = loaders.turnaround_exposure(ctx.dataset, ctx.filters)
     st.subheader("Reach before action by policy domain")
     st.caption(
         "Slow handling of high-reach content sits top right; bubble size = tickets actioned, colour = share "
@@ -283,13 +278,11 @@ def _exposure(ctx: PageContext, view: TurnaroundView, headline: Headline) -> Non
         "turnaround.exposure_table",
         {
             "policy_domain": "Policy domain",
-            "tickets": st.column_config.NumberColumn(
-                "Actioned", format="localized", help=METRICS["exposure"].definition
-            ),
-            "zero_view_share": st.column_config.NumberColumn("Before any views", format="percent"),
-            "within_24h_share": st.column_config.NumberColumn("Within 24 h", format="percent"),
-            "p50_views": st.column_config.NumberColumn("P50 views", format="%.0f"),
-            "p90_views": st.column_config.NumberColumn("P90 views", format="%.0f"),
+            "tickets": count_column("Actioned", METRICS["exposure"].definition),
+            "zero_view_share": percent_column("Before any views"),
+            "within_24h_share": percent_column("Within 24 h"),
+            "p50_views": decimal_column("P50 views", digits=0),
+            "p90_views": decimal_column("P90 views", digits=0),
         },
     )
     if exposure.ranking is None and missing_inputs(ctx.dataset, "open_backlog") is None:
@@ -311,8 +304,8 @@ def _exposure(ctx: PageContext, view: TurnaroundView, headline: Headline) -> Non
                 "surface": "Surface",
                 "market": "Market",
                 "created_at": st.column_config.DatetimeColumn("Created (UTC)"),
-                "age_hours": st.column_config.NumberColumn("Open for (h)", format="%.1f"),
-                "views_so_far": st.column_config.NumberColumn("Views so far", format="%.0f"),
+                "age_hours": decimal_column("Open for (h)"),
+                "views_so_far": decimal_column("Views so far", digits=0),
                 "estimated": st.column_config.CheckboxColumn("Estimated", help="Views estimated from the group's rate"),
             },
         )
@@ -321,7 +314,7 @@ def _exposure(ctx: PageContext, view: TurnaroundView, headline: Headline) -> Non
 def _hour_of_week(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
     if not ctx.has_rows("the hour-of-week view (it needs each ticket's creation hour)"):
         return
-    grid = loaders.hour_of_week(ctx.dataset, ctx.signature, ctx.filters)
+    grid = loaders.hour_of_week(ctx.dataset, ctx.filters)
     st.caption(
         "By the weekday and hour (UTC) tickets were created. Gaps in vendor shifts show as slow cells; "
         "use the vendor filter to look at one vendor."
@@ -349,9 +342,9 @@ def _sources(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None
         {
             "source": "Source",
             "detection": "Detection",
-            "ticket_share": st.column_config.NumberColumn("Share of tickets", format="percent"),
-            "tickets": st.column_config.NumberColumn("Tickets", format="localized"),
-            "measured": st.column_config.NumberColumn("Measured", format="localized"),
+            "ticket_share": percent_column("Share of tickets"),
+            "tickets": count_column("Tickets"),
+            "measured": count_column("Measured"),
         },
     )
 
@@ -362,12 +355,10 @@ def _table(frame: pl.DataFrame, key: str, column_config: dict) -> None:
     if "p99_hours" in frame.columns and frame.height and frame["p99_hours"].null_count() == frame.height:
         frame = frame.drop("p99_hours")
     durations = {c: label for c, label in DURATION_COLUMNS.items() if c in frame.columns}
-    st.dataframe(
+    table(
         frame.with_columns(pl.col(pl.String).fill_null("(not given)"), *[pl.col(c) * 60 for c in durations]),
-        hide_index=True,
-        key=key,
-        column_config={c: st.column_config.NumberColumn(label, format="%.2f") for c, label in durations.items()}
-        | column_config,
+        key,
+        {c: decimal_column(label, digits=2) for c, label in durations.items()} | column_config,
     )
 
 

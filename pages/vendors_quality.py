@@ -7,16 +7,18 @@ import polars as pl
 import streamlit as st
 
 from dashboard import loaders
-from dashboard.charts import (
+from dashboard.charts.quality import (
     before_after_chart,
     error_types_chart,
     interval_chart,
     matrix_heatmap,
     vendor_trend_chart,
 )
+from dashboard.components import count_column, decimal_column, explain_missing, percent_column, table
 from dashboard.context import PageContext
-from queries import quality, vendors
-from queries.metrics import METRICS, missing_inputs
+from queries.analyses import quality, vendors
+from queries.definitions import METRICS
+from queries.metrics import missing_inputs
 
 SCORECARD_SPLITS = {
     "Vendor": (),
@@ -31,11 +33,39 @@ TREND_MEASURES = {
     "Appeal overturn rate": ("overturn_rate", "overturn_ci_low", "overturn_ci_high", "overturn rate"),
     "Throughput": ("handled_per_productive_hour", None, None, "decisions per productive hour"),
 }
+# title: (measure, column prefix of its interval and flag, sample size)
+SCORECARD_CHARTS = {
+    "QA accuracy": ("qa_accuracy", "qa", "qa_reviews"),
+    "SLA attainment": ("sla_attainment", "sla", "sla_measured"),
+}
 APPEAL_GROUPS = {"Policy domain": "policy_domain", "Vendor": "vendor", "Market": "market"}
 GAP_GROUPS = {
     "Policy domain": ("policy_domain",),
     "Policy domain × market": ("policy_domain", "market"),
     "Policy domain × language": ("policy_domain", "language"),
+}
+# Capacity coverage by language or policy domain: the columns after the leading ones, their labels and flags.
+COVERAGE_COLUMNS = (
+    "vendors",
+    "top_vendor_share",
+    "vendor_list",
+    "tickets",
+    "previous_tickets",
+    "change_share",
+    "single_vendor",
+    "low_fte",
+    "rising_demand",
+)
+COVERAGE_CONFIG = {
+    "single_vendor": st.column_config.CheckboxColumn("Single vendor", help=vendors.DEFINITIONS["top_vendor_share"]),
+    "low_fte": st.column_config.CheckboxColumn("Low FTE", help=vendors.DEFINITIONS["fte"]),
+    "rising_demand": st.column_config.CheckboxColumn("Rising demand", help=vendors.DEFINITIONS["rising_demand"]),
+    "top_vendor_share": percent_column("Top vendor share", vendors.DEFINITIONS["top_vendor_share"]),
+    "vendor_list": st.column_config.TextColumn("Vendors (largest first)"),
+    "vendors": count_column("Vendors"),
+    "tickets": count_column("Tickets", METRICS["volume"].definition),
+    "previous_tickets": count_column("Previous", "Tickets in the previous equal period."),
+    "change_share": percent_column("Change", "Tickets vs the previous equal period."),
 }
 QA_PERIODS = {"Whole period": None, "Week": "week", "Month": "month"}
 CHANGE_LABELS = {
@@ -49,17 +79,15 @@ CHANGE_LABELS = {
 VS_REST = quality.DEFINITIONS["vs_rest"]
 CI = quality.DEFINITIONS["ci"]
 
-
-def _pct(label: str, help_text: str) -> st.column_config.NumberColumn:
-    return st.column_config.NumberColumn(label, format="percent", help=help_text)
+LOW_FTE = "A language or policy domain with fewer scheduled FTE than this is flagged as thinly staffed."
 
 
-def _count(label: str, help_text: str | None = None) -> st.column_config.NumberColumn:
-    return st.column_config.NumberColumn(label, format="localized", help=help_text)
-
-
-def _num(label: str, help_text: str, digits: int = 1) -> st.column_config.NumberColumn:
-    return st.column_config.NumberColumn(label, format=f"%.{digits}f", help=help_text)
+def _interval_columns(prefix: str, short: str) -> dict:
+    """Labels of the bounds of a share's 95 % interval (`{prefix}_ci_low`, `{prefix}_ci_high`)."""
+    return {
+        f"{prefix}_ci_low": percent_column(f"{short} low", CI),
+        f"{prefix}_ci_high": percent_column(f"{short} high", CI),
+    }
 
 
 COLUMNS = {
@@ -70,41 +98,39 @@ COLUMNS = {
     "policy_domain": "Policy domain",
     "market": "Market",
     "period": st.column_config.DateColumn("Period from", help="First day of the week (Monday) or month, UTC."),
-    "scheduled_fte": _num("Scheduled FTE", vendors.DEFINITIONS["scheduled_fte"], 2),
-    "productive_hours": _num("Productive h", vendors.DEFINITIONS["productive_hours"]),
-    "handled": _count("Handled", vendors.DEFINITIONS["handled"]),
-    "handled_per_productive_hour": _num("Per productive h", vendors.DEFINITIONS["handled_per_productive_hour"]),
-    "handle_hours": _num("Handle h", vendors.DEFINITIONS["handle_hours"]),
-    "mean_handle_seconds": _num("Mean handle s", METRICS["handle_time"].definition, 0),
-    "occupancy_share": _pct("Occupancy", vendors.DEFINITIONS["occupancy_share"]),
-    "quality_adjusted_per_productive_hour": _num(
+    "scheduled_fte": decimal_column("Scheduled FTE", vendors.DEFINITIONS["scheduled_fte"], 2),
+    "productive_hours": decimal_column("Productive h", vendors.DEFINITIONS["productive_hours"]),
+    "handled": count_column("Handled", vendors.DEFINITIONS["handled"]),
+    "handled_per_productive_hour": decimal_column(
+        "Per productive h", vendors.DEFINITIONS["handled_per_productive_hour"]
+    ),
+    "handle_hours": decimal_column("Handle h", vendors.DEFINITIONS["handle_hours"]),
+    "mean_handle_seconds": decimal_column("Mean handle s", METRICS["handle_time"].definition, 0),
+    "occupancy_share": percent_column("Occupancy", vendors.DEFINITIONS["occupancy_share"]),
+    "quality_adjusted_per_productive_hour": decimal_column(
         "Quality-adjusted per h", vendors.DEFINITIONS["quality_adjusted_per_productive_hour"]
     ),
-    "quality_adjusted_low": _num("… low", CI),
-    "quality_adjusted_high": _num("… high", CI),
-    "sla_measured": _count("SLA n", METRICS["sla"].definition),
-    "sla_attainment": _pct("SLA attainment", vendors.DEFINITIONS["sla_attainment"]),
-    "sla_ci_low": _pct("SLA low", CI),
-    "sla_ci_high": _pct("SLA high", CI),
+    "quality_adjusted_low": decimal_column("… low", CI),
+    "quality_adjusted_high": decimal_column("… high", CI),
+    "sla_measured": count_column("SLA n", METRICS["sla"].definition),
+    "sla_attainment": percent_column("SLA attainment", vendors.DEFINITIONS["sla_attainment"]),
+    **_interval_columns("sla", "SLA"),
     "sla_vs_rest": st.column_config.TextColumn("SLA vs others", help=VS_REST),
-    "qa_reviews": _count("QA n", "QA reviews in the period."),
-    "qa_accuracy": _pct("QA accuracy", vendors.DEFINITIONS["qa_accuracy"]),
-    "qa_ci_low": _pct("QA low", CI),
-    "qa_ci_high": _pct("QA high", CI),
+    "qa_reviews": count_column("QA n", "QA reviews in the period."),
+    "qa_accuracy": percent_column("QA accuracy", vendors.DEFINITIONS["qa_accuracy"]),
+    **_interval_columns("qa", "QA"),
     "qa_vs_rest": st.column_config.TextColumn("QA vs others", help=VS_REST),
-    "appealed": _count("Appealed", METRICS["appeals"].definition),
-    "overturn_rate": _pct("Overturn rate", vendors.DEFINITIONS["overturn_rate"]),
-    "overturn_ci_low": _pct("Overturn low", CI),
-    "overturn_ci_high": _pct("Overturn high", CI),
+    "appealed": count_column("Appealed", METRICS["appeals"].definition),
+    "overturn_rate": percent_column("Overturn rate", vendors.DEFINITIONS["overturn_rate"]),
+    **_interval_columns("overturn", "Overturn"),
     "overturn_vs_rest": st.column_config.TextColumn("Overturns vs others", help=VS_REST),
-    "reviews": _count("Reviews", "QA reviews in the period (n)."),
-    "accuracy": _pct("Accuracy", quality.DEFINITIONS["accuracy"]),
-    "ci_low": _pct("95 % low", CI),
-    "ci_high": _pct("95 % high", CI),
-    "tickets": _count("Tickets", METRICS["appeals"].definition),
-    "appeal_rate": _pct("Appeal rate", METRICS["appeals"].definition),
-    "appeal_ci_low": _pct("Appeal low", CI),
-    "appeal_ci_high": _pct("Appeal high", CI),
+    "reviews": count_column("Reviews", "QA reviews in the period (n)."),
+    "accuracy": percent_column("Accuracy", quality.DEFINITIONS["accuracy"]),
+    "ci_low": percent_column("95 % low", CI),
+    "ci_high": percent_column("95 % high", CI),
+    "tickets": count_column("Tickets", METRICS["appeals"].definition),
+    "appeal_rate": percent_column("Appeal rate", METRICS["appeals"].definition),
+    **_interval_columns("appeal", "Appeal"),
 }
 
 
@@ -112,7 +138,7 @@ def _change_columns() -> dict:
     """Labels for the previous value, the change and its significance of each compared measure."""
     config: dict = {}
     for measure, (label, unit) in CHANGE_LABELS.items():
-        make = {"pct": _pct, "count": _count, "num": _num}[unit]
+        make = {"pct": percent_column, "count": count_column, "num": decimal_column}[unit]
         config[f"{measure}_previous"] = make(f"{label} before", "Previous equal period.")
         config[measure] = make(label, vendors.DEFINITIONS[measure])
         config[f"{measure}_change"] = make(f"Δ {label}", "This period − the previous one (shares: in points).")
@@ -127,7 +153,7 @@ def _table(frame: pl.DataFrame, columns: list[str], key: str, extra: dict | None
     shown = [c for c in columns if c in frame.columns]
     config = {c: COLUMNS[c] for c in shown if c in COLUMNS} | (extra or {})
     data = frame.select(shown).with_columns(pl.col(pl.String).fill_null("–"))  # empty flag: not significant
-    st.dataframe(data, hide_index=True, key=key, column_config=config)
+    table(data, key, config)
 
 
 def _with_label(frame: pl.DataFrame, keys: tuple[str, ...]) -> pl.DataFrame:
@@ -143,19 +169,9 @@ def render(ctx: PageContext) -> None:
         f"{ctx.filters.describe()} · 95 % intervals with their sample sizes (n); a row is marked better or worse "
         "only when the difference is statistically significant."
     )
-    tabs = st.tabs(["Vendors", "Capacity", "Quality", "Appeals", "Policy gaps", "Training"])
-    with tabs[0]:
-        _vendors(ctx)
-    with tabs[1]:
-        _capacity(ctx)
-    with tabs[2]:
-        _quality(ctx)
-    with tabs[3]:
-        _appeals(ctx)
-    with tabs[4]:
-        _policy_gaps(ctx)
-    with tabs[5]:
-        _training(ctx)
+    for tab, section in zip(st.tabs(list(SECTIONS)), SECTIONS.values(), strict=True):
+        with tab:
+            section(ctx)
 
 
 def _vendors(ctx: PageContext) -> None:
@@ -167,7 +183,7 @@ def _vendors(ctx: PageContext) -> None:
     label = st.selectbox("Scorecard by", list(splits), key="vendors.by")
     by = splits[label]
     keys = ("vendor", *by)
-    card = loaders.vendor_scorecard(ds, ctx.signature, ctx.filters, by)
+    card = loaders.vendor_scorecard(ds, ctx.filters, by)
 
     st.subheader("Capacity and throughput")
     if "handled" in card.columns:
@@ -217,23 +233,15 @@ def _vendors(ctx: PageContext) -> None:
         "vendors.quality_table",
     )
     labelled = _with_label(card, keys)
-    left, right = st.columns(2)
-    if "qa_accuracy" in card.columns:
-        left.markdown("**QA accuracy** (95 % interval; coloured only when significantly different)")
-        left.plotly_chart(
-            interval_chart(
-                labelled, "label", "qa_accuracy", "qa_ci_low", "qa_ci_high", "qa_reviews", flag="qa_vs_rest"
-            ),
-            key="vendors.qa_chart",
-        )
-    if "sla_attainment" in card.columns:
-        right.markdown("**SLA attainment** (95 % interval; coloured only when significantly different)")
-        right.plotly_chart(
-            interval_chart(
-                labelled, "label", "sla_attainment", "sla_ci_low", "sla_ci_high", "sla_measured", flag="sla_vs_rest"
-            ),
-            key="vendors.sla_chart",
-        )
+    for column, (title, (value, prefix, n)) in zip(st.columns(2), SCORECARD_CHARTS.items(), strict=True):
+        if value in card.columns:
+            column.markdown(f"**{title}** (95 % interval; coloured only when significantly different)")
+            column.plotly_chart(
+                interval_chart(
+                    labelled, "label", value, f"{prefix}_ci_low", f"{prefix}_ci_high", n, flag=f"{prefix}_vs_rest"
+                ),
+                key=f"vendors.{prefix}_chart",
+            )
 
     st.subheader("Change vs the previous period")
     previous = ctx.filters.previous()
@@ -247,7 +255,7 @@ def _vendors(ctx: PageContext) -> None:
     _table(card, [*keys, *changes], "vendors.changes", _change_columns())
 
     st.subheader("Weekly trend")
-    trend = loaders.vendor_trend(ds, ctx.signature, ctx.filters)
+    trend = loaders.vendor_trend(ds, ctx.filters)
     available = {k: v for k, v in TREND_MEASURES.items() if v[0] in trend.columns}
     if available:
         measure = st.selectbox("Measure", list(available), key="vendors.trend_measure")
@@ -265,93 +273,32 @@ def _capacity(ctx: PageContext) -> None:
     if missing or not ds.has("tickets", "vendor", "language", "policy_domain"):
         st.info(missing or "Capacity views need tickets.vendor, language and policy_domain; map them.")
         return
-    low_fte = st.number_input(
-        "Low FTE below",
-        min_value=0.0,
-        value=1.0,
-        step=0.5,
-        key="vendors.low_fte",
-        help="A language or policy domain with fewer scheduled FTE than this is flagged as thinly staffed.",
-    )
-    handle, language_matrix, languages, domain_matrix, domains = loaders.vendor_capacity(
-        ds, ctx.signature, ctx.filters, low_fte
-    )
+    low_fte = st.number_input("Low FTE below", min_value=0.0, value=1.0, step=0.5, key="vendors.low_fte", help=LOW_FTE)
+    handle, language_matrix, languages, domain_matrix, domains = loaders.vendor_capacity(ds, ctx.filters, low_fte)
     st.caption(
         "Capacity is every vendor's (the vendor filter does not apply); demand follows the other filters. "
         "Flags: single vendor (one vendor gives ≥ 90 % of the capacity), low FTE, rising demand (≥ 20 % more "
         "tickets than the previous period, and significantly so)."
     )
-    flags = {
-        "single_vendor": st.column_config.CheckboxColumn("Single vendor", help=vendors.DEFINITIONS["top_vendor_share"]),
-        "low_fte": st.column_config.CheckboxColumn("Low FTE", help=vendors.DEFINITIONS["fte"]),
-        "rising_demand": st.column_config.CheckboxColumn("Rising demand", help=vendors.DEFINITIONS["rising_demand"]),
-        "top_vendor_share": _pct("Top vendor share", vendors.DEFINITIONS["top_vendor_share"]),
-        "vendor_list": st.column_config.TextColumn("Vendors (largest first)"),
-        "vendors": _count("Vendors"),
-        "tickets": _count("Tickets", METRICS["volume"].definition),
-        "previous_tickets": _count("Previous", "Tickets in the previous equal period."),
-        "change_share": _pct("Change", "Tickets vs the previous equal period."),
-    }
     st.subheader("By language")
-    _table(
+    _coverage(
         languages,
-        [
-            "language",
-            "fte",
-            "productive_hours",
-            "occupancy_share",
-            "vendors",
-            "top_vendor_share",
-            "vendor_list",
-            "tickets",
-            "previous_tickets",
-            "change_share",
-            "single_vendor",
-            "low_fte",
-            "rising_demand",
-        ],
-        "vendors.languages",
-        flags | {"fte": _num("Scheduled FTE", vendors.DEFINITIONS["fte"], 2)},
-    )
-    st.caption("Scheduled FTE per vendor and language (average per day).")
-    st.plotly_chart(
-        matrix_heatmap(
-            language_matrix, "language", "vendor", "scheduled_fte", text_format=".2f", colorscale="Blues", title="FTE"
-        ),
-        key="vendors.language_matrix",
+        language_matrix,
+        ["language", "fte", "productive_hours", "occupancy_share"],
+        fte=decimal_column("Scheduled FTE", vendors.DEFINITIONS["fte"], 2),
+        fte_value="scheduled_fte",
+        note="Scheduled FTE per vendor and language (average per day).",
+        stem="language",
     )
     st.subheader("By policy domain")
-    _table(
+    _coverage(
         domains,
-        [
-            "policy_domain",
-            "fte",
-            "handle_hours",
-            "vendors",
-            "top_vendor_share",
-            "vendor_list",
-            "tickets",
-            "previous_tickets",
-            "change_share",
-            "single_vendor",
-            "low_fte",
-            "rising_demand",
-        ],
-        "vendors.domains",
-        flags | {"fte": _num("FTE equivalent", vendors.DEFINITIONS["fte_equivalent"], 2)},
-    )
-    st.caption(vendors.DEFINITIONS["fte_equivalent"])
-    st.plotly_chart(
-        matrix_heatmap(
-            domain_matrix,
-            "policy_domain",
-            "vendor",
-            "fte_equivalent",
-            text_format=".2f",
-            colorscale="Blues",
-            title="FTE",
-        ),
-        key="vendors.domain_matrix",
+        domain_matrix,
+        ["policy_domain", "fte", "handle_hours"],
+        fte=decimal_column("FTE equivalent", vendors.DEFINITIONS["fte_equivalent"], 2),
+        fte_value="fte_equivalent",
+        note=vendors.DEFINITIONS["fte_equivalent"],
+        stem="domain",
     )
     st.subheader("Handle time by policy domain")
     st.caption(
@@ -372,26 +319,44 @@ def _capacity(ctx: PageContext) -> None:
     )
 
 
+def _coverage(
+    frame: pl.DataFrame,
+    matrix: pl.DataFrame,
+    leading: list[str],
+    *,
+    fte: st.column_config.NumberColumn,
+    fte_value: str,
+    note: str,
+    stem: str,
+) -> None:
+    """Capacity coverage by `leading[0]`: a table (the leading columns, then vendors, demand and flags), `note`,
+    and the vendor × group heatmap of the matrix's `fte_value`."""
+    _table(frame, [*leading, *COVERAGE_COLUMNS], f"vendors.{stem}s", COVERAGE_CONFIG | {"fte": fte})
+    st.caption(note)
+    st.plotly_chart(
+        matrix_heatmap(matrix, leading[0], "vendor", fte_value, text_format=".2f", colorscale="Blues", title="FTE"),
+        key=f"vendors.{stem}_matrix",
+    )
+
+
 def _quality(ctx: PageContext) -> None:
     ds = ctx.dataset
-    missing = missing_inputs(ds, "qa_accuracy")
-    if missing:
-        st.info(missing)
+    if explain_missing(missing_inputs(ds, "qa_accuracy")):
         return
     st.subheader("QA accuracy by vendor × policy domain")
-    overall = loaders.qa_accuracy(ds, ctx.signature, ctx.filters, ("vendor", "policy_domain"), None)
+    overall = loaders.qa_accuracy(ds, ctx.filters, ("vendor", "policy_domain"), None)
     st.caption("Colour: accuracy; hover for the number of reviews. " + CI)
     st.plotly_chart(
         matrix_heatmap(overall, "policy_domain", "vendor", "accuracy", n="reviews", title="accuracy"),
         key="vendors.qa_matrix",
     )
     period_label = st.selectbox("Table by", list(QA_PERIODS), key="vendors.qa_period")
-    table = loaders.qa_accuracy(ds, ctx.signature, ctx.filters, ("vendor", "policy_domain"), QA_PERIODS[period_label])
+    table = loaders.qa_accuracy(ds, ctx.filters, ("vendor", "policy_domain"), QA_PERIODS[period_label])
     _table(table, ["vendor", "policy_domain", "period", "reviews", "accuracy", "ci_low", "ci_high"], "vendors.qa_table")
 
     st.subheader("Agreement between moderators and QA (Cohen's kappa)")
     if ds.has("qa_reviews", "moderator_decision", "qa_decision"):
-        kappa = loaders.agreement(ds, ctx.signature, ctx.filters)
+        kappa = loaders.agreement(ds, ctx.filters)
         st.caption(quality.DEFINITIONS["kappa"])
         st.plotly_chart(
             interval_chart(
@@ -411,7 +376,7 @@ def _quality(ctx: PageContext) -> None:
 
     st.subheader("Error types")
     if ds.has("qa_reviews", "error_type"):
-        errors = loaders.error_types(ds, ctx.signature, ctx.filters)
+        errors = loaders.error_types(ds, ctx.filters)
         st.caption(quality.DEFINITIONS["error_share"])
         st.plotly_chart(error_types_chart(errors), key="vendors.error_types")
     else:
@@ -421,7 +386,7 @@ def _quality(ctx: PageContext) -> None:
     margin_points = st.slider(
         "Wanted precision (± points)", 1, 10, 3, key="vendors.margin", help=quality.DEFINITIONS["reviews_needed"]
     )
-    plan = loaders.sampling_plan(ds, ctx.signature, ctx.filters, margin_points / 100)
+    plan = loaders.sampling_plan(ds, ctx.filters, margin_points / 100)
     short = plan.filter(pl.col("reviews_short") > 0)
     cols = st.columns(3)
     cols[0].metric(
@@ -454,18 +419,16 @@ def _quality(ctx: PageContext) -> None:
         ],
         "vendors.sampling",
         {
-            "margin_now": _pct("± now", "Half the width of the current Wilson 95 % interval."),
-            "reviews_needed": _count("Needed", quality.DEFINITIONS["reviews_needed"]),
-            "reviews_short": _count("Short by", "Reviews needed − reviews done (0 when enough)."),
+            "margin_now": percent_column("± now", "Half the width of the current Wilson 95 % interval."),
+            "reviews_needed": count_column("Needed", quality.DEFINITIONS["reviews_needed"]),
+            "reviews_short": count_column("Short by", "Reviews needed − reviews done (0 when enough)."),
         },
     )
 
 
 def _appeals(ctx: PageContext) -> None:
     ds = ctx.dataset
-    missing = missing_inputs(ds, "appeals")
-    if missing:
-        st.info(missing)
+    if explain_missing(missing_inputs(ds, "appeals")):
         return
     groups = {k: v for k, v in APPEAL_GROUPS.items() if ds.has("tickets", v)}
     if not groups:
@@ -473,7 +436,7 @@ def _appeals(ctx: PageContext) -> None:
         return
     label = st.selectbox("Appeals by", list(groups), key="vendors.appeals_by")
     column = groups[label]
-    frame = loaders.appeals(ds, ctx.signature, ctx.filters, column)
+    frame = loaders.appeals(ds, ctx.filters, [column])
     st.caption(
         METRICS["appeals"].definition
         + " Overturns are a second quality signal: a decision reversed on appeal was wrong or unclear."
@@ -495,7 +458,7 @@ def _appeals(ctx: PageContext) -> None:
             "overturn_vs_rest",
         ],
         "vendors.appeals_table",
-        {"overturned": _count("Overturned", METRICS["appeals"].definition)},
+        {"overturned": count_column("Overturned", METRICS["appeals"].definition)},
     )
     st.plotly_chart(
         interval_chart(
@@ -520,7 +483,7 @@ def _policy_gaps(ctx: PageContext) -> None:
         return
     groups = {k: v for k, v in GAP_GROUPS.items() if all(ds.has("tickets", c) for c in v[1:])}
     label = st.selectbox("Look for gaps by", list(groups), key="vendors.gaps_by")
-    gaps = loaders.policy_gaps(ds, ctx.signature, ctx.filters, groups[label])
+    gaps = loaders.policy_gaps(ds, ctx.filters, groups[label])
     candidates = gaps.filter(pl.col("signals") > 0)
     st.metric(
         "Policy-gap candidates",
@@ -558,15 +521,15 @@ def _policy_gaps(ctx: PageContext) -> None:
         ],
         "vendors.gaps",
         {
-            "signals": _count("Signals", "How many of the three signals fired (0–3)."),
+            "signals": count_column("Signals", "How many of the three signals fired (0–3)."),
             "evidence": st.column_config.TextColumn("Evidence", width="large"),
-            "kappa": _num("Kappa", quality.DEFINITIONS["kappa"], 2),
-            "vendors_compared": _count("Vendors compared", "Vendors with enough reviews here and elsewhere."),
-            "vendors_worse": _count("Vendors worse here", quality.DEFINITIONS["vendors_worse"]),
-            "appealed": _count("Human appeals", "Appealed human decisions (with a vendor)."),
-            "overturn_rate": _pct("Human overturn rate", "Overturned / appealed human decisions."),
-            "cells_compared": _count("Similar groups compared", quality.DEFINITIONS["split"]),
-            "cells_split": _count("Split", quality.DEFINITIONS["split"]),
+            "kappa": decimal_column("Kappa", quality.DEFINITIONS["kappa"], 2),
+            "vendors_compared": count_column("Vendors compared", "Vendors with enough reviews here and elsewhere."),
+            "vendors_worse": count_column("Vendors worse here", quality.DEFINITIONS["vendors_worse"]),
+            "appealed": count_column("Human appeals", "Appealed human decisions (with a vendor)."),
+            "overturn_rate": percent_column("Human overturn rate", "Overturned / appealed human decisions."),
+            "cells_compared": count_column("Similar groups compared", quality.DEFINITIONS["split"]),
+            "cells_split": count_column("Split", quality.DEFINITIONS["split"]),
         },
     )
 
@@ -574,7 +537,7 @@ def _policy_gaps(ctx: PageContext) -> None:
 def _training(ctx: PageContext) -> None:
     ds = ctx.dataset
     missing = missing_inputs(ds, "qa_accuracy")
-    events = loaders.change_events(ds, ctx.signature)
+    events = loaders.change_events(ds)
     if missing or events.is_empty():
         st.info(
             missing
@@ -595,9 +558,7 @@ def _training(ctx: PageContext) -> None:
     )
     window = right.slider("Window (days each side)", 14, 182, 56, step=7, key="vendors.training_window")
     event = rows[index]
-    effects = loaders.training_effects(
-        ds, ctx.signature, ctx.filters, event["start"], window, event["policy_domain"], event["market"]
-    )
+    effects = loaders.training_effects(ds, ctx.filters, event["start"], window, event["policy_domain"], event["market"])
     st.caption(
         f"Error rate (1 − QA accuracy) per vendor × policy domain in the {window} days before {event['start']} and "
         f"the {window} days from it; the selected period's dates do not apply, the other filters do. Change: after "
@@ -624,15 +585,25 @@ def _training(ctx: PageContext) -> None:
         ],
         "vendors.training_table",
         {
-            "reviews_before": _count("n before"),
-            "reviews_after": _count("n after"),
-            "error_rate_before": _pct("Error rate before", CI),
-            "error_rate_after": _pct("Error rate after", CI),
-            "error_rate_change": _pct("Change", quality.DEFINITIONS["error_rate_change"]),
-            "change_ci_low": _pct("Change low", CI),
-            "change_ci_high": _pct("Change high", CI),
+            "reviews_before": count_column("n before"),
+            "reviews_after": count_column("n after"),
+            "error_rate_before": percent_column("Error rate before", CI),
+            "error_rate_after": percent_column("Error rate after", CI),
+            "error_rate_change": percent_column("Change", quality.DEFINITIONS["error_rate_change"]),
+            **_interval_columns("change", "Change"),
             "significant": st.column_config.TextColumn(
                 "Significant change", help="Only when the change's 95 % interval excludes zero."
             ),
         },
     )
+
+
+# Tab label → section; each section gets the page context.
+SECTIONS = {
+    "Vendors": _vendors,
+    "Capacity": _capacity,
+    "Quality": _quality,
+    "Appeals": _appeals,
+    "Policy gaps": _policy_gaps,
+    "Training": _training,
+}

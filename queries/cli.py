@@ -11,21 +11,22 @@ from pathlib import Path
 
 import polars as pl
 
-from queries import dsa
-from queries.any_source import created_days
-from queries.commandline import render, run
+from queries.analyses import dsa
+from queries.analyses.spikes import SpikeSettings, detect_spikes
+from queries.commandline import command_parser, render, run
 from queries.contract import TICKETS, contract_markdown
-from queries.dataset import Dataset, load_dataset
+from queries.definitions import METRICS
 from queries.demo import generate_demo
 from queries.docs import metrics_markdown
+from queries.engines import created_days
 from queries.errors import SourceError
 from queries.filters import PERIODS, Filters
-from queries.metrics import METRICS, missing_inputs, summarize
+from queries.metrics import missing_inputs, summarize
 from queries.sla import load_sla_policy
-from queries.spikes import SpikeSettings, detect_spikes
-from queries.validation import TableReport
-from queries.warehouse import Warehouse, connect_warehouse, is_database_url, mask_password
-from queries.warehouse_load import load_warehouse
+from queries.sources.dataset import Dataset, load_dataset
+from queries.sources.validation import TableReport
+from queries.sources.warehouse import Warehouse, connect_warehouse, is_database_url, mask_password
+from queries.sources.warehouse_load import load_warehouse
 
 DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
 
@@ -36,8 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m queries", description="Bellwether data and metrics.")
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    parser, commands = command_parser("python -m queries", "Bellwether data and metrics.")
 
     demo = commands.add_parser("demo", help="generate the demo warehouse")
     demo.add_argument("--out", required=True, type=Path, help="folder to write (replaced)")

@@ -28,6 +28,12 @@ def render(frame: pl.DataFrame, fmt: str, float_precision: int = 4) -> str:
         return str(frame)
 
 
+def command_parser(prog: str, description: str) -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
+    """A command line of subcommands (`prog COMMAND ...`): the parser and where to add its commands."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    return parser, parser.add_subparsers(required=True, metavar="COMMAND")
+
+
 def run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     """Parse and run one command; bad input prints `error: …` with the fix and exits 1, never a traceback."""
     args = parser.parse_args(argv)

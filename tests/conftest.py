@@ -1,4 +1,4 @@
-"""Shared fixtures: small hand-made sources written to temporary folders."""
+"""Shared fixtures: small sources written to temporary folders, the app on a demo, the test PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -53,6 +54,47 @@ def app_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BELLWETHER_MAPPING", raising=False)
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The test PostgreSQL server's URL (BELLWETHER_TEST_POSTGRES_URL, e.g. from .ci/postgres.sh): tests that need
+    it are skipped without one, and fail without one when CI requires it (BELLWETHER_REQUIRE_POSTGRES=1)."""
+    url = os.environ.get("BELLWETHER_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("BELLWETHER_REQUIRE_POSTGRES") == "1":
+            pytest.fail("BELLWETHER_REQUIRE_POSTGRES=1 but BELLWETHER_TEST_POSTGRES_URL is not set")
+        pytest.skip("no PostgreSQL server (set BELLWETHER_TEST_POSTGRES_URL, e.g. via .ci/postgres.sh); CI requires it")
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: str) -> Iterator[Callable[[Path], str]]:
+    """Load a source folder into a fresh database of the test server and return its URL; every database made
+    this way is dropped at the end of the session."""
+    import sqlalchemy as sa
+
+    from queries.sources.warehouse_load import load_warehouse
+
+    server = sa.create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    names: list[str] = []
+
+    def load(source: Path) -> str:
+        name = f"bellwether_test_{uuid.uuid4().hex[:10]}"
+        with server.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        names.append(name)
+        url = sa.engine.make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+        load_warehouse(source, url)
+        return url
+
+    try:
+        yield load
+    finally:
+        with server.connect() as conn:
+            for name in names:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        server.dispose()
 
 
 def _free_port() -> int:

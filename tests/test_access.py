@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from queries.access import User, load_access_policy, scope_dataset, sign_in_refusal
-from queries.dataset import load_dataset
 from queries.errors import SourceError
+from queries.sources.access import User, load_access_policy, scope_dataset, sign_in_refusal
+from queries.sources.dataset import load_dataset
 from tests.apptest import _app
 
 OTHER_VENDORS = ("harbor_trust", "meridian_review", "sentinel_ops")  # names no atlas_cx user may see
@@ -246,11 +246,11 @@ def test_exports_built_for_a_vendor_scoped_user_name_no_other_vendor(data_dir: P
 
     from forecasting.plan import Scenario
     from forecasting.planner import capacity_plan, forecast_view
+    from queries.analyses.spikes import detect_spikes
+    from queries.analyses.transparency import transparency_figures, transparency_html
+    from queries.analyses.vendors import scorecard
     from queries.export import safe_csv
     from queries.filters import Filters
-    from queries.spikes import detect_spikes
-    from queries.transparency import transparency_figures, transparency_html
-    from queries.vendors import scorecard
 
     ds = scope_dataset(load_dataset(data_dir / "demo"), "atlas_cx")
     f = Filters(dt.date(2026, 3, 9), dt.date(2026, 6, 30))

@@ -11,9 +11,9 @@ import pytest
 from streamlit.proto.Metric_pb2 import Metric as MetricProto
 
 from dashboard.components import format_value
-from queries.dataset import load_dataset
 from queries.filters import Filters
 from queries.metrics import summarize
+from queries.sources.dataset import load_dataset
 from tests.apptest import DEMO_END, metrics_by_label, run
 
 pytestmark = pytest.mark.usefixtures("app_env")
@@ -221,7 +221,7 @@ def test_every_page_survives_a_minimal_source_and_an_empty_selection(page, tmp_p
 
 
 def test_overview_without_a_previous_period_says_so_instead_of_a_change(data_dir: Path):
-    from queries.any_source import created_days
+    from queries.engines import created_days
 
     first, _ = created_days(load_dataset(data_dir / "demo"))
     at = run(params={"start": str(first), "end": str(first + dt.timedelta(days=27))})

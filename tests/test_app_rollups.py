@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from dashboard.components import format_value
-from queries.dataset import load_dataset
 from queries.filters import Filters
+from queries.histogram import PERCENTILE_ERROR_BOUND
 from queries.metrics import summarize
-from queries.rollups import PERCENTILE_ERROR_BOUND
+from queries.sources.dataset import load_dataset
 from tests.apptest import DEMO_END, metrics_by_label, run
 from tests.test_app_trends import WIDE, spike_list
 
@@ -131,9 +131,9 @@ def test_data_health_counts_the_rolled_up_tickets(rolled_up: None, data_dir: Pat
 
 
 def test_percentiles_beyond_the_exact_read_limit_are_explained(rolled_up: None, monkeypatch: pytest.MonkeyPatch):
-    import queries.rollups
+    from queries.engines.rollups import read as rollup_read
 
-    monkeypatch.setattr(queries.rollups, "EXACT_ROWS_LIMIT", 0)  # as if the selection held too many rows
+    monkeypatch.setattr(rollup_read, "EXACT_ROWS_LIMIT", 0)  # as if the selection held too many rows
     at = run(params={**PARAMS, "policy_domain": "hateful_conduct"})  # two filtered dimensions: no histogram holds both
     tiles = metrics_by_label(at)
     assert tiles["P50 time to action"] == "–" and tiles["Tickets received"] != "–"

@@ -8,9 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from queries.dataset import load_dataset
+from queries.analyses.spikes import detect_spikes
 from queries.filters import Filters
-from queries.spikes import detect_spikes
+from queries.sources.dataset import load_dataset
 from tests.apptest import DEMO_END, run
 
 pytestmark = pytest.mark.usefixtures("app_env")

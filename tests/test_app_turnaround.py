@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.charts import duration_label
-from queries.dataset import load_dataset
+from dashboard.charts.turnaround import duration_label
+from queries.analyses.turnaround import turnaround
 from queries.filters import Filters
 from queries.metrics import summarize
-from queries.turnaround import turnaround
+from queries.sources.dataset import load_dataset
 from tests.apptest import DEMO_END, metrics_by_label, run
 
 pytestmark = pytest.mark.usefixtures("app_env")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from queries.dataset import load_dataset
+from queries.analyses.quality import sampling_plan
+from queries.analyses.vendors import scorecard
 from queries.filters import Filters
-from queries.quality import sampling_plan
 from queries.sla import load_sla_policy
-from queries.vendors import scorecard
+from queries.sources.dataset import load_dataset
 from tests.apptest import DEMO_END, metrics_by_label, run
 
 pytestmark = pytest.mark.usefixtures("app_env")

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("app_env")
 @pytest.fixture(scope="module")
 def warehouse_url(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The small demo loaded into a SQLite warehouse with `load-warehouse`'s library function."""
-    from queries.warehouse_load import load_warehouse
+    from queries.sources.warehouse_load import load_warehouse
 
     url = f"sqlite:///{tmp_path_factory.mktemp('warehouse') / 'demo.db'}"
     load_warehouse(data_dir / "demo", url)

@@ -8,12 +8,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from queries.any_source import created_days
-from queries.dataset import Dataset, load_dataset
+from queries.engines import created_days
+from queries.engines.rollups.source import open_rolled_up, ticket_rows
 from queries.errors import SourceError
 from queries.filters import Filters
 from queries.metrics import data_as_of, summarize
-from queries.rolled_up import open_rolled_up, ticket_rows
+from queries.sources.dataset import Dataset, load_dataset
 
 
 def good_parquet(path: Path) -> None:

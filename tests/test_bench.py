@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from bench.scale_data import add_next_day, ensure_scale_data
-from queries.dataset import load_dataset
+from queries.sources.dataset import load_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -21,9 +21,9 @@ from forecasting.plan import (
     planning_inputs,
     supply_by_vendor,
 )
-from queries.dataset import load_dataset
 from queries.demo import generate_demo
 from queries.filters import Filters
+from queries.sources.dataset import load_dataset
 
 END = dt.date(2026, 3, 31)
 PERIOD = Filters(END - dt.timedelta(days=27), END)

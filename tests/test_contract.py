@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from queries.analyses.overview import KPI_TILES
 from queries.contract import ORDER_RULES, TABLES, contract_markdown
+from queries.definitions import METRICS
 from queries.docs import metrics_markdown
-from queries.metrics import METRICS
-from queries.overview import KPI_TILES
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

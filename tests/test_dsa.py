@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from queries.dsa import (
+from queries.analyses.dsa import (
     SHIPPED_DIR,
     benchmark_daily,
     build_extract,
@@ -77,8 +77,8 @@ def test_category_mix_shares_and_taxonomy_change():
 
 
 def test_own_metrics_on_the_same_scales(tmp_path: Path):
-    from queries.dataset import load_dataset
     from queries.demo import generate_demo
+    from queries.sources.dataset import load_dataset
 
     generate_demo(tmp_path / "demo", days=40, tickets_per_day=200, seed=3, end=dt.date(2025, 12, 31))
     ds = load_dataset(tmp_path / "demo")

@@ -10,8 +10,8 @@ import polars as pl
 
 from forecasting.backtest import forecast_series
 from forecasting.history import ticket_series
-from queries.dataset import load_dataset
 from queries.filters import Filters
+from queries.sources.dataset import load_dataset
 
 START = dt.date(2025, 1, 1)
 

@@ -225,3 +225,17 @@ def test_split_intraday_adds_back_to_the_daily_forecast() -> None:
     )
     for column in ("mean", "lo_80", "hi_95"):
         np.testing.assert_allclose(summed[column].to_numpy(), daily[column].to_numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["ets", "seasonal_regression"])
+def test_an_estimation_failure_falls_back_to_seasonal_naive_with_a_note(name: str) -> None:
+    rng = np.random.default_rng(1)
+    data = pl.DataFrame(
+        {"ds": [date(2024, 1, 1) + timedelta(days=i) for i in range(120)], "y": rng.poisson(50, 120) * 1.0}
+    )
+    model = make_model(name, "s", transform="bogus").fit(data)  # the transform check raises inside the fit
+    assert isinstance(model.fallback_, SeasonalNaive)
+    assert model.note_.startswith(f"{name} could not be estimated (transform must be")
+    assert model.predict(14).equals(SeasonalNaive("s").fit(data).predict(14))
+    again = make_model(name, "s", transform="bogus").refit_like(data.head(100), model)  # a later fold refits
+    assert isinstance(again.fallback_, SeasonalNaive)

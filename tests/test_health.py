@@ -7,8 +7,8 @@ from pathlib import Path
 
 import polars as pl
 
-from queries.dataset import load_dataset
-from queries.health import rejected_rows, table_health
+from queries.analyses.health import rejected_rows, table_health
+from queries.sources.dataset import load_dataset
 
 
 def test_freshness_counts_a_date_table_as_complete_at_the_end_of_its_day(tmp_path: Path):

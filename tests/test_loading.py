@@ -8,11 +8,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from queries.dataset import load_dataset
 from queries.errors import SourceError
-from queries.mapping import load_mapping
-from queries.sources import locate_tables
-from queries.validation import scan_files
+from queries.sources.dataset import load_dataset
+from queries.sources.files import locate_tables
+from queries.sources.mapping import load_mapping
+from queries.sources.validation import scan_files
 
 GOOD = """
 ticket_id,created_at,first_action_at,closed_at,source,priority

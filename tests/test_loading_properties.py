@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from queries.dataset import load_dataset
+from queries.sources.dataset import load_dataset
 
 BASE = dt.datetime(2025, 1, 1)
 timestamps = st.one_of(

@@ -10,12 +10,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from queries.access import scope_dataset
-from queries.dataset import Dataset, load_dataset
+from queries.analyses.overview import overview_kpis, top_movers, weekly_trend
 from queries.filters import Filters
 from queries.metrics import data_as_of, summarize
-from queries.overview import overview_kpis, top_movers, weekly_trend
 from queries.sla import load_sla_policy
+from queries.sources.access import scope_dataset
+from queries.sources.dataset import Dataset, load_dataset
 
 START = dt.datetime(2025, 3, 1)
 

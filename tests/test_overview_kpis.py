@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 
 from dashboard.components import NO_PREVIOUS_DATA, format_change
-from queries.dataset import Dataset, load_dataset
+from queries.analyses.overview import Kpi, overview_kpis
 from queries.filters import Filters
-from queries.overview import Kpi, overview_kpis
+from queries.sources.dataset import Dataset, load_dataset
 
 FIRST_DAY = dt.date(2026, 3, 2)  # a Monday; DE has tickets every day to 29 March, FR only from 16 March
 

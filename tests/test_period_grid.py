@@ -14,16 +14,15 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from polars.testing import assert_frame_equal
 
-from queries.any_source import Source
 from queries.cli import main
-from queries.dataset import load_dataset
+from queries.engines import Source
+from queries.engines.rollups.source import open_rolled_up
 from queries.filters import Filters
-from queries.metrics import METRICS, missing_inputs, summarize
-from queries.rolled_up import RolledUpSource, open_rolled_up
-from queries.warehouse import connect_warehouse
-from queries.warehouse_load import load_warehouse
+from queries.metrics import summarize
+from queries.sources.dataset import load_dataset
+from queries.sources.warehouse import connect_warehouse
+from queries.sources.warehouse_load import load_warehouse
 
 # Tickets on Mon 2 March, Tue 3, Thu 5 (DE only), then none until Tue 17 March (FR only); 4, 6–16 March are empty.
 TICKETS = [
@@ -142,26 +141,6 @@ def test_per_million_dau_is_zero_on_a_day_without_tickets(engine: Source):
     assert day["tickets"] == 0 and day["dau_days"] == 1000 * 13 and day["tickets_per_million_dau"] == 0.0
 
 
-@pytest.mark.parametrize("metric", [m for m in METRICS if m != "open_backlog"])
-def test_every_engine_gives_the_rows_engine_grid(engine: Source, extracts: Path, metric: str):
-    if missing_inputs(engine, metric) is not None:  # needs ticket rows: the rollups say so instead of answering
-        with pytest.raises(ValueError, match="needs ticket rows"):
-            summarize(engine, metric, RANGE, period="day")
-        return
-    by = ["vendor"] if metric == "throughput" else ["market"]
-    expected = summarize(load_dataset(extracts), metric, RANGE, by=by, period="day")
-    assert expected.height == RANGE.days * (1 if metric == "throughput" else 2)
-    got = summarize(engine, metric, RANGE, by=by, period="day")
-    tolerance = 1e-9
-    if isinstance(engine, RolledUpSource):  # percentiles from histograms (within 2 %), no single ticket's age
-        got, expected, tolerance = (
-            got.drop("oldest_open_hours", strict=False),
-            expected.drop("oldest_open_hours", strict=False),
-            0.03,
-        )
-    assert_frame_equal(got, expected, check_exact=False, rel_tol=tolerance)
-
-
 def test_cli_summarize_by_day_lists_the_empty_days(extracts: Path, capsys: pytest.CaptureFixture[str]):
     args = ["summarize", "--source", str(extracts), "--metric", "volume", "--period", "day"]
     main([*args, "--start", "2026-03-02", "--end", "2026-03-08", "--format", "json"])
@@ -179,7 +158,7 @@ def test_cli_summarize_by_day_lists_the_empty_days(extracts: Path, capsys: pytes
 
 def test_trend_lines_and_forecast_history_do_not_join_across_empty_days(extracts: Path):
     from forecasting.history import ticket_series
-    from queries.trends import volume_over_time
+    from queries.analyses.trends import volume_over_time
 
     ds = load_dataset(extracts)
     lines = volume_over_time(ds, RANGE, "market", "day")

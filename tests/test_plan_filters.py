@@ -12,9 +12,9 @@ from polars.testing import assert_frame_equal
 
 from forecasting.plan import ALLOCATION_WEEKS, Scenario, demand_vs_supply, planning_inputs
 from forecasting.planner import ForecastView, capacity_plan, forecast_view
-from queries.dataset import Dataset, load_dataset
 from queries.demo import generate_demo
 from queries.filters import Filters
+from queries.sources.dataset import Dataset, load_dataset
 
 END = dt.date(2026, 3, 31)
 PERIOD = Filters(END - dt.timedelta(days=27), END)

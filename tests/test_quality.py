@@ -13,16 +13,11 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from queries.dataset import Dataset, load_dataset
-from queries.filters import Filters
-from queries.metrics import summarize
-from queries.quality import (
-    Z_95,
+from queries.analyses.quality import (
     agreement,
     appeals,
     change_events,
     cohens_kappa,
-    difference_bounds,
     error_types,
     policy_gaps,
     qa_accuracy,
@@ -31,9 +26,11 @@ from queries.quality import (
     sampling_plan,
     training_effects,
     versus_rest,
-    wilson_bounds,
-    wilson_interval,
 )
+from queries.filters import Filters
+from queries.intervals import Z_95, difference_bounds, wilson_bounds, wilson_interval
+from queries.metrics import summarize
+from queries.sources.dataset import Dataset, load_dataset
 
 START = dt.datetime(2026, 1, 5)  # a Monday
 DECISIONS = ("violating", "non_violating")

@@ -1,4 +1,5 @@
-"""Large extracts served from rollups (queries.rolled_up) through the same `summarize` as every source."""
+"""Large extracts served from rollups: their tickets report, and the pages' data (spikes, trends, transparency) as
+from the rows. Every metric against the rows engine: tests/test_conformance.py."""
 
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from queries.dataset import load_dataset
+from queries.engines.rollups.source import open_rolled_up, ticket_rows
 from queries.filters import Filters
-from queries.metrics import missing_inputs, summarize
-from queries.rolled_up import open_rolled_up, ticket_rows
+from queries.sources.dataset import load_dataset
 from tests.apptest import DEMO_END
 
 FILTERS = Filters(DEMO_END - dt.timedelta(days=59), DEMO_END, policy_domain=("integrity_spam_scams", "hateful_conduct"))
@@ -30,28 +30,6 @@ def test_ticket_rows_reads_parquet_footers(sources):
     assert ticket_rows(ds.source) == ds.reports["tickets"].rows_read == large.reports["tickets"].rows_read
 
 
-@pytest.mark.parametrize("by", [(), ("market",)])
-def test_per_million_dau_from_rollups_equals_the_rows(sources, by):
-    ds, large = sources
-    expected = summarize(ds, "per_million_dau", FILTERS, by=by, period="week")
-    assert_frame_equal(summarize(large, "per_million_dau", FILTERS, by=by, period="week"), expected)
-
-
-def test_counts_from_rollups_equal_the_rows(sources):
-    ds, large = sources
-    for metric in ("volume", "open_backlog", "appeals"):
-        got = summarize(large, metric, FILTERS, by=["market"])
-        assert_frame_equal(got, summarize(ds, metric, FILTERS, by=["market"]), check_exact=False, rel_tol=1e-12)
-
-
-def test_metrics_that_need_rows_are_explained_not_computed(sources):
-    _, large = sources
-    assert "ticket rows" in missing_inputs(large, "qa_accuracy")
-    assert missing_inputs(large, "volume") is None
-    with pytest.raises(ValueError, match="ticket rows"):
-        summarize(large, "throughput", FILTERS)
-
-
 def test_the_report_counts_what_the_loader_counts(sources):
     ds, large = sources
     assert large.reports["tickets"].rows_loaded == ds.reports["tickets"].rows_loaded
@@ -62,8 +40,8 @@ def test_the_report_counts_what_the_loader_counts(sources):
 
 def test_spikes_emerging_trends_and_volumes_from_rollups_equal_the_rows(sources):
     """The Trends page's data (spike scan, emerging trends, volumes per 1M DAU) is the same from rollups."""
-    from queries.spikes import scan_spikes
-    from queries.trends import emerging_trends, volume_over_time
+    from queries.analyses.spikes import scan_spikes
+    from queries.analyses.trends import emerging_trends, volume_over_time
 
     ds, large = sources
     whole = Filters(DEMO_END - dt.timedelta(days=119), DEMO_END)
@@ -85,8 +63,8 @@ def test_spikes_emerging_trends_and_volumes_from_rollups_equal_the_rows(sources)
 def test_transparency_figures_from_rollups_equal_the_rows_but_those_needing_rows(sources):
     """Every figure the rollups can give equals the rows' (the median within the histogram bound); the sections
     that group tickets by decision or language are left out and named by rows_needed."""
-    from queries.rollups import PERCENTILE_ERROR_BOUND
-    from queries.transparency import rows_needed, transparency_figures
+    from queries.analyses.transparency import rows_needed, transparency_figures
+    from queries.histogram import PERCENTILE_ERROR_BOUND
 
     ds, large = sources
     expected = transparency_figures(ds, FILTERS)

@@ -1,4 +1,5 @@
-"""Rollups against the exact metrics on the loaded Dataset, the histogram bound, the cache and rejected rows."""
+"""Rollups: the histogram bound, exact percentiles from rows, the cache, incremental builds and rejected rows.
+Every metric against the rows engine: tests/test_conformance.py."""
 
 from __future__ import annotations
 
@@ -13,26 +14,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from queries import rollups
-from queries.dataset import Dataset, load_dataset
+from queries.calc import complete_periods
 from queries.demo.generate import generate_demo
+from queries.engines.rollups import read as rollup_read
+from queries.engines.rollups.build import _Partition, _typed_rows, build_rollups
+from queries.engines.rollups.read import rollup_summary
+from queries.engines.rollups.storage import Rollups, default_cache_dir
 from queries.errors import SourceError
 from queries.filters import Filters
-from queries.histogram import ABSOLUTE_BOUND, bucket_expr, percentiles
-from queries.mapping import load_mapping
-from queries.metrics import complete_periods, summarize
-from queries.rollups import (
-    PERCENTILE_ERROR_BOUND,
-    ROLLUP_METRICS,
-    Rollups,
-    _Partition,
-    _typed_rows,
-    build_rollups,
-    default_cache_dir,
-    rollup_summary,
-)
+from queries.histogram import ABSOLUTE_BOUND, PERCENTILE_ERROR_BOUND, bucket_expr, percentiles
+from queries.metrics import summarize
 from queries.sla import SlaPolicy
-from queries.sources import TableFiles, locate_tables
+from queries.sources.dataset import Dataset, load_dataset
+from queries.sources.files import TableFiles, locate_tables
+from queries.sources.mapping import load_mapping
 
 END = dt.date(2025, 6, 30)
 PERCENTILE_COLUMNS = {"p50_hours", "p90_hours", "p50_views", "p90_views", "p50_handle_seconds", "p90_handle_seconds"}
@@ -48,9 +43,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Dataset, Rollups]:
     return load_dataset(src), r
 
 
-def answered(r: Rollups, metric: str, filters: Filters, by: list[str], period: str | None = None) -> pl.DataFrame:
-    """The rollups' answer as `summarize` gives it for a rolled-up source: every period present, sorted."""
-    return complete_periods(rollup_summary(r, metric, filters, by, period), metric, filters, by, period)
+def answered(
+    r: Rollups, metric: str, filters: Filters, by: list[str] = (), period: str | None = None, sla_policy=None
+) -> pl.DataFrame:
+    """The rollups' answer as `summarize` gives it for a rolled-up source: derived measures, every period, sorted."""
+    return complete_periods(
+        rollup_summary(r, metric, filters, by, period, sla_policy=sla_policy), metric, filters, by, period
+    )
 
 
 def assert_same(exact: pl.DataFrame, approx: pl.DataFrame) -> None:
@@ -70,61 +69,14 @@ def assert_same(exact: pl.DataFrame, approx: pl.DataFrame) -> None:
                 assert abs(g - w) <= tolerance * abs(w) + ABSOLUTE_BOUND, (column, w, g)
 
 
-CASES = [
-    (Filters(dt.date(2025, 5, 16), END), (), None),
-    (Filters(dt.date(2025, 5, 20), dt.date(2025, 6, 25)), ("market",), "week"),
-    (Filters(dt.date(2025, 6, 1), dt.date(2025, 6, 28), market=("US", "BR")), ("policy_domain", "vendor"), "day"),
-    (Filters(dt.date(2025, 5, 16), END, source=("user_report", "proactive_model")), ("surface",), "month"),
-    (
-        Filters(
-            dt.date(2025, 6, 3), dt.date(2025, 6, 9), vendor=("atlas_cx", "internal"), policy_domain=("youth_safety",)
-        ),
-        (),
-        "day",
-    ),
-]
-# Selections and ranges with no tickets: the same empty (or zero) answers as summarize.
-EMPTY_CASES = [
-    (Filters(dt.date(2025, 6, 20), dt.date(2025, 7, 10), market=("XX",)), (), "week"),
-    (Filters(END + dt.timedelta(days=10), END + dt.timedelta(days=20)), ("market",), None),
-    (Filters(END + dt.timedelta(days=10), END + dt.timedelta(days=20)), (), None),
-]
-
-
-@pytest.mark.parametrize("metric", ROLLUP_METRICS)
-@pytest.mark.parametrize("case", range(len(CASES) + len(EMPTY_CASES)))
-def test_every_rollup_metric_matches_summarize(demo: tuple[Dataset, Rollups], metric: str, case: int):
-    ds, r = demo
-    filters, by, period = (CASES + EMPTY_CASES)[case]
-    if metric == "open_backlog" and period:
-        period = None
-    exact = summarize(ds, metric, filters, by, period)
-    assert_same(exact, answered(r, metric, filters, by, period))
-
-
-def test_cases_select_real_groups(demo: tuple[Dataset, Rollups]):
-    """The filters above must select tickets, or the comparisons prove little."""
-    ds, r = demo
-    for filters, _, _ in CASES:
-        assert summarize(ds, "volume", filters)["tickets"][0] > 0, filters
-    assert r.rows == ds.reports["tickets"].rows_loaded
-    assert r.first_day() == ds.tables["tickets"]["created_at"].min().date()
-
-
-def test_sla_by_rule_matches(demo: tuple[Dataset, Rollups]):
-    ds, r = demo
-    filters = Filters(dt.date(2025, 5, 16), END)
-    assert_same(summarize(ds, "sla", filters, ["sla_rule"], "week"), answered(r, "sla", filters, ["sla_rule"], "week"))
-
-
 def test_unsupported_metric_and_policy_are_refused(demo: tuple[Dataset, Rollups]):
     _, r = demo
     filters = Filters(dt.date(2025, 6, 1), END)
     with pytest.raises(ValueError, match="cannot be answered from rollups"):
-        rollup_summary(r, "qa_accuracy", filters)
+        rollup_summary(r, "qa_accuracy", filters, [], None)
     other = type(r.sla_policy)(r.sla_policy.rules[:1], "other.toml")
     with pytest.raises(ValueError, match="another SLA policy"):
-        rollup_summary(r, "sla", filters, sla_policy=other)
+        rollup_summary(r, "sla", filters, [], None, sla_policy=other)
 
 
 @settings(max_examples=200, deadline=None)
@@ -173,7 +125,7 @@ def _same_results(a: Rollups, b: Rollups, source: Path) -> None:
     filters = Filters(END - dt.timedelta(days=25), END)
     for metric in ("volume", "time_to_close", "backlog", "handle_time", "sla"):
         by = ["market"] if metric != "backlog" else []
-        assert_same(rollup_summary(b, metric, filters, by, "week"), rollup_summary(a, metric, filters, by, "week"))
+        assert_same(answered(b, metric, filters, by, "week"), answered(a, metric, filters, by, "week"))
         assert_same(summarize(ds, metric, filters, by, "week"), answered(a, metric, filters, by, "week"))
 
 
@@ -238,7 +190,7 @@ def test_chunks_with_different_dimension_values_merge_into_one_dictionary(tmp_pa
     for metric, by in [("volume", ["market", "vendor"]), ("time_to_close", ["vendor"]), ("backlog", ["market"])]:
         assert_same(summarize(ds, metric, filters, by, "week"), answered(merged, metric, filters, by, "week"))
     one = Filters(END - dt.timedelta(days=25), END, market=("ZZ", "US"), vendor=("new_vendor", "atlas_cx"))
-    assert_same(summarize(ds, "sla", one, ["sla_rule"]), rollup_summary(merged, "sla", one, ["sla_rule"]))
+    assert_same(summarize(ds, "sla", one, ["sla_rule"]), answered(merged, "sla", one, ["sla_rule"]))
 
 
 def test_an_all_null_dimension_and_a_policy_without_rules_answer_like_summarize(tmp_path: Path):
@@ -254,7 +206,7 @@ def test_an_all_null_dimension_and_a_policy_without_rules_answer_like_summarize(
     for metric, by in [("volume", ["vendor"]), ("time_to_close", ["vendor", "market"]), ("handle_time", ["vendor"])]:
         assert_same(summarize(ds, metric, filters, by, "week"), answered(r, metric, filters, by, "week"))
     expected = summarize(ds, "sla", filters, ["sla_rule"], sla_policy=no_rules)
-    assert_same(expected, rollup_summary(r, "sla", filters, ["sla_rule"], sla_policy=no_rules))
+    assert_same(expected, answered(r, "sla", filters, ["sla_rule"], sla_policy=no_rules))
 
 
 def test_nothing_is_written_into_the_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -306,7 +258,7 @@ def test_rejected_rows_are_counted_like_the_loader(tmp_path: Path):
     assert r.rows == report.rows_loaded
     filters = Filters(END - dt.timedelta(days=9), END)
     for metric in ("volume", "handle_time", "backlog", "appeals"):
-        assert_same(summarize(expected, metric, filters, ["market"]), rollup_summary(r, metric, filters, ["market"]))
+        assert_same(summarize(expected, metric, filters, ["market"]), answered(r, metric, filters, ["market"]))
 
     csv = tmp_path / "csv"  # text input goes through the loader's parsing rules
     csv.mkdir()
@@ -323,7 +275,7 @@ def test_rejected_rows_are_counted_like_the_loader(tmp_path: Path):
     assert r.rejections == {x.reason: x.rows for x in expected.reports["tickets"].rejections}
     assert r.missing_fields == expected.reports["tickets"].missing_fields
     filters = Filters(dt.date(2025, 6, 1), dt.date(2025, 6, 2))
-    assert_same(summarize(expected, "volume", filters, ["market"]), rollup_summary(r, "volume", filters, ["market"]))
+    assert_same(summarize(expected, "volume", filters, ["market"]), answered(r, "volume", filters, ["market"]))
     assert os.listdir(csv) == ["tickets.csv"]
 
 
@@ -365,7 +317,7 @@ def test_typed_parquet_takes_the_lean_path_with_the_loaders_rules(tmp_path: Path
     filters = Filters(END - dt.timedelta(days=9), END)
     for metric in ("volume", "handle_time", "time_to_first_action", "appeals", "backlog"):
         for by in ((), ("market",), ("market", "vendor")):
-            assert_same(summarize(expected, metric, filters, by), rollup_summary(r, metric, filters, by))
+            assert_same(summarize(expected, metric, filters, by), answered(r, metric, filters, by))
 
 
 def test_percentiles_over_several_dimensions_are_exact_from_rows_or_null_when_too_many(
@@ -376,15 +328,15 @@ def test_percentiles_over_several_dimensions_are_exact_from_rows_or_null_when_to
     ds, r = demo
     filters = Filters(dt.date(2025, 6, 1), END, market=("US", "BR"))
     exact = summarize(ds, "time_to_close", filters, ["vendor"])
-    assert rollup_summary(r, "time_to_close", filters, ["vendor"]).equals(exact)  # exact, not within the bound
-    monkeypatch.setattr(rollups, "EXACT_ROWS_LIMIT", 0)
-    capped = rollup_summary(r, "time_to_close", filters, ["vendor"])
+    assert answered(r, "time_to_close", filters, ["vendor"]).equals(exact)  # exact, not within the bound
+    monkeypatch.setattr(rollup_read, "EXACT_ROWS_LIMIT", 0)
+    capped = answered(r, "time_to_close", filters, ["vendor"])
     assert capped.drop("p50_hours", "p90_hours", "mean_hours").equals(
         exact.drop("p50_hours", "p90_hours", "mean_hours")
     )
     assert capped["p50_hours"].null_count() == capped["p90_hours"].null_count() == capped.height > 0
     one = Filters(dt.date(2025, 6, 1), END, market=("US",))  # one dimension: histograms, whatever the limit
-    assert_same(summarize(ds, "time_to_close", one, ["market"]), rollup_summary(r, "time_to_close", one, ["market"]))
+    assert_same(summarize(ds, "time_to_close", one, ["market"]), answered(r, "time_to_close", one, ["market"]))
 
 
 def test_a_new_day_repeating_an_old_ticket_id_rejects_both_incrementally(tmp_path: Path):

@@ -13,10 +13,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from queries.dataset import Dataset, load_dataset
-from queries.demo import generate_demo
-from queries.filters import Filters
-from queries.spikes import (
+from queries.analyses.spikes import (
     SPIKE_SCHEMA,
     SpikeSettings,
     baseline,
@@ -28,6 +25,9 @@ from queries.spikes import (
     scan_spikes,
     with_events,
 )
+from queries.demo import generate_demo
+from queries.filters import Filters
+from queries.sources.dataset import Dataset, load_dataset
 
 WEEK = np.array([0.8, 0.85, 0.9, 0.95, 1.1, 1.3, 1.1])  # Monday first, mean 1
 DAYS = 730
@@ -406,9 +406,9 @@ def test_events_concern_a_group_unless_they_name_another_domain_or_market():
 
 
 def test_a_selection_without_tickets_gives_an_empty_spike_list(tmp_path: Path):
+    from queries.analyses.spikes import scan_spikes
     from queries.demo import generate_demo
     from queries.filters import Filters
-    from queries.spikes import scan_spikes
 
     generate_demo(tmp_path / "d", days=60, tickets_per_day=100, seed=1, end=dt.date(2026, 6, 30))
     ds = load_dataset(tmp_path / "d")

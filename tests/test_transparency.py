@@ -7,11 +7,11 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from queries.dataset import load_dataset
+from queries.analyses.transparency import transparency_figures, transparency_html
 from queries.demo import generate_demo
 from queries.export import safe_csv
 from queries.filters import Filters
-from queries.transparency import transparency_figures, transparency_html
+from queries.sources.dataset import load_dataset
 from tests.apptest import DEMO_END, run
 
 START, END = dt.date(2026, 3, 2), dt.date(2026, 3, 29)

@@ -14,11 +14,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from queries.dataset import Dataset, load_dataset
+from queries.analyses.spikes import detect_spikes
+from queries.analyses.trends import band_breaches, emerging_trends, volume_over_time
 from queries.export import safe_csv
 from queries.filters import Filters
-from queries.spikes import detect_spikes
-from queries.trends import band_breaches, emerging_trends, volume_over_time
+from queries.sources.dataset import Dataset, load_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 MONDAY = dt.date(2025, 3, 3)

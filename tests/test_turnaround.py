@@ -12,12 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from queries.contract import TICKETS
-from queries.dataset import Dataset, load_dataset
-from queries.filters import Filters
-from queries.metrics import METRICS, missing_inputs, summarize
-from queries.sla import SlaPolicy, load_sla_policy
-from queries.turnaround import (
+from queries.analyses.turnaround import (
     AGE_BUCKETS,
     HISTOGRAM_EDGES_HOURS,
     backlog_aging,
@@ -37,6 +32,12 @@ from queries.turnaround import (
     turnaround_by_source,
     turnaround_view,
 )
+from queries.contract import TICKETS
+from queries.definitions import METRICS
+from queries.filters import Filters
+from queries.metrics import missing_inputs, summarize
+from queries.sla import SlaPolicy, load_sla_policy
+from queries.sources.dataset import Dataset, load_dataset
 
 START = dt.datetime(2025, 3, 1)
 DAY = dt.timedelta(days=1)

@@ -10,10 +10,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from queries.dataset import Dataset, load_dataset
+from queries.analyses.vendors import coverage, domain_capacity, handle_time_by_domain, scorecard, trend
 from queries.filters import Filters
 from queries.sla import SlaPolicy, SlaRule
-from queries.vendors import coverage, domain_capacity, handle_time_by_domain, scorecard, trend
+from queries.sources.dataset import Dataset, load_dataset
 from tests.test_quality import hand_newcombe, hand_wilson
 
 START = dt.date(2026, 1, 5)  # a Monday; 8 weeks of data

@@ -1,15 +1,14 @@
-"""Warehouse mode: every metric gives the same numbers from extracts and from SQLite/PostgreSQL, rows are
-validated in SQL, user input is bound, and problems are SourceErrors that say what to fix."""
+"""Warehouse mode: rows are validated in SQL, user input is bound, pages' data equals the extracts', and problems
+are SourceErrors that say what to fix. Every metric's numbers against the extracts': tests/test_conformance.py."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,21 +19,17 @@ from polars.testing import assert_frame_equal
 
 from queries.cli import main
 from queries.contract import TABLES, TICKETS
-from queries.dataset import Dataset, load_dataset
 from queries.demo import generate_demo
 from queries.errors import SourceError
 from queries.filters import Filters
-from queries.metrics import METRICS, THROUGHPUT_GROUPS, data_as_of, missing_inputs, summarize
-from queries.warehouse import SQL_TYPES, Warehouse, connect_warehouse, is_database_url
-from queries.warehouse_load import load_warehouse
+from queries.metrics import missing_inputs, summarize
+from queries.sources.dataset import Dataset, load_dataset
+from queries.sources.warehouse import SQL_TYPES, Warehouse, connect_warehouse, is_database_url
+from queries.sources.warehouse_load import load_warehouse
 
 REPO = Path(__file__).resolve().parent.parent
 END = dt.date(2026, 6, 30)
-POSTGRES_URL = os.environ.get("BELLWETHER_TEST_POSTGRES_URL")
-if os.environ.get("BELLWETHER_REQUIRE_POSTGRES") == "1" and not POSTGRES_URL:
-    raise RuntimeError("BELLWETHER_REQUIRE_POSTGRES=1 but BELLWETHER_TEST_POSTGRES_URL is not set")
-NO_POSTGRES = "no PostgreSQL server (set BELLWETHER_TEST_POSTGRES_URL, e.g. via .ci/postgres.sh); CI requires it"
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES))]
+BACKENDS = ["sqlite", "postgresql"]  # postgresql: skipped without a test server (conftest.postgres_server)
 
 
 @pytest.fixture(scope="session")
@@ -57,20 +52,9 @@ def sqlite_url(demo: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgresql_url(demo: Path) -> Iterator[str]:
+def postgresql_url(demo: Path, postgres_database: Callable[[Path], str]) -> str:
     """A fresh database on the test server with the demo loaded; dropped at the end of the session."""
-    server = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"bellwether_wh_{uuid.uuid4().hex[:10]}"
-    with server.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    url = sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        load_warehouse(demo, url)
-        yield url
-    finally:
-        with server.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        server.dispose()
+    return postgres_database(demo)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -106,48 +90,10 @@ def empty_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> I
     engine.dispose()
 
 
-CASES = {
-    "all days": ((), None, Filters(dt.date(2026, 5, 2), END)),
-    "market by week": (("market",), "week", Filters(dt.date(2026, 5, 10), dt.date(2026, 6, 20))),
-    "vendor by day, two markets": (("vendor",), "day", Filters(dt.date(2026, 5, 20), END, market=("DE", "FR"))),
-    "domain × source by month, one vendor": (
-        ("policy_domain", "source"),
-        "month",
-        Filters(dt.date(2026, 5, 2), END, vendor=("atlas_cx",), surface=("live_stream", "live_comment")),
-    ),
-}
-
-
-@pytest.mark.parametrize("case", CASES)
-@pytest.mark.parametrize("metric", METRICS)
-def test_every_metric_gives_the_same_numbers_from_files_and_the_database(
-    files: Dataset, warehouse: Warehouse, metric: str, case: str
-):
-    by, period, filters = CASES[case]
-    if metric == "throughput" and not set(by) <= set(THROUGHPUT_GROUPS):
-        by = ("vendor", "site")
-    if metric == "open_backlog":
-        period = None
-    expected = summarize(files, metric, filters, by, period)
-    got = summarize(warehouse, metric, filters, by, period)
-    assert expected.height > 0 or (metric == "open_backlog" and filters.vendor)  # waiting tickets have no vendor
-    # Counts are exact; durations and ratios agree to 1e-9 relative (sums taken in another order).
-    assert_frame_equal(got, expected, check_exact=False, rel_tol=1e-9, abs_tol=1e-12)
-
-
-def test_sla_by_rule_and_the_data_s_now_agree(files: Dataset, warehouse: Warehouse):
-    filters = Filters(dt.date(2026, 6, 1), END, policy_domain=("youth_safety", "harassment_bullying"))
-    expected = summarize(files, "sla", filters, ["sla_rule", "priority"], "week")
-    assert expected["sla_rule"].n_unique() > 2
-    assert_frame_equal(summarize(warehouse, "sla", filters, ["sla_rule", "priority"], "week"), expected, rel_tol=1e-9)
-    assert data_as_of(warehouse) == data_as_of(files)
-    assert missing_inputs(warehouse, "throughput") is None
-
-
 def test_spikes_and_volumes_from_the_database_equal_the_files(files: Dataset, warehouse: Warehouse):
     """The Trends page's data runs on a warehouse: spike scan and volumes per 1M DAU as from the files."""
-    from queries.spikes import scan_spikes
-    from queries.trends import volume_over_time
+    from queries.analyses.spikes import scan_spikes
+    from queries.analyses.trends import volume_over_time
 
     period = Filters(END - dt.timedelta(days=59), END)
     for by in (["policy_domain", "market"], ["language"]):
@@ -161,7 +107,7 @@ def test_spikes_and_volumes_from_the_database_equal_the_files(files: Dataset, wa
 
 
 def test_the_transparency_pack_from_the_database_equals_the_files(files: Dataset, warehouse: Warehouse):
-    from queries.transparency import rows_needed, transparency_figures
+    from queries.analyses.transparency import rows_needed, transparency_figures
 
     period = Filters(END - dt.timedelta(days=59), END)
     expected = transparency_figures(files, period)
@@ -171,8 +117,8 @@ def test_the_transparency_pack_from_the_database_equals_the_files(files: Dataset
 
 def test_turnaround_from_the_database_equals_the_files_but_p99(files: Dataset, warehouse: Warehouse):
     """The Turnaround page's aggregates: percentiles by group and week, SLA by priority, exposure, backlog."""
+    from queries.analyses.turnaround import backlog_view, exposure_by, sla_attainment, turnaround
     from queries.sla import load_sla_policy
-    from queries.turnaround import backlog_view, exposure_by, sla_attainment, turnaround
 
     period = Filters(END - dt.timedelta(days=59), END)
     got = turnaround(warehouse, period, "closed_at", ["queue"], "week")

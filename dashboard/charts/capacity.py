@@ -1,0 +1,130 @@
+"""Forecast & capacity: forecasts with their intervals, backtests, demand vs supply, the FTE gap per vendor and
+week, projected backlog and live-queue staffing per half hour."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from dashboard.charts.common import PALETTE, add_band, colour, each_group, legend_below, margin
+
+
+def forecast_chart(history: pl.DataFrame, forecast: pl.DataFrame, title: str = "") -> go.Figure:
+    """Recent daily history, the forecast mean and its 80 % and 95 % intervals."""
+    fig = go.Figure()
+    days = forecast["ds"].to_list()
+    for lo, hi, name, alpha in (("lo_95", "hi_95", "95 % interval", 0.15), ("lo_80", "hi_80", "80 % interval", 0.3)):
+        add_band(
+            fig, days, forecast[lo].to_list(), forecast[hi].to_list(), fillcolor=f"rgba(51,102,204,{alpha})", name=name
+        )
+    fig.add_scatter(x=history["ds"].to_list(), y=history["y"].to_list(), name="actual", line={"color": "#424242"})
+    fig.add_scatter(x=days, y=forecast["mean"].to_list(), name="forecast", line={"color": PALETTE[0], "dash": "dash"})
+    fig.update_layout(
+        title=title,
+        height=340,
+        margin=margin(40 if title else 10),
+        yaxis_title="tickets per day",
+        legend=legend_below(),
+        hovermode="x unified",
+    )
+    return fig
+
+
+def backtest_chart(backtests: pl.DataFrame) -> go.Figure:
+    """How good were past forecasts: each fold's forecast and 80 % interval against what happened."""
+    fig = go.Figure()
+    for i, _, part in each_group(backtests, "fold", "ds"):
+        days = part["ds"].to_list()
+        add_band(
+            fig,
+            days,
+            part["lo_80"].to_list(),
+            part["hi_80"].to_list(),
+            fillcolor="rgba(51,102,204,0.2)",
+            name="80 % interval",
+            legendgroup="band",
+            showlegend=i == 0,
+        )
+        fig.add_scatter(
+            x=days,
+            y=part["mean"].to_list(),
+            name="past forecast",
+            legendgroup="fc",
+            showlegend=i == 0,
+            line={"color": PALETTE[0], "dash": "dash"},
+        )
+    actual = backtests.unique(["ds"]).sort("ds")
+    fig.add_scatter(x=actual["ds"].to_list(), y=actual["actual"].to_list(), name="actual", line={"color": "#424242"})
+    fig.update_layout(
+        height=300, margin=margin(), yaxis_title="tickets per day", legend=legend_below(-0.25), hovermode="x unified"
+    )
+    return fig
+
+
+def gap_heatmap(plan: pl.DataFrame) -> go.Figure:
+    """FTE surplus (blue) or deficit (red) per vendor and week."""
+    vendors = sorted(plan["vendor"].unique().to_list())
+    weeks = sorted(plan["week"].unique().to_list())
+    lookup = {(r["vendor"], r["week"]): r["gap_fte"] for r in plan.iter_rows(named=True)}
+    z = [[lookup.get((v, w)) for w in weeks] for v in vendors]
+    limit = max((abs(x) for row in z for x in row if x is not None), default=1.0) or 1.0
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=weeks,
+            y=vendors,
+            zmin=-limit,
+            zmax=limit,
+            colorscale="RdBu",
+            colorbar={"title": "FTE"},
+            text=[[f"{x:+.1f}" if x is not None else "" for x in row] for row in z],
+            texttemplate="%{text}",
+            hovertemplate="%{y}<br>week of %{x|%d %b}<br>%{z:+.2f} FTE<extra></extra>",
+        )
+    )
+    fig.update_layout(height=60 + 45 * len(vendors), margin=margin())
+    return fig
+
+
+def demand_supply_chart(plan: pl.DataFrame) -> go.Figure:
+    """All vendors: required FTE (mean and 80 % upper bound) against supplied FTE per week."""
+    weekly = plan.group_by("week").agg(pl.col("required_fte", "required_fte_hi_80", "supply_fte").sum()).sort("week")
+    weeks = weekly["week"].to_list()
+    fig = go.Figure()
+    fig.add_bar(x=weeks, y=weekly["supply_fte"].to_list(), name="supply", marker_color="#90A4AE")
+    fig.add_scatter(x=weeks, y=weekly["required_fte"].to_list(), name="required (forecast)", line={"color": PALETTE[1]})
+    fig.add_scatter(
+        x=weeks,
+        y=weekly["required_fte_hi_80"].to_list(),
+        name="required (80 % upper bound)",
+        line={"color": PALETTE[1], "dash": "dot"},
+    )
+    fig.update_layout(height=320, margin=margin(), yaxis_title="FTE", legend=legend_below())
+    return fig
+
+
+def backlog_chart(plan: pl.DataFrame) -> go.Figure:
+    """Projected backlog (hours of work) at the end of each week, per vendor."""
+    fig = go.Figure()
+    for i, vendor, part in each_group(plan, "vendor", "week"):
+        fig.add_scatter(
+            x=part["week"].to_list(), y=part["backlog_hours_end"].to_list(), name=vendor, line={"color": colour(i)}
+        )
+    fig.update_layout(height=300, margin=margin(), yaxis_title="backlog (hours of work)", legend=legend_below())
+    return fig
+
+
+def interval_staffing_chart(staffing: pl.DataFrame) -> go.Figure:
+    """Agents needed per half hour for each live queue (bars) and the offered load in erlangs (line)."""
+    fig = go.Figure()
+    for i, queue, part in each_group(staffing, "queue", "interval_start"):
+        starts = part["interval_start"].to_list()
+        fig.add_bar(x=starts, y=part["agents"].to_list(), name=f"{queue}: agents", marker_color=colour(i))
+        fig.add_scatter(
+            x=starts,
+            y=part["traffic_erlangs"].to_list(),
+            name=f"{queue}: load (erlangs)",
+            line={"color": colour(i), "dash": "dot"},
+        )
+    fig.update_layout(barmode="stack", height=320, margin=margin(), yaxis_title="agents", legend=legend_below())
+    return fig

@@ -1,0 +1,203 @@
+"""Calendar regression: trend + weekday + yearly Fourier + holidays/events, with AR errors."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import ClassVar
+
+import numpy as np
+import polars as pl
+
+from forecasting.models.base import Bands, Fill, GaussianForecaster, Transform
+from forecasting.models.baselines import SeasonalNaive
+
+# How each kind of event enters the regression.
+EVENT_EFFECTS: dict[str, str] = {
+    "holiday": "recurring",  # one dummy per holiday title, repeated on the same day every year
+    "model_launch": "step",  # a level shift from the launch day on
+    "policy_change": "step",
+    "product_launch": "step",
+    "news_event": "pulse",  # a dummy over the event days (absorbs the spike in the history)
+    "outage": "pulse",
+}
+
+
+def event_regressors(events: pl.DataFrame | None, days: list[date], min_days: int = 7) -> dict[str, np.ndarray]:
+    """0/1 regressors for `days` from an events table (`start`, `end`, `kind`, `title`).
+
+    * `holiday`: one dummy per title, on the event's days (inclusive `end`; empty = one day). A
+      year without an explicit row for that title repeats the nearest listed occurrence on the
+      same month and day, so a fixed-date holiday seen last year is expected again.
+    * `model_launch`, `policy_change`, `product_launch`: a step (0 before `start`, 1 from it).
+    * `news_event`, `outage`: a pulse over the event's days.
+
+    Kinds not in `EVENT_EFFECTS` are ignored. The caller drops columns that do not vary in the
+    training window (effects that cannot be estimated).
+    """
+    if events is None or events.height == 0 or not days:
+        return {}
+    day_index = {d: i for i, d in enumerate(days)}
+    years = sorted({d.year for d in days})
+    n = len(days)
+    out: dict[str, np.ndarray] = {}
+
+    def mark(column: np.ndarray, first: date, last: date) -> None:
+        d = first
+        while d <= last:
+            i = day_index.get(d)
+            if i is not None:
+                column[i] = 1.0
+            d += timedelta(days=1)
+
+    def column(name: str, dtype: pl.DataType) -> pl.Expr:
+        # Optional columns of the events contract may be absent from a caller's frame.
+        return pl.col(name).cast(dtype) if name in events.columns else pl.lit(None, dtype=dtype)
+
+    rows = events.select(
+        column("start", pl.Date()).alias("start"),
+        pl.coalesce(column("end", pl.Date()), column("start", pl.Date())).alias("end"),
+        column("kind", pl.String()).alias("kind"),
+        column("title", pl.String()).alias("title"),
+    ).filter(pl.col("start").is_not_null())
+    holidays: dict[str, list[tuple[date, date]]] = {}
+    for start, end, kind, title in rows.iter_rows():
+        effect = EVENT_EFFECTS.get(kind or "")
+        end = max(end, start)
+        if effect == "recurring":
+            holidays.setdefault(title or "holiday", []).append((start, end))
+        elif effect == "step":
+            column = np.zeros(n)
+            column[[i for d, i in day_index.items() if d >= start]] = 1.0
+            out[f"step: {title}"] = column
+        elif effect == "pulse":
+            column = np.zeros(n)
+            mark(column, start, end)
+            out[f"pulse: {title}"] = column
+    for title, spans in holidays.items():
+        column = np.zeros(n)
+        listed = {s.year for s, _ in spans}
+        for start, end in spans:
+            mark(column, start, end)
+        for year in years:
+            if year in listed:
+                continue
+            start, end = min(spans, key=lambda span: abs(span[0].year - year))
+            moved = _same_day_in(start, year)
+            if moved is not None:
+                mark(column, moved, moved + (end - start))
+        out[f"holiday: {title}"] = column
+    return out
+
+
+def _same_day_in(day: date, year: int) -> date | None:
+    try:
+        return day.replace(year=year)
+    except ValueError:  # 29 February
+        return None
+
+
+class CalendarRegression(GaussianForecaster):
+    """Regression on the calendar with autoregressive errors (statsmodels `AutoReg` with exog).
+
+    Deterministic terms (statsmodels `DeterministicProcess`): constant, linear trend, weekday
+    dummies (`Seasonality(7)`) and yearly Fourier terms (`CalendarFourier("YE", yearly_order)`,
+    only with ≥ `min_yearly_days` of history). Exogenous 0/1 regressors from `events` (see
+    `event_regressors`): recurring holidays, steps for model launches and policy changes,
+    pulses for news events. Autoregressive lags `ar_lags` absorb the persistent day-to-day
+    deviations. Fitted by OLS on `log1p(y)` (default); intervals are the model's prediction
+    intervals (innovation variance propagated through the AR lags; the variance uses the
+    degrees-of-freedom correction `n / (n - k)` for the k estimated coefficients).
+    """
+
+    name: ClassVar[str] = "seasonal_regression"
+    fallback_class = SeasonalNaive
+
+    def __init__(
+        self,
+        series: str = "total",
+        *,
+        events: pl.DataFrame | None = None,
+        yearly_order: int = 3,
+        min_yearly_days: int = 365,
+        trend: bool = True,
+        ar_lags: tuple[int, ...] = (1, 2, 7),
+        transform: Transform = "log1p",
+        bias_adjust: bool = True,
+        fill: Fill = "zero",
+    ):
+        super().__init__(series, transform=transform, bias_adjust=bias_adjust, fill=fill)
+        self.events = events
+        self.yearly_order = yearly_order
+        self.min_yearly_days = min_yearly_days
+        self.trend = trend
+        self.ar_lags = ar_lags
+
+    def _index(self, first: date, periods: int):
+        import pandas as pd
+
+        return pd.date_range(pd.Timestamp(first), periods=periods, freq="D")
+
+    def _fit(self, y: np.ndarray) -> None:
+        import pandas as pd
+        from statsmodels.tsa.ar_model import AutoReg
+        from statsmodels.tsa.deterministic import CalendarFourier, DeterministicProcess
+
+        n = len(y)
+        if n < 2 * 7 + max(self.ar_lags, default=0):
+            raise ValueError("too short for the calendar regression")
+        index = self._index(self.start_, n)
+        notes = []
+        extra = []
+        if self.yearly_order > 0 and n >= self.min_yearly_days:
+            extra.append(CalendarFourier(freq="YE", order=self.yearly_order))
+        elif self.yearly_order > 0:
+            notes.append(f"less than {self.min_yearly_days} days of history: no yearly seasonality")
+        self.process_ = DeterministicProcess(
+            index, constant=True, order=1 if self.trend else 0, seasonal=True, period=7, additional_terms=extra
+        )
+        days = [self.start_ + timedelta(days=i) for i in range(n)]
+        regressors = event_regressors(self.events, days)
+        kept: dict[str, np.ndarray] = {}
+        seen: set[bytes] = set()
+        for name, column in regressors.items():
+            key = column.tobytes()
+            # Unestimable (constant in the window, e.g. a launch after the history ends) or a
+            # duplicate of another column: drop it.
+            if np.ptp(column) == 0 or column.sum() < 1 or key in seen:
+                continue
+            seen.add(key)
+            kept[name] = column
+        self.exog_names_: list[str] = list(kept)
+        exog = pd.DataFrame(kept, index=index) if kept else None
+        z = pd.Series(self._model_scale(y), index=index)
+        model = AutoReg(z, lags=list(self.ar_lags), trend="n", deterministic=self.process_, exog=exog)
+        self.result_ = model.fit()
+        if not np.all(np.isfinite(self.result_.params)):
+            raise ValueError("non-finite regression estimates")
+        self.params_ = self.result_.params
+        k = len(self.result_.params)
+        nobs = int(self.result_.nobs)
+        self.df_correction_: float = nobs / max(nobs - k, 1)
+        self.note_ = "; ".join(notes)
+
+    def _predict(self, horizon: int) -> Bands:
+        import pandas as pd
+
+        n = self.n_obs_
+        exog_oos = None
+        if self.exog_names_:
+            days = [self.start_ + timedelta(days=i) for i in range(n + horizon)]
+            future = event_regressors(self.events, days)
+            # News events and outages are unplanned: they explain past spikes, but the forecast
+            # never assumes one continues or recurs. Holidays and launches are planned and known.
+            exog_oos = pd.DataFrame(
+                {
+                    name: np.zeros(horizon) if name.startswith("pulse:") else future[name][n:]
+                    for name in self.exog_names_
+                },
+                index=self._index(self.end_, horizon + 1)[1:],
+            )
+        prediction = self.result_.get_prediction(start=n, end=n + horizon - 1, exog_oos=exog_oos)
+        mu = np.asarray(prediction.predicted_mean)
+        var = np.asarray(prediction.var_pred_mean) * self.df_correction_
+        return self._gaussian_bands(mu, var)

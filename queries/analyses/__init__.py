@@ -1,0 +1,1 @@
+"""Analyses: what the pages show, written against the engine protocol (queries.engines)."""

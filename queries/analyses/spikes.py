@@ -1,0 +1,610 @@
+"""Spike detection: which groups had more tickets than expected, when, by how much, and why.
+
+Expected volume per group and day is a robust weekly-seasonal baseline:
+
+* **Weekday factors**: per weekday, the trimmed mean (middle 60 %) over the history of the
+  day's tickets divided by the centred 7-day mean, normalised to average 1 and shrunk
+  towards 1 for small groups, whose weekday pattern is mostly noise.
+* **Level**: the mean of the deseasonalised tickets of the `window_days` days before the day,
+  leaving out values more than 3 robust standard deviations from the window's median. Past
+  spikes and holiday dips are left out, so they neither lift nor sink the baseline; after a
+  lasting level shift the median moves within about half a window, from then on the new
+  level is the normal one and the shift is no longer reported.
+* **Expected** = level × weekday factor. Counts around it are negative binomial: variance =
+  expected + k² × expected² (k: the group's extra-Poisson spread, estimated robustly; small
+  groups borrow the median of the large ones) + the uncertainty of the level itself.
+
+Every day is tested with windows of 1, 2, 3, 5 and 7 days ending on it (short bursts and
+longer, milder surges), each against the level frozen at the window's first day. All tests
+of all groups in the period share one Benjamini–Hochberg threshold at the false discovery
+rate `sensitivity`, so testing many groups does not drown users in false alarms. Days of
+rejected windows at least one standard deviation above expected are flagged (one-day gaps
+bridged). Each run of flagged days becomes the most significant span within it and up to
+two weeks before it (so a level shift noticed a few days late gets its true onset, and days
+that only rode along in a long window are trimmed); pieces of one group closer than
+MERGE_GAP_DAYS are one episode. An episode is reported when it is significant on its own at
+the same threshold and reaches the minimum excess and ratio.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy import stats
+
+from queries.contract import TICKETS
+from queries.engines import Source, created_days, held_rows
+from queries.filters import Filters
+from queries.frames import duration_aggs
+from queries.metrics import summarize
+
+SPIKE_SCHEMA: dict[str, pl.DataType] = {
+    "start": pl.Date(),
+    "end": pl.Date(),
+    "days": pl.Int64(),
+    "observed": pl.Int64(),
+    "expected": pl.Float64(),
+    "excess": pl.Float64(),
+    "ratio": pl.Float64(),
+    "score": pl.Float64(),
+    "status": pl.String(),
+    "kind": pl.String(),
+}
+"""A spike list: the group columns, then these; one row per episode, largest excess first.
+
+`observed` tickets from `start` to `end` (inclusive) against `expected` from the baseline frozen
+at `start`; `excess` = observed − expected; `ratio` = observed / expected; `score` = excess in
+standard deviations of the expected count; `status`: new (still above expected on the last day
+and began in the last `new_days` days), ongoing (still above) or ended; `kind`: level shift when
+volume stayed up for two weeks after the episode, else spike.
+"""
+
+PROFILE_TRIM = 0.2  # each side, for the weekday factors
+CENSOR_SDS = 3.0  # the level leaves out values this many robust sds from the window median
+DISPERSION_MIN_EXPECTED = 30.0  # smaller groups cannot tell extra-Poisson spread from Poisson noise
+FLAG_MIN_SDS = 1.0  # a day of a rejected window joins the episode when this far above expected
+MERGE_GAP_DAYS = 3  # episodes of a group this close are one episode seen in pieces
+ONSET_LOOKBACK_DAYS = 14  # how far before its first flagged day an episode's onset is searched
+FLOOR_EXPECTED = 0.1  # a group with no recent tickets still expects a trickle: one ticket is no infinite ratio
+LEVEL_SHIFT_DAYS = 14  # volume still up this long after an episode: it was a level shift
+NORMAL_DAYS = 28  # drill-down: the normal period is this many days before the spike
+
+
+@dataclass(frozen=True)
+class SpikeSettings:
+    """How the detector decides; `sensitivity` is the false discovery rate across all tests."""
+
+    sensitivity: float = 0.01
+    min_excess_tickets: float = 10.0
+    min_ratio: float = 1.2
+    window_days: int = 28
+    min_history_days: int = 14
+    scales: tuple[int, ...] = (1, 2, 3, 5, 7)
+    new_days: int = 3
+
+    def __post_init__(self) -> None:
+        if not 0 < self.sensitivity < 1:
+            raise ValueError(f"sensitivity is a false discovery rate between 0 and 1, not {self.sensitivity}")
+        if self.min_history_days < 7 or self.window_days < self.min_history_days:
+            raise ValueError("window_days must be at least min_history_days, which must be at least 7")
+
+
+# ---------------------------------------------------------------------------------------------
+# The detector on a matrix of daily counts (groups × days)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Expected tickets per group (rows) and day (columns) and the noise around it."""
+
+    expected: np.ndarray  # (groups, days); NaN where there is not enough history
+    level: np.ndarray  # (groups, days) deseasonalised level from the days before
+    profile: np.ndarray  # (groups, 7) weekday factors (Monday first), mean 1
+    dispersion: np.ndarray  # (groups,) k², the squared extra-Poisson coefficient of variation
+    level_variance: np.ndarray  # (groups, days) variance of the level estimate
+
+
+def baseline(counts: np.ndarray, first_weekday: int, settings: SpikeSettings = SpikeSettings()) -> Baseline:
+    """The robust weekly-seasonal baseline of daily counts (groups × days; weekday 0 = Monday)."""
+    y = np.atleast_2d(np.asarray(counts, dtype=float))
+    weekday = (first_weekday + np.arange(y.shape[1])) % 7
+    profile = weekly_profile(y, weekday)
+    factors = profile[:, weekday]
+    level, used = _trailing_level(y / factors, settings.window_days, settings.min_history_days)
+    expected = np.where(np.isnan(level), np.nan, np.maximum(level * factors, FLOOR_EXPECTED))
+    dispersion = _dispersion(y, expected)
+    level_variance = (level + dispersion[:, None] * level**2) / np.maximum(used, 1)
+    return Baseline(expected, level, profile, dispersion, level_variance)
+
+
+def weekly_profile(y: np.ndarray, weekday: np.ndarray) -> np.ndarray:
+    """(groups, 7) weekday factors, mean 1; 1 for weekdays with fewer than three usable weeks.
+
+    Raw factors (trimmed mean of day / centred 7-day mean) are shrunk towards 1 by the share
+    of their spread that is not Poisson noise, so a small group's noise is not taken for a pattern.
+    """
+    groups, days = y.shape
+    profile = np.ones((groups, 7))
+    if days < 7:
+        return profile
+    centred = np.full_like(y, np.nan)
+    centred[:, 3 : days - 3] = sliding_window_view(y, 7, axis=1).mean(axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(centred > 0, y / centred, np.nan)
+    weeks = np.zeros(groups)
+    for d in range(7):
+        part = ratio[:, weekday == d]
+        usable = (~np.isnan(part)).sum(axis=1)
+        factor = _trimmed_nanmean(part, PROFILE_TRIM)
+        profile[:, d] = np.where((usable >= 3) & np.isfinite(factor) & (factor > 0), factor, 1.0)
+        weeks = np.maximum(weeks, usable * (1 - 2 * PROFILE_TRIM))
+    profile /= profile.mean(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        noise = np.where(weeks > 0, 1.0 / (np.maximum(y.mean(axis=1), 1e-9) * weeks), np.inf)
+        signal = np.maximum(profile.var(axis=1) - noise, 0.0)
+        weight = np.where(np.isfinite(noise), signal / (signal + noise), 0.0)
+    return 1.0 + np.nan_to_num(weight)[:, None] * (profile - 1.0)
+
+
+def _trimmed_nanmean(values: np.ndarray, trim: float) -> np.ndarray:
+    """Row-wise mean of the values between the `trim` and 1 − `trim` ranks, ignoring NaN."""
+    ordered = np.sort(values, axis=1)  # NaN sort last
+    n = (~np.isnan(values)).sum(axis=1)
+    cut = np.floor(n * trim).astype(int)
+    cumulative = np.concatenate([np.zeros((values.shape[0], 1)), np.nancumsum(ordered, axis=1)], axis=1)
+    rows = np.arange(values.shape[0])
+    kept = n - 2 * cut
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(kept > 0, (cumulative[rows, n - cut] - cumulative[rows, cut]) / kept, np.nan)
+
+
+def _trailing_level(x: np.ndarray, window: int, min_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Censored mean of the `window` values before each day, and how many values it used.
+
+    Values further than CENSOR_SDS robust standard deviations from the window's median are
+    left out; the robust sd is 1.4826 × MAD, at least the Poisson sd √max(median, 1), so small
+    counts are not censored for being discrete. NaN with fewer than `min_days` values.
+    """
+    groups, days = x.shape
+    padded = np.concatenate([np.full((groups, window), np.nan), x[:, :-1]], axis=1)
+    windows = sliding_window_view(padded, window, axis=1)[:, :days]  # (groups, days, window): days t − window .. t − 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows before the history starts
+        median = np.nanmedian(windows, axis=2)
+        mad = np.nanmedian(np.abs(windows - median[:, :, None]), axis=2)
+    sd = np.maximum(1.4826 * mad, np.sqrt(np.maximum(median, 1.0)))
+    kept = np.abs(windows - median[:, :, None]) <= CENSOR_SDS * sd[:, :, None]
+    used = kept.sum(axis=2)
+    enough = (~np.isnan(windows)).sum(axis=2) >= min_days
+    with np.errstate(divide="ignore", invalid="ignore"):
+        level = np.where(enough & (used > 0), np.where(kept, windows, 0.0).sum(axis=2) / used, np.nan)
+    return level, used
+
+
+def _dispersion(y: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """k² per group from the robust spread of relative residuals: Var ≈ 1/expected (Poisson) + k².
+
+    Only groups whose typical day has DISPERSION_MIN_EXPECTED tickets can tell k² from Poisson
+    noise; the others use the median of those (0 when none can tell).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # groups without any baseline
+        relative = (y - expected) / expected
+        typical = np.nanmedian(expected, axis=1)
+        reliable = (typical >= DISPERSION_MIN_EXPECTED) & ((~np.isnan(relative)).sum(axis=1) >= 28)
+        centre = np.nanmedian(relative, axis=1, keepdims=True)
+        mad = 1.4826 * np.nanmedian(np.abs(relative - centre), axis=1)
+        own = np.maximum(mad**2 - np.nanmedian(1.0 / expected, axis=1), 0.0)
+    pooled = float(np.median(own[reliable])) if reliable.any() else 0.0
+    return np.where(reliable, own, pooled)
+
+
+@dataclass(frozen=True)
+class _Sums:
+    """Running sums per group (a leading zero column) to total any window [first, end] in O(1)."""
+
+    tickets: np.ndarray
+    factors: np.ndarray
+    factors_squared: np.ndarray
+
+    @classmethod
+    def of(cls, y: np.ndarray, factors: np.ndarray) -> _Sums:
+        def running(values: np.ndarray) -> np.ndarray:
+            return np.concatenate([np.zeros((values.shape[0], 1)), np.cumsum(values, axis=1)], axis=1)
+
+        return cls(running(y), running(factors), running(factors**2))
+
+
+def _window(
+    sums: _Sums, base: Baseline, g: np.ndarray | slice, first: np.ndarray, end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Observed, expected, variance and log p of the windows first..end (inclusive) of groups `g`.
+
+    Expected: the level frozen at the window's first day × the weekday factors (at least the
+    floor per day); variance: Poisson + k² × Σ expected² + the level's own uncertainty.
+    """
+    level = base.level[g, first]
+    weight = sums.factors[g, end + 1] - sums.factors[g, first]
+    observed = sums.tickets[g, end + 1] - sums.tickets[g, first]
+    expected = np.maximum(level * weight, FLOOR_EXPECTED * (end - first + 1))
+    k2 = base.dispersion[g] if isinstance(g, np.ndarray) and g.ndim == 1 else base.dispersion[g, None]
+    variance = (
+        expected
+        + k2 * level**2 * (sums.factors_squared[g, end + 1] - sums.factors_squared[g, first])
+        + base.level_variance[g, first] * weight**2
+    )
+    variance = np.maximum(variance, expected * (1 + 1e-9))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_p = stats.nbinom.logsf(observed - 1, expected**2 / (variance - expected), expected / variance)
+    return observed, expected, variance, np.where(np.isnan(level), np.nan, log_p)
+
+
+def window_tests(counts: np.ndarray, base: Baseline, first_weekday: int, scales: Sequence[int]) -> np.ndarray:
+    """Log upper-tail p-values of the window sums ending on each day, per scale: (scales, groups, days).
+
+    Each window is compared with the level frozen at its first day × the weekday factors, under
+    a negative binomial with the baseline's variance. NaN where there is no baseline.
+    """
+    y = np.atleast_2d(np.asarray(counts, dtype=float))
+    groups, days = y.shape
+    sums = _Sums.of(y, base.profile[:, (first_weekday + np.arange(days)) % 7])
+    log_p = np.full((len(scales), groups, days), np.nan)
+    for i, length in enumerate(scales):
+        if length <= days:
+            end = np.arange(length - 1, days)
+            log_p[i][:, end] = _window(sums, base, slice(None), end - length + 1, end)[3]
+    return log_p
+
+
+def benjamini_hochberg(log_p: np.ndarray, rate: float) -> tuple[np.ndarray, float]:
+    """Tests rejected at false discovery rate `rate` (NaN = not tested) and the log p-value cut-off.
+
+    The cut-off is −inf when nothing is rejected.
+    """
+    values = np.sort(log_p[~np.isnan(log_p)])
+    ranks = np.arange(1, values.size + 1)
+    passing = np.nonzero(values <= np.log(rate * ranks / max(values.size, 1)))[0]
+    threshold = float(values[passing[-1]]) if passing.size else -np.inf
+    return (log_p <= threshold) & ~np.isnan(log_p), threshold
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One spike of one group: day indices (inclusive) and its size against the frozen baseline."""
+
+    group: int
+    first: int
+    last: int
+    observed: float
+    expected: float
+    score: float  # (observed − expected) / standard deviation
+    log_p: float  # log upper-tail probability of `observed` under the baseline
+    level_shift: bool
+
+
+def find_episodes(
+    counts: np.ndarray, first_weekday: int, settings: SpikeSettings = SpikeSettings(), test_from: int = 0
+) -> tuple[list[Episode], Baseline]:
+    """Spike episodes in daily counts (groups × days); only days from index `test_from` on are tested."""
+    y = np.atleast_2d(np.asarray(counts, dtype=float))
+    groups, days = y.shape
+    base = baseline(y, first_weekday, settings)
+    if days == 0:
+        return [], base
+    log_p = window_tests(y, base, first_weekday, settings.scales)
+    log_p[:, :, :test_from] = np.nan
+    rejected, threshold = benjamini_hochberg(log_p, settings.sensitivity)
+    flagged = np.zeros((groups, days), dtype=bool)
+    for i, length in enumerate(settings.scales):
+        for offset in range(min(length, days)):  # a rejected window ending on t covers t − length + 1 .. t
+            flagged[:, : days - offset] |= rejected[i][:, offset:]
+    factors = base.profile[:, (first_weekday + np.arange(days)) % 7]
+    variance = base.expected + base.dispersion[:, None] * base.expected**2 + base.level_variance * factors**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.nan_to_num((y - base.expected) / np.sqrt(variance), nan=-np.inf)
+    flagged &= z >= FLAG_MIN_SDS
+    flagged[:, :test_from] = False
+    sums = _Sums.of(y, factors)
+    episodes = []
+    for g in np.nonzero(flagged.any(axis=1))[0]:
+        found: list[Episode] = []
+        for first, last in _runs(flagged[g], max_gap=1):
+            earliest = max(test_from, first - ONSET_LOOKBACK_DAYS, found[-1].last + 1 if found else 0)
+            e = _strongest(y[g], z[g], sums, base, int(g), earliest, last)
+            if e is None or e.log_p > threshold:
+                continue
+            if found and e.first <= found[-1].last + 1 + MERGE_GAP_DAYS:  # one episode seen in pieces
+                e = _strongest(y[g], z[g], sums, base, int(g), found[-1].first, last, fixed_first=True)
+                found.pop()
+            found.append(e)
+        episodes += [
+            e
+            for e in found
+            if e.observed - e.expected >= settings.min_excess_tickets and e.observed >= settings.min_ratio * e.expected
+        ]
+    return episodes, base
+
+
+def _strongest(
+    y: np.ndarray,
+    z: np.ndarray,
+    sums: _Sums,
+    base: Baseline,
+    g: int,
+    earliest: int,
+    last: int,
+    fixed_first: bool = False,
+) -> Episode | None:
+    """The most significant span [a, b] with earliest ≤ a ≤ b ≤ last (a = earliest when `fixed_first`),
+    started earlier while the days before it are clearly high too (z ≥ FLAG_MIN_SDS).
+
+    Searching back from the first flagged day finds the onset of a level shift that was noticed
+    late; ending at the best day trims flagged days that only rode along in a long window.
+    """
+    if fixed_first:
+        end = np.arange(earliest, last + 1)
+        first = np.full(end.shape, earliest)
+    else:
+        first_idx, last_idx = np.triu_indices(last - earliest + 1)
+        first, end = earliest + first_idx, earliest + last_idx
+    group = np.full(first.shape, g)
+    observed, expected, variance, log_p = _window(sums, base, group, first, end)
+    if np.isnan(log_p).all():
+        return None
+    best = int(np.nanargmin(log_p))
+    a, b = int(first[best]), int(end[best])
+    while a > earliest and z[a - 1] >= FLAG_MIN_SDS:
+        a -= 1
+    observed, expected, variance, log_p = _window(sums, base, np.array([g]), np.array([a]), np.array([b]))
+    best = 0
+    after = slice(b + 1, b + 1 + LEVEL_SHIFT_DAYS)
+    level_shift = False
+    if y[after].size == LEVEL_SHIFT_DAYS:
+        after_expected = max(base.level[g, a] * (sums.factors[g, after.stop] - sums.factors[g, after.start]), 1e-9)
+        level_shift = bool(y[after].sum() / after_expected >= 1 + 0.5 * (observed[best] / expected[best] - 1))
+    score = (observed[best] - expected[best]) / np.sqrt(variance[best])
+    return Episode(g, a, b, float(observed[best]), float(expected[best]), float(score), float(log_p[best]), level_shift)
+
+
+def _runs(mask: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
+    """(first, last) index of each run of True, bridging gaps of up to `max_gap` False values."""
+    idx = np.nonzero(mask)[0]
+    if idx.size == 0:
+        return []
+    breaks = np.nonzero(np.diff(idx) > max_gap + 1)[0]
+    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
+    ends = np.concatenate([idx[breaks], [idx[-1]]])
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# On a dataset
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpikeScan:
+    """The spike list (SPIKE_SCHEMA after the group columns) and every group's daily observed vs expected."""
+
+    spikes: pl.DataFrame
+    daily: pl.DataFrame  # group columns, day, tickets, expected (null without enough history)
+    by: tuple[str, ...]
+
+
+def history_days(settings: SpikeSettings) -> int:
+    """Days before the period the detector reads: the level's window, and 16 weeks for the weekday factors."""
+    return max(settings.window_days, 16 * 7)
+
+
+def daily_counts(ds: Source, filters: Filters, by: Sequence[str], history: int) -> pl.DataFrame:
+    """Tickets per group and day from `history` days before the period (within the data) to its end; zeros kept."""
+    span = created_days(ds)
+    start = max(filters.start - dt.timedelta(days=history), span[0]) if span else filters.start
+    window = Filters(min(start, filters.start), filters.end, **filters.selections())
+    daily = summarize(ds, "volume", window, by=list(by), period="day")  # every day of the window, zeros too
+    return daily.rename({"period": "day"}).sort([*by, "day"], nulls_last=True)
+
+
+def scan_spikes(
+    ds: Source, filters: Filters, by: Sequence[str], settings: SpikeSettings = SpikeSettings()
+) -> SpikeScan:
+    """Spike episodes per group of `by` that fall in the period, with the daily series behind them."""
+    by = list(by)
+    daily = daily_counts(ds, filters, by, history_days(settings))
+    days = daily["day"].unique().sort()
+    group_schema = {c: TICKETS.schema[c] for c in by}
+    if daily.is_empty():  # no tickets in the selection: nothing to test
+        empty = daily.with_columns(pl.lit(None, pl.Float64).alias("expected"))
+        return SpikeScan(pl.DataFrame(schema=group_schema | SPIKE_SCHEMA), empty, tuple(by))
+    groups = daily.select(by).unique(maintain_order=True) if by else pl.DataFrame()
+    n_groups = groups.height if by else 1
+    matrix = daily["tickets"].to_numpy().reshape(n_groups, days.len()).astype(float)
+    first_day = days[0]
+    episodes, base = find_episodes(matrix, first_day.weekday(), settings, test_from=(filters.start - first_day).days)
+    daily = daily.with_columns(pl.Series("expected", base.expected.ravel(), nan_to_null=True))
+    last = days.len() - 1
+    rows = [
+        {
+            **(groups.row(e.group, named=True) if by else {}),
+            "start": first_day + dt.timedelta(days=e.first),
+            "end": first_day + dt.timedelta(days=e.last),
+            "days": e.last - e.first + 1,
+            "observed": round(e.observed),
+            "expected": e.expected,
+            "excess": e.observed - e.expected,
+            "ratio": e.observed / e.expected,
+            "score": e.score,
+            "status": "ended" if e.last < last else ("new" if e.first > last - settings.new_days else "ongoing"),
+            "kind": "level shift" if e.level_shift else "spike",
+        }
+        for e in episodes
+    ]
+    spikes = pl.DataFrame(rows, schema=group_schema | SPIKE_SCHEMA)
+    spikes = spikes.sort(["excess", *by], descending=[True] + [False] * len(by), nulls_last=True)
+    return SpikeScan(spikes, daily, tuple(by))
+
+
+def detect_spikes(
+    ds: Source, filters: Filters, by: Sequence[str], settings: SpikeSettings = SpikeSettings()
+) -> pl.DataFrame:
+    """The spike list for the period: group columns then SPIKE_SCHEMA, largest excess first."""
+    return scan_spikes(ds, filters, by, settings).spikes
+
+
+def events_concerning(events: pl.DataFrame, group: dict[str, object]) -> pl.DataFrame:
+    """The events that concern a group: all but those naming another policy domain or market than the group's."""
+    keep = pl.lit(True)
+    for column in ("policy_domain", "market"):
+        if column in group and column in events.columns:
+            keep = keep & (pl.col(column).is_null() | (pl.col(column) == group[column]))
+    return events.filter(keep)
+
+
+def with_events(spikes: pl.DataFrame, events: pl.DataFrame | None) -> pl.DataFrame:
+    """The spike list plus `events`: titles of the events that overlap each spike and concern its group."""
+    titles = []
+    for spike in spikes.iter_rows(named=True):
+        found = pl.DataFrame() if events is None else events_concerning(events, spike)
+        if not found.is_empty():
+            found = found.filter(
+                (pl.col("start") <= spike["end"]) & (pl.col("end").fill_null(pl.col("start")) >= spike["start"])
+            )
+        titles.append("; ".join(found["title"]) if found.height else None)
+    return spikes.with_columns(pl.Series("events", titles, dtype=pl.String))
+
+
+# ---------------------------------------------------------------------------------------------
+# Drill-down: what explains one spike
+# ---------------------------------------------------------------------------------------------
+
+DRILL_DIMENSIONS = ("market", "surface", "source", "language")
+
+
+@dataclass(frozen=True)
+class DrillDown:
+    """Why a spike happened: who contributed, how fast the team acted, which vendors handled it."""
+
+    normal_start: dt.date
+    normal_end: dt.date
+    contributions: pl.DataFrame  # dimension, value, spike/normal/change tickets per day, change_share
+    turnaround: pl.DataFrame  # period, tickets, measured, p50/p90/mean hours, p50/p90 views (when provided)
+    vendors: pl.DataFrame  # vendor, tickets, share, normal_share, p50_hours
+
+
+def group_expr(group: dict[str, object]) -> pl.Expr:
+    """True for tickets of the group (a null value matches tickets without that field)."""
+    expr = pl.lit(True)
+    for column, value in group.items():
+        expr = expr & (pl.col(column).is_null() if value is None else pl.col(column) == value)
+    return expr
+
+
+def drill_down(ds: Source, filters: Filters, group: dict[str, object], start: dt.date, end: dt.date) -> DrillDown:
+    """Contributions, turnaround and vendors of one spike (its group within the filters, `start`–`end`)
+    against the NORMAL_DAYS days before it (clipped to the data)."""
+    tickets = held_rows(ds)
+    first = tickets["created_at"].min().date()
+    normal_start, normal_end = max(first, start - dt.timedelta(days=NORMAL_DAYS)), start - dt.timedelta(days=1)
+    selected = tickets.lazy().filter(filters.dimension_expr() & group_expr(group))
+    spike = selected.filter(Filters(start, end).in_period("created_at"))
+    normal_days = max((normal_end - normal_start).days + 1, 0)
+    normal = (
+        selected.filter(Filters(normal_start, normal_end).in_period("created_at"))
+        if normal_days
+        else selected.filter(pl.lit(False))
+    )
+    spike_days = (end - start).days + 1
+    dimensions = [d for d in DRILL_DIMENSIONS if d not in group and ds.has("tickets", d)]
+    return DrillDown(
+        normal_start,
+        normal_end,
+        _contributions(spike, normal, dimensions, spike_days, normal_days),
+        _turnaround(ds, spike, normal),
+        _vendors(ds, spike, normal),
+    )
+
+
+def _contributions(
+    spike: pl.LazyFrame, normal: pl.LazyFrame, dimensions: list[str], spike_days: int, normal_days: int
+) -> pl.DataFrame:
+    """Per dimension value: tickets per day during the spike and normally, the change and its share of the increase."""
+    schema = {
+        "dimension": pl.String,
+        "value": pl.String,
+        "spike_tickets_per_day": pl.Float64,
+        "normal_tickets_per_day": pl.Float64,
+        "change_tickets_per_day": pl.Float64,
+        "change_share": pl.Float64,
+    }
+    parts = [pl.DataFrame(schema=schema)]
+    for dim in dimensions:
+        value = pl.col(dim).cast(pl.String).fill_null("(not given)").alias("value")
+        during = spike.group_by(value).agg((pl.len() / spike_days).alias("spike_tickets_per_day"))
+        before = normal.group_by(value).agg((pl.len() / max(normal_days, 1)).alias("normal_tickets_per_day"))
+        part = (
+            during.join(before, on="value", how="full", coalesce=True)
+            .with_columns(pl.col("spike_tickets_per_day", "normal_tickets_per_day").fill_null(0.0))
+            .with_columns(
+                pl.lit(dim).alias("dimension"),
+                (pl.col("spike_tickets_per_day") - pl.col("normal_tickets_per_day")).alias("change_tickets_per_day"),
+            )
+            .with_columns(
+                pl.when(pl.col("change_tickets_per_day").sum() != 0)
+                .then(pl.col("change_tickets_per_day") / pl.col("change_tickets_per_day").sum())
+                .alias("change_share")
+            )
+            .select(*schema)
+            .collect()
+        )
+        parts.append(part.cast(schema))
+    out = pl.concat(parts)
+    return out.sort(["dimension", "change_tickets_per_day", "value"], descending=[False, True, False])
+
+
+def _turnaround(ds: Source, spike: pl.LazyFrame, normal: pl.LazyFrame) -> pl.DataFrame:
+    """Time to first action (and views before action, when provided) during the spike vs normally."""
+    if not ds.has("tickets", "first_action_at"):
+        return pl.DataFrame()
+    aggs = duration_aggs("created_at", "first_action_at")
+    if ds.has("tickets", "views_before_action"):
+        views = pl.col("views_before_action").drop_nulls()
+        aggs += [
+            views.quantile(0.5, interpolation="linear").alias("p50_views"),
+            views.quantile(0.9, interpolation="linear").alias("p90_views"),
+        ]
+    frames = [
+        lf.select(aggs).collect().with_columns(pl.lit(label).alias("period"))
+        for label, lf in (("during the spike", spike), ("normal", normal))
+    ]
+    out = pl.concat(frames, how="vertical_relaxed")
+    return out.select("period", *[c for c in out.columns if c != "period"]).with_columns(
+        pl.col("tickets", "measured").cast(pl.Int64)
+    )
+
+
+def _vendors(ds: Source, spike: pl.LazyFrame, normal: pl.LazyFrame) -> pl.DataFrame:
+    """Which vendors handled the spike's tickets (share vs normal) and their P50 time to first action."""
+    if not ds.has("tickets", "vendor"):
+        return pl.DataFrame()
+    vendor = pl.col("vendor").fill_null("(none: automated or waiting)")
+    timed = ds.has("tickets", "first_action_at")
+    aggs = duration_aggs("created_at", "first_action_at") if timed else [pl.len().alias("tickets")]
+    during = spike.group_by(vendor).agg(aggs).collect().with_columns(pl.col("tickets").cast(pl.Int64))
+    before = normal.group_by(vendor).agg(pl.len().alias("normal_tickets")).collect()
+    normal_total = before["normal_tickets"].sum()
+    out = during.join(before, on="vendor", how="left").with_columns(
+        (pl.col("tickets") / pl.col("tickets").sum()).alias("share"),
+        (pl.col("normal_tickets").fill_null(0) / normal_total if normal_total else pl.lit(None, pl.Float64)).alias(
+            "normal_share"
+        ),
+    )
+    return out.select("vendor", "tickets", "share", "normal_share", *(["p50_hours"] if timed else [])).sort(
+        ["tickets", "vendor"], descending=[True, False]
+    )

@@ -1,0 +1,437 @@
+"""Turnaround, SLA and queue health: how fast tickets are actioned, what is waiting, who saw it meanwhile.
+
+Builds on the metrics (`queries.metrics.summarize`, one definition each) and adds the shapes the
+Turnaround & SLA page draws: duration distributions, SLA agreement with the source, backlog aging,
+exposure rankings and the hour-of-week grid. The parts that read ticket rows take them from the source's
+engine (`queries.engines.held_rows`) and are left out where it keeps aggregates only. Every instant is UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+import polars.selectors as cs
+
+from queries.calc import HOUR_US, period_windows
+from queries.contract import PROACTIVE_SOURCES
+from queries.engines import Source, held_rows
+from queries.filters import Filters
+from queries.frames import (
+    created_in,
+    duration_aggs,
+    duration_hours,
+    duration_summary,
+    open_at,
+    open_during,
+    open_span,
+    with_sla_outcome,
+)
+from queries.metrics import data_as_of, missing_inputs, summarize
+from queries.sla import SlaPolicy
+
+TURNAROUND_PERCENTILES = (50, 90, 99)
+MEASURES = {"first_action_at": "Time to first action", "closed_at": "Time to close"}  # end column → label
+# Age of open tickets: (label, lower bound in hours); each bucket runs up to the next lower bound.
+AGE_BUCKETS = (("< 1 h", 0.0), ("1–4 h", 1.0), ("4–24 h", 4.0), ("1–3 d", 24.0), ("> 3 d", 72.0))
+AGE_BUCKET = pl.Enum([label for label, _ in AGE_BUCKETS])
+# Histogram bins: [0, 1 s), then four per decade of seconds up to 10^7 s (≈ 116 days), then everything longer.
+HISTOGRAM_EDGES_HOURS = (0.0, *(10 ** (i / 4) / 3600 for i in range(29)))
+SLA_GROUPINGS = ("sla_rule", "queue", "priority", "source")
+EXPOSURE_RATE_GROUPS = ("policy_domain", "surface")
+
+
+def turnaround(
+    ds: Source, filters: Filters, end: str, by: Sequence[str] = (), period: str | None = None
+) -> pl.DataFrame:
+    """P50/P90/P99 and mean hours from created_at to `end` (a MEASURES key) by group and period.
+
+    Sources without ticket rows (rollups, a warehouse) give the time_to_* metric, whose P99 is null."""
+    rows = held_rows(ds)
+    if rows is not None:
+        return duration_summary(rows, filters, end, by, period, TURNAROUND_PERCENTILES)
+    metric = "time_to_first_action" if end == "first_action_at" else "time_to_close"
+    keys = [*by, *(["period"] if period else [])]
+    out = summarize(ds, metric, filters, by, period).with_columns(pl.lit(None, pl.Float64).alias("p99_hours"))
+    return out.select(*keys, "tickets", "measured", "p50_hours", "p90_hours", "p99_hours", "mean_hours")
+
+
+def duration_histogram(ds: Source, filters: Filters, end: str, by: str | None = None) -> pl.DataFrame:
+    """Measured durations in log-spaced bins: `lower_hours` ≤ duration < `upper_hours` (null: no upper bound).
+
+    `share` is the bin's share of the group's measured tickets, `cum_share` the share below `upper_hours`
+    (the ECDF at the bin's upper edge). Only bins with tickets are returned.
+    """
+    keys = [by] if by else []
+    edges = pl.Series(HISTOGRAM_EDGES_HOURS)
+    bins = pl.DataFrame(
+        {
+            "bin": range(1, len(edges) + 1),
+            "lower_hours": edges,
+            "upper_hours": [*edges[1:], None],
+        },
+        schema_overrides={"bin": pl.Int64, "upper_hours": pl.Float64},
+    )
+    hours = duration_hours("created_at", end)
+    counts = (
+        created_in(held_rows(ds), filters)
+        .select(*keys, hours.alias("hours"))
+        .filter(pl.col("hours") >= 0)
+        .group_by(*keys, pl.lit(edges).search_sorted(pl.col("hours"), side="right").cast(pl.Int64).alias("bin"))
+        .agg(pl.len().cast(pl.Int64).alias("tickets"))
+        .collect()
+    )
+    total = pl.col("tickets").sum().over(keys) if keys else pl.col("tickets").sum()
+    cumulative = pl.col("tickets").cum_sum().over(keys) if keys else pl.col("tickets").cum_sum()
+    return (
+        counts.join(bins, on="bin")
+        .sort(*keys, "bin")
+        .with_columns((pl.col("tickets") / total).alias("share"), (cumulative / total).alias("cum_share"))
+        .select(*keys, "lower_hours", "upper_hours", "tickets", "share", "cum_share")
+    )
+
+
+def sla_attainment(ds: Source, filters: Filters, policy: SlaPolicy, by: str) -> pl.DataFrame:
+    """The `sla` metric by one of SLA_GROUPINGS; by `sla_rule` in policy order with each rule's target."""
+    out = summarize(ds, "sla", filters, by=[by], sla_policy=policy)
+    if by != "sla_rule":
+        return out
+    rules = pl.DataFrame(
+        {
+            "sla_rule": [r.name for r in policy.rules],
+            "target_seconds": [r.target_seconds for r in policy.rules],
+            "order": range(len(policy.rules)),
+        },
+        schema_overrides={"target_seconds": pl.Float64},
+    )
+    return rules.join(out, on="sla_rule", how="inner").sort("order").drop("order")
+
+
+def sla_agreement(ds: Source, filters: Filters, policy: SlaPolicy) -> pl.DataFrame:
+    """One row: our SLA outcome against the source's own `sla_met`, over tickets created in the period with one.
+
+    `compared`: tickets the policy measures (see the `sla` metric); attainment of both over those same
+    tickets, `disagree` where they differ, and `source_only` flags on tickets the policy does not measure.
+    """
+    flagged = with_sla_outcome(
+        created_in(held_rows(ds), filters).filter(pl.col("sla_met").is_not_null()), policy, data_as_of(ds)
+    )
+    measured, met = pl.col("sla_measured"), pl.col("sla_met_policy")
+    out = flagged.select(
+        pl.len().alias("flagged"),
+        measured.sum().alias("compared"),
+        met.sum().alias("met_ours"),
+        (measured & pl.col("sla_met")).sum().alias("met_source"),
+        (measured & (met != pl.col("sla_met"))).sum().alias("disagree"),
+    ).collect()
+    ratio = {  # computed on the compared tickets only, so both attainments count the same tickets
+        "attainment_ours": "met_ours",
+        "attainment_source": "met_source",
+        "disagree_share": "disagree",
+    }
+    return (
+        out.with_columns(cs.unsigned_integer().cast(pl.Int64))
+        .with_columns((pl.col("flagged") - pl.col("compared")).alias("source_only"))
+        .with_columns(
+            pl.when(pl.col("compared") > 0).then(pl.col(num) / pl.col("compared")).alias(name)
+            for name, num in ratio.items()
+        )
+    )
+
+
+def sla_disagreements(ds: Source, filters: Filters, policy: SlaPolicy, n: int = 20) -> pl.DataFrame:
+    """The first `n` tickets (oldest first) where our SLA outcome and the source's `sla_met` differ."""
+    flagged = created_in(held_rows(ds), filters).filter(pl.col("sla_met").is_not_null())
+    return (
+        with_sla_outcome(flagged, policy, data_as_of(ds))
+        .filter(pl.col("sla_measured") & (pl.col("sla_met_policy") != pl.col("sla_met")))
+        .sort("created_at", "ticket_id")
+        .head(n)
+        .select(
+            "ticket_id",
+            "queue",
+            "priority",
+            "source",
+            "created_at",
+            "first_action_at",
+            (duration_hours("created_at", "first_action_at") * 3600).alias("waited_seconds"),
+            "sla_rule",
+            "sla_target_seconds",
+            pl.col("sla_met_policy").alias("met_ours"),
+            pl.col("sla_met").alias("met_source"),
+        )
+        .collect()
+    )
+
+
+def backlog_aging(ds: Source, filters: Filters) -> pl.DataFrame:
+    """Open tickets at the end of each day by age bucket (AGE_BUCKETS), every day × bucket present.
+
+    Open at midnight b: created_at < b and closed_at empty or ≥ b (as the `backlog` metric); age = b − created_at.
+    """
+    days = period_windows(filters, "day")
+    first_open, last_open = open_span(days["window_end"])
+    lowers = pl.Series([lower for _, lower in AGE_BUCKETS])
+    open_pairs = (
+        held_rows(ds)
+        .lazy()
+        .filter(open_during(filters))
+        .select("created_at", first_open, last_open)
+        .filter(pl.col("first_open") <= pl.col("last_open"))
+        .select("created_at", pl.int_ranges("first_open", pl.col("last_open") + 1).alias("boundary"))
+        .explode("boundary")
+        .join(days.lazy(), on="boundary")
+        .with_columns(
+            (pl.lit(lowers).search_sorted(duration_hours("created_at", "window_end"), side="right") - 1).alias("b")
+        )
+        .group_by("period", "b")
+        .agg(pl.len().cast(pl.Int64).alias("open_tickets"))
+        .collect()
+    )
+    buckets = pl.DataFrame({"b": range(len(AGE_BUCKETS)), "age_bucket": [label for label, _ in AGE_BUCKETS]})
+    grid = days.select("period").join(buckets, how="cross")
+    return (
+        grid.join(open_pairs.with_columns(pl.col("b").cast(pl.Int64)), on=["period", "b"], how="left")
+        .with_columns(pl.col("open_tickets").fill_null(0), pl.col("age_bucket").cast(AGE_BUCKET))
+        .sort("period", "b")
+        .select("period", "age_bucket", "open_tickets")
+    )
+
+
+def oldest_open(ds: Source, filters: Filters, by: str = "queue") -> pl.DataFrame:
+    """Per group, tickets open at the end of the period and the oldest of them (age in hours), oldest first."""
+    end = filters.end_before
+    oldest = pl.col("ticket_id", "created_at", "first_action_at").sort_by("created_at", "ticket_id").first()
+    return (
+        held_rows(ds)
+        .lazy()
+        .filter(open_at(end) & filters.dimension_expr())
+        .group_by(by)
+        .agg(pl.len().cast(pl.Int64).alias("open_tickets"), oldest.name.prefix("oldest_"))
+        .with_columns(_age_hours(end, "oldest_created_at").alias("oldest_age_hours"))
+        .sort("oldest_age_hours", by, descending=[True, False])
+        .collect()
+    )
+
+
+def _age_hours(instant: dt.datetime, column: str = "created_at") -> pl.Expr:
+    """Hours from the timestamp column to `instant`."""
+    return (pl.lit(instant) - pl.col(column)).dt.total_microseconds() / HOUR_US
+
+
+def exposure_by(ds: Source, filters: Filters, by: str = "policy_domain") -> pl.DataFrame:
+    """The `exposure` metric by group, with the group's P50/P90 hours to first action to spot slow, high-reach work."""
+    speed = summarize(ds, "time_to_first_action", filters, [by]).select(
+        by, pl.col("p50_hours").alias("p50_hours_to_action"), pl.col("p90_hours").alias("p90_hours_to_action")
+    )
+    exposure = summarize(ds, "exposure", filters, by=[by])
+    return exposure.join(speed, on=by, how="left", nulls_equal=True).sort("tickets", descending=True)
+
+
+def open_exposure_ranking(ds: Source, filters: Filters, n: int = 25) -> pl.DataFrame:
+    """Tickets open at the end of the period, ranked by views so far (most first), then age.
+
+    `views_so_far`: views_before_action when the first action came before the end; otherwise an estimate,
+    hours open × views per hour of waiting of actioned tickets created in the period in the same policy domain
+    and surface (Σ views_before_action / Σ hours to first action; all actioned tickets when the group has none).
+    `estimated` says which.
+    """
+    end = filters.end_before
+    groups = [c for c in EXPOSURE_RATE_GROUPS if ds.has("tickets", c)]
+    acted = created_in(held_rows(ds), filters).filter(
+        pl.col("first_action_at").is_not_null() & pl.col("views_before_action").is_not_null()
+    )
+    hours = duration_hours("created_at", "first_action_at").sum()
+    rate = pl.when(hours > 0).then(pl.col("views_before_action").sum() / hours)
+    overall = acted.select(rate.alias("rate")).collect()["rate"][0]
+    rates = acted.group_by(groups).agg(rate.alias("views_per_hour")) if groups else None
+    lf = held_rows(ds).lazy().filter(open_at(end) & filters.dimension_expr())
+    if rates is not None:
+        lf = lf.join(rates, on=groups, how="left", nulls_equal=True)
+    else:
+        lf = lf.with_columns(pl.lit(None, pl.Float64).alias("views_per_hour"))
+    known = pl.col("first_action_at").lt(end).fill_null(False) & pl.col("views_before_action").is_not_null()
+    per_hour = pl.col("views_per_hour").fill_null(pl.lit(overall, pl.Float64))
+    return (
+        lf.with_columns(_age_hours(end).alias("age_hours"), (~known).alias("estimated"))
+        .with_columns(
+            pl.when(known)
+            .then(pl.col("views_before_action").cast(pl.Float64))
+            .otherwise(per_hour * pl.col("age_hours"))
+            .alias("views_so_far")
+        )
+        .sort(["views_so_far", "age_hours", "ticket_id"], descending=[True, True, False], nulls_last=True)
+        .head(n)
+        .select(
+            "ticket_id",
+            "queue",
+            "policy_domain",
+            "surface",
+            "market",
+            "created_at",
+            "age_hours",
+            "views_so_far",
+            "estimated",
+        )
+        .collect()
+    )
+
+
+def hour_of_week(ds: Source, filters: Filters) -> pl.DataFrame:
+    """Arrivals and median hours to first action by UTC weekday (1 = Monday) and hour of creation, all 168 cells.
+
+    `arrivals_per_hour` = arrivals / `occurrences` (how often that weekday falls in the period).
+    """
+    created = pl.col("created_at")
+    cells = (
+        created_in(held_rows(ds), filters)
+        .group_by(created.dt.weekday().alias("weekday"), created.dt.hour().alias("hour"))
+        .agg(duration_aggs("created_at", "first_action_at", percentiles=(50,)))
+        .select(
+            pl.col("weekday").cast(pl.Int8),
+            pl.col("hour").cast(pl.Int8),
+            pl.col("tickets").cast(pl.Int64).alias("arrivals"),
+            pl.col("p50_hours").alias("p50_hours_to_action"),
+        )
+        .collect()
+    )
+    days = pl.date_range(filters.start, filters.end, "1d", eager=True)
+    occurrences = pl.DataFrame({"weekday": days.dt.weekday().cast(pl.Int8)}).group_by("weekday").len("occurrences")
+    grid = pl.DataFrame({"weekday": range(1, 8)}, schema={"weekday": pl.Int8}).join(
+        pl.DataFrame({"hour": range(24)}, schema={"hour": pl.Int8}), how="cross"
+    )
+    return (
+        grid.join(occurrences.with_columns(pl.col("occurrences").cast(pl.Int64)), on="weekday", how="left")
+        .join(cells, on=["weekday", "hour"], how="left")
+        .with_columns(pl.col("occurrences", "arrivals").fill_null(0))
+        .with_columns(
+            pl.when(pl.col("occurrences") > 0)
+            .then(pl.col("arrivals") / pl.col("occurrences"))
+            .alias("arrivals_per_hour")
+        )
+        .sort("weekday", "hour")
+        .select("weekday", "hour", "occurrences", "arrivals", "arrivals_per_hour", "p50_hours_to_action")
+    )
+
+
+def turnaround_by_source(ds: Source, filters: Filters, end: str) -> pl.DataFrame:
+    """Turnaround per detection source, marked proactive (the platform's own models) or reactive, with its share."""
+    out = turnaround(ds, filters, end, by=["source"])
+    detection = (
+        pl.when(pl.col("source").is_in(PROACTIVE_SOURCES))
+        .then(pl.lit("proactive"))
+        .when(pl.col("source").is_not_null())
+        .then(pl.lit("reactive"))
+        .otherwise(pl.lit("unknown"))
+    )
+    share = pl.col("tickets") / pl.col("tickets").sum()
+    return out.with_columns(detection.alias("detection"), share.alias("ticket_share")).sort("tickets", descending=True)
+
+
+@dataclass(frozen=True)
+class TurnaroundView:
+    """The durations part of the page for one measure (a MEASURES key), split and period."""
+
+    end: str  # the measure: a MEASURES key
+    by: str | None  # the split
+    period: str
+    total: pl.DataFrame  # one row: tickets, measured, p50/p90/p99_hours, mean_hours
+    over_time: pl.DataFrame  # by split and period
+    by_group: pl.DataFrame | None  # by split; None without a split
+    histogram: pl.DataFrame | None  # by split; None without ticket rows
+    by_source: pl.DataFrame | None  # None when the source has no tickets.source
+    percentiles: tuple[int, ...]  # those `total` and the rest carry: no P99 without ticket rows
+
+
+def turnaround_view(ds: Source, filters: Filters, end: str, by: str | None, period: str) -> TurnaroundView:
+    """Percentiles in total, over time and by the split, the distribution (from ticket rows only) and the
+    by-source comparison."""
+    keys = [by] if by else []
+    rows = held_rows(ds) is not None
+    return TurnaroundView(
+        end=end,
+        by=by,
+        period=period,
+        total=turnaround(ds, filters, end),
+        over_time=turnaround(ds, filters, end, keys, period),
+        by_group=turnaround(ds, filters, end, keys) if by else None,
+        histogram=duration_histogram(ds, filters, end, by) if rows else None,
+        percentiles=TURNAROUND_PERCENTILES if rows else (50, 90),
+        by_source=turnaround_by_source(ds, filters, end) if ds.has("tickets", "source") else None,
+    )
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The page's headline figures (one-row metric frames); None when the source lacks a metric's inputs."""
+
+    sla: pl.DataFrame | None
+    open_backlog: pl.DataFrame | None
+    exposure: pl.DataFrame | None
+    proactive: pl.DataFrame | None
+
+
+def headline(ds: Source, filters: Filters, policy: SlaPolicy) -> Headline:
+    """SLA attainment, open backlog at the end, exposure and proactive share for the whole selection."""
+
+    def total(metric: str) -> pl.DataFrame | None:
+        return summarize(ds, metric, filters, sla_policy=policy) if missing_inputs(ds, metric) is None else None
+
+    return Headline(total("sla"), total("open_backlog"), total("exposure"), total("proactive"))
+
+
+@dataclass(frozen=True)
+class SlaView:
+    """Attainment by one of SLA_GROUPINGS and, when tickets of the period carry `sla_met`, the agreement with it."""
+
+    attainment: pl.DataFrame
+    agreement: pl.DataFrame | None
+    disagreements: pl.DataFrame | None
+
+
+def sla_view(ds: Source, filters: Filters, policy: SlaPolicy, by: str) -> SlaView:
+    """SLA attainment by `by` and the comparison with the source's own SLA flag (from ticket rows only)."""
+    flagged = held_rows(ds) is not None and ds.has("tickets", "sla_met")
+    agreement = sla_agreement(ds, filters, policy) if flagged else None
+    if agreement is not None and agreement["flagged"][0] == 0:
+        agreement = None
+    return SlaView(
+        attainment=sla_attainment(ds, filters, policy, by),
+        agreement=agreement,
+        disagreements=sla_disagreements(ds, filters, policy) if agreement is not None else None,
+    )
+
+
+@dataclass(frozen=True)
+class BacklogView:
+    """Daily backlog flow (the `backlog` metric), aging at each day's end and the oldest open ticket per queue."""
+
+    flow: pl.DataFrame
+    aging: pl.DataFrame | None  # None without ticket rows
+    oldest: pl.DataFrame | None  # None when the source has no tickets.queue, or no ticket rows
+
+
+def backlog_view(ds: Source, filters: Filters) -> BacklogView:
+    """Everything the backlog part of the page shows; ages need ticket rows."""
+    rows = held_rows(ds) is not None
+    return BacklogView(
+        flow=summarize(ds, "backlog", filters, period="day"),
+        aging=backlog_aging(ds, filters) if rows else None,
+        oldest=oldest_open(ds, filters) if rows and ds.has("tickets", "queue") else None,
+    )
+
+
+@dataclass(frozen=True)
+class ExposureView:
+    """Exposure by policy domain and the exposure-weighted ranking of the open backlog."""
+
+    by_domain: pl.DataFrame
+    ranking: pl.DataFrame | None  # None when the source has no tickets.closed_at (no open backlog) or no rows
+
+
+def exposure_view(ds: Source, filters: Filters) -> ExposureView:
+    """Everything the exposure part of the page shows; the ranking of open tickets needs ticket rows."""
+    ranked = held_rows(ds) is not None and missing_inputs(ds, "open_backlog") is None
+    return ExposureView(exposure_by(ds, filters), open_exposure_ranking(ds, filters) if ranked else None)

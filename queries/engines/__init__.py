@@ -1,0 +1,57 @@
+"""The engines and the one function that picks a source's engine.
+
+A source is what `queries.sources` reads: extracts held in memory (`Dataset`), large extracts served
+from rollups (`RolledUpSource`) or a warehouse (`Warehouse`). Everything above this package asks
+`engine_for(source)` (or the small helpers below) and never checks which kind of source it has.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from queries.engines.base import Engine
+from queries.engines.rollups.engine import RollupsEngine
+from queries.engines.rollups.source import RolledUpSource
+from queries.engines.rows import RowsEngine
+from queries.engines.sql import SqlEngine
+from queries.sources.dataset import Dataset
+from queries.sources.warehouse import Warehouse
+
+Source = Dataset | RolledUpSource | Warehouse
+
+
+def engine_for(src: Source) -> Engine:
+    """The engine that answers for this source: rows in memory, rollups, or SQL in the warehouse."""
+    if isinstance(src, Warehouse):
+        return SqlEngine(src)
+    if isinstance(src, RolledUpSource):
+        return RollupsEngine(src)
+    return RowsEngine(src)
+
+
+def created_days(src: Source) -> tuple[dt.date, dt.date] | None:
+    """First and last day with valid tickets, up to the newest created_at that is not in the future (a wrong
+    clock does not move the default period); None when there are none."""
+    return engine_for(src).created_range()
+
+
+def small_table(src: Source, name: str) -> pl.DataFrame | None:
+    """A small table's valid rows (events, staffing, platform_metrics, qa_reviews); None when the source lacks it."""
+    return engine_for(src).small_table(name)
+
+
+def distinct_values(src: Source, column: str) -> list[str]:
+    """Sorted distinct values of a tickets dimension, for the filter bar."""
+    return engine_for(src).distinct_values(column)
+
+
+def groupable(src: Source, column: str) -> bool:
+    """True when metrics of this source can be grouped by the tickets column."""
+    return engine_for(src).groupable(column)
+
+
+def held_rows(src: Source, table: str = "tickets") -> pl.DataFrame | None:
+    """The table's valid rows when the source's engine holds them in memory; None when it keeps aggregates only."""
+    return engine_for(src).rows(table)

@@ -1,0 +1,179 @@
+"""The one protocol every engine implements, and what the engines share.
+
+An engine answers metric questions for one source: `RowsEngine` from ticket rows held in memory
+(Polars), `RollupsEngine` from daily rollups of large extracts, `SqlEngine` inside a warehouse
+(SQLAlchemy Core). Callers never ask which one they have: they ask `can` (None, or the sentence
+saying why not) and call the same methods. `queries.engines.engine_for` picks the engine of a source.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import polars as pl
+
+from queries.calc import complete_periods, dau_keys_of, keys_of, per_million_dau
+from queries.contract import TICKETS
+from queries.definitions import METRICS
+from queries.filters import Filters, period_expr
+from queries.frames import group
+from queries.sla import SlaPolicy
+
+
+class Implementations(dict):
+    """An engine's metric implementations by metric name, registered where each is defined:
+
+    IMPLEMENTATIONS = Implementations()
+
+    @IMPLEMENTATIONS.of("volume")
+    def _volume(source, filters, by, period) -> pl.DataFrame: ...
+    """
+
+    def of(self, *metrics: str) -> Callable[[Callable[..., pl.DataFrame]], Callable[..., pl.DataFrame]]:
+        """A decorator registering the function as the implementation of `metrics`."""
+
+        def register(implementation: Callable[..., pl.DataFrame]) -> Callable[..., pl.DataFrame]:
+            for metric in metrics:
+                if metric not in METRICS or metric in self:
+                    raise ValueError(f"{metric!r} is not a metric, or is registered twice")
+                self[metric] = implementation
+            return implementation
+
+        return register
+
+
+class Engine(Protocol):
+    """What every engine answers. `summarize` returns the metric's frame as the engine computes it (group
+    columns, then the metric's measures); `queries.metrics.summarize` adds every empty period and sorts."""
+
+    caption: str | None  # how the source is served, for the sidebar (None: nothing to say)
+    rows_why: str  # why ticket rows are not held ("" when they are), for the parts of pages that need them
+    rows_fix: str  # what to do to get them
+    declined_note: str | None  # why a percentile can be missing although tickets were measured
+
+    def has(self, table: str, *fields: str) -> bool: ...
+
+    def can(self, metric: str, by: Sequence[str] = ()) -> str | None:
+        """None when the engine can answer `metric` grouped by `by`; otherwise what is missing, for people."""
+        ...
+
+    def refusal(self, metric: str, by: Sequence[str] = ()) -> str | None:
+        """Why the engine does not answer `metric` grouped by `by` at all (`summarize` raises it), or None."""
+        ...
+
+    def summarize(
+        self, metric: str, filters: Filters, by: list[str], period: str | None, sla_policy: SlaPolicy | None
+    ) -> pl.DataFrame:
+        """The metric's frame as computed; `sla_policy` None: config/sla.toml (rollups: the one they were built
+        with)."""
+        ...
+
+    def distinct_values(self, column: str) -> list[str]:
+        """Sorted distinct values of a ticket dimension."""
+        ...
+
+    def created_range(self) -> tuple[dt.date, dt.date] | None:
+        """First and last day with valid tickets, up to the newest created_at not in the future."""
+        ...
+
+    def small_table(self, name: str) -> pl.DataFrame | None:
+        """The valid rows of a small table (events, staffing, platform_metrics, qa_reviews); None without it."""
+        ...
+
+    def as_of(self) -> dt.datetime:
+        """The data's "now": its newest ticket timestamp that is not in the future."""
+        ...
+
+    def groupable(self, column: str) -> bool:
+        """True when metrics can be grouped by this tickets column."""
+        ...
+
+    def rows(self, table: str) -> pl.DataFrame | None:
+        """The table's valid rows when the engine holds them in memory; None when it keeps aggregates only."""
+        ...
+
+
+class EngineBase:
+    """What the engines share: the inputs check behind `can`, grouping, per 1M DAU from ticket counts."""
+
+    caption: str | None = None
+    rows_why: str = ""
+    rows_fix: str = ""
+    declined_note: str | None = None
+    metrics: tuple[str, ...] = tuple(METRICS)  # the metrics this engine implements
+    unsupported: str = ""  # what to say of a metric it does not implement
+    groupings: tuple[str, ...] = tuple(TICKETS.names)  # the tickets columns metrics can be grouped by
+    ungrouped: str = "it is not a tickets field"  # why another column cannot group
+
+    def __init__(self, source) -> None:
+        self.source = source
+
+    @property
+    def reports(self) -> dict:
+        return self.source.reports
+
+    def has(self, table: str, *fields: str) -> bool:
+        return self.source.has(table, *fields)
+
+    def refusal(self, metric: str, by: Sequence[str] = ()) -> str | None:
+        label = METRICS[metric].label
+        if metric not in self.metrics:
+            return f"{label} {self.unsupported}"
+        ungroupable = [b for b in by if not self.groups_by(metric, b)]
+        if ungroupable:
+            allowed = METRICS[metric].groups
+            why = f"it groups by {', '.join(allowed)} only" if allowed else self.ungrouped
+            return f"{label} cannot be grouped by {', '.join(ungroupable)}: {why}."
+        return None
+
+    def groups_by(self, metric: str, column: str) -> bool:
+        """True when `metric` can be grouped by `column` here (sla also by its rule, `sla_rule`); a column the
+        source does not provide groups everything as one empty group."""
+        allowed = METRICS[metric].groups
+        in_metric = allowed is None or column in allowed
+        return (metric == "sla" and column == "sla_rule") or (in_metric and column in self.groupings)
+
+    def can(self, metric: str, by: Sequence[str] = ()) -> str | None:
+        refused = self.refusal(metric, by)
+        if refused:
+            return refused
+        label = METRICS[metric].label
+        for table, needed in METRICS[metric].needs:
+            if table not in self.reports:
+                return f"{label} needs the {table} table; add {table}.parquet/.csv or map it."
+            absent = [f for f in needed if not self.has(table, f)]
+            if absent:
+                return f"{label} needs {table}.{', '.join(absent)}; map it under [{table}.columns]."
+        return None
+
+    def groupable(self, column: str) -> bool:
+        return self.has("tickets", column) and column in self.groupings
+
+    def rows(self, table: str) -> pl.DataFrame | None:
+        return None
+
+    def summarize(
+        self, metric: str, filters: Filters, by: list[str], period: str | None, sla_policy: SlaPolicy | None
+    ) -> pl.DataFrame:
+        raise NotImplementedError
+
+    def small_table(self, name: str) -> pl.DataFrame | None:
+        raise NotImplementedError
+
+    def per_million_dau(self, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
+        """Tickets (every period, as `summarize` gives them) over the DAU of the platform_metrics table."""
+        keys = keys_of(by, period)
+        tickets = complete_periods(self.summarize("volume", filters, by, period, None), "volume", filters, by, period)
+        dau = (
+            self.small_table("platform_metrics")
+            .lazy()
+            .filter(
+                (pl.col("date") >= filters.start) & (pl.col("date") <= filters.end) & filters.dimension_expr(["market"])
+            )
+        )
+        if period:
+            dau = dau.with_columns(period_expr("date", period))
+        dau_keys = dau_keys_of(keys)
+        return per_million_dau(tickets, group(dau, dau_keys, [pl.col("dau").sum().alias("dau_days")]), dau_keys)

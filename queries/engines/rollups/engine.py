@@ -1,0 +1,62 @@
+"""The rollups engine: metrics of large extracts answered from their daily rollups, without ticket rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from queries.engines.base import EngineBase
+from queries.engines.rollups.read import rollup_summary
+from queries.engines.rollups.source import PERCENTILES_NOT_KEPT, RolledUpSource
+from queries.engines.rollups.storage import ROLLUP_DIMENSIONS, ROLLUP_METRICS
+from queries.filters import Filters
+from queries.histogram import PERCENTILE_ERROR_BOUND
+from queries.sla import SlaPolicy
+
+
+class RollupsEngine(EngineBase):
+    """Counts and sums from the rollups, percentiles from their histograms (within PERCENTILE_ERROR_BOUND);
+    groups by the filter dimensions only."""
+
+    metrics = (*ROLLUP_METRICS, "per_million_dau")
+    unsupported = "needs ticket rows, which large extracts served from rollups do not keep."
+    groupings = ROLLUP_DIMENSIONS
+    ungrouped = f"large extracts served from rollups group by {', '.join(ROLLUP_DIMENSIONS)} only"
+    declined_note = PERCENTILES_NOT_KEPT
+    source: RolledUpSource
+
+    @property
+    def caption(self) -> str:
+        return (
+            f"{self.source.rollups.rows:,} tickets: served from daily rollups (percentiles within "
+            f"{PERCENTILE_ERROR_BOUND:.0%}); pages that need ticket rows say so."
+        )
+
+    rows_fix = "use a shorter extract, or raise BELLWETHER_ROLLUP_ROWS if the machine has the memory"
+
+    @property
+    def rows_why(self) -> str:
+        return (
+            f"These extracts hold {self.source.rollups.rows:,} tickets, so Bellwether serves them from daily "
+            "rollups instead of holding ticket rows in memory."
+        )
+
+    def summarize(
+        self, metric: str, filters: Filters, by: list[str], period: str | None, sla_policy: SlaPolicy | None
+    ) -> pl.DataFrame:
+        if metric == "per_million_dau":
+            return self.per_million_dau(filters, by, period)
+        return rollup_summary(self.source.rollups, metric, filters, by, period, sla_policy=sla_policy)
+
+    def distinct_values(self, column: str) -> list[str]:
+        return self.source.distinct_values("tickets", column)
+
+    def created_range(self) -> tuple[dt.date, dt.date] | None:
+        return self.source.created_range()
+
+    def small_table(self, name: str) -> pl.DataFrame | None:
+        return self.source.tables.get(name)
+
+    def as_of(self) -> dt.datetime:
+        return self.source.rollups.as_of or dt.datetime.now(dt.UTC).replace(tzinfo=None)

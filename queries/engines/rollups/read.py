@@ -1,0 +1,301 @@
+"""Answering metrics from the rollups: the same frames as the rows engine, percentiles from histograms
+(within PERCENTILE_ERROR_BOUND), exact from rows where the histograms do not reach (docs/rollups.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import polars as pl
+import polars.selectors as cs
+
+from queries.calc import HOUR_US, period_windows
+from queries.definitions import METRICS
+from queries.engines.rollups.storage import (
+    EXACT_ROWS_LIMIT,
+    ROLLUP_DIMENSIONS,
+    ROLLUP_METRICS,
+    TTC,
+    TTFA,
+    VIEWS,
+    Level,
+    Rollups,
+)
+from queries.engines.rows import RowsEngine
+from queries.filters import Filters, period_expr
+from queries.histogram import percentiles
+from queries.sla import SlaPolicy
+from queries.sources.dataset import Dataset
+
+
+def rollup_summary(
+    r: Rollups, metric: str, filters: Filters, by: list[str], period: str | None, sla_policy: SlaPolicy | None = None
+) -> pl.DataFrame:
+    """One metric from the rollups: the counts the rows engine gives (`Metric.counted`), same dtypes, sorted.
+    `sla_policy`, when given, must be the one the rollups were built with."""
+    if metric not in ROLLUP_METRICS:
+        supported = ", ".join(ROLLUP_METRICS)
+        raise ValueError(f"{metric!r} cannot be answered from rollups; they answer {supported}")
+    by = list(by)
+    unknown = [b for b in by if b not in ROLLUP_DIMENSIONS and not (metric == "sla" and b == "sla_rule")]
+    if unknown:
+        raise ValueError(f"rollups group only by {', '.join(ROLLUP_DIMENSIONS)}, not {', '.join(unknown)}")
+    if metric == "sla" and sla_policy is not None and sla_policy.rules != r.sla_policy.rules:
+        raise ValueError(
+            "the rollups were built with another SLA policy; pass it as build_rollups(..., sla_policy=...)"
+        )
+    keys = by + (["period"] if period else [])
+    out = _QUERIES[metric](r, filters, by, period, keys)
+    out = out.select(*keys, *METRICS[metric].counted).with_columns(  # codes back to text (exact answers have text)
+        pl.lit(pl.Series(r.dictionary[k], dtype=pl.String)).gather(pl.col(k)).alias(k)
+        for k in by
+        if out.schema[k] == pl.UInt32
+    )
+    return out.sort(keys) if keys else out
+
+
+def level_for(r: Rollups, filters: Filters, by: Sequence[str], *, histograms: bool = False) -> Level | None:
+    """The smallest rollup keyed by every dimension the query filters or groups on (with `histograms`, among
+    those that carry them: None when more than one dimension is involved)."""
+    needed = set(filters.selections()) | set(by)
+    fitting = [
+        lv for dims, lv in r.levels.items() if needed <= set(dims) and (lv.created_hist is not None or not histograms)
+    ]
+    return min(fitting, key=lambda lv: lv.created.height) if fitting else None
+
+
+def _rows_affordable(r: Rollups, metric: str, filters: Filters) -> bool:
+    """True when the rows an exact answer would read (every ticket of the selected days) are at most
+    EXACT_ROWS_LIMIT; otherwise percentiles over several dimensions are left null (docs/rollups.md)."""
+    table, column = (
+        (r.levels[()].actioned, "actioned") if metric == "handle_time" else (r.levels[()].created, "tickets")
+    )
+    days = table.filter((pl.col("day") >= filters.start) & (pl.col("day") <= filters.end))
+    return r.read_rows is not None and int(days[column].sum()) <= EXACT_ROWS_LIMIT
+
+
+def _from_rows(r: Rollups, metric: str, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
+    """The metric computed exactly from the source's rows (percentiles filtered or grouped by two or more
+    dimensions, which the histograms do not cover): only rows of the selected days are read, at most
+    EXACT_ROWS_LIMIT (checked by the caller with _rows_affordable)."""
+    if r.read_rows is None:
+        raise ValueError(f"{metric} by {', '.join(by) or 'filters'} on several dimensions needs the source's rows")
+    day = "first_action_at" if metric == "handle_time" else "created_at"
+    rows = r.read_rows(filters.in_period(day))
+    ds = Dataset(r.source, None, r.signature, {"tickets": rows}, {})
+    return RowsEngine(ds).summarize(metric, filters, by, period, r.sla_policy)
+
+
+def _in_groups(r: Rollups, filters: Filters) -> pl.Expr:
+    """filters.dimension_expr() on the rollups' codes: a value the rollups never saw matches nothing."""
+    expr = pl.lit(True)
+    for name, values in filters.selections().items():
+        position = {v: i for i, v in enumerate(r.dictionary[name])}
+        codes = pl.Series([position[v] for v in values if v in position], dtype=pl.UInt32)
+        expr = expr & pl.col(name).is_in(codes.implode())
+    return expr
+
+
+def _select(r: Rollups, frame: pl.DataFrame, filters: Filters, period: str | None) -> pl.LazyFrame:
+    lf = frame.lazy().filter((pl.col("day") >= filters.start) & (pl.col("day") <= filters.end) & _in_groups(r, filters))
+    return lf.with_columns(period_expr("day", period)) if period else lf
+
+
+def _sum(lf: pl.LazyFrame, keys: list[str], columns: list[str]) -> pl.DataFrame:
+    """Sums by keys; counts (stored as UInt32 to save memory) are summed as Int64."""
+    lf = lf.with_columns((cs.by_name(columns) & cs.integer()).cast(pl.Int64))
+    aggs = [pl.col(c).sum() for c in columns]
+    return (lf.group_by(keys).agg(aggs) if keys else lf.select(aggs)).collect()
+
+
+def _volume(r, filters, by, period, keys):
+    return _sum(_select(r, level_for(r, filters, by).created, filters, period), keys, ["tickets"])
+
+
+def _actioned(r, filters, by, period, keys):
+    return _sum(_select(r, level_for(r, filters, by).actioned, filters, period), keys, ["actioned"])
+
+
+def _with_percentiles(
+    base: pl.DataFrame, hist: pl.LazyFrame | None, keys: list[str], names: list[str], scale: float
+) -> pl.DataFrame:
+    """base with the histogram's percentiles; null ones when there is no histogram (see _rows_affordable)."""
+    if hist is None:
+        return base.with_columns(pl.lit(None, pl.Float64).alias(n) for n in names)
+    pct = percentiles(hist, keys, [0.5, 0.9], names).with_columns(pl.col(names) / scale).collect()
+    if not keys:
+        return pl.concat([base, pct], how="horizontal")
+    return base.join(pct, on=keys, how="left", nulls_equal=True)
+
+
+def _duration(metric: str, measure: int, measured: str, total: str):
+    def compute(r, filters, by, period, keys):
+        level = level_for(r, filters, by, histograms=True)
+        if level is None and _rows_affordable(r, metric, filters):
+            return _from_rows(r, metric, filters, by, period)
+        level = level or level_for(r, filters, by)
+        base = _sum(_select(r, level.created, filters, period), keys, ["tickets", measured, total])
+        base = base.with_columns(
+            pl.when(pl.col(measured) > 0).then(pl.col(total) / pl.col(measured) / HOUR_US).alias("mean_hours")
+        ).rename({measured: "measured"})
+        hist = level.created_hist
+        hist = None if hist is None else _select(r, hist, filters, period).filter(pl.col("measure") == measure)
+        return _with_percentiles(base, hist, keys, ["p50_hours", "p90_hours"], 3600.0)
+
+    return compute
+
+
+def _proactive(r, filters, by, period, keys):
+    out = _sum(
+        _select(r, level_for(r, filters, by).created, filters, period), keys, ["tickets", "known_source", "proactive"]
+    )
+    return out
+
+
+def _appeals(r, filters, by, period, keys):
+    created = _select(r, level_for(r, filters, by).created, filters, period)
+    out = _sum(created, keys, ["decided", "appealed", "overturned"])
+    out = out.rename({"decided": "tickets"})
+    out = out.filter(pl.col("tickets") > 0) if keys else out
+    return out
+
+
+def _automation(r, filters, by, period, keys):
+    created = _select(r, level_for(r, filters, by).created, filters, period)
+    out = _sum(created, keys, ["tickets", "known_automated", "automated"])
+    out = out.rename({"known_automated": "known"})
+    return out
+
+
+def _exposure(r, filters, by, period, keys):
+    level = level_for(r, filters, by, histograms=True)
+    if level is None and _rows_affordable(r, "exposure", filters):
+        return _from_rows(r, "exposure", filters, by, period)
+    level = level or level_for(r, filters, by)
+    base = _sum(_select(r, level.created, filters, period), keys, ["acted", "within_24h", "views_known", "zero_views"])
+    base = base.rename({"acted": "tickets", "within_24h": "_within_24h", "views_known": "_views_known"})
+    base = base.rename({"zero_views": "_zero_views"})
+    base = base.filter(pl.col("tickets") > 0) if keys else base
+    hist = level.created_hist
+    hist = None if hist is None else _select(r, hist, filters, period).filter(pl.col("measure") == VIEWS)
+    return _with_percentiles(base, hist, keys, ["p50_views", "p90_views"], 1.0)
+
+
+def _handle_time(r, filters, by, period, keys):
+    level = level_for(r, filters, by, histograms=True)
+    if level is None and _rows_affordable(r, "handle_time", filters):
+        return _from_rows(r, "handle_time", filters, by, period)
+    level = level or level_for(r, filters, by)
+    base = _sum(_select(r, level.actioned, filters, period), keys, ["human", "reviews", "handle_sum_seconds"])
+    base = base.filter(pl.col("human") > 0) if keys else base
+    base = base.with_columns(
+        pl.when(pl.col("reviews") > 0)
+        .then(pl.col("handle_sum_seconds") / pl.col("reviews"))
+        .alias("mean_handle_seconds"),
+        (pl.col("handle_sum_seconds").fill_null(0.0) / 3600).alias("handle_hours"),
+    )
+    hist = None if level.handle_hist is None else _select(r, level.handle_hist, filters, period)
+    return _with_percentiles(base, hist, keys, ["p50_handle_seconds", "p90_handle_seconds"], 1.0)
+
+
+def _sla(r, filters, by, period, keys):
+    level = level_for(r, filters, [b for b in by if b != "sla_rule"])
+    counts = _sum(_select(r, level.sla, filters, period), keys, ["tickets", "acted_with_target", "met"])
+    waiting = r.sla_waiting.lazy().filter(
+        filters.in_period("created_at")
+        & _in_groups(r, filters)
+        & ((pl.lit(r.as_of) - pl.col("created_at")).dt.total_microseconds() / 1e6 > pl.col("sla_target_seconds"))
+    )
+    if period:
+        waiting = waiting.with_columns(period_expr("created_at", period))
+    late = _sum(waiting.with_columns(pl.lit(1).alias("late")), keys, ["late"])
+    out = (
+        counts.join(late, on=keys, how="left", nulls_equal=True)
+        if keys
+        else pl.concat([counts, late], how="horizontal")
+    )
+    out = out.with_columns((pl.col("acted_with_target") + pl.col("late").fill_null(0)).alias("measured"))
+    return out
+
+
+def _cumulative(
+    r: Rollups, frame: pl.DataFrame, filters: Filters, before: dt.date, keys: list[str], column: str
+) -> pl.DataFrame:
+    """Sum of `column` over days before `before` (exclusive) in the selected groups."""
+    lf = frame.lazy().filter((pl.col("day") < before) & _in_groups(r, filters))
+    return _sum(lf, keys, [column])
+
+
+def _open_backlog(r, filters, by, period, keys):
+    if period:
+        raise ValueError("open_backlog is a point-in-time figure at the end of the period; use it without --period")
+    level = level_for(r, filters, by)
+    end = filters.end + dt.timedelta(days=1)
+    created = _cumulative(r, level.created, filters, end, by, "tickets")
+    closed = _cumulative(r, level.closed, filters, end, by, "closures")
+    if not by:
+        return pl.DataFrame({"open_tickets": [created["tickets"][0] - closed["closures"][0]]})
+    out = created.join(closed, on=by, how="left", nulls_equal=True).with_columns(
+        (pl.col("tickets") - pl.col("closures").fill_null(0)).alias("open_tickets")
+    )
+    return out.filter(pl.col("open_tickets") > 0)
+
+
+def _backlog(r, filters, by, period, keys):
+    """Open tickets at midnight t = created before t − closed before t (valid rows close after they open)."""
+    level = level_for(r, filters, by)
+    windows = period_windows(filters, period)
+    start, end = filters.start, filters.end + dt.timedelta(days=1)
+    created_before = _cumulative(r, level.created, filters, start, by, "tickets").rename({"tickets": "c0"})
+    closed_before = _cumulative(r, level.closed, filters, start, by, "closures").rename({"closures": "k0"})
+    created_to_end = _cumulative(r, level.created, filters, end, by, "tickets").rename({"tickets": "c1"})
+    # Groups with a ticket open at some instant of the selected days, or arriving in them (as metrics.open_during).
+    if by:
+        groups = created_to_end.join(closed_before, on=by, how="left", nulls_equal=True).join(
+            created_before, on=by, how="left", nulls_equal=True
+        )
+    else:
+        groups = pl.concat([created_to_end, closed_before, created_before], how="horizontal")
+    groups = groups.with_columns(pl.col("k0", "c0").fill_null(0))
+    if by:  # without grouping there is always the one group, as in queries.metrics
+        groups = groups.filter(pl.col("c1") - pl.col("k0") > 0)
+    groups = groups.with_columns((pl.col("c0") - pl.col("k0")).alias("open_before")).select(*by, "open_before")
+    day_filters = Filters(filters.start, filters.end, **filters.selections())
+    arrivals = _sum(_select(r, level.created, day_filters, period), keys, ["tickets"]).rename({"tickets": "arrivals"})
+    closures = _sum(_select(r, level.closed, day_filters, period), keys, ["closures"])
+    grid = groups.join(windows, how="cross")
+    flow = grid
+    for part in (arrivals, closures):
+        flow = flow.join(part, on=keys, how="left", nulls_equal=True) if keys else flow.join(part, how="cross")
+    group_id = pl.struct(by) if by else pl.lit(0)
+    flow = (
+        flow.with_columns(pl.col("arrivals", "closures").fill_null(0))
+        .sort([*by, "boundary"], nulls_last=False)
+        .with_columns(
+            (pl.col("open_before") + (pl.col("arrivals") - pl.col("closures")).cum_sum().over(group_id)).alias(
+                "open_end"
+            )
+        )
+        .with_columns(
+            (pl.col("open_end") - pl.col("arrivals") + pl.col("closures")).alias("open_start"),
+            pl.lit(None, pl.Float64).alias("oldest_open_hours"),  # not derivable from daily counts
+        )
+    )
+    return flow.select(*keys, "open_start", "arrivals", "closures", "open_end", "oldest_open_hours")
+
+
+_QUERIES = {
+    "volume": _volume,
+    "actioned": _actioned,
+    "time_to_first_action": _duration("time_to_first_action", TTFA, "ttfa_measured", "ttfa_sum_us"),
+    "time_to_close": _duration("time_to_close", TTC, "ttc_measured", "ttc_sum_us"),
+    "sla": _sla,
+    "proactive": _proactive,
+    "appeals": _appeals,
+    "open_backlog": _open_backlog,
+    "backlog": _backlog,
+    "exposure": _exposure,
+    "automation": _automation,
+    "handle_time": _handle_time,
+}

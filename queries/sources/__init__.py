@@ -1,0 +1,1 @@
+"""Sources: reading what users have — files, mapping files, validation, the loaded dataset, warehouses."""

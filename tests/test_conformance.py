@@ -1,0 +1,400 @@
+"""Every engine gives the rows engine's answers: one demo, every metric, groupings, periods and filters.
+
+The rows engine (Polars over ticket rows, itself tested against loops and numpy in test_metrics.py and
+others) is the reference. Each other engine (rollups, rollups past their exact-read limit, SQLite,
+PostgreSQL) must give the same frame through `queries.metrics.summarize`: the same columns, dtypes, groups
+and periods, counts and other integers exactly, floats within 1e-9 relative, percentiles within the
+engine's stated bound (`ENGINES`). What an engine cannot answer is declared once, in `KNOWN_GAPS`, and
+the engine must say so: `can()` gives the sentence `summarize` raises, or the measure is null as documented.
+
+Adding a metric to `queries.definitions.METRICS` adds its cases here for every engine: an engine without
+an implementation fails until it gets one, or until the gap is declared in `KNOWN_GAPS` with its reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from queries.calc import period_windows
+from queries.contract import TABLES, TICKETS
+from queries.definitions import METRICS, THROUGHPUT_GROUPS
+from queries.demo import generate_demo
+from queries.engines import Source, engine_for
+from queries.engines.rollups import read as rollup_read
+from queries.engines.rollups.source import RolledUpSource, open_rolled_up
+from queries.engines.rollups.storage import ROLLUP_DIMENSIONS
+from queries.filters import DIMENSIONS, Filters
+from queries.histogram import ABSOLUTE_BOUND, PERCENTILE_ERROR_BOUND
+from queries.metrics import summarize
+from queries.sources.dataset import Dataset, load_dataset
+from queries.sources.warehouse import Warehouse, connect_warehouse
+from queries.sources.warehouse_load import load_warehouse
+
+END = dt.date(2026, 6, 30)
+DAYS = 90
+FIRST = END - dt.timedelta(days=DAYS - 1)  # 2 April 2026, the demo's first day
+AFTER = END + dt.timedelta(days=10)  # a day after the data
+FLOATS = 1e-9  # relative: means, shares and sums of floats agree on every engine (summed in another order)
+PERCENTILE = re.compile(r"^p\d+_")  # measures that are percentiles (p50_hours, p90_views, ...)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """What an engine cannot answer, declared: it refuses (`can` gives the sentence `summarize` raises as a
+    ValueError), or, with `null`, answers with those measures null as documented."""
+
+    engines: tuple[str, ...]
+    metrics: tuple[str, ...]
+    reason: str
+    when: Callable[[Case], bool] = lambda case: True
+    null: tuple[str, ...] = ()
+    bug: str | None = None  # a disagreement reported as a bug: its cases are xfail(strict=True) until fixed
+
+
+ROLLUPS = ("rollups", "rollups_over_limit")
+WITH_PERCENTILES = tuple(m.name for m in METRICS.values() if any(PERCENTILE.match(f) for f in m.fields))
+KNOWN_GAPS = (  # the first refusing gap that applies decides; null measures add up
+    Gap(
+        ROLLUPS,
+        ("qa_accuracy", "throughput"),
+        "needs ticket rows: QA reviews are joined to their tickets, human decisions to staffing by site/language",
+    ),
+    Gap(
+        ROLLUPS,
+        tuple(METRICS),
+        "rollups group by the filter dimensions only (and sla by sla_rule)",
+        when=lambda case: not set(case.by) <= {*ROLLUP_DIMENSIONS, "sla_rule"},
+    ),
+    Gap(ROLLUPS, ("backlog",), "an open ticket's age is not derivable from daily counts", null=("oldest_open_hours",)),
+    Gap(
+        ("rollups_over_limit",),
+        WITH_PERCENTILES,
+        "histograms are kept by day and one dimension; past EXACT_ROWS_LIMIT percentiles over two or more "
+        "dimensions are not read from rows (docs/rollups.md)",
+        when=lambda case: len(case.dimensions) >= 2,
+        null=tuple(sorted({f for m in WITH_PERCENTILES for f in METRICS[m].fields if PERCENTILE.match(f)})),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class EngineUnderTest:
+    """How an engine is set up here and how close to the rows engine its percentiles must be."""
+
+    fixture: str  # the session fixture giving its source
+    percentiles: float  # relative tolerance of percentile measures
+    percentiles_absolute: float = 0.0  # added near zero (histograms' smallest bucket)
+    exact_rows_limit: int | None = None  # rollups: EXACT_ROWS_LIMIT for this engine (0: never read rows)
+
+
+ENGINES = {
+    "rows": EngineUnderTest("rows_source", 0.0),
+    "rollups": EngineUnderTest("rollups_source", PERCENTILE_ERROR_BOUND, ABSOLUTE_BOUND),
+    # Large extracts whose selected days hold more tickets than the rollups read back for exact percentiles.
+    "rollups_over_limit": EngineUnderTest("rollups_source", PERCENTILE_ERROR_BOUND, ABSOLUTE_BOUND, exact_rows_limit=0),
+    "sqlite": EngineUnderTest("sqlite_source", FLOATS),
+    "postgresql": EngineUnderTest("postgresql_source", FLOATS),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One question asked of every engine: `summarize(source, metric, filters, by, period)`."""
+
+    name: str
+    by: tuple[str, ...]
+    period: str | None
+    filters: Filters
+    has_tickets: bool = True  # False: the filters select no ticket (every engine must agree on the empty answer)
+
+    @property
+    def dimensions(self) -> set[str]:
+        """The ticket dimensions the question filters or groups on."""
+        return set(self.by) | set(self.filters.selections())
+
+
+CASES = (
+    Case("whole-range", (), None, Filters(FIRST, END)),
+    Case("market-by-week", ("market",), "week", Filters(dt.date(2026, 5, 6), dt.date(2026, 6, 20))),  # Wed to Sat
+    Case("vendor-by-day-two-markets", ("vendor",), "day", Filters(dt.date(2026, 6, 1), END, market=("DE", "FR"))),
+    Case(
+        "domain-source-by-month-vendor-surfaces",
+        ("policy_domain", "source"),
+        "month",
+        Filters(dt.date(2026, 4, 10), END, vendor=("atlas_cx",), surface=("live_stream", "live_comment")),
+    ),
+    Case(
+        "market-surface-two-domains",
+        ("market", "surface"),
+        None,
+        Filters(dt.date(2026, 5, 1), END, policy_domain=("youth_safety", "harassment_bullying")),
+    ),
+    Case("surface-by-month-two-sources", ("surface",), "month", Filters(FIRST, END, source=("user_report", "legal"))),
+    Case("language-by-week", ("language",), "week", Filters(dt.date(2026, 5, 15), END)),  # not a filter dimension
+    Case(
+        "by-day-two-vendors-one-domain",
+        (),
+        "day",
+        Filters(
+            dt.date(2026, 6, 3), dt.date(2026, 6, 16), vendor=("atlas_cx", "internal"), policy_domain=("youth_safety",)
+        ),
+    ),
+    Case(
+        "market-by-day-past-the-end",
+        ("market",),
+        "day",
+        Filters(END - dt.timedelta(days=5), END + dt.timedelta(days=6)),
+    ),
+    Case("market-after-the-data", ("market",), None, Filters(AFTER, AFTER + dt.timedelta(days=10)), has_tickets=False),
+    Case("after-the-data", (), None, Filters(AFTER, AFTER + dt.timedelta(days=10)), has_tickets=False),
+    Case("unknown-market-by-week", (), "week", Filters(dt.date(2026, 6, 20), AFTER, market=("XX",)), has_tickets=False),
+)
+# Questions only some metrics take, on top of CASES.
+EXTRA_CASES = {
+    "sla": (
+        Case("sla-rule-by-week", ("sla_rule",), "week", Filters(dt.date(2026, 5, 1), END)),
+        Case(
+            "sla-rule-priority-two-domains",
+            ("sla_rule", "priority"),
+            "week",
+            Filters(dt.date(2026, 6, 1), END, policy_domain=("youth_safety", "harassment_bullying")),
+        ),
+    ),
+}
+# Groupings a metric cannot take, replaced by ones it can, case by case: throughput groups by staffing's
+# dimensions only (THROUGHPUT_GROUPS), so each ticket dimension of CASES stands in for one of those.
+STAND_INS = {"throughput": {"policy_domain": "vendor", "source": "site", "market": "site", "surface": "language"}}
+
+
+def cases_for(metric: str) -> list[Case]:
+    """The questions asked of every engine about this metric."""
+    stand_in = STAND_INS.get(metric, {})
+    cases = []
+    for case in CASES:
+        by = tuple(dict.fromkeys(stand_in.get(b, b) for b in case.by))
+        cases.append(case if by == case.by else replace(case, name=f"{case.name}-as-{'-'.join(by)}", by=by))
+    return cases + list(EXTRA_CASES.get(metric, ()))
+
+
+def gaps_for(engine: str, metric: str, case: Case) -> list[Gap]:
+    """The declared gaps that apply to this question on this engine."""
+    return [g for g in KNOWN_GAPS if engine in g.engines and metric in g.metrics and g.when(case)]
+
+
+def refusal(engine: str, metric: str, case: Case) -> Gap | None:
+    """The gap for which the engine must refuse this question; None when it must answer."""
+    return next((g for g in gaps_for(engine, metric, case) if not g.null), None)
+
+
+def _param(engine: str, metric: str, case: Case):
+    gap = refusal(engine, metric, case)
+    marks = [pytest.mark.xfail(strict=True, reason=gap.bug)] if gap and gap.bug else []
+    return pytest.param(engine, metric, case, id=f"{engine}-{metric}-{case.name}", marks=marks)
+
+
+PARAMS = [_param(engine, metric, case) for engine in ENGINES for metric in METRICS for case in cases_for(metric)]
+
+
+# --- the demo and its sources, one of each per session ------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def conformance_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("conformance") / "demo"
+    generate_demo(path, days=DAYS, tickets_per_day=150, seed=23, end=END)
+    return path
+
+
+@pytest.fixture(scope="session")
+def rows_source(conformance_demo: Path) -> Dataset:
+    return load_dataset(conformance_demo)
+
+
+@pytest.fixture(scope="session")
+def rollups_source(conformance_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> RolledUpSource:
+    with pytest.MonkeyPatch.context() as mp:  # the rollup cache goes under the data dir: a temporary one
+        mp.setenv("BELLWETHER_DATA_DIR", str(tmp_path_factory.mktemp("conformance_cache")))
+        return open_rolled_up(conformance_demo)
+
+
+@pytest.fixture(scope="session")
+def sqlite_source(conformance_demo: Path) -> Warehouse:
+    url = f"sqlite:///{conformance_demo.parent / 'demo.db'}"
+    load_warehouse(conformance_demo, url)
+    return connect_warehouse(url)
+
+
+@pytest.fixture(scope="session")
+def postgresql_source(conformance_demo: Path, postgres_database: Callable[[Path], str]) -> Warehouse:
+    return connect_warehouse(postgres_database(conformance_demo))
+
+
+@pytest.fixture
+def source(engine: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Source:
+    """The source the engine under test answers for, set up as ENGINES says."""
+    spec = ENGINES[engine]
+    if spec.exact_rows_limit is not None:
+        monkeypatch.setattr(rollup_read, "EXACT_ROWS_LIMIT", spec.exact_rows_limit)
+    return request.getfixturevalue(spec.fixture)
+
+
+Reference = Callable[[str, Case], pl.DataFrame | ValueError]  # the rows engine's answer to a question
+
+
+@pytest.fixture(scope="session")
+def reference(rows_source: Dataset) -> Reference:
+    """The rows engine's answer to a question (or the ValueError it refuses it with), computed once."""
+    answers: dict[tuple[str, str], pl.DataFrame | ValueError] = {}
+
+    def answer(metric: str, case: Case) -> pl.DataFrame | ValueError:
+        key = (metric, case.name)
+        if key not in answers:
+            try:
+                answers[key] = summarize(rows_source, metric, case.filters, case.by, case.period)
+            except ValueError as exc:
+                answers[key] = exc
+        return answers[key]
+
+    return answer
+
+
+# --- summarize: every metric, every engine ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("engine", "metric", "case"), PARAMS)
+def test_summarize_gives_the_rows_engine_answer(
+    engine: str, metric: str, case: Case, source: Source, reference: Reference
+):
+    answers = engine_for(source)
+    why_not = answers.can(metric, case.by)
+    gap = refusal(engine, metric, case)
+    ask = (source, metric, case.filters, case.by, case.period)
+    if gap is not None:
+        assert why_not is not None, f"{engine} says it can answer, but KNOWN_GAPS says: {gap.reason}"
+        with pytest.raises(ValueError) as refused:
+            summarize(*ask)
+        assert str(refused.value) == why_not
+        return
+    assert why_not is None, f"{engine}: {why_not} Implement it, or declare the gap in KNOWN_GAPS."
+    expected = reference(metric, case)
+    if isinstance(expected, ValueError):  # the question itself is refused (open_backlog per period)
+        with pytest.raises(ValueError, match=re.escape(str(expected))):
+            summarize(*ask)
+        return
+    got = summarize(*ask)
+    assert got.columns == [*case.by, *(["period"] if case.period else []), *METRICS[metric].fields]
+    assert_every_period(got, case)
+    nulls = {m for g in gaps_for(engine, metric, case) for m in g.null}
+    assert_same_answer(got, expected, ENGINES[engine], nulls)
+
+
+def assert_every_period(frame: pl.DataFrame, case: Case) -> None:
+    """With a period, every group of the answer has every period of the range (a series never skips one)."""
+    if case.period is None:
+        return
+    periods = period_windows(case.filters, case.period)["period"]
+    per_group = (
+        frame.group_by(list(case.by)).agg(pl.col("period").sort())
+        if case.by
+        else frame.select(pl.col("period").implode())
+    )
+    for found in per_group["period"]:
+        assert found.to_list() == periods.to_list()
+
+
+def assert_same_answer(got: pl.DataFrame, expected: pl.DataFrame, spec: EngineUnderTest, nulls: set[str]) -> None:
+    """Same schema and rows; group keys and integers equal, floats within tolerance, `nulls` all null."""
+    assert got.schema == expected.schema
+    assert got.height == expected.height
+    for column in expected.columns:
+        want, have = expected[column], got[column]
+        if column in nulls:
+            assert have.null_count() == have.len(), f"{column} is declared null in KNOWN_GAPS but has values"
+        elif want.dtype != pl.Float64:
+            assert have.to_list() == want.to_list(), column
+        else:
+            assert have.is_null().to_list() == want.is_null().to_list(), f"{column}: null in different rows"
+            relative, absolute = (
+                (spec.percentiles, spec.percentiles_absolute) if PERCENTILE.match(column) else (FLOATS, 1e-12)
+            )
+            off = [
+                (i, w, g)
+                for i, (w, g) in enumerate(zip(want, have, strict=True))
+                if w is not None and abs(g - w) > relative * abs(w) + absolute
+            ]
+            assert not off, f"{column} differs in {len(off)} rows; first (row, rows engine, this engine): {off[0]}"
+
+
+def test_the_cases_select_what_they_say(rows_source: Dataset):
+    """Non-empty cases select tickets in several groups, empty ones none: or the comparisons prove little."""
+    for case in [*CASES, *(c for extra in EXTRA_CASES.values() for c in extra)]:
+        metric = "sla" if "sla_rule" in case.by else "volume"
+        out = summarize(rows_source, metric, case.filters, case.by)
+        assert (out["tickets"].sum() > 0) == case.has_tickets, case.name
+        if case.has_tickets:
+            assert all(out[b].n_unique() > 1 for b in case.by), case.name
+
+
+def test_some_series_have_a_period_without_tickets_between_periods_with_tickets(rows_source: Dataset):
+    """The grid must be filled inside a series too, not only after its end."""
+    inner_gaps = 0
+    for case in CASES:
+        if case.by and case.period and case.has_tickets:
+            out = summarize(rows_source, "volume", case.filters, case.by, case.period)
+            for _, series in out.group_by(list(case.by)):
+                busy = [n > 0 for n in series["tickets"]]
+                inner_gaps += any(not b and any(busy[:i]) and any(busy[i:]) for i, b in enumerate(busy))
+    assert inner_gaps > 0
+
+
+def test_the_tables_name_real_engines_metrics_measures_and_groupings():
+    """Each declared gap names what exists and applies to some case; stand-in groupings are ones the metric takes."""
+    for gap in KNOWN_GAPS:
+        assert set(gap.engines) <= set(ENGINES) and set(gap.metrics) <= set(METRICS), gap.reason
+        assert all(any(n in METRICS[m].fields for m in gap.metrics) for n in gap.null), gap.reason
+        assert any(gap.when(c) for m in gap.metrics for c in cases_for(m)), gap.reason
+    assert set(STAND_INS["throughput"].values()) <= set(THROUGHPUT_GROUPS)
+    assert all(set(c.by) <= set(THROUGHPUT_GROUPS) for c in cases_for("throughput"))
+
+
+# --- the rest of the protocol -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_data_s_days_and_now_agree(engine: str, source: Source, rows_source: Dataset):
+    answers, rows = engine_for(source), engine_for(rows_source)
+    assert answers.created_range() == rows.created_range() == (FIRST, END)
+    assert answers.as_of() == rows.as_of()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_groupable_and_distinct_values_agree(engine: str, source: Source, rows_source: Dataset):
+    """Every ticket field is groupable as on the rows engine unless a declared gap refuses grouping by it; the
+    filter dimensions everywhere. Groupable text fields have the rows engine's sorted distinct values."""
+    answers, rows = engine_for(source), engine_for(rows_source)
+    for field in TICKETS.fields:
+        grouped = Case("groupable", (field.name,), None, Filters(FIRST, END))
+        expected = rows.groupable(field.name) and refusal(engine, "volume", grouped) is None
+        assert answers.groupable(field.name) == expected, field.name
+        if expected and rows_source.tables["tickets"][field.name].dtype == pl.String:
+            assert answers.distinct_values(field.name) == rows.distinct_values(field.name), field.name
+    assert all(answers.groupable(d) for d in DIMENSIONS)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_has_and_small_tables_agree(engine: str, source: Source, rows_source: Dataset):
+    answers, rows = engine_for(source), engine_for(rows_source)
+    for name, table in TABLES.items():
+        assert [answers.has(name, f.name) for f in table.fields] == [rows.has(name, f.name) for f in table.fields]
+        if name != "tickets":
+            want, have = rows.small_table(name), answers.small_table(name)
+            assert want is not None and have is not None, name
+            assert_frame_equal(have.sort(have.columns), want.sort(want.columns), check_exact=False, rel_tol=FLOATS)

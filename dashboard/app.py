@@ -46,11 +46,18 @@ def main(default_page: str = "overview") -> None:
     if user is None:
         st.stop()
     ctx = _context(_pick_source(), user)
-    pages = [
-        st.Page(partial(_guarded, render, ctx), title=title, icon=icon, url_path=path, default=path == default_page)
+    pages = {
+        path: st.Page(partial(_guarded, render, ctx), title=title, icon=icon, url_path=path)
         for path, title, icon, render in PAGES
-    ]
-    st.navigation(pages).run()
+    }
+    # The app's root opens the default page at its own address (/overview), so every page, the first one
+    # included, has a link of its own; the root is a hidden page that only forwards, query parameters and all.
+    root = st.Page(partial(_forward, pages[default_page]), title="Bellwether", default=True, visibility="hidden")
+    st.navigation([root, *pages.values()]).run()
+
+
+def _forward(page: st.Page) -> None:
+    st.switch_page(page, query_params={k: st.query_params.get_all(k) for k in st.query_params})
 
 
 def _guarded(render: Callable[[PageContext], None], ctx: PageContext) -> None:
@@ -64,9 +71,10 @@ def _guarded(render: Callable[[PageContext], None], ctx: PageContext) -> None:
 
 def _pick_source() -> SourceOption:
     options = {o.key: o for o in source_options(_secrets_warehouse_url())}
-    if "source" not in st.session_state:
-        wanted = st.query_params.get("src", "demo")
-        st.session_state["source"] = wanted if wanted in options else "demo"
+    if "source" not in st.session_state:  # the link's source, else the configured one, else the demo
+        configured = next((k for k in options if k != "demo"), "demo")
+        wanted = st.query_params.get("src", configured)
+        st.session_state["source"] = wanted if wanted in options else configured
     st.sidebar.title(":material/shield: Bellwether")
     key = st.sidebar.selectbox(
         "Data source",
@@ -77,7 +85,7 @@ def _pick_source() -> SourceOption:
         "Warehouse: a SQLAlchemy URL in BELLWETHER_SOURCE or BELLWETHER_WAREHOUSE_URL, or the `warehouse` "
         "connection in .streamlit/secrets.toml; metrics are computed in the database.",
     )
-    if st.query_params.get("src", "demo") != key:
+    if st.query_params.get("src") != key:
         st.query_params["src"] = key
     return options[key]
 

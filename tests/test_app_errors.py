@@ -77,3 +77,22 @@ def test_an_access_file_naming_a_vendor_the_source_lacks_stops_the_app(tmp_path:
     panel = " ".join(e.value for e in at.error)
     assert "Access configuration is invalid" in panel and f"{access} line 6" in panel, panel
     assert not at.metric  # no page is drawn
+
+
+def test_a_configured_source_opens_by_default_without_generating_the_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    empty_data = tmp_path / "data"  # no demo generated here yet
+    empty_data.mkdir()
+    source = tmp_path / "extracts"
+    source.mkdir()
+    (source / "tickets.csv").write_text(
+        "ticket_id,created_at\na,2026-01-05 10:00:00\nb,2026-01-06 11:00:00\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("BELLWETHER_DATA_DIR", str(empty_data))
+    monkeypatch.setenv("BELLWETHER_SOURCE", str(source))
+    at = run()
+    assert at.selectbox(key="source").value == "extracts" and at.query_params["src"] == "extracts"
+    assert next(m.value for m in at.metric if m.label == "Tickets received") == "2"
+    assert not (empty_data / "demo").exists()  # the demo stays one click away, not generated
+    assert at.selectbox(key="source").options[0] == "Demo warehouse (generated)"

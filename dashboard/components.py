@@ -2,98 +2,34 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-
 import polars as pl
 import streamlit as st
 
+from queries.analyses.formatting import (  # noqa: F401 - NO_PREVIOUS_DATA: still importable from here
+    NO_PREVIOUS_DATA,
+    format_change,
+    format_goal,
+    format_value,
+    is_signed_change,
+)
 from queries.analyses.overview import Kpi
+from queries.analyses.targets import TargetResult, TileJudgement, hint_summary
 from queries.filters import Filters
 
 
-def format_value(value: float | None, unit: str) -> str:
-    """A KPI value for people: counts with separators, durations in min or h, shares in %."""
-    if value is None:
-        return "–"
-    if unit == "count":
-        return f"{value:,.0f}"
-    if unit == "hours":
-        return _duration(value)
-    if unit == "share":
-        return f"{value:.1%}"
-    return f"{value:,.2f}"
-
-
-NO_PREVIOUS_DATA = "no previous data"
-MAX_EXTRA_DECIMALS = 6  # a change still all zeros with this many more decimals than usual is shown as "±0"
-
-
-def format_change(kpi: Kpi) -> str | None:
-    """Change vs the previous period: absolute (+ relative for counts), points for shares.
-
-    A change that would round to zero at the usual precision gets the decimals that make it visible (two values
-    that differ never show "+0.0"); an exact zero is "±0". "no previous data" when the previous period has none
-    (`Kpi.no_previous`); None when there is no value, or no previous value, to compare.
-    """
-    if kpi.value is None:
-        return None
-    if kpi.no_previous:
-        return NO_PREVIOUS_DATA
-    change = kpi.change
-    if change is None:
-        return None
-    magnitude = _visible(lambda extra: _change_magnitude(abs(change), kpi.unit, extra))
-    if magnitude is None:
-        return "±" + _change_magnitude(0.0, kpi.unit, 0)
-    text = ("+" if change > 0 else "-") + magnitude  # ASCII minus: Streamlit reads the sign for the arrow
-    if kpi.unit == "count" and kpi.previous:
-        relative = _visible(lambda extra: f"{abs(change) / kpi.previous:.{1 + extra}%}")
-        text += f" ({text[0]}{relative})" if relative else ""
-    return text
-
-
-def is_signed_change(delta: str | None) -> bool:
-    """True for a delta that moved up or down (an arrow and a colour); False for "±0", no previous data, none."""
-    return delta is not None and delta[0] in "+-"
-
-
-def _change_magnitude(value: float, unit: str, extra: int) -> str:
-    """A non-negative change in the unit's words, with `extra` decimals beyond the usual."""
-    if unit == "share":
-        return f"{value * 100:.{1 + extra}f} pts"
-    if unit == "hours":
-        return _duration(value, extra)
-    if unit == "count":
-        return f"{value:,.{extra}f}"
-    return f"{value:,.{2 + extra}f}"
-
-
-def _visible(render: Callable[[int], str]) -> str | None:
-    """`render(extra)` with the fewest extra decimals that show a non-zero digit; None when none does."""
-    for extra in range(MAX_EXTRA_DECIMALS + 1):
-        text = render(extra)
-        if re.search(r"[1-9]", text):
-            return text
-    return None
-
-
-def _duration(hours: float, extra: int = 0) -> str:
-    """Hours as seconds, minutes or hours, whichever reads best (`extra` more decimals than usual)."""
-    if hours < 1 / 60:
-        return f"{hours * 3600:.{extra}f} s"
-    if hours < 1:
-        return f"{hours * 60:.{1 + extra}f} min"
-    return f"{hours:,.{1 + extra}f} h"
-
-
-def kpi_tiles(kpis: list[Kpi], filters: Filters, per_row: int = 5) -> None:
-    """KPI tiles in rows; each tile's hover gives its definition, period, filters and previous value."""
+def kpi_tiles(
+    kpis: list[Kpi], filters: Filters, judgements: dict[str, TileJudgement] | None = None, per_row: int = 5
+) -> None:
+    """KPI tiles in rows; each tile's hover gives its definition, period, filters and previous value. With
+    `judgements`, a tile shows its goal and whether it was met, and a change that is not news loses its colour."""
+    judgements = judgements or {}
     for offset in range(0, len(kpis), per_row):
         for column, kpi in zip(st.columns(per_row), kpis[offset : offset + per_row], strict=False):
             with column:
+                judgement = judgements.get(kpi.key)
+                hint = judgement.change_hint if judgement else None
                 delta = format_change(kpi)
-                signed = is_signed_change(delta)
+                signed = is_signed_change(delta) and hint is None  # a change within the noise: no arrow, no colour
                 colour = "off" if kpi.higher_is_better is None else ("normal" if kpi.higher_is_better else "inverse")
                 previous = (
                     f"no previous data: {kpi.no_previous}"
@@ -104,6 +40,8 @@ def kpi_tiles(kpis: list[Kpi], filters: Filters, per_row: int = 5) -> None:
                 help_text = (
                     f"**{kpi.label}.** {kpi.definition}\n\nPeriod: {filters.describe()}.\n\nPrevious period {previous}"
                 )
+                if hint:
+                    help_text += f"\n\nThe change is not news: {hint}."
                 if kpi.unavailable:
                     help_text = f"**{kpi.label}** is not available: {kpi.unavailable}"
                 st.metric(
@@ -115,6 +53,28 @@ def kpi_tiles(kpis: list[Kpi], filters: Filters, per_row: int = 5) -> None:
                     help=help_text,
                     border=True,
                 )
+                if judgement and judgement.goal:
+                    goal_badge(judgement.goal)
+
+
+GOAL_BADGES = {"met": "green", "missed": "red"}
+
+
+def goal_badge(result: TargetResult) -> None:
+    """A tile's goal and its status: green met, red missed; grey when it is not news (too few, within the noise) or
+    there is no data, with the reason on hover."""
+    t = result.target
+    if result.judged:
+        colour, words = GOAL_BADGES[result.status], result.status
+    else:
+        colour = "gray"
+        words = "no data" if result.status == "no_data" else f"{result.status} · {hint_summary(result.hint or '')}"
+    since = f" since {t.start}" if t.start else ""
+    why = f" Not judged: {result.hint}." if result.hint else ""
+    st.markdown(
+        f"Goal {format_goal(t.direction, t.goal, t.unit)} :{colour}-badge[{words}]",
+        help=f"Target: {t.describe()}{since}.{why}",
+    )
 
 
 def explain_missing(message: str | None) -> bool:

@@ -16,14 +16,26 @@ from typing import ParamSpec, TypeVar
 import polars as pl
 import streamlit as st
 
+from dashboard import snapshot as snapshot_report
 from dashboard.settings import SourceOption, demo_tickets_per_day, rollup_threshold_rows
 from forecasting import planner
+from forecasting.alerts import evaluate_alerts
 from forecasting.plan import Scenario
 from queries.analyses import dsa, quality, vendors
 from queries.analyses import spikes as spike_queries
 from queries.analyses import trends as trend_queries
 from queries.analyses import turnaround as turnaround_queries
+from queries.analyses.alerts import AlertRun, AlertSettings
 from queries.analyses.overview import Kpi, events_in, overview_kpis, top_movers, weekly_trend
+from queries.analyses.targets import (
+    TargetResult,
+    Targets,
+    TileJudgement,
+    evaluate_targets,
+    judge_tiles,
+    load_targets,
+    targets_file,
+)
 from queries.analyses.transparency import transparency_figures
 from queries.demo import generate_demo
 from queries.engines import Source, distinct_values, small_table
@@ -65,7 +77,7 @@ def dataset(option: SourceOption) -> tuple[Dataset | RolledUpSource, str]:
     BELLWETHER_ROLLUP_ROWS tickets are served from rollups instead of being held in memory."""
     signature = describe_source(option.path, option.mapping)
     if _ticket_rows(option.path, option.mapping, signature) >= rollup_threshold_rows():
-        rolled = _rolled_up(option.path, option.mapping, signature, repr(load_sla_policy().rules))
+        rolled = _rolled_up(option.path, option.mapping, signature, repr(load_sla_policy().terms))
         return rolled, rolled.signature  # its own: answers from rollups are cached apart from answers from rows
     return _dataset(option.path, option.mapping, signature), signature
 
@@ -82,7 +94,7 @@ def _dataset(path: str, mapping: str | None, signature: str) -> Dataset:
 
 @st.cache_resource(ttl=TTL_SECONDS, max_entries=3, show_spinner="Building the rollups of a large source (once)…")
 def _rolled_up(path: str, mapping: str | None, signature: str, policy: str) -> RolledUpSource:
-    """`policy` (config/sla.toml's rules) only keys the cache: the rollups count SLA outcomes with it."""
+    """`policy` (config/sla.toml's terms) only keys the cache: the rollups count SLA outcomes with it."""
     return open_rolled_up(path, mapping)
 
 
@@ -282,3 +294,56 @@ def forecast_band(ds: Source, filters: Filters, domain: str | None) -> pl.DataFr
 def scoped(_ds: Dataset, signature: str, vendor: str) -> Dataset:
     """The dataset restricted to one vendor's rows (see queries.access)."""
     return scope_dataset(_ds, vendor)
+
+
+# --- Targets, alerts and the weekly snapshot ----------------------------------------------------------------------
+
+
+def targets() -> Targets:
+    """The targets file in force (BELLWETHER_TARGETS or config/targets.toml), read again when it changes."""
+    path = targets_file()
+    try:
+        stat = path.stat() if path else None
+        signature = f"{stat.st_mtime_ns}:{stat.st_size}" if stat else "none"
+    except OSError:
+        signature = "missing"  # load_targets says so
+    return _targets(str(path) if path else None, signature)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=4, show_spinner=False)
+def _targets(path: str | None, signature: str) -> Targets:
+    """`signature` (the file's time and size) only keys the cache."""
+    return load_targets(path) if path else Targets((), None)
+
+
+@cached()
+def tile_judgements(ds: Source, filters: Filters, goals: Targets) -> dict[str, TileJudgement]:
+    """Per Overview tile: the goal of the view and whether its change is news."""
+    kpis = overview(ds, filters)[0]
+    return judge_tiles(ds, filters, goals, kpis, load_sla_policy())
+
+
+@cached()
+def target_results(ds: Source, filters: Filters, goals: Targets) -> list[TargetResult]:
+    """Every target in force at the end of the period, over the period."""
+    return evaluate_targets(ds, goals, filters.start, filters.end, load_sla_policy())
+
+
+@cached(8, "Checking the days for alerts…")
+def alert_run(ds: Source, since: dt.date, until: dt.date, goals: Targets, source_key: str) -> AlertRun:
+    """What `python -m queries alerts` reports for since–until, with links relative to this dashboard."""
+    settings = AlertSettings(base_url="", link_source=source_key)
+    return evaluate_alerts(ds, since, until, goals, load_sla_policy(), settings)
+
+
+@cached(8, "Preparing the weekly review…")
+def snapshot_html(ds: Source, filters: Filters, goals: Targets, shown: str) -> str:
+    """The weekly review of the view as one HTML file, the same as `python -m queries snapshot` writes."""
+    snapshot, ahead = snapshot_report.build(ds, filters, goals, load_sla_policy(), shown)
+    return snapshot_report.snapshot_html(snapshot, ahead, goals)
+
+
+@cached(8, "Printing the weekly review…")
+def snapshot_pdf(ds: Source, filters: Filters, goals: Targets, shown: str) -> bytes:
+    """The weekly review printed to PDF by headless Chromium."""
+    return snapshot_report.snapshot_pdf(snapshot_html(ds, filters, goals, shown))

@@ -1,13 +1,16 @@
 """Rolling-origin backtests, model choice and forecasts for many series at once.
 
-How good were past forecasts? `backtest` cuts the history at `folds` origins, `horizon` days
-apart and ending at the last observed day (so the test windows tile the most recent
+How good were past forecasts? `backtest` cuts the history at `folds` origins, `horizon` calendar
+days apart and ending at the last observed day (so the test windows tile the most recent
 `folds × horizon` days), trains on everything up to each origin, forecasts the next `horizon`
-days and compares them with what happened. The scores:
+days and compares them with what happened. A series closed on some weekdays (see
+`models.closed_weekdays`, decided on each fold's training window) is forecast and scored on its
+open days only: closed days have no forecast rows and are not scored. The scores:
 
 * `mase` — mean absolute error over the fold's test window divided by the *in-sample* mean
-  absolute error of the weekly seasonal-naive forecast (`|y[t] - y[t-7]|`) on that fold's
-  training window; averaged over folds. Below 1: better than repeating last week in-sample.
+  absolute error of the weekly seasonal-naive forecast (`|y[t] - y[t-7]|`, on open days the same
+  weekday a week before) on that fold's training window; averaged over folds. Below 1: better
+  than repeating last week in-sample.
 * `bias` — mean error / mean actual over all backtest days, error = forecast − actual
   (positive = over-forecast; +0.05 means 5 % too high on average).
 * `coverage_80`, `coverage_95` — share of backtest days whose actual fell inside the interval
@@ -38,7 +41,18 @@ import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from forecasting.models import FORECAST_SCHEMA, MODELS, Fill, Forecaster, daily_calendar, fallback_model, make_model
+from forecasting.models import (
+    FORECAST_SCHEMA,
+    MODELS,
+    WEEKDAYS,
+    Fill,
+    Forecaster,
+    OpenDays,
+    fallback_model,
+    make_model,
+    open_days,
+    weekday_names,
+)
 
 DEFAULT_CANDIDATES: tuple[str, ...] = ("seasonal_naive", "ets", "seasonal_regression")
 BASELINE = "seasonal_naive"
@@ -50,14 +64,14 @@ BACKTEST_SCHEMA: dict[str, pl.DataType] = {
     "fold": pl.Int32(),
     "origin": pl.Date(),  # last training day
     "ds": pl.Date(),
-    "step": pl.Int32(),  # days ahead, 1..horizon
+    "step": pl.Int32(),  # calendar days ahead, 1..horizon (closed days have no row)
     "actual": pl.Float64(),
     "mean": pl.Float64(),
     "lo_80": pl.Float64(),
     "hi_80": pl.Float64(),
     "lo_95": pl.Float64(),
     "hi_95": pl.Float64(),
-    "scale": pl.Float64(),  # in-sample seasonal-naive MAE of the fold's training window
+    "scale": pl.Float64(),  # in-sample seasonal-naive MAE of the fold's training window (open days)
 }
 """Backtest forecasts next to actuals: one row per series × model × fold × day."""
 
@@ -70,6 +84,7 @@ SCORES_SCHEMA: dict[str, pl.DataType] = {
     "coverage_80": pl.Float64(),
     "coverage_95": pl.Float64(),
     "history_days": pl.Int64(),
+    "closed_weekdays": pl.String(),  # e.g. "Sat, Sun": no forecast rows on those days; "" when open every day
     "note": pl.String(),
 }
 """One row per series: the chosen model and its backtest scores (`baseline_mase` = seasonal naive's)."""
@@ -124,14 +139,19 @@ class SeriesForecasts:
     backtests: pl.DataFrame  # BACKTEST_SCHEMA, every candidate of every series
     keys: pl.DataFrame  # series label → group column values
 
+    def forecasts_with_model(self) -> pl.DataFrame:
+        """The forecasts with the model each series' forecast came from (`model`, after `series`)."""
+        chosen = dict(self.scores.select("series", "model").iter_rows())
+        model = pl.col("series").replace_strict(chosen, return_dtype=pl.String).alias("model")
+        return self.forecasts.select("series", model, *[c for c in FORECAST_SCHEMA if c != "series"])
+
 
 @dataclass(frozen=True, eq=False)
 class _SeriesRun:
-    """One series on its regular daily calendar and how to backtest it (shared by every step and worker)."""
+    """One series on its daily calendar and how to backtest it (shared by every step and worker)."""
 
     series: str
-    dates: pl.Series
-    y: np.ndarray
+    days: OpenDays
     horizon: int
     folds: int
     fill: Fill
@@ -150,9 +170,17 @@ class _SeriesRun:
         options: dict,
         end: date | None = None,
     ) -> _SeriesRun:
-        """The run of `history` (`ds`, `y`) reindexed to one row per day (see `daily_calendar`)."""
-        full = daily_calendar(history, fill, end=end)
-        return cls(series, full["ds"], full["y"].to_numpy().astype(float), horizon, folds, fill, refit, options)
+        """The run of `history` (`ds`, `y`) reindexed to one row per day (see `models.open_days`)."""
+        return cls(series, open_days(history, fill, end), horizon, folds, fill, refit, options)
+
+    @property
+    def dates(self) -> pl.Series:
+        """Every calendar day of the history (closed days included, as 0)."""
+        return self.days.calendar["ds"]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.days.calendar["y"].to_numpy().astype(float)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,17 +276,20 @@ def _backtest_run(run: _SeriesRun, model_name: str) -> BacktestResult:
         else:
             model.refit_like(train, first)
         first = first or model
-        predicted = model.predict(horizon)
-        actual = y[cut : cut + horizon]
+        predicted = model.predict(horizon)  # rows for the open days only
+        actual = pl.DataFrame({"ds": dates[cut : cut + horizon], "actual": y[cut : cut + horizon]})
+        origin = dates[cut - 1]
         frames.append(
-            predicted.with_columns(
+            predicted.join(actual, on="ds", how="left", maintain_order="left")
+            .with_columns(
                 pl.lit(model_name).alias("model"),
                 pl.lit(fold, dtype=pl.Int32).alias("fold"),
-                pl.lit(dates[cut - 1]).alias("origin"),
-                pl.int_range(1, horizon + 1, dtype=pl.Int32).alias("step"),
-                pl.Series("actual", actual, dtype=pl.Float64),
-                pl.lit(seasonal_naive_scale(y[:cut]), dtype=pl.Float64).alias("scale"),
-            ).select(list(BACKTEST_SCHEMA))
+                pl.lit(origin).alias("origin"),
+                (pl.col("ds") - pl.lit(origin)).dt.total_days().cast(pl.Int32).alias("step"),
+                # Every model of a fold sees the same open days: the scale is the same for all.
+                pl.lit(seasonal_naive_scale(model.y_, model.season_), dtype=pl.Float64).alias("scale"),
+            )
+            .select(list(BACKTEST_SCHEMA))
         )
     forecasts = pl.concat(frames)
     s = score_backtest(forecasts)
@@ -309,7 +340,7 @@ def _choose(run: _SeriesRun, candidates: tuple[str, ...]) -> ModelChoice:
     unknown = [c for c in candidates if c not in MODELS]
     if unknown:
         raise KeyError(f"unknown candidate models {unknown}; choose from {sorted(MODELS)}")
-    fallback = fallback_model(run.y, SEASON)
+    fallback = fallback_model(run.days.y, run.days.season)
     names = [BASELINE] + [c for c in candidates if c != BASELINE]
     if fallback is not None:
         names = list(dict.fromkeys([BASELINE, fallback[0]]))
@@ -374,7 +405,9 @@ def forecast_series(
     Series are identified by the `by` columns (label = their values joined by `separator`) or,
     when `by` is empty, by a `series` column (or the whole frame is one series, "total").
     With `fill="zero"` every series is reindexed to the frame's last day, so a series whose
-    last days had no rows gets zeros there and all forecasts start on the same day.
+    last days had no rows gets zeros there and all forecasts start on the same day. The horizon
+    is in calendar days; a series closed on some weekdays (`models.closed_weekdays`) has no
+    forecast rows on them (`scores.closed_weekdays` names them).
 
     `events` (`start`, `end`, `kind`, `title`, optional `policy_domain`, `market`) feed the
     calendar regression; when `policy_domain` or `market` is a `by` column, a series only gets
@@ -454,6 +487,7 @@ def _forecast_one(run: _SeriesRun, candidates: tuple[str, ...]) -> tuple[pl.Data
     choice = _choose(run, candidates)
     model = make_model(choice.model, run.series, fill=run.fill, **run.options)
     model.fit(pl.DataFrame({"ds": run.dates, "y": run.y}))
+    forecast = model.predict(run.horizon)  # before the note: a forecast out of the data's range adds to it
     note = "; ".join(n for n in (choice.note, model.note_) if n)
     chosen = choice.backtests[choice.model]
     scores = {
@@ -465,7 +499,8 @@ def _forecast_one(run: _SeriesRun, candidates: tuple[str, ...]) -> tuple[pl.Data
         "coverage_80": chosen.coverage_80,
         "coverage_95": chosen.coverage_95,
         "history_days": len(run.y),
+        "closed_weekdays": weekday_names([d for d in WEEKDAYS if d not in model.weekdays_]),
         "note": note,
     }
     backtests = pl.concat([r.forecasts for r in choice.backtests.values()])
-    return model.predict(run.horizon), scores, backtests
+    return forecast, scores, backtests

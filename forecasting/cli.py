@@ -44,13 +44,15 @@ def _parser() -> argparse.ArgumentParser:
     forecast.add_argument("--value-col", required=True)
     forecast.add_argument("--agg", choices=("sum", "mean", "max"), default="sum", help="how rows within a day combine")
     forecast.add_argument("--freq", choices=("D",), default="D", help="daily (rows at sub-daily grain are aggregated)")
-    forecast.add_argument("--horizon", type=int, required=True)
+    forecast.add_argument("--horizon", type=int, required=True, help="calendar days (closed weekdays get no rows)")
     forecast.add_argument("--model", choices=("auto", *sorted(MODELS)), default="auto")
     forecast.add_argument(
         "--fill",
         choices=("zero", "interpolate"),
         default="zero",
-        help="missing days: zero (counts of events) or interpolate (e.g. a business-days-only series)",
+        help="missing days: zero (counts of events) or interpolate (not observed, e.g. export gaps); "
+        "either way a weekday with no data in any week (weekends of a business-days-only series) is closed: "
+        "no forecast rows",
     )
     forecast.add_argument("--format", choices=("json", "csv", "table"), default="table")
     forecast.set_defaults(run=_forecast)
@@ -118,7 +120,7 @@ def _forecast(args: argparse.Namespace) -> int:
     result = forecast_series(
         history, horizon=args.horizon, fill=args.fill, **({"candidates": candidates} if candidates else {})
     )
-    print(render(result.forecasts, args.format, float_precision=3))
+    print(render(result.forecasts_with_model(), args.format, float_precision=3))
     return 0
 
 
@@ -131,6 +133,6 @@ def _backtest(args: argparse.Namespace) -> int:
             f"--by {missing[0]!r} is not provided by {args.source}.", fix="Group by a tickets field the source has."
         )
     result = forecast_series(ticket_series(ds, by=by), by=by, horizon=args.horizon, folds=args.folds)
-    columns = ["series", "model", "mase", "baseline_mase", "coverage_80", "coverage_95"]
+    columns = ["series", "model", "mase", "baseline_mase", "coverage_80", "coverage_95", "closed_weekdays"]
     print(render(result.scores.select(columns), args.format))
     return 0

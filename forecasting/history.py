@@ -16,7 +16,9 @@ def ticket_series(ds: Source, by: Sequence[str] = (), filters: Filters | None = 
 
     Each series starts on its group's first day with tickets (a market or vendor that started late has no run
     of zeros before it, which would drag its forecast down); from there every day is present, with 0 on days
-    without tickets (`summarize` gives every period).
+    without tickets (`summarize` gives every period). The models tell closed weekdays from these zeros (a
+    weekday without tickets in any week, e.g. a Monday-to-Friday operation's weekends: see
+    `forecasting.models.closed_weekdays`) and forecast on the open days only.
     """
     if filters is None:
         filters = Filters(*created_days(ds))

@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import polars as pl
 
 from forecasting.backtest import DEFAULT_CANDIDATES, forecast_series
 from forecasting.erlang import required_agents
 from forecasting.history import ticket_series
 from forecasting.intraday import intraday_profile, split_intraday
+from forecasting.models import FORECAST_SCHEMA, WEEKDAY_NAMES, forecast_frame
 from forecasting.plan import PlanningInputs, Scenario, demand_vs_supply, planning_inputs
 from forecasting.reconcile import reconcile
 from queries.engines import Source, created_days, held_rows, small_table
@@ -27,13 +29,17 @@ RECONCILIATION = (
 
 @dataclass(frozen=True)
 class ForecastView:
-    """Forecasts (coherent when grouped), recent history, scores and the chosen models' backtests."""
+    """Forecasts (coherent when grouped), recent history, scores and the chosen models' backtests.
 
-    history: pl.DataFrame  # series, ds, y (recent weeks, for the chart)
-    forecasts: pl.DataFrame  # FORECAST_SCHEMA, parts then "total"
+    A series closed on some weekdays (`scores.closed_weekdays`) has no forecast or history rows on them.
+    """
+
+    history: pl.DataFrame  # series, ds, y (recent weeks on the open days, for the chart)
+    forecasts: pl.DataFrame  # FORECAST_SCHEMA, parts then "total"; rows for open days
     scores: pl.DataFrame  # SCORES_SCHEMA per series
     backtests: pl.DataFrame  # BACKTEST_SCHEMA for each series' chosen model
     note: str
+    horizon_end: dt.date | None = None  # the horizon's last calendar day (None: the forecasts' last day)
 
 
 def history_window(ds: Source, filters: Filters) -> Filters:
@@ -57,7 +63,9 @@ def forecast_view(
         parts = forecast_series(
             parts_history, by=[by], horizon=horizon_days, folds=folds, candidates=candidates, events=events
         )
-        forecasts = reconcile(parts.forecasts, total.forecasts)
+        # Reconciled on the total's days: a part closed when the total is open is 0 then; a sparse part's
+        # rows on a day the total is closed are dropped (no part ever had tickets on that weekday).
+        forecasts = reconcile(on_days(parts.forecasts, total.forecasts["ds"]), total.forecasts)
         scores = pl.concat([parts.scores, total.scores])
         backtests = pl.concat([parts.backtests, total.backtests])
         history = pl.concat(
@@ -72,7 +80,31 @@ def forecast_view(
         history = total_history.select(pl.lit("total").alias("series"), "ds", "y")
     chosen = backtests.join(scores.select("series", "model"), on=["series", "model"], how="semi")
     recent = history.filter(pl.col("ds") > filters.end - dt.timedelta(weeks=HISTORY_WEEKS_SHOWN))
-    return ForecastView(recent, forecasts, scores, chosen, note)
+    horizon_end = filters.end + dt.timedelta(days=horizon_days)
+    return ForecastView(_open_days_only(recent, scores), forecasts, scores, chosen, note, horizon_end)
+
+
+def on_days(forecasts: pl.DataFrame, days: pl.Series) -> pl.DataFrame:
+    """Each series' forecasts (FORECAST_SCHEMA) on exactly `days`: 0 on a day it has no row for (a closed day,
+    no tickets), and its rows on other days dropped."""
+    grid = forecasts.select("series").unique(maintain_order=True).join(days.alias("ds").to_frame(), how="cross")
+    values = [c for c in FORECAST_SCHEMA if c not in ("series", "ds")]
+    return (
+        grid.join(forecasts, on=["series", "ds"], how="left", maintain_order="left")
+        .with_columns(pl.col(values).fill_null(0.0))
+        .select(list(FORECAST_SCHEMA))
+    )
+
+
+def _open_days_only(history: pl.DataFrame, scores: pl.DataFrame) -> pl.DataFrame:
+    """The history (`series`, `ds`, `y`) without each series' closed weekdays (their zeros are not data)."""
+    closed = scores.select("series", pl.col("closed_weekdays").str.split(", ").alias("closed"))
+    day_name = pl.col("ds").dt.weekday().replace_strict(dict(enumerate(WEEKDAY_NAMES, start=1)), return_dtype=pl.String)
+    return (
+        history.join(closed, on="series", how="left", maintain_order="left")
+        .filter(~pl.col("closed").list.contains(day_name).fill_null(False))
+        .drop("closed")
+    )
 
 
 def capacity_plan(
@@ -81,11 +113,16 @@ def capacity_plan(
     """Weekly demand vs supply per vendor after filters.end, from a forecast by policy domain of the selected
     tickets, against the supply that serves the selection (see forecasting.plan).
 
-    Empty (and no inputs) when the source lacks what supply needs: staffing and vendor-level decisions.
+    Closed days (no forecast rows) have no demand, and supply still counts on them: the plan covers every
+    calendar day of the horizon. Empty (and no inputs) when the source lacks what supply needs: staffing and
+    vendor-level decisions.
     """
     if missing_inputs(ds, "throughput") or missing_inputs(ds, "handle_time"):
         return pl.DataFrame(), None
-    domains = domain_view.forecasts.filter(pl.col("series") != "total")
+    parts = domain_view.forecasts.filter(pl.col("series") != "total")
+    first = filters.end + dt.timedelta(days=1)
+    last = domain_view.horizon_end or parts["ds"].max() or filters.end
+    domains = on_days(parts, pl.date_range(first, max(first, last), eager=True))
     inputs = planning_inputs(ds, filters)
     return demand_vs_supply(domains, inputs, scenario), inputs
 
@@ -110,6 +147,8 @@ def live_staffing(
     half-hour arrival profile of the same 8 weeks.
     """
     daily = view.forecasts.filter((pl.col("series") == "total") & (pl.col("ds") == day))
+    if daily.is_empty():  # a closed day: no tickets expected
+        daily = forecast_frame(["total"], [day], *(np.zeros(1) for _ in range(5)))
     recent = Filters(filters.end - dt.timedelta(weeks=8) + dt.timedelta(days=1), filters.end, **filters.selections())
     mix = summarize(ds, "handle_time", recent, by=["queue"]).filter(pl.col("reviews") > 0)
     created = summarize(ds, "volume", recent)["tickets"][0]

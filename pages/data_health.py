@@ -1,4 +1,5 @@
-"""Data health: which source, how fresh each table is, row counts, and every rejected row by reason."""
+"""Data health: which source, how fresh each table is, row counts, every rejected row and quarantined value by
+reason, and how times were read (time zone, DST)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import streamlit as st
 
 from dashboard.components import count_column, decimal_column, error_panel, percent_column, table
 from dashboard.context import PageContext
-from queries.analyses.health import rejected_rows, table_health
+from queries.analyses.health import (
+    NO_TIMEZONE,
+    quarantined_fields,
+    rejected_rows,
+    table_health,
+    time_adjustments,
+    values_block,
+)
 from queries.contract import FUTURE_TOLERANCE
 
 
@@ -53,6 +61,11 @@ def render(ctx: PageContext) -> None:
             "latest": "Latest value",
             "age_hours": decimal_column("Age (h)"),
             "not_provided": "Fields not provided",
+            "time_zone": st.column_config.TextColumn(
+                "Time zone",
+                help="The zone times without an offset were read in (the mapping's timezone); "
+                f"'{NO_TIMEZONE}' when the mapping gives none.",
+            ),
         },
     )
     missing = [t for t in ("staffing", "qa_reviews", "platform_metrics", "events") if t not in ds.reports]
@@ -70,4 +83,30 @@ def render(ctx: PageContext) -> None:
             "health.rejected",
             {"rows": count_column("Rows"), "share_of_read": percent_column("Share of rows read")},
         )
+
+    st.subheader("Quarantined values")
+    quarantined = quarantined_fields(ds)
+    if quarantined.is_empty():
+        st.success("No value quarantined: every optional field of every loaded row passed the data contract.")
+    else:
+        st.caption(
+            "A bad value in an optional field is set to null for its row, which is kept: the ticket counts as "
+            "received, and metrics that need that field leave it out (a ticket whose closed_at is quarantined was "
+            "closed at an unknown time: the backlog leaves it out)."
+        )
+        per_field = {"rows": count_column("Rows"), "share_of_loaded": percent_column("Share of rows loaded")}
+        table(quarantined, "health.quarantined", per_field)
+    for report in ds.reports.values():
+        for unknown in report.unknown_values:
+            with st.expander(f"Map the unknown values of {report.table}.{unknown.field}"):
+                st.caption("Add this to the mapping file, replacing each ? with an allowed value:")
+                st.code(values_block(report.table, unknown), language="toml")
+    adjusted = time_adjustments(ds)
+    if not adjusted.is_empty():
+        st.subheader("Times adjusted")
+        st.caption(
+            "Wall-clock times in the mapping's timezone that are not exactly one instant: a time skipped when the "
+            "clocks went forward is shifted forward, a time repeated when they went back is the earlier instant."
+        )
+        table(adjusted, "health.adjusted", {"rows": count_column("Rows"), "share_of_loaded": percent_column("Share")})
     st.caption("Definitions: docs/data-contract.md · command line: `python -m queries validate --source …`")

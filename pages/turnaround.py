@@ -123,7 +123,9 @@ def _durations(ctx: PageContext, view: TurnaroundView, headline: Headline) -> No
         shown = [s for s in STATISTICS if s != "P99" or 99 in view.percentiles]
         choice = st.radio("Statistic", shown, index=1, horizontal=True, key="turnaround.stat", bind="query-params")
         stat = STATISTICS[choice]
-    st.plotly_chart(percentile_trend_chart(view.over_time, view.by, stat), key="turnaround.trend")
+    metric = "time_to_first_action" if view.end == "first_action_at" else "time_to_close"
+    goals = {c: _goal_line(ctx, metric, c) for c in ("p50_hours", "p90_hours", "mean_hours")}
+    st.plotly_chart(percentile_trend_chart(view.over_time, view.by, stat, goals), key="turnaround.trend")
     st.subheader("Distribution")
     splits = "" if groupable(ctx.dataset, "queue") else ", and splits by queue or priority"
     if ctx.has_rows(f"the distribution of durations and P99{splits}"):
@@ -150,10 +152,7 @@ def _sla(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
         st.info(missing_inputs(ctx.dataset, "sla"))
         return
     policy = load_sla_policy()
-    st.caption(
-        f"Time to first action against the SLA policy in `{policy.file}` (first matching rule wins; edit the file "
-        "and reload). Tickets still waiting past their target count as missed."
-    )
+    caption = st.empty()  # says what the policy measures on these tickets, once they are read below
     with st.expander("SLA policy", icon=":material/rule:"):
         table(
             pl.DataFrame(
@@ -163,6 +162,7 @@ def _sla(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
                         ", ".join(f"{c} = {' / '.join(v)}" for c, v in r.conditions) or "every other ticket"
                         for r in policy.rules
                     ],
+                    "measures": [f"time to {r.measure.replace('_', ' ')}" for r in policy.rules],
                     "target": [duration_label(r.target_seconds / 3600) for r in policy.rules],
                 }
             ),
@@ -171,15 +171,22 @@ def _sla(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
     options = {label: g for label, g in SLA_BY.items() if g == "sla_rule" or groupable(ctx.dataset, g)}
     group = st.selectbox("Attainment by", list(options), key="turnaround.sla_by", bind="query-params")
     sla = loaders.turnaround_sla(ctx.dataset, ctx.filters, options[group])
-    st.plotly_chart(sla_attainment_chart(sla.attainment, options[group]), key="turnaround.sla_chart")
+    caption.caption(
+        f"The SLA policy in `{policy.file}` measures {sla.measures} (first matching rule wins; edit the file and "
+        "reload). Tickets still waiting past their target or due time count as missed."
+    )
+    steps = _goal_line(ctx, "sla", "attainment")
+    goal = (steps[-1][2], steps[-1][3]) if steps else None  # the goal in force at the end of the period
+    st.plotly_chart(sla_attainment_chart(sla.attainment, options[group], goal), key="turnaround.sla_chart")
     _table(
         sla.attainment,
         "turnaround.sla_table",
         {
             "sla_rule": "SLA rule",
+            "measure": "Measures",
             "target_seconds": st.column_config.NumberColumn("Target (s)", format="%d"),
             "tickets": count_column("Tickets", "Created in the period"),
-            "measured": count_column("Measured", "With a target; actioned, or waiting past the target"),
+            "measured": count_column("Measured", "With a target or due time; reached, or waiting past it"),
             "met": count_column("Within target"),
             "attainment": percent_column("Attainment", METRICS["sla"].definition),
         },
@@ -360,6 +367,12 @@ def _table(frame: pl.DataFrame, key: str, column_config: dict) -> None:
         key,
         {c: decimal_column(label, digits=2) for c, label in durations.items()} | column_config,
     )
+
+
+def _goal_line(ctx: PageContext, metric: str, measure: str) -> list:
+    """The goal of a measure for this view over the period (config/targets.toml), as charts draw it."""
+    goals = loaders.targets().visible_to(ctx.user.vendor)
+    return goals.goal_line(metric, measure, ctx.filters.selections(), ctx.filters.start, ctx.filters.end)
 
 
 def _share(value: float | None) -> str:

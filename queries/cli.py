@@ -1,4 +1,5 @@
-"""Command line: `python -m queries demo|validate|summarize|spikes|docs|load-warehouse` for scripts and checks."""
+"""Command line: `python -m queries demo|validate|summarize|spikes|docs|load-warehouse|targets|alerts|snapshot` for
+scripts, checks and the leadership reports."""
 
 from __future__ import annotations
 
@@ -12,19 +13,24 @@ from pathlib import Path
 import polars as pl
 
 from queries.analyses import dsa
+from queries.analyses.alerts import Alert, AlertSettings
+from queries.analyses.delivery import AlertState, Delivery, deliver
+from queries.analyses.health import values_block
 from queries.analyses.spikes import SpikeSettings, detect_spikes
+from queries.analyses.targets import evaluate_targets, load_targets, readable_frame, results_frame
 from queries.commandline import command_parser, render, run
-from queries.contract import TICKETS, contract_markdown
+from queries.contract import TABLES, TICKETS, Kind, contract_markdown
 from queries.definitions import METRICS
 from queries.demo import generate_demo
 from queries.docs import metrics_markdown
-from queries.engines import created_days
+from queries.engines import Source, created_days
+from queries.engines.rollups.source import open_rolled_up, ticket_rows
 from queries.errors import SourceError
 from queries.filters import PERIODS, Filters
 from queries.metrics import missing_inputs, summarize
 from queries.sla import load_sla_policy
 from queries.sources.dataset import Dataset, load_dataset
-from queries.sources.validation import TableReport
+from queries.sources.validation import Quarantine, TableReport
 from queries.sources.warehouse import Warehouse, connect_warehouse, is_database_url, mask_password
 from queries.sources.warehouse_load import load_warehouse
 
@@ -96,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--mapping", type=Path, help="TOML file mapping the extracts' columns onto the contract")
     load.add_argument("--replace", action="store_true", help="drop and reload tables that already hold rows")
     load.set_defaults(run=_load_warehouse)
+    _leadership_commands(commands)
     return parser
 
 
@@ -146,10 +153,27 @@ def _report_record(report: TableReport) -> dict:
         "rows_superseded": report.rows_superseded,
         "rows_in_future": report.rows_in_future,
         "rejected": [{"reason": r.reason, "rows": r.rows, "examples": list(r.examples)} for r in report.rejections],
+        "quarantined": [_field_record(q) for q in report.quarantined],
+        "time_adjusted": [_field_record(q) for q in report.adjusted],
+        "unknown_values": [
+            {
+                "field": u.field,
+                "allowed": list(u.allowed),
+                "values": [{"value": v, "rows": n} for v, n in u.values],
+                "mapping": values_block(report.table, u),
+            }
+            for u in report.unknown_values
+        ],
+        "timezone": report.timezone,
+        "taken_by_name": dict(report.taken_by_name),
         "missing_fields": list(report.missing_fields),
         "ignored_columns": list(report.ignored_columns),
         "latest": report.latest,
     }
+
+
+def _field_record(q: Quarantine) -> dict:
+    return {"field": q.field, "reason": q.reason, "rows": q.rows, "examples": list(q.examples)}
 
 
 def _report_text(ds: Dataset | Warehouse) -> str:
@@ -166,9 +190,29 @@ def _report_text(ds: Dataset | Warehouse) -> str:
             )
             + f"; latest {r.latest}"
         )
+        if any(f.kind == Kind.TIMESTAMP for f in TABLES[r.table].fields):
+            zone = f"read in {r.timezone}" if r.timezone else "read as UTC (no timezone given)"
+            lines.append(f"  times without an offset {zone}")
         for rej in r.rejections:
             lines.append(f"  {rej.rows:>9,}  {rej.reason}")
             lines += [f"             e.g. {e}" for e in rej.examples]
+        for title, counted in (
+            ("quarantined (set to null, the row kept)", r.quarantined),
+            ("time adjusted", r.adjusted),
+        ):
+            if counted:
+                lines.append(f"  {title}:")
+            for q in counted:
+                lines.append(f"  {q.rows:>9,}  {q.field}: {q.reason}")
+                lines += [f"             e.g. {e}" for e in q.examples]
+        for u in r.unknown_values:
+            lines.append(f"  unknown values of {u.field} (allowed: {', '.join(u.allowed)}):")
+            lines += [f"  {n:>9,}  {v!r}" for v, n in u.values]
+            lines.append("  to map them, add to the mapping file (replace each ? with an allowed value):")
+            lines += [f"    {line}" for line in values_block(r.table, u).splitlines()]
+        if r.taken_by_name:
+            taken = "; ".join(f"`{f}` taken from your column `{c}`" for f, c in r.taken_by_name)
+            lines.append(f"  columns taken by name: {taken}")
         if r.missing_fields:
             lines.append(f"  not provided: {', '.join(r.missing_fields)}")
         if r.ignored_columns:
@@ -253,4 +297,178 @@ def _dsa_build(args: argparse.Namespace) -> int:
         raise SourceError(f"{args.source_dir} has no {missing[0]}.", fix="Point --from at the shared data/dsa folder.")
     manifest = dsa.build_extract(args.source_dir, args.out)
     print(json.dumps(manifest["outputs"], indent=2))
+    return 0
+
+
+# --- Leadership: targets, alerts, the weekly snapshot -------------------------------------------------------------
+# The command line is an entry point, like dashboard/app.py: alerts need the forecast (forecasting) and the snapshot
+# the dashboard's charts, imported where the command runs so the other commands start without them.
+
+SNAPSHOT_DAYS = 7  # targets and snapshot: the last week of data unless --start/--end say otherwise
+
+
+def _leadership_commands(commands: argparse._SubParsersAction) -> None:
+    targets = commands.add_parser("targets", help="evaluate the targets (config/targets.toml) over a period")
+    _source_args(targets)
+    _report_args(targets)
+    targets.add_argument("--format", choices=("json", "csv", "table"), default="table")
+    targets.set_defaults(run=_targets)
+
+    alerts = commands.add_parser("alerts", help="find what broke since a day and deliver it (webhook, e-mail)")
+    _source_args(alerts)
+    alerts.add_argument("--since", required=True, type=dt.date.fromisoformat, help="first day to check")
+    alerts.add_argument("--until", type=dt.date.fromisoformat, help="last day to check (default: last day in the data)")
+    alerts.add_argument(
+        "--targets", type=Path, help="targets file (default: BELLWETHER_TARGETS or config/targets.toml)"
+    )
+    alerts.add_argument("--sla-policy", type=Path, help="SLA policy file (default: config/sla.toml)")
+    alerts.add_argument("--webhook", help="POST the new alerts as JSON to this URL (Slack-compatible `text`)")
+    alerts.add_argument("--email", help="send a digest to these addresses (comma-separated); needs --smtp")
+    alerts.add_argument("--smtp", help="SMTP server HOST[:PORT] (port 25 by default)")
+    alerts.add_argument("--email-from", default="bellwether@localhost", help="sender address of the digest")
+    alerts.add_argument("--state", type=Path, help="JSON file remembering what was delivered: nothing is sent twice")
+    alerts.add_argument("--retries", type=int, default=3, help="attempts per channel before giving up (default 3)")
+    alerts.add_argument("--retry-wait", type=float, default=2.0, help="seconds before the second attempt (doubles)")
+    alerts.add_argument("--base-url", help="dashboard address for links (default: BELLWETHER_BASE_URL or :8501)")
+    alerts.add_argument("--link-source", help="the dashboard's source key for links (`src`), e.g. warehouse")
+    alerts.add_argument("--format", choices=("json", "table"), default="table")
+    alerts.set_defaults(run=_alerts)
+
+    snapshot = commands.add_parser("snapshot", help="write the weekly leadership review as HTML or PDF")
+    _source_args(snapshot)
+    _report_args(snapshot)
+    snapshot.add_argument("--out", required=True, type=Path, help="FILE.html (self-contained) or FILE.pdf")
+    snapshot.set_defaults(run=_snapshot)
+
+
+def _report_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: 7 days before --end)")
+    parser.add_argument("--end", type=dt.date.fromisoformat, help="last day, inclusive (default: last day in the data)")
+    parser.add_argument(
+        "--targets", type=Path, help="targets file (default: BELLWETHER_TARGETS or config/targets.toml)"
+    )
+    parser.add_argument("--sla-policy", type=Path, help="SLA policy file (default: config/sla.toml)")
+
+
+def _open_report_source(args: argparse.Namespace) -> Source:
+    """The --source as the dashboard serves it: a warehouse, rollups from BELLWETHER_ROLLUP_ROWS tickets, or rows."""
+    from dashboard.settings import rollup_threshold_rows  # the one threshold the dashboard uses too
+
+    if is_database_url(args.source):
+        return connect_warehouse(args.source, args.mapping)
+    if ticket_rows(args.source, args.mapping) >= rollup_threshold_rows():
+        return open_rolled_up(args.source, args.mapping)
+    return load_dataset(args.source, args.mapping)
+
+
+def _report_period(ds: Source, args: argparse.Namespace) -> Filters:
+    """--start to --end; by default the SNAPSHOT_DAYS up to the last day with tickets."""
+    days = created_days(ds)
+    if days is None:
+        raise SourceError(f"{ds.source} has no valid tickets.", fix="Run `python -m queries validate` to see why.")
+    end = args.end or days[1]
+    return Filters(args.start or max(days[0], end - dt.timedelta(days=SNAPSHOT_DAYS - 1)), end)
+
+
+def _shown(source: str) -> str:
+    return mask_password(source) if is_database_url(source) else source
+
+
+def _targets(args: argparse.Namespace) -> int:
+    ds = _open_report_source(args)
+    period = _report_period(ds, args)
+    results = evaluate_targets(
+        ds, load_targets(args.targets), period.start, period.end, load_sla_policy(args.sla_policy)
+    )
+    if args.format == "table":
+        print(f"Targets over {period.describe()}, compared with {period.previous().start} to {period.previous().end}:")
+        with pl.Config(tbl_width_chars=240, fmt_str_lengths=120, tbl_hide_column_data_types=True):
+            print(render(readable_frame(results), "table"))
+    else:
+        print(render(results_frame(results), args.format))
+    return 0
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    from forecasting.alerts import evaluate_alerts  # the forecast band needs the forecasting package
+
+    delivery = _delivery(args)
+    ds = _open_report_source(args)
+    until = args.until or _report_period(ds, args).end
+    settings = AlertSettings(**{k: v for k, v in (("base_url", args.base_url), ("link_source", args.link_source)) if v})
+    run = evaluate_alerts(ds, args.since, until, load_targets(args.targets), load_sla_policy(args.sla_policy), settings)
+    if args.format == "json":
+        print(json.dumps({"alerts": [a.as_record() for a in run.alerts], "not_checked": run.skipped}, indent=2))
+    else:
+        print(_alerts_text(run.alerts, args.since, until))
+        for note in run.skipped:
+            print(f"not checked: {note}", file=sys.stderr)
+    state = AlertState.load(args.state)
+    outcomes = deliver(run, state, delivery, f"{_shown(args.source)}, {args.since} to {until}")
+    for o in outcomes:
+        said = f"{len(o.new)} new and {len(o.resolved)} resolved" if o.new or o.resolved else "nothing new"
+        print(f"{o.channel} ({o.where}): " + (f"not delivered: {o.error}" if o.error else said), file=sys.stderr)
+    failed = [o for o in outcomes if o.error]
+    if failed:
+        raise SourceError(
+            "Alerts were not delivered to " + ", ".join(f"{o.channel} ({o.error})" for o in failed) + ".",
+            fix="Check the address and that the server is reachable; nothing undelivered was marked as sent, so the "
+            "next run (with the same --state) sends it again.",
+        )
+    return 0
+
+
+def _alerts_text(alerts: list[Alert], since: dt.date, until: dt.date) -> str:
+    """The alerts for people reading a terminal or a cron mail: one block each, most severe first."""
+    lines = [f"{len(alerts)} alert{'s' if len(alerts) != 1 else ''} from {since} to {until}."]
+    for a in alerts:
+        lines += ["", f"[{a.severity}] {a.kind} · {a.status} · {a.start} to {a.end}", f"  {a.message}", f"  {a.link}"]
+    return "\n".join(lines)
+
+
+def _delivery(args: argparse.Namespace) -> Delivery:
+    """The channels the arguments name, checked before any work is done."""
+    emails = tuple(a.strip() for a in (args.email or "").split(",") if a.strip())
+    if emails and not args.smtp:
+        raise SourceError("--email needs an SMTP server.", fix="Add --smtp HOST[:PORT], e.g. --smtp localhost:25.")
+    host, _, port = (args.smtp or "").partition(":")
+    if port and not port.isdigit():
+        raise SourceError(
+            f"--smtp port {port!r} is not a number.", fix="Write --smtp HOST:PORT, e.g. mail.example:587."
+        )
+    if args.webhook and not args.webhook.startswith(("http://", "https://")):
+        raise SourceError("--webhook is not an http(s) URL.", fix="Give the full URL, e.g. https://hooks.slack.com/...")
+    if args.retries < 1:
+        raise SourceError(f"--retries {args.retries} is less than 1.", fix="Give the number of attempts, e.g. 3.")
+    return Delivery(
+        webhook=args.webhook,
+        email_to=emails,
+        smtp_host=host or None,
+        smtp_port=int(port) if port else 25,
+        email_from=args.email_from,
+        attempts=args.retries,
+        wait_seconds=max(args.retry_wait, 0.0),
+    )
+
+
+def _snapshot(args: argparse.Namespace) -> int:
+    from dashboard.snapshot import build, snapshot_html, snapshot_pdf  # charts and the forecast: this command only
+
+    suffix = args.out.suffix.lower()
+    if suffix not in (".html", ".pdf"):
+        raise SourceError(f"--out {args.out} is neither .html nor .pdf.", fix="Name the file FILE.html or FILE.pdf.")
+    started = time.perf_counter()
+    ds = _open_report_source(args)
+    targets = load_targets(args.targets)
+    snapshot, ahead = build(
+        ds, _report_period(ds, args), targets, load_sla_policy(args.sla_policy), _shown(args.source)
+    )
+    page = snapshot_html(snapshot, ahead, targets)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".pdf":
+        args.out.write_bytes(snapshot_pdf(page))
+    else:
+        args.out.write_text(page, encoding="utf-8")
+    seconds = time.perf_counter() - started
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB) in {seconds:.1f} s", file=sys.stderr)
     return 0

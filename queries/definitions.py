@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from queries.sla import DUE_RULE
+
 THROUGHPUT_GROUPS = ("vendor", "site", "language")  # the groupings throughput has (staffing's dimensions)
 
 
@@ -81,10 +83,14 @@ METRICS: dict[str, Metric] = {
             "sla",
             "SLA attainment",
             ("tickets", "measured", "met", "attainment"),
-            "Share of measured tickets created in the period whose first action came within the SLA target of "
-            "the first matching rule in config/sla.toml. Measured: tickets with a target that were actioned, or "
-            "are still waiting past their target at the data's latest timestamp that is not in the future (those "
-            "count as missed). Group by `sla_rule` for the matching rule's name.",
+            "Share of measured tickets created in the period that met their SLA. A ticket with a `due_at` (the "
+            "source's own due time) is measured against it, whatever the rules say: met when its first action "
+            '(its close with `due_measure = "close"` in config/sla.toml) came at or before due_at. Any other '
+            "ticket takes the first matching rule in config/sla.toml: met when the time from created_at to its "
+            'first action (to its close for a rule with `measure = "close"`) is within its target. Measured: '
+            "tickets with a due time or a target that were actioned (closed), or are still waiting past it at the "
+            "data's latest timestamp that is not in the future (those count as missed). Group by `sla_rule` for "
+            f"the matching rule's name (`{DUE_RULE}` for tickets with a due_at).",
             (("tickets", ("first_action_at",)),),
             zeros=("tickets", "measured", "met"),
             shares=(("attainment", "met", "measured"),),

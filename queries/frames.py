@@ -10,6 +10,7 @@ import polars as pl
 import polars.selectors as cs
 
 from queries.calc import HOUR_US, keys_of
+from queries.contract import CLOSED_UNKNOWN
 from queries.filters import Filters, period_expr
 from queries.sla import SlaPolicy
 
@@ -27,8 +28,10 @@ def created_in(tickets: pl.DataFrame, filters: Filters, period: str | None = Non
 
 
 def open_at(instant: dt.datetime) -> pl.Expr:
-    """True for tickets open at `instant`: created before it and not closed by then (closed_at empty or later)."""
-    return (pl.col("created_at") < instant) & (pl.col("closed_at").is_null() | (pl.col("closed_at") >= instant))
+    """True for tickets open at `instant`: created before it and not closed by then (closed_at empty or later). A
+    ticket closed at an unknown time (CLOSED_UNKNOWN: its closed_at was quarantined) is never open."""
+    closed = pl.col("closed_at")
+    return (pl.col("created_at") < instant) & ~pl.col(CLOSED_UNKNOWN) & (closed.is_null() | (closed >= instant))
 
 
 def open_span(boundaries: pl.Series) -> tuple[pl.Expr, pl.Expr]:
@@ -43,10 +46,12 @@ def open_span(boundaries: pl.Series) -> tuple[pl.Expr, pl.Expr]:
 
 
 def open_during(filters: Filters) -> pl.Expr:
-    """True for tickets in the selected groups that are open at some instant of the selected days or arrive in them."""
+    """True for tickets in the selected groups that are open at some instant of the selected days or arrive in them;
+    never one closed at an unknown time (CLOSED_UNKNOWN), which the backlog leaves out."""
     return (
         filters.dimension_expr()
         & (pl.col("created_at") < filters.end_before)
+        & ~pl.col(CLOSED_UNKNOWN)
         & (pl.col("closed_at").is_null() | (pl.col("closed_at") >= filters.start_at))
     )
 
@@ -72,26 +77,54 @@ def with_sla_outcome(
     tickets: pl.LazyFrame, policy: SlaPolicy, as_of: dt.datetime, rule_values: pl.Series | None = None
 ) -> pl.LazyFrame:
     """Each ticket's SLA outcome as the `sla` metric counts it, with `as_of` as the data's "now":
-    `sla_rule`, `sla_target_seconds`, `sla_measured` and `sla_met_policy` (within target; false when not measured).
 
-    `sla_rule` holds the rule's name, or its entry in `rule_values` (one per rule, e.g. the rollups' codes).
+    `sla_rule` (null: no SLA), `sla_target_seconds` (null for a ticket measured against its due_at), `sla_end_at`
+    (the time it must reach in time: its first action or its close), `sla_measured` and `sla_met_policy` (in time;
+    false when not measured). A ticket with a due_at is measured against it (`policy.due_measure`, group DUE_RULE)
+    whatever the rules say; the others by their first matching rule (its `measure` and target).
+
+    `sla_rule` holds the rule's name (`policy.groups`), or its entry in `rule_values` (one per group, e.g. the rollups'
+    codes).
     """
-    target = pl.col("sla_target_seconds")
-    waited = (pl.col("first_action_at").fill_null(as_of) - pl.col("created_at")).dt.total_microseconds() / 1e6
-    acted = pl.col("first_action_at").is_not_null()
-    measured = target.is_not_null() & (acted | (waited > target))
-    names = pl.Series([rule.name for rule in policy.rules], dtype=pl.String) if rule_values is None else rule_values
-    targets = pl.Series([rule.target_seconds for rule in policy.rules], dtype=pl.Float64)
-    index = policy.rule_index_expr()  # the rules' conditions are evaluated once per ticket
+    rules = policy.rules
+    names = pl.Series(policy.groups, dtype=pl.String) if rule_values is None else rule_values
+    targets = pl.Series([*(r.target_seconds for r in rules), None], dtype=pl.Float64)
+    closes = pl.Series([*(r.measure == "close" for r in rules), policy.due_measure == "close"], dtype=pl.Boolean)
+    due = pl.col("due_at").is_not_null()
+    # The group's position in names/targets/closes: the rule's (evaluated once per ticket), or the last for due_at.
+    index = pl.when(due).then(pl.lit(len(rules), pl.UInt32)).otherwise(policy.rule_index_expr())
+    end = pl.col("sla_end_at")
+    in_time = (
+        pl.when(due)
+        .then(end <= pl.col("due_at"))
+        .otherwise((end - pl.col("created_at")).dt.total_microseconds() / 1e6 <= pl.col("sla_target_seconds"))
+    )
     return (
         tickets.with_columns(index.alias("_sla_index"))
         .with_columns(
             pl.lit(names).gather(pl.col("_sla_index")).alias("sla_rule"),
             pl.lit(targets).gather(pl.col("_sla_index")).alias("sla_target_seconds"),
+            pl.when(pl.lit(closes).gather(pl.col("_sla_index")))
+            .then(pl.col("closed_at"))
+            .otherwise(pl.col("first_action_at"))
+            .alias("sla_end_at"),
+        )
+        .with_columns(
+            (pl.col("_sla_index").is_not_null() & (end.is_not_null() | sla_late(as_of))).alias("sla_measured"),
+            (pl.col("_sla_index").is_not_null() & end.is_not_null() & in_time).alias("sla_met_policy"),
         )
         .drop("_sla_index")
-        .with_columns(measured.alias("sla_measured"))
-        .with_columns((pl.col("sla_measured") & acted & (waited <= target)).alias("sla_met_policy"))
+    )
+
+
+def sla_late(as_of: dt.datetime) -> pl.Expr:
+    """For a ticket still waiting for its SLA's end: past its due_at, or past its rule's target since created_at,
+    at `as_of` (such a ticket counts as measured and missed)."""
+    waited = (pl.lit(as_of, pl.Datetime("us")) - pl.col("created_at")).dt.total_microseconds() / 1e6
+    return (
+        pl.when(pl.col("due_at").is_not_null())
+        .then(pl.col("due_at") < pl.lit(as_of, pl.Datetime("us")))
+        .otherwise(waited > pl.col("sla_target_seconds"))
     )
 
 

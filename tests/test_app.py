@@ -72,11 +72,9 @@ def test_rejected_rows_are_shown_on_data_health(tmp_path: Path, monkeypatch: pyt
     )
     monkeypatch.setenv("BELLWETHER_SOURCE", str(tmp_path))
     at = run("data-health", {"src": "extracts"})
-    rejected = at.dataframe[1].value
-    assert dict(zip(rejected["reason"], rejected["rows"], strict=True)) == {
-        "closed before created": 1,
-        "unparseable created_at": 1,
-    }
+    rejected, quarantined = at.dataframe[1].value, at.dataframe[2].value
+    assert dict(zip(rejected["reason"], rejected["rows"], strict=True)) == {"unparseable created_at": 1}
+    assert quarantined[["field", "reason", "rows"]].values.tolist() == [["closed_at", "closed before created", 1]]
     overview = run("overview", {"src": "extracts"})
     unavailable = next(m for m in overview.metric if m.label == "QA accuracy")
     assert unavailable.value == "–" and "needs the qa_reviews table" in unavailable.help
@@ -252,7 +250,9 @@ def test_the_sla_tile_shows_a_change_that_rounds_to_zero_points(tmp_path: Path, 
     at = run("overview", {"src": "extracts", "start": "2026-01-08", "end": "2026-01-14"})
     sla = next(m for m in at.metric if m.label == "SLA attainment")
     assert sla.value == "95.0%" and "Previous period (2026-01-01 to 2026-01-07): 95.0%" in sla.help
-    assert sla.proto.delta == "+0.005 pts" and sla.proto.direction == MetricProto.MetricDirection.UP
+    assert sla.proto.delta == "+0.005 pts"
+    # A change inside the noise is not coloured as news: no arrow, grey, and the tile says why.
+    assert sla.proto.direction == MetricProto.MetricDirection.NONE and "within the noise" in sla.help
     received = next(m for m in at.metric if m.label == "Tickets received")  # 1001 vs 1000
     assert received.proto.delta == "+1 (+0.1%)"
 

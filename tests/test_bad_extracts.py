@@ -103,6 +103,11 @@ def counts(ds) -> tuple[int, int, dict[str, int]]:
     return report.rows_read, report.rows_loaded, {r.reason: r.rows for r in report.rejections}
 
 
+def quarantined(ds) -> dict[tuple[str, str], int]:
+    """Values of the tickets table set to null (the rows kept) by field and reason."""
+    return {(q.field, q.reason): q.rows for q in ds.reports["tickets"].quarantined}
+
+
 def tickets(rows: int, **columns) -> pl.DataFrame:
     return pl.DataFrame(
         {"ticket_id": [f"t{i}" for i in range(rows)], "created_at": [dt.datetime(2025, 1, 1, 10)] * rows, **columns}
@@ -158,8 +163,9 @@ def test_sentinel_and_impossible_dates_are_rejected_and_counted_on_both_paths(tm
     )
     write_as(frame, src, fmt)
     ds = read(src)
-    assert counts(ds) == (5, 1, {"created_at out of range": 3, "closed_at out of range": 1})
-    assert created_days(ds) == (dt.date(2025, 1, 1), dt.date(2025, 1, 1))
+    assert counts(ds) == (5, 2, {"created_at out of range": 3})
+    assert quarantined(ds) == {("closed_at", "closed_at out of range"): 1}  # the ticket stays, its close is unknown
+    assert created_days(ds) == (dt.date(2025, 1, 1), dt.date(2025, 1, 2))
 
 
 def test_a_separator_of_several_bytes_is_a_mapping_error_on_both_paths(tmp_path: Path, read):
@@ -272,11 +278,12 @@ def test_fixed_values_match_whatever_their_unicode_form_invisible_characters_or_
     mapping = tmp_path / "m.toml"
     mapping.write_text('[tickets.values.source]\n"signal\u0065\u0301" = "user_report"\n', encoding="utf-8")
     ds = read(src, mapping)
-    assert counts(ds) == (6, 5, {"unknown source value": 1})
+    assert counts(ds) == (6, 6, {})
+    assert quarantined(ds) == {("source", "unknown source value"): 1}
     if isinstance(ds, Dataset):
         t = ds.tables["tickets"]
-        assert t["source"].to_list() == ["user_report", "user_report", "legal", "user_report", "user_report"]
-        assert t["priority"].to_list() == ["P1", "P1", "P0", "P3", "P2"]
+        assert t["source"].to_list() == ["user_report", "user_report", "legal", "user_report", "user_report", None]
+        assert t["priority"].to_list() == ["P1", "P1", "P0", "P3", "P2", "P2"]
     else:
         assert ds.rollups.values("source") == ["legal", "user_report"]
 
@@ -336,7 +343,9 @@ def test_an_unsigned_count_beyond_int64_is_unparseable_on_both_paths(tmp_path: P
     (tmp_path / "src").mkdir()
     views = pl.Series("views_before_action", [2**64 - 1, 3], pl.UInt64)
     tickets(2).with_columns(views).write_parquet(tmp_path / "src" / "tickets.parquet")
-    assert counts(read(tmp_path / "src")) == (2, 1, {"unparseable views_before_action": 1})
+    ds = read(tmp_path / "src")
+    assert counts(ds) == (2, 2, {})
+    assert quarantined(ds) == {("views_before_action", "unparseable views_before_action"): 1}
 
 
 def partitioned(tmp_path: Path, vendor: str) -> Path:

@@ -39,11 +39,14 @@ def source(tmp_path: Path) -> Path:
 def test_validate_prints_the_report_and_exits_zero_when_usable(source: Path):
     result = cli("validate", "--source", str(source))
     assert result.returncode == 0, result.stderr
-    assert "tickets: 5 of 6 rows loaded" in result.stdout
-    assert "first action before created" in result.stdout and "row 6" in result.stdout
+    assert "tickets: 6 of 6 rows loaded" in result.stdout  # an impossible first action: the ticket stays
+    assert "first_action_at: first action before created" in result.stdout and "row 6" in result.stdout
+    assert "times without an offset read as UTC (no timezone given)" in result.stdout
     as_json = json.loads(cli("validate", "--source", str(source), "--format", "json").stdout)
-    assert as_json[0]["rejected"] == [
+    assert as_json[0]["rejected"] == []
+    assert as_json[0]["quarantined"] == [
         {
+            "field": "first_action_at",
             "reason": "first action before created",
             "rows": 1,
             "examples": [
@@ -151,7 +154,7 @@ def _summarize_json(source: Path, *args: str) -> list[dict]:
 
 def test_summarize_backlog_per_day_matches_a_loop_and_the_open_backlog(source: Path):
     records = _summarize_json(source, "--metric", "backlog", "--period", "day")
-    valid = [line.split(",") for line in TICKETS.strip().splitlines()[1:6]]  # row 6 is rejected
+    valid = [line.split(",") for line in TICKETS.strip().splitlines()[1:]]  # row 6's first action is quarantined
     created = [dt.datetime.fromisoformat(r[1]) for r in valid]
     closed = [dt.datetime.fromisoformat(r[3]) if r[3] else None for r in valid]
     first_day = dt.date(2025, 3, 3)
@@ -167,7 +170,7 @@ def test_summarize_backlog_per_day_matches_a_loop_and_the_open_backlog(source: P
         assert rec["oldest_open_hours"] == (pytest.approx(max(ages)) if ages else None)
     assert records[2]["oldest_open_hours"] == pytest.approx(14.0)  # ticket 3, created 10:00 on the 5th
     point = _summarize_json(source, "--metric", "open_backlog")
-    assert point == [{"open_tickets": records[-1]["open_end"]}] == [{"open_tickets": 2}]
+    assert point == [{"open_tickets": records[-1]["open_end"]}] == [{"open_tickets": 3}]
     weekly = _summarize_json(source, "--metric", "backlog", "--period", "week", "--by", "policy_domain")
     assert {(r["policy_domain"], r["period"]) for r in weekly} == {
         (d, w) for d in ("hate", "spam") for w in ("2025-03-03", "2025-03-10")
@@ -204,7 +207,10 @@ def test_summarize_exposure_matches_numpy(tmp_path: Path):
     assert result.returncode == 1 and "needs tickets.closed_at" in result.stderr
 
 
-def test_summarize_sla_fields(source: Path, tmp_path: Path):
+def test_summarize_sla_fields(tmp_path: Path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "tickets.csv").write_text(TICKETS.rsplit("6,", 1)[0])  # tickets 1 to 5
     # Default policy: every ticket here falls under "Other reports: 24 h". Ticket 4 has waited exactly 24 h at
     # the data's latest timestamp (2025-03-12 10:00), which is not past its target: not measured yet.
     assert _summarize_json(source, "--metric", "sla") == [{"tickets": 5, "measured": 4, "met": 4, "attainment": 1.0}]
@@ -233,10 +239,10 @@ def test_sentinel_dates_are_rejected_and_counted_not_a_traceback(tmp_path: Path)
     ]
     assert days[0] == "2025-03-03" and days[-1] == "2025-03-12"
     report = json.loads(cli("validate", "--source", str(tmp_path), "--format", "json").stdout)[0]
-    assert {r["reason"]: r["rows"] for r in report["rejected"]} == {
-        "first action before created": 1,
-        "created_at out of range": 1,
-        "closed_at out of range": 1,
+    assert {r["reason"]: r["rows"] for r in report["rejected"]} == {"created_at out of range": 1}
+    assert {(r["field"], r["reason"]): r["rows"] for r in report["quarantined"]} == {
+        ("first_action_at", "first action before created"): 1,
+        ("closed_at", "closed_at out of range"): 1,
     }
 
 
@@ -245,9 +251,9 @@ def test_a_row_in_the_future_is_reported_and_does_not_extend_the_default_period(
     text = cli("validate", "--source", str(tmp_path)).stdout
     assert "1 with a timestamp in the future" in text and "latest 2025-03-12 08:00:00" in text
     report = json.loads(cli("validate", "--source", str(tmp_path), "--format", "json").stdout)[0]
-    assert report["rows_in_future"] == 1 and report["rows_loaded"] == 6
+    assert report["rows_in_future"] == 1 and report["rows_loaded"] == 7
     volume = _summarize_json(tmp_path, "--metric", "volume")
-    assert volume == [{"tickets": 5}]  # 2025-03-03 to 2025-03-12: the 2031 ticket is outside the default period
+    assert volume == [{"tickets": 6}]  # 2025-03-03 to 2025-03-12: the 2031 ticket is outside the default period
 
 
 def test_a_multibyte_separator_is_a_clear_error(tmp_path: Path):
@@ -256,3 +262,49 @@ def test_a_multibyte_separator_is_a_clear_error(tmp_path: Path):
     result = cli("validate", "--source", str(tmp_path), "--mapping", str(tmp_path / "m.toml"))
     assert result.returncode == 1 and "separator" in result.stderr and "one byte" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_validate_lists_unknown_values_with_a_block_to_paste_and_the_columns_taken_by_name(tmp_path: Path):
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_id,opened,source,priority\n"
+        "1,2025-03-03 10:00:00,Call,P1\n"
+        "2,2025-03-03 11:00:00,Self Service,P1\n"
+        "3,2025-03-03 12:00:00,Call,P2\n"
+        "4,2025-03-03 13:00:00,User Report,P1\n"
+        "5,2025-03-03 14:00:00,user_report,P1\n"
+    )
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[tickets.columns]\ncreated_at = "opened"\n')
+    result = cli("validate", "--source", str(tmp_path), "--mapping", str(mapping))
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert "tickets: 5 of 5 rows loaded" in text
+    assert "        2  'Call'" in text and "        1  'Self Service'" in text
+    assert "`source` taken from your column `source`" in text and "`priority` taken from your column `priority`" in text
+    report = json.loads(
+        cli("validate", "--source", str(tmp_path), "--mapping", str(mapping), "--format", "json").stdout
+    )
+    (unknown,) = report[0]["unknown_values"]
+    assert unknown["field"] == "source" and "proactive_model" in unknown["allowed"]
+    assert unknown["values"] == [
+        {"value": "Call", "rows": 2},
+        {"value": "Self Service", "rows": 1},
+        {"value": "User Report", "rows": 1},
+    ]
+    assert report[0]["taken_by_name"] == {"ticket_id": "ticket_id", "source": "source", "priority": "priority"}
+    block = unknown["mapping"]
+    assert block.splitlines()[0].startswith("[tickets.values.source]  # allowed: user_report, proactive_model")
+    assert '"Call" = "?"  # 2 rows' in block and '"User Report" = "user_report"' in block
+    # Pasted as it is, the block is valid TOML that the mapping refuses until each ? is replaced.
+    mapping.write_text('[tickets.columns]\ncreated_at = "opened"\n' + block + "\n")
+    refused = cli("validate", "--source", str(tmp_path), "--mapping", str(mapping))
+    assert refused.returncode == 1 and "maps to '?'" in refused.stderr and "Allowed values" in refused.stderr
+    mapping.write_text(
+        '[tickets.columns]\ncreated_at = "opened"\n'
+        + block.replace('"Call" = "?"', '"Call" = "user_report"').replace(
+            '"Self Service" = "?"', '"Self Service" = "user_report"'
+        )
+        + "\n"
+    )
+    fixed = json.loads(cli("validate", "--source", str(tmp_path), "--mapping", str(mapping), "--format", "json").stdout)
+    assert fixed[0]["quarantined"] == [] and fixed[0]["unknown_values"] == []

@@ -8,7 +8,7 @@ import pytest
 
 from dashboard.settings import warehouse_url_from_secrets
 from queries.errors import SourceError
-from queries.sla import load_sla_policy
+from queries.sla import DUE_RULE, load_sla_policy
 
 
 @pytest.mark.parametrize(
@@ -22,6 +22,10 @@ from queries.sla import load_sla_policy
         ("[[rule]]\ntarget_seconds = 60\nname = 3\n", "name is not text"),
         ("[[rule]]\ntarget_seconds = 60\n[defaults]\nx = 1\n", "unknown key 'defaults'"),
         ("[[rule]\ntarget_seconds = 60\n", "not valid TOML"),
+        ("[[rule]]\nname='L'\ntarget_seconds=6\nmeasure='resolve'\n", "rule 1 ('L') is invalid (measure is 'resolve')"),
+        ("[[rule]]\ntarget_seconds=6\n[[rule]]\ntarget_seconds=9\nmeasure=3\n", "rule 2 is invalid (measure is 3)"),
+        ("due_measure = 'resolution'\n[[rule]]\ntarget_seconds = 60\n", "due_measure is 'resolution'"),
+        (f"[[rule]]\nname = '{DUE_RULE}'\ntarget_seconds = 60\n", "is the name of tickets with a due_at"),
     ],
 )
 def test_an_invalid_sla_policy_names_the_file_and_the_problem(tmp_path: Path, text: str, says: str):
@@ -31,6 +35,8 @@ def test_an_invalid_sla_policy_names_the_file_and_the_problem(tmp_path: Path, te
         load_sla_policy(path)
     assert str(path) in caught.value.problem and says in caught.value.problem
     assert caught.value.fix
+    if "measure" in text:  # the fix gives the values allowed
+        assert "'first_action'" in caught.value.fix and "'close'" in caught.value.fix
 
 
 def test_the_sla_policy_file_can_be_set_by_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

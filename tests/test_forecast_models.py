@@ -45,13 +45,15 @@ CASES = {
     "short": history(10),
     "all_zero": history(60).with_columns(pl.lit(0.0).alias("y")),
     "sparse": history(120, level=0.3),
+    "weekdays": history(140).filter(pl.col("ds").dt.weekday() <= 5),  # no weekend rows: closed on weekends
 }
+CLOSED = {"weekdays": (6, 7)}  # ISO weekdays each case is closed on
 
 
-def check_forecast(frame: pl.DataFrame, horizon: int, last_day: date) -> None:
+def check_forecast(frame: pl.DataFrame, horizon: int, last_day: date, closed: tuple[int, ...] = ()) -> None:
     assert frame.schema == pl.Schema(FORECAST_SCHEMA)
-    assert frame.height == horizon
-    assert frame["ds"].to_list() == [last_day + timedelta(days=i) for i in range(1, horizon + 1)]
+    days = [last_day + timedelta(days=i) for i in range(1, horizon + 1)]
+    assert frame["ds"].to_list() == [d for d in days if d.isoweekday() not in closed]  # rows for open days only
     values = frame.select("lo_95", "lo_80", "mean", "hi_80", "hi_95").to_numpy()
     assert np.isfinite(values).all()
     assert (values >= 0).all()
@@ -61,14 +63,16 @@ def check_forecast(frame: pl.DataFrame, horizon: int, last_day: date) -> None:
 @pytest.mark.parametrize("name", sorted(MODELS))
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_every_model_meets_the_contract(name: str, case: str) -> None:
-    data = CASES[case]
+    data, closed = CASES[case], CLOSED.get(case, ())
     model = make_model(name, "s")
     assert model.fit(data) is model
     first = model.predict(21)
-    check_forecast(first, 21, data["ds"].max())
+    check_forecast(first, 21, data["ds"].max(), closed)
     assert first["series"].unique().to_list() == ["s"]
-    assert model.n_obs_ == (data["ds"].max() - data["ds"].min()).days + 1  # gaps filled
-    if case in ("regular", "gaps"):
+    assert model.weekdays_ == tuple(d for d in range(1, 8) if d not in closed)
+    calendar = pl.date_range(data["ds"].min(), data["ds"].max(), eager=True)
+    assert model.n_obs_ == calendar.dt.weekday().is_in(model.weekdays_).sum()  # gaps filled, closed days left out
+    if case in ("regular", "gaps", "weekdays"):
         assert model.fallback_ is None, model.note_  # estimated for real, not a silent fallback
     again = make_model(name, "s").fit(data).predict(21)
     assert_frame_equal(first, again)  # deterministic

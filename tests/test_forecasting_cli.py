@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import polars as pl
 import pytest
 
 from queries.demo import generate_demo
@@ -65,26 +67,49 @@ def test_staff_rejects_bad_input_with_a_message():
     assert result.returncode == 1 and "error:" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_forecast_from_a_csv_with_sub_daily_rows_and_gaps(tmp_path: Path):
+def business_days_csv(path: Path) -> Path:
+    """Two rows a day (09:00 and 15:30) on business days only, 2025-01-06 (Monday) to 2025-05-05 (Monday)."""
     rows = ["when,count"]
-    start = dt.date(2025, 1, 6)
     for d in range(120):
-        day = start + dt.timedelta(days=d)
+        day = START + dt.timedelta(days=d)
         if day.weekday() >= 5:
             continue  # business days only
         rows += [f"{day} 09:00,{50 + 10 * (d % 7)}", f"{day} 15:30,{20}"]
-    path = tmp_path / "series.csv"
     path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+START = dt.date(2025, 1, 6)
+MODEL_NAMES = {"seasonal_naive", "ets", "seasonal_regression", "recent_mean"}
+
+
+@pytest.mark.parametrize("fill", ["zero", "interpolate"])
+def test_forecast_from_a_csv_of_business_days_has_rows_for_business_days_only(tmp_path: Path, fill: str):
+    path = business_days_csv(tmp_path / "series.csv")
     result = cli("forecast", "--series", str(path), "--date-col", "when", "--value-col", "count",
-                 "--horizon", "14", "--fill", "interpolate", "--format", "json")  # fmt: skip
+                 "--horizon", "14", "--fill", fill, "--format", "json")  # fmt: skip
     assert result.returncode == 0, result.stderr
     records = json.loads(result.stdout)
-    last_day = start + dt.timedelta(days=119)  # a Monday, so it has data
-    assert len(records) == 14 and records[0]["ds"] == str(last_day + dt.timedelta(days=1))
+    last_day = START + dt.timedelta(days=119)  # a Monday, so it has data
+    expected = [last_day + dt.timedelta(days=i) for i in range(1, 15)]
+    assert [r["ds"] for r in records] == [str(d) for d in expected if d.weekday() < 5]  # 10 business days
     for r in records:
         assert r["lo_95"] <= r["lo_80"] <= r["mean"] <= r["hi_80"] <= r["hi_95"] and r["lo_95"] >= 0
+        assert 60 <= r["mean"] <= 140  # 70-130 a business day, not dragged down by weekend zeros
+    assert len({r["model"] for r in records}) == 1 and records[0]["model"] in MODEL_NAMES
     missing = cli("forecast", "--series", str(path), "--date-col", "day", "--value-col", "count", "--horizon", "7")
     assert missing.returncode == 1 and "no column 'day'" in missing.stderr
+
+
+def test_every_forecast_row_names_its_model(tmp_path: Path):
+    path = business_days_csv(tmp_path / "series.csv")
+    for model in ("ets", "seasonal_naive"):
+        result = cli("forecast", "--series", str(path), "--date-col", "when", "--value-col", "count",
+                     "--horizon", "7", "--model", model, "--format", "csv")  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        header, *rows = result.stdout.splitlines()
+        assert header.split(",")[:3] == ["series", "model", "ds"]
+        assert len(rows) == 5 and all(row.split(",")[1] == model for row in rows)
 
 
 def test_backtest_on_a_demo_source(tmp_path: Path):
@@ -95,5 +120,23 @@ def test_backtest_on_a_demo_source(tmp_path: Path):
     scores = json.loads(result.stdout)
     assert len(scores) == 10
     for s in scores:
-        assert set(s) == {"series", "model", "mase", "baseline_mase", "coverage_80", "coverage_95"}
+        assert set(s) == {"series", "model", "mase", "baseline_mase", "coverage_80", "coverage_95", "closed_weekdays"}
+        assert s["model"] in MODEL_NAMES  # the chosen model, named
+        assert s["closed_weekdays"] == ""  # the demo works every day
         assert 0 <= s["coverage_80"] <= s["coverage_95"] <= 1
+
+
+def test_backtest_of_a_weekday_only_source_names_the_model_and_the_closed_days(tmp_path: Path):
+    rng = np.random.default_rng(5)
+    rows = []
+    for d in range(20 * 7):
+        day = START + dt.timedelta(days=d)
+        if day.weekday() < 5:  # tickets on business days only
+            rows += [(f"t{d}-{k}", dt.datetime.combine(day, dt.time(9))) for k in range(rng.poisson(40))]
+    (tmp_path / "src").mkdir()
+    pl.DataFrame(rows, schema=["ticket_id", "created_at"], orient="row").write_parquet(tmp_path / "src/tickets.parquet")
+    result = cli("backtest", "--source", str(tmp_path / "src"), "--horizon", "14", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    [score] = json.loads(result.stdout)
+    assert score["model"] in MODEL_NAMES and score["closed_weekdays"] == "Sat, Sun"
+    assert score["mase"] < 1.2  # on business days, not against weekend zeros

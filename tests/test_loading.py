@@ -12,7 +12,7 @@ from queries.errors import SourceError
 from queries.sources.dataset import load_dataset
 from queries.sources.files import locate_tables
 from queries.sources.mapping import load_mapping
-from queries.sources.validation import scan_files
+from queries.sources.scan import scan_files
 
 GOOD = """
 ticket_id,created_at,first_action_at,closed_at,source,priority
@@ -23,6 +23,10 @@ a2,2025-03-01T23:30:00Z,2025-03-02T00:30:00+01:00,,proactive_model,P0
 
 def rejections(ds, table="tickets") -> dict[str, int]:
     return {r.reason: r.rows for r in ds.reports[table].rejections}
+
+
+def quarantined(ds, table="tickets") -> dict[tuple[str, str], int]:
+    return {(q.field, q.reason): q.rows for q in ds.reports[table].quarantined}
 
 
 def test_directory_with_conventional_names_loads_in_contract_schema(write):
@@ -38,7 +42,7 @@ def test_directory_with_conventional_names_loads_in_contract_schema(write):
     assert t["vendor"].null_count() == 2  # absent optional fields are present as nulls
 
 
-def test_bad_rows_are_rejected_counted_and_exemplified(write):
+def test_bad_rows_are_rejected_bad_fields_quarantined_counted_and_exemplified(write):
     write(
         "src/tickets.csv",
         """
@@ -56,21 +60,21 @@ def test_bad_rows_are_rejected_counted_and_exemplified(write):
         """,
     )
     ds = load_dataset(write("src/.keep", "").parent)
-    assert ds.tables["tickets"]["ticket_id"].to_list() == ["ok1"]
-    assert rejections(ds) == {
-        "unparseable created_at": 1,
-        "closed before created": 1,
-        "unknown source value": 1,
-        "handle_seconds out of range": 1,
-        "unparseable automated": 1,
-        "duplicate ticket_id": 2,
-        "missing ticket_id": 1,
-        "first action before created": 1,
+    assert ds.tables["tickets"]["ticket_id"].to_list() == ["ok1", "b2", "b3", "b4", "b5", "b6"]
+    assert rejections(ds) == {"unparseable created_at": 1, "duplicate ticket_id": 2, "missing ticket_id": 1}
+    assert quarantined(ds) == {
+        ("closed_at", "closed before created"): 1,
+        ("source", "unknown source value"): 1,
+        ("handle_seconds", "handle_seconds out of range"): 1,
+        ("automated", "unparseable automated"): 1,
+        ("first_action_at", "first action before created"): 1,
     }
     report = ds.reports["tickets"]
-    assert report.rows_read == 10 and report.rows_rejected == 9 and report.rows_loaded == 1
+    assert report.rows_read == 10 and report.rows_rejected == 4 and report.rows_loaded == 6
     example = next(r for r in report.rejections if r.reason == "unparseable created_at").examples[0]
     assert "tickets.csv row 2" in example and "'not a date'" in example
+    closed = next(q for q in report.quarantined if q.field == "closed_at").examples[0]
+    assert closed.endswith("row 3: ticket_id='b2', created_at='2025-03-01 10:00:00', closed_at='2025-03-01 09:00:00'")
 
 
 def test_mapping_renames_parses_formats_and_maps_values(write):
@@ -213,8 +217,10 @@ def test_bad_input_gives_one_clear_message(tmp_path: Path, files, mapping, expec
 
 def test_wrong_typed_parquet_column_names_column_and_fix(tmp_path: Path):
     (tmp_path / "src").mkdir()
-    pl.DataFrame({"ticket_id": ["1"], "created_at": [1735689600]}).write_parquet(tmp_path / "src" / "tickets.parquet")
-    with pytest.raises(SourceError, match=r"tickets\.created_at .* type Int64.*Fix: Export created_at as a timestamp"):
+    pl.DataFrame({"ticket_id": ["1"], "created_at": [True]}).write_parquet(tmp_path / "src" / "tickets.parquet")
+    with pytest.raises(
+        SourceError, match=r"tickets\.created_at .* type Boolean.*Fix: Export created_at as a timestamp"
+    ):
         load_dataset(tmp_path / "src")
 
 
@@ -251,16 +257,17 @@ def test_parquet_exports_with_categoricals_nulls_nan_and_float_ids(tmp_path: Pat
     mapping.write_text('[tickets.values.source]\n"Customer report" = "user_report"\nClassifier = "proactive_model"\n')
     ds = load_dataset(src, mapping)
     t = ds.tables["tickets"]
-    assert t["ticket_id"].to_list() == ["1"]  # whole-number float ids read as "1", not "1.0"
-    assert t["source"].to_list() == ["user_report"]
-    assert rejections(ds) == {
-        "unparseable handle_seconds": 1,  # NaN
-        "unparseable views_before_action": 2,  # inf and a value beyond Int64
-        "unparseable automated": 1,  # 2 is not a boolean
+    assert t["ticket_id"].to_list() == ["1", "2", "3", "4", "5"]  # whole-number float ids read as "1", not "1.0"
+    assert t["source"].to_list() == ["user_report", "proactive_model", None, "proactive_model", "proactive_model"]
+    assert rejections(ds) == {}
+    assert quarantined(ds) == {
+        ("handle_seconds", "unparseable handle_seconds"): 1,  # NaN
+        ("views_before_action", "unparseable views_before_action"): 2,  # inf and a value beyond Int64
+        ("automated", "unparseable automated"): 1,  # 2 is not a boolean
     }
 
 
-def test_dedupe_keeps_the_latest_valid_snapshot_and_rejects_the_invalid_one(write):
+def test_dedupe_keeps_the_latest_snapshot_and_quarantines_its_impossible_time(write):
     write(
         "src/tickets.csv",
         """
@@ -271,9 +278,9 @@ def test_dedupe_keeps_the_latest_valid_snapshot_and_rejects_the_invalid_one(writ
     )
     mapping = write("m.toml", '[tickets]\ndedupe_by = "updated_at"\n')
     ds = load_dataset(mapping.parent / "src", mapping)
-    assert ds.tables["tickets"]["ticket_id"].to_list() == ["b"]
-    assert rejections(ds) == {"closed before created": 1}
-    assert ds.reports["tickets"].rows_superseded == 0
+    assert ds.tables["tickets"].select("ticket_id", "closed_at", "closed_unknown").rows() == [("b", None, True)]
+    assert rejections(ds) == {} and quarantined(ds) == {("closed_at", "closed before created"): 1}
+    assert ds.reports["tickets"].rows_superseded == 1
 
 
 def test_lenient_headers_and_iso_variants(write):

@@ -255,6 +255,7 @@ def test_rejected_rows_are_counted_like_the_loader(tmp_path: Path):
     report = expected.reports["tickets"]
     assert stats.rejected_rows == r.rejected_rows == report.rows_rejected > 0
     assert r.rejections == {x.reason: x.rows for x in report.rejections}
+    assert r.quarantined == {(q.field, q.reason): q.rows for q in report.quarantined} != {}
     assert r.rows == report.rows_loaded
     filters = Filters(END - dt.timedelta(days=9), END)
     for metric in ("volume", "handle_time", "backlog", "appeals"):
@@ -273,6 +274,7 @@ def test_rejected_rows_are_counted_like_the_loader(tmp_path: Path):
     expected = load_dataset(csv)
     r, _ = build_rollups(csv, cache_dir=tmp_path / "csv-cache")
     assert r.rejections == {x.reason: x.rows for x in expected.reports["tickets"].rejections}
+    assert r.quarantined == {(q.field, q.reason): q.rows for q in expected.reports["tickets"].quarantined} != {}
     assert r.missing_fields == expected.reports["tickets"].missing_fields
     filters = Filters(dt.date(2025, 6, 1), dt.date(2025, 6, 2))
     assert_same(summarize(expected, "volume", filters, ["market"]), answered(r, "volume", filters, ["market"]))
@@ -313,7 +315,8 @@ def test_typed_parquet_takes_the_lean_path_with_the_loaders_rules(tmp_path: Path
     report = expected.reports["tickets"]
     r, _ = build_rollups(src, cache_dir=tmp_path / "cache")
     assert r.rejections == {x.reason: x.rows for x in report.rejections}
-    assert len(r.rejections) == 7 and r.rows == report.rows_loaded
+    assert r.quarantined == {(q.field, q.reason): q.rows for q in report.quarantined}
+    assert len(r.rejections) == 3 and len(r.quarantined) == 4 and r.rows == report.rows_loaded
     filters = Filters(END - dt.timedelta(days=9), END)
     for metric in ("volume", "handle_time", "time_to_first_action", "appeals", "backlog"):
         for by in ((), ("market",), ("market", "vendor")):

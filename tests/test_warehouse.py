@@ -185,19 +185,23 @@ GOOD = [
     _ticket(5, "2026-03-05 08:00:00", "2026-03-05 09:00:00", "2026-03-05 09:00:00", automated=True),
     _ticket(6, "2026-03-08 23:00:00", "2026-03-09 01:00:00", "2026-03-10 00:00:00", handle_seconds=1000.0),
 ]
-BAD = [  # reason the file loader gives each
-    (_ticket(7, "2026-03-02 10:00:00", None, None) | {"ticket_id": None}, "missing ticket_id"),
-    (_ticket(8, "2026-03-02 10:00:00", None, None, source="carrier_pigeon"), "unknown source value"),
-    (_ticket(9, "2026-03-02 10:00:00", None, None, handle_seconds=-5.0), "handle_seconds out of range"),
-    (_ticket(10, "2026-03-02 10:00:00", None, "2026-03-02 09:00:00"), "closed before created"),
-    (_ticket(11, "2026-03-02 10:00:00", "2026-03-01 10:00:00", None), "first action before created"),
-    (_ticket(12, "2026-03-02 10:00:00", None, None), "duplicate ticket_id"),
-    (_ticket(12, "2026-03-03 10:00:00", None, None), "duplicate ticket_id"),
+BAD = [  # the row's reason from the file loader: rejected (None) or the field quarantined
+    (_ticket(7, "2026-03-02 10:00:00", None, None) | {"ticket_id": None}, "missing ticket_id", None),
+    (_ticket(8, "2026-03-02 10:00:00", None, None, source="carrier_pigeon"), "unknown source value", "source"),
+    (
+        _ticket(9, "2026-03-02 10:00:00", None, None, handle_seconds=-5.0),
+        "handle_seconds out of range",
+        "handle_seconds",
+    ),
+    (_ticket(10, "2026-03-02 10:00:00", None, "2026-03-02 09:00:00"), "closed before created", "closed_at"),
+    (_ticket(11, "2026-03-02 10:00:00", "2026-03-01 10:00:00", None), "first action before created", "first_action_at"),
+    (_ticket(12, "2026-03-02 10:00:00", None, None), "duplicate ticket_id", None),
+    (_ticket(12, "2026-03-03 10:00:00", None, None), "duplicate ticket_id", None),
 ]
 
 
-def test_invalid_rows_are_counted_by_reason_in_sql_and_left_out_of_every_metric(empty_url: str, tmp_path: Path):
-    rows = GOOD + [row for row, _ in BAD]
+def test_invalid_rows_and_fields_are_counted_by_reason_in_sql_as_in_files(empty_url: str, tmp_path: Path):
+    rows = GOOD + [row for row, _, _ in BAD]
     _create(empty_url, "raw_tickets", rows)
     mapping = tmp_path / "mapping.toml"
     mapping.write_text('[tickets]\ntable = "raw_tickets"\n')
@@ -205,28 +209,42 @@ def test_invalid_rows_are_counted_by_reason_in_sql_and_left_out_of_every_metric(
     pl.DataFrame(rows, schema={f: TICKETS.schema[f] for f in rows[0]}).write_csv(tmp_path / "tickets.csv")
     ds = load_dataset(tmp_path)
 
-    expected = {}
-    for _, reason in BAD:
-        expected[reason] = expected.get(reason, 0) + 1
-    rejected = {r.reason: r.rows for r in wh.reports["tickets"].rejections}
-    assert rejected == expected == {r.reason: r.rows for r in ds.reports["tickets"].rejections}
-    assert (wh.reports["tickets"].rows_loaded, wh.reports["tickets"].rows_read) == (len(GOOD), len(rows))
-    examples = {r.reason: r.examples for r in wh.reports["tickets"].rejections}
+    rejected, quarantined = {}, {}
+    for _, reason, field in BAD:
+        if field is None:
+            rejected[reason] = rejected.get(reason, 0) + 1
+        else:
+            quarantined[(field, reason)] = quarantined.get((field, reason), 0) + 1
+    report = wh.reports["tickets"]
+    assert {r.reason: r.rows for r in report.rejections} == rejected
+    assert rejected == {r.reason: r.rows for r in ds.reports["tickets"].rejections}
+    assert {(q.field, q.reason): q.rows for q in report.quarantined} == quarantined
+    assert quarantined == {(q.field, q.reason): q.rows for q in ds.reports["tickets"].quarantined}
+    assert report.unknown_values == ds.reports["tickets"].unknown_values
+    assert (report.rows_loaded, report.rows_read) == (len(GOOD) + len(quarantined), len(rows))
+    examples = {q.reason: q.examples for q in report.quarantined}
     assert examples["closed before created"] == (
         "raw_tickets: ticket_id='10', closed_at='2026-03-02 09:00:00', created_at='2026-03-02 10:00:00'",
     )
-    assert examples["duplicate ticket_id"] == ("raw_tickets: ticket_id='12'",) * 2  # both rows of the key
+    assert {r.reason: r.examples for r in report.rejections}["duplicate ticket_id"] == (
+        "raw_tickets: ticket_id='12'",
+    ) * 2
     filters = Filters(dt.date(2026, 3, 1), dt.date(2026, 3, 10))
     for metric, by, period in [
         ("volume", ["market"], "day"),
         ("time_to_close", [], "week"),
         ("handle_time", ["market"], None),
         ("backlog", ["market"], "day"),
+        ("open_backlog", ["market"], None),
         ("automation", ["source"], None),
+        ("proactive", [], "day"),
         ("sla", [], None),
     ]:
         assert_frame_equal(summarize(wh, metric, filters, by, period), summarize(ds, metric, filters, by, period))
     # Percentiles: linear interpolation between order statistics, checked against numpy.
+    assert (
+        summarize(wh, "open_backlog", filters)["open_tickets"][0] == 5
+    )  # 3, 4, 8, 9, 11; not 10 (closed, unknown when)
     human = [r["handle_seconds"] for r in GOOD if not r["automated"] and r["first_action_at"] and r["handle_seconds"]]
     got = summarize(wh, "handle_time", filters).row(0, named=True)
     assert got["reviews"] == len(human) == 4
@@ -447,3 +465,34 @@ def test_sentinel_and_future_times_in_a_warehouse_are_treated_as_in_files(empty_
     sla = summarize(wh, "sla", f)
     assert sla.select("tickets", "measured", "met").row(0) == (2, 1, 1)  # ticket 2 is not yet past its 24 h
     assert_frame_equal(sla, summarize(files, "sla", f))
+
+
+def test_load_warehouse_keeps_tickets_closed_at_an_unknown_time_out_of_the_backlog(empty_url: str, tmp_path: Path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "tickets.csv").write_text(
+        "ticket_id,created_at,closed_at,market\n"
+        "open,2026-03-02 10:00:00,,DE\n"
+        "closed,2026-03-02 11:00:00,2026-03-02 12:00:00,DE\n"
+        "impossible,2026-03-02 12:00:00,2026-03-01 12:00:00,FR\n"  # closed, but not then: left out of the backlog
+    )
+    files = load_dataset(tmp_path / "src")
+    load_warehouse(tmp_path / "src", empty_url)
+    wh = connect_warehouse(empty_url)
+    assert wh.reports["tickets"].rows_loaded == 3 and "closed_unknown" not in wh.reports["tickets"].ignored_columns
+    filters = Filters(dt.date(2026, 3, 1), dt.date(2026, 3, 3))
+    for metric, by, period in [
+        ("open_backlog", ["market"], None),
+        ("backlog", [], "day"),
+        ("volume", ["market"], None),
+    ]:
+        assert_frame_equal(summarize(wh, metric, filters, by, period), summarize(files, metric, filters, by, period))
+    assert summarize(wh, "open_backlog", filters)["open_tickets"][0] == 1
+
+
+def test_time_settings_for_extracts_are_refused_for_a_warehouse_table(empty_url: str, tmp_path: Path):
+    _create(empty_url, "tickets", GOOD)
+    mapping = tmp_path / "mapping.toml"
+    for setting in ('[tickets]\ntimezone = "Europe/Berlin"\n', '[tickets.datetime_formats]\nclosed_at = "epoch_ms"\n'):
+        mapping.write_text(setting)
+        with pytest.raises(SourceError, match=r"only applies to extracts.*Fix: Remove it from \[tickets\]"):
+            connect_warehouse(empty_url, mapping)

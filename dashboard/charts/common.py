@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import plotly.graph_objects as go
@@ -56,3 +57,31 @@ def each_group(frame: pl.DataFrame, column: str, order_by: str) -> Iterator[tupl
 def add_band(fig: go.Figure, x: list, low: list, high: list, **style: object) -> None:
     """A filled band from `low` to `high` along `x`, without hover; `style` sets its colour, name and legend."""
     fig.add_scatter(x=x + x[::-1], y=high + low[::-1], fill="toself", line={"width": 0}, hoverinfo="skip", **style)
+
+
+GOAL_COLOUR = "#2E7D32"
+
+
+def add_goal_line(fig: go.Figure, steps: list[tuple[dt.date, dt.date, float, str]], name: str = "goal") -> None:
+    """A goal over time as a dashed step line, stepping where the goal changed: (first day, last day, goal, label)
+    per stretch, drawn from each stretch's first day (where a chart puts its period) to the last one's last day; a
+    stretch without a goal leaves a gap."""
+    x: list[dt.date | None] = []
+    y: list[float | None] = []
+    text: list[str | None] = []
+    for i, (first, _, goal, label) in enumerate(steps):
+        before = steps[i - 1] if i else None
+        if before and first != before[1] + dt.timedelta(days=1):  # a stretch without a goal: end the line there
+            x, y, text = [*x, before[1], None], [*y, before[2], None], [*text, before[3], None]
+        x, y, text = [*x, first], [*y, goal], [*text, label]
+    if steps:
+        x, y, text = [*x, steps[-1][1]], [*y, steps[-1][2]], [*text, steps[-1][3]]
+    fig.add_scatter(
+        x=x,
+        y=y,
+        text=text,
+        mode="lines",
+        line={"color": GOAL_COLOUR, "dash": "dash", "width": 2, "shape": "hv"},
+        name=name,
+        hovertemplate=f"{name} %{{text}}<extra></extra>",
+    )

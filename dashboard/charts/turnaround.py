@@ -3,10 +3,23 @@ group), SLA attainment, backlog flow and aging, exposure before action and hour-
 
 from __future__ import annotations
 
+import datetime as dt
+
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboard.charts.common import NOT_GIVEN, PALETTE, colour, largest_first, legend_below, margin
+from dashboard.charts.common import (
+    GOAL_COLOUR,
+    NOT_GIVEN,
+    PALETTE,
+    add_goal_line,
+    colour,
+    largest_first,
+    legend_below,
+    margin,
+)
+
+GoalSteps = list[tuple[dt.date, dt.date, float, str]]  # (first day, last day, goal, label) per stretch
 
 # Human tick marks for duration axes: (hours, label); wide ranges keep only the COARSE_TICKS.
 DURATION_TICKS = tuple(
@@ -74,8 +87,11 @@ def _range(frame: pl.DataFrame, columns: list[str]) -> tuple[float, float]:
     return (min(values), max(values)) if values else (1 / 60, 24.0)
 
 
-def percentile_trend_chart(over_time: pl.DataFrame, by: str | None = None, stat: str = "p90_hours") -> go.Figure:
-    """Durations per period on a log scale: P50/P90/P99 and mean in total, or one statistic per group."""
+def percentile_trend_chart(
+    over_time: pl.DataFrame, by: str | None = None, stat: str = "p90_hours", goals: dict[str, GoalSteps] | None = None
+) -> go.Figure:
+    """Durations per period on a log scale: P50/P90/P99 and mean in total, or one statistic per group; the goal of
+    each statistic drawn (`goals`: statistic → its goal steps; split by a group, only the shown statistic's)."""
     fig = go.Figure()
     if by is None:
         styles = [(c, name, {"color": colour, "dash": dash}) for c, (name, dash, colour) in PERCENTILE_STYLES.items()]
@@ -106,10 +122,15 @@ def percentile_trend_chart(over_time: pl.DataFrame, by: str | None = None, stat:
                 hovertemplate=f"{group} %{{customdata}}<extra></extra>",
             )
         columns = [stat]
+    low, high = _range(over_time, columns)
+    for column, steps in (goals or {}).items():
+        if column in columns and steps:
+            add_goal_line(fig, steps, f"{PERCENTILE_STYLES.get(column, ('mean',))[0]} goal")
+            low, high = min(low, *(s[2] for s in steps)), max(high, *(s[2] for s in steps))
     fig.update_layout(
         height=340,
         margin=margin(),
-        yaxis=_duration_axis(*_range(over_time, columns)),
+        yaxis=_duration_axis(low, high),
         legend=legend_below(-0.15),
         hovermode="x unified",
     )
@@ -218,8 +239,9 @@ def group_percentiles_chart(frame: pl.DataFrame, by: str) -> go.Figure:
     return fig
 
 
-def sla_attainment_chart(frame: pl.DataFrame, group: str) -> go.Figure:
-    """Attainment per group as dots (the axis zooms to the values), lowest at the top, met / measured on hover."""
+def sla_attainment_chart(frame: pl.DataFrame, group: str, goal: tuple[float, str] | None = None) -> go.Figure:
+    """Attainment per group as dots (the axis zooms to the values), lowest at the top, met / measured on hover; the
+    attainment goal (value, label) as a vertical line."""
     data = (
         frame.filter(pl.col("measured") > 0)
         .with_columns(pl.col(group).fill_null("(none)"))
@@ -237,11 +259,44 @@ def sla_attainment_chart(frame: pl.DataFrame, group: str) -> go.Figure:
             hovertemplate="%{y}<br>%{customdata[0]:,} of %{customdata[1]:,} within target (%{x:.1%})<extra></extra>",
         )
     )
-    low = min(data["attainment"].to_list(), default=0.9)
+    low = min([*data["attainment"].to_list(), *([goal[0]] if goal else [])], default=0.9)
+    if goal:
+        fig.add_vline(
+            x=goal[0],
+            line={"color": GOAL_COLOUR, "dash": "dash", "width": 2},
+            annotation_text=f"goal {goal[1]}",
+            annotation_position="top",
+        )
     fig.update_layout(
         height=max(200, 34 * data.height + 70),
         margin=margin(),
         xaxis={"tickformat": ".0%", "range": [max(0.0, low - 0.04), 1.005], "title": "within target"},
+    )
+    return fig
+
+
+def attainment_trend_chart(daily: pl.DataFrame, goal_steps: GoalSteps | None = None) -> go.Figure:
+    """SLA attainment per period (`period`, `attainment`) as a line, with the attainment goal as a step line."""
+    fig = go.Figure()
+    fig.add_scatter(
+        x=daily["period"].to_list(),
+        y=daily["attainment"].to_list(),
+        name="SLA attainment",
+        mode="lines+markers",
+        line={"color": PALETTE[0]},
+        hovertemplate="%{x|%a %d %b %Y}: %{y:.1%} within target<extra></extra>",
+    )
+    values = [v for v in daily["attainment"].to_list() if v is not None]
+    if goal_steps:
+        add_goal_line(fig, goal_steps)
+        values += [s[2] for s in goal_steps]
+    low = min(values, default=0.9)
+    fig.update_layout(
+        height=300,
+        margin=margin(),
+        yaxis={"tickformat": ".0%", "range": [max(0.0, low - 0.03), 1.005], "title": "within target"},
+        legend=legend_below(),
+        hovermode="x unified",
     )
     return fig
 

@@ -13,7 +13,12 @@ Every model follows the estimator contract used across `forecasting/`:
   from its first to its last day and treats a missing day as a day with no events — right for
   ticket counts from a source that leaves out days without tickets. `fill="interpolate"` linearly
   interpolates missing days instead — for series where a missing day means "not observed"
-  (an export gap, business-day series). Duplicate days are summed.
+  (an export gap). Duplicate days are summed.
+* **Closed days.** A weekday with no events in any week of the history (a Monday-to-Friday
+  operation's weekends; the rule is `closed_weekdays`) is closed: the model is fitted on the open
+  days only (`y_`, `dates_`; `weekdays_` the open ISO weekdays), its weekly season is `season_`
+  open days long, and `predict(horizon)` has rows for the open days among the `horizon` calendar
+  days only. Closed days are neither zeros nor training data.
 * **Scale.** ETS and the calendar regression work on `log1p(y)` by default: volumes grow
   multiplicatively (users, launches) and weekly/yearly effects are proportional to the level,
   so on the log scale they are additive and the intervals are skewed the right way and can
@@ -28,28 +33,37 @@ Every model follows the estimator contract used across `forecasting/`:
   (0.784) and 10 (0.801) with two years of history; event regressors lowered its MASE from
   0.82 to 0.78; the linear trend from 0.83 to 0.78.
 * **Short or degenerate series.** A constant history (e.g. all zeros) gives a flat forecast with
-  zero-width intervals and a note; a model that cannot be estimated falls back to seasonal
-  naive and says so in `note_`. `fallback_reason()` is the rule the model chooser applies
-  before trying anything else (see `MODELS`).
+  zero-width intervals and a note; a model that cannot be estimated, or whose forecast leaves the
+  data's range (mean or 95 % bound above `RANGE_MULTIPLE` × the history's highest day: a log1p
+  back-transform run away after many zeros), falls back to seasonal naive and says so in `note_`.
+  `fallback_reason()` is the rule the model chooser applies before trying anything else (see `MODELS`).
 
-Modules: `base` (the contract: schema, daily calendar, fallback rule, `Forecaster`, the log1p
-scale and Gaussian bands of `GaussianForecaster`), `baselines` (seasonal naive, recent mean),
-`ets` (damped-trend ETS), `calendar_regression` (calendar regression and event regressors),
-`registry` (`MODELS`, `make_model`, the fallback choice). Import from the package.
+Modules: `base` (the contract: schema, daily calendar and closed weekdays, fallback rule,
+`Forecaster`, the log1p scale, Gaussian bands and range check of `GaussianForecaster`),
+`baselines` (seasonal naive, recent mean), `ets` (damped-trend ETS), `calendar_regression`
+(calendar regression and event regressors), `registry` (`MODELS`, `make_model`, the fallback
+choice). Import from the package.
 """
 
 from forecasting.models.base import (
     FORECAST_SCHEMA,
+    RANGE_MULTIPLE,
+    WEEKDAY_NAMES,
+    WEEKDAYS,
     Z80,
     Z95,
     Bands,
     Fill,
     Forecaster,
     GaussianForecaster,
+    OpenDays,
     Transform,
+    closed_weekdays,
     daily_calendar,
     fallback_reason,
     forecast_frame,
+    open_days,
+    weekday_names,
 )
 from forecasting.models.baselines import RecentMean, SeasonalNaive
 from forecasting.models.calendar_regression import EVENT_EFFECTS, CalendarRegression, event_regressors
@@ -68,6 +82,9 @@ __all__ = [
     "FALLBACK_FOR_SPARSE",
     "FORECAST_SCHEMA",
     "MODELS",
+    "RANGE_MULTIPLE",
+    "WEEKDAYS",
+    "WEEKDAY_NAMES",
     "Z80",
     "Z95",
     "Bands",
@@ -76,13 +93,17 @@ __all__ = [
     "Fill",
     "Forecaster",
     "GaussianForecaster",
+    "OpenDays",
     "RecentMean",
     "SeasonalNaive",
     "Transform",
+    "closed_weekdays",
     "daily_calendar",
     "event_regressors",
     "fallback_model",
     "fallback_reason",
     "forecast_frame",
     "make_model",
+    "open_days",
+    "weekday_names",
 ]

@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 import polars as pl
 
-from forecasting.models.base import Bands, Fill, GaussianForecaster, Transform
+from forecasting.models.base import Bands, Fill, GaussianForecaster, Transform, weekday_names
 from forecasting.models.baselines import SeasonalNaive
 
 # How each kind of event enters the regression.
@@ -99,14 +99,16 @@ def _same_day_in(day: date, year: int) -> date | None:
 class CalendarRegression(GaussianForecaster):
     """Regression on the calendar with autoregressive errors (statsmodels `AutoReg` with exog).
 
-    Deterministic terms (statsmodels `DeterministicProcess`): constant, linear trend, weekday
-    dummies (`Seasonality(7)`) and yearly Fourier terms (`CalendarFourier("YE", yearly_order)`,
-    only with ≥ `min_yearly_days` of history). Exogenous 0/1 regressors from `events` (see
-    `event_regressors`): recurring holidays, steps for model launches and policy changes,
-    pulses for news events. Autoregressive lags `ar_lags` absorb the persistent day-to-day
-    deviations. Fitted by OLS on `log1p(y)` (default); intervals are the model's prediction
-    intervals (innovation variance propagated through the AR lags; the variance uses the
-    degrees-of-freedom correction `n / (n - k)` for the k estimated coefficients).
+    Fitted on the open days only (closed weekdays are dropped; the index is daily, or business
+    days with the open weekdays as week mask). Deterministic terms (statsmodels
+    `DeterministicProcess`): constant, linear trend, weekday dummies (`Seasonality(season_)`) and
+    yearly Fourier terms (`CalendarFourier("YE", yearly_order)`, only with ≥ `min_yearly_days` of
+    history). Exogenous 0/1 regressors from `events` (see `event_regressors`): recurring holidays,
+    steps for model launches and policy changes, pulses for news events. Autoregressive lags
+    `ar_lags` (in open days) plus the same weekday a week before (`season_` open days back)
+    absorb the persistent day-to-day deviations. Fitted by OLS on `log1p(y)` (default); intervals
+    are the model's prediction intervals (innovation variance propagated through the AR lags; the
+    variance uses the degrees-of-freedom correction `n / (n - k)` for the k estimated coefficients).
     """
 
     name: ClassVar[str] = "seasonal_regression"
@@ -120,7 +122,7 @@ class CalendarRegression(GaussianForecaster):
         yearly_order: int = 3,
         min_yearly_days: int = 365,
         trend: bool = True,
-        ar_lags: tuple[int, ...] = (1, 2, 7),
+        ar_lags: tuple[int, ...] = (1, 2),
         transform: Transform = "log1p",
         bias_adjust: bool = True,
         fill: Fill = "zero",
@@ -133,9 +135,17 @@ class CalendarRegression(GaussianForecaster):
         self.ar_lags = ar_lags
 
     def _index(self, first: date, periods: int):
+        """`periods` open days from `first` as a pandas index with a frequency (days, or business days)."""
         import pandas as pd
 
-        return pd.date_range(pd.Timestamp(first), periods=periods, freq="D")
+        if self.season_ == 7:
+            freq = "D"
+        else:
+            freq = pd.offsets.CustomBusinessDay(weekmask=weekday_names(self.weekdays_).replace(",", ""))
+        return pd.date_range(pd.Timestamp(first), periods=periods, freq=freq)
+
+    def _lags(self) -> list[int]:
+        return sorted({*self.ar_lags, self.season_})
 
     def _fit(self, y: np.ndarray) -> None:
         import pandas as pd
@@ -143,7 +153,7 @@ class CalendarRegression(GaussianForecaster):
         from statsmodels.tsa.deterministic import CalendarFourier, DeterministicProcess
 
         n = len(y)
-        if n < 2 * 7 + max(self.ar_lags, default=0):
+        if n < 2 * self.season_ + max(self._lags()):
             raise ValueError("too short for the calendar regression")
         index = self._index(self.start_, n)
         notes = []
@@ -153,10 +163,14 @@ class CalendarRegression(GaussianForecaster):
         elif self.yearly_order > 0:
             notes.append(f"less than {self.min_yearly_days} days of history: no yearly seasonality")
         self.process_ = DeterministicProcess(
-            index, constant=True, order=1 if self.trend else 0, seasonal=True, period=7, additional_terms=extra
+            index,
+            constant=True,
+            order=1 if self.trend else 0,
+            seasonal=True,
+            period=self.season_,
+            additional_terms=extra,
         )
-        days = [self.start_ + timedelta(days=i) for i in range(n)]
-        regressors = event_regressors(self.events, days)
+        regressors = event_regressors(self.events, self.dates_.to_list())
         kept: dict[str, np.ndarray] = {}
         seen: set[bytes] = set()
         for name, column in regressors.items():
@@ -170,7 +184,7 @@ class CalendarRegression(GaussianForecaster):
         self.exog_names_: list[str] = list(kept)
         exog = pd.DataFrame(kept, index=index) if kept else None
         z = pd.Series(self._model_scale(y), index=index)
-        model = AutoReg(z, lags=list(self.ar_lags), trend="n", deterministic=self.process_, exog=exog)
+        model = AutoReg(z, lags=self._lags(), trend="n", deterministic=self.process_, exog=exog)
         self.result_ = model.fit()
         if not np.all(np.isfinite(self.result_.params)):
             raise ValueError("non-finite regression estimates")
@@ -180,24 +194,21 @@ class CalendarRegression(GaussianForecaster):
         self.df_correction_: float = nobs / max(nobs - k, 1)
         self.note_ = "; ".join(notes)
 
-    def _predict(self, horizon: int) -> Bands:
+    def _predict(self, steps: int) -> Bands:
         import pandas as pd
 
         n = self.n_obs_
         exog_oos = None
         if self.exog_names_:
-            days = [self.start_ + timedelta(days=i) for i in range(n + horizon)]
-            future = event_regressors(self.events, days)
+            ahead = self._future_days(steps)
+            future = event_regressors(self.events, self.dates_.to_list() + ahead)
             # News events and outages are unplanned: they explain past spikes, but the forecast
             # never assumes one continues or recurs. Holidays and launches are planned and known.
             exog_oos = pd.DataFrame(
-                {
-                    name: np.zeros(horizon) if name.startswith("pulse:") else future[name][n:]
-                    for name in self.exog_names_
-                },
-                index=self._index(self.end_, horizon + 1)[1:],
+                {name: np.zeros(steps) if name.startswith("pulse:") else future[name][n:] for name in self.exog_names_},
+                index=self._index(ahead[0], steps),
             )
-        prediction = self.result_.get_prediction(start=n, end=n + horizon - 1, exog_oos=exog_oos)
+        prediction = self.result_.get_prediction(start=n, end=n + steps - 1, exog_oos=exog_oos)
         mu = np.asarray(prediction.predicted_mean)
         var = np.asarray(prediction.var_pred_mean) * self.df_correction_
         return self._gaussian_bands(mu, var)

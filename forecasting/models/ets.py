@@ -13,9 +13,10 @@ from forecasting.models.baselines import SeasonalNaive
 class DampedETS(GaussianForecaster):
     """Additive-error, damped additive trend, additive weekly seasonality ETS (statsmodels `ETSModel`).
 
-    Fitted by maximum likelihood on `log1p(y)` (default) or on `y`. Intervals are the model's
-    exact analytic prediction intervals (`get_prediction(...).summary_frame(alpha=...)`),
-    mapped back to counts (see the package notes).
+    Fitted by maximum likelihood on `log1p(y)` (default) or on `y`, on the open days: the season
+    is the week, `season_` open days long. Intervals are the model's exact analytic prediction
+    intervals (`get_prediction(...).summary_frame(alpha=...)`), mapped back to counts (see the
+    package notes) and checked against the data's range (`GaussianForecaster`).
     """
 
     name: ClassVar[str] = "ets"
@@ -25,13 +26,11 @@ class DampedETS(GaussianForecaster):
         self,
         series: str = "total",
         *,
-        season: int = 7,
         transform: Transform = "log1p",
         bias_adjust: bool = True,
         fill: Fill = "zero",
     ):
         super().__init__(series, transform=transform, bias_adjust=bias_adjust, fill=fill)
-        self.season = season
 
     def _fit(self, y: np.ndarray) -> None:
         self._keep(self._model(y).fit(disp=False))
@@ -44,7 +43,7 @@ class DampedETS(GaussianForecaster):
         import pandas as pd
         from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-        if len(y) < 2 * self.season + 2:
+        if len(y) < 2 * self.season_ + 2:
             raise ValueError("too short for ETS")
         z = self._model_scale(y)
         return ETSModel(
@@ -53,7 +52,7 @@ class DampedETS(GaussianForecaster):
             trend="add",
             damped_trend=True,
             seasonal="add",
-            seasonal_periods=self.season,
+            seasonal_periods=self.season_,
         )
 
     def _keep(self, result) -> None:
@@ -63,9 +62,9 @@ class DampedETS(GaussianForecaster):
             raise ValueError("non-finite ETS estimates")
         self.params_: np.ndarray = np.asarray(result.params)
 
-    def _predict(self, horizon: int) -> Bands:
+    def _predict(self, steps: int) -> Bands:
         n = self.n_obs_
-        prediction = self.result_.get_prediction(start=n, end=n + horizon - 1)
+        prediction = self.result_.get_prediction(start=n, end=n + steps - 1)
         frame80 = prediction.summary_frame(alpha=0.20)
         mu = frame80["mean"].to_numpy()
         # The exact intervals are Gaussian on the model scale: recover the variance from the 80 %

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from queries.analyses.turnaround import sla_due_dates
 from queries.definitions import METRICS
 from queries.engines import Source, created_days, engine_for, small_table
 from queries.filters import Filters
 from queries.metrics import missing_inputs, summarize
-from queries.sla import SlaPolicy
+from queries.sla import SlaPolicy, load_sla_policy
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,10 @@ def overview_kpis(ds: Source, filters: Filters, sla_policy: SlaPolicy | None = N
     gap = previous_gap(ds, filters, measure("volume", "tickets", filters.previous()) or 0)
     tiles = []
     for key, metric, measure_name, label, unit, better in KPI_TILES:
+        definition = METRICS[metric].definition
         missing = missing_inputs(ds, metric)
+        if metric == "sla" and missing is None:
+            label, definition = _sla_words(ds, filters, sla_policy or load_sla_policy(), label, definition)
         value = previous = None
         if missing is None:
             value = measure(metric, measure_name, filters)
@@ -90,8 +94,17 @@ def overview_kpis(ds: Source, filters: Filters, sla_policy: SlaPolicy | None = N
             declined = engine_for(ds).declined_note  # e.g. rollups: no histogram for several dimensions
             if value is None and declined and results[(metric, filters)]["measured"].sum():
                 missing = f"{label}: {declined}"
-        tiles.append(Kpi(key, label, value, previous, unit, better, METRICS[metric].definition, missing, gap))
+        tiles.append(Kpi(key, label, value, previous, unit, better, definition, missing, gap))
     return tiles
+
+
+def _sla_words(ds: Source, filters: Filters, policy: SlaPolicy, label: str, definition: str) -> tuple[str, str]:
+    """The SLA tile's label and definition, saying what the policy measures (due dates when tickets of the period
+    were measured against their own due_at)."""
+    due_dates = sla_due_dates(ds, filters, policy)
+    short = policy.short_label(due_dates)
+    words = f"This policy measures {policy.describe(due_dates)}."
+    return (f"{label} ({short})" if short else label), f"{words} {definition}"
 
 
 def top_movers(

@@ -30,7 +30,7 @@ from queries.frames import (
     with_sla_outcome,
 )
 from queries.metrics import data_as_of, missing_inputs, summarize
-from queries.sla import SlaPolicy
+from queries.sla import DUE_RULE, SlaPolicy
 
 TURNAROUND_PERCENTILES = (50, 90, 99)
 MEASURES = {"first_action_at": "Time to first action", "closed_at": "Time to close"}  # end column → label
@@ -94,19 +94,29 @@ def duration_histogram(ds: Source, filters: Filters, end: str, by: str | None = 
 
 
 def sla_attainment(ds: Source, filters: Filters, policy: SlaPolicy, by: str) -> pl.DataFrame:
-    """The `sla` metric by one of SLA_GROUPINGS; by `sla_rule` in policy order with each rule's target."""
+    """The `sla` metric by one of SLA_GROUPINGS; by `sla_rule` in policy order with each rule's target and measure,
+    then the tickets measured against their own due_at (sla.DUE_RULE, no target)."""
     out = summarize(ds, "sla", filters, by=[by], sla_policy=policy)
     if by != "sla_rule":
         return out
     rules = pl.DataFrame(
         {
-            "sla_rule": [r.name for r in policy.rules],
-            "target_seconds": [r.target_seconds for r in policy.rules],
-            "order": range(len(policy.rules)),
+            "sla_rule": policy.groups,
+            "measure": [*(r.measure for r in policy.rules), policy.due_measure],
+            "target_seconds": [*(r.target_seconds for r in policy.rules), None],
+            "order": range(len(policy.rules) + 1),
         },
         schema_overrides={"target_seconds": pl.Float64},
     )
     return rules.join(out, on="sla_rule", how="inner").sort("order").drop("order")
+
+
+def sla_due_dates(ds: Source, filters: Filters, policy: SlaPolicy) -> bool:
+    """True when tickets of the filters were measured against their own due_at (what the SLA words then say)."""
+    return (
+        ds.has("tickets", "due_at")
+        and DUE_RULE in summarize(ds, "sla", filters, by=["sla_rule"], sla_policy=policy)["sla_rule"].to_list()
+    )
 
 
 def sla_agreement(ds: Source, filters: Filters, policy: SlaPolicy) -> pl.DataFrame:
@@ -156,9 +166,11 @@ def sla_disagreements(ds: Source, filters: Filters, policy: SlaPolicy, n: int = 
             "source",
             "created_at",
             "first_action_at",
-            (duration_hours("created_at", "first_action_at") * 3600).alias("waited_seconds"),
+            "closed_at",
+            (duration_hours("created_at", "sla_end_at") * 3600).alias("waited_seconds"),
             "sla_rule",
             "sla_target_seconds",
+            "due_at",
             pl.col("sla_met_policy").alias("met_ours"),
             pl.col("sla_met").alias("met_source"),
         )
@@ -389,6 +401,7 @@ class SlaView:
     attainment: pl.DataFrame
     agreement: pl.DataFrame | None
     disagreements: pl.DataFrame | None
+    measures: str  # what the policy measures on these tickets, for people (SlaPolicy.describe)
 
 
 def sla_view(ds: Source, filters: Filters, policy: SlaPolicy, by: str) -> SlaView:
@@ -401,6 +414,7 @@ def sla_view(ds: Source, filters: Filters, policy: SlaPolicy, by: str) -> SlaVie
         attainment=sla_attainment(ds, filters, policy, by),
         agreement=agreement,
         disagreements=sla_disagreements(ds, filters, policy) if agreement is not None else None,
+        measures=policy.describe(sla_due_dates(ds, filters, policy)),
     )
 
 

@@ -167,6 +167,7 @@ def _tickets_frame(t: tickets.Tickets, res: outcomes.Outcomes, ticket_id: pl.Ser
             "appealed": nullable(res.appealed == 1, acted, pl.Boolean),
             "appeal_overturned": nullable(res.overturned == 1, acted, pl.Boolean),
             "sla_met": pl.Series([None] * len(t), dtype=pl.Boolean),
+            "due_at": pl.Series([None] * len(t), dtype=pl.Datetime("us")),
         }
     )
 

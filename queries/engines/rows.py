@@ -8,7 +8,7 @@ from collections.abc import Callable
 import polars as pl
 
 from queries.calc import backlog_flow, keys_of, per_productive_hour, period_windows
-from queries.contract import PROACTIVE_SOURCES
+from queries.contract import CLOSED_UNKNOWN, PROACTIVE_SOURCES
 from queries.definitions import THROUGHPUT_GROUPS
 from queries.engines.base import EngineBase, Implementations
 from queries.filters import DIMENSIONS, Filters, period_expr
@@ -161,15 +161,23 @@ def _qa_accuracy(ds: Dataset, filters: Filters, by: list[str], period: str | Non
 def _open_backlog(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
     if period:
         raise ValueError("open_backlog is a point-in-time figure at the end of the period; use it without --period")
-    lf = ds.tables["tickets"].lazy().filter(open_at(filters.end_before) & filters.dimension_expr())
+    lf = _backlog_rows(ds).filter(open_at(filters.end_before) & filters.dimension_expr())
     return group(lf, by, [pl.len().alias("open_tickets")])
+
+
+def _backlog_rows(ds: Dataset) -> pl.LazyFrame:
+    """The tickets with CLOSED_UNKNOWN (false in a frame made without the loader), for open_at and open_during."""
+    tickets = ds.tables["tickets"].lazy()
+    if CLOSED_UNKNOWN in ds.tables["tickets"].columns:
+        return tickets
+    return tickets.with_columns(pl.lit(False).alias(CLOSED_UNKNOWN))
 
 
 @_IMPLEMENTATIONS.of("backlog")
 def _backlog(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
     keys = keys_of(by, period)
     windows = period_windows(filters, period)
-    tickets = ds.tables["tickets"].lazy().filter(open_during(filters)).collect().lazy()
+    tickets = _backlog_rows(ds).filter(open_during(filters)).collect().lazy()
     if by:
         groups = tickets.select(by).unique().collect().with_row_index("_group")
     else:

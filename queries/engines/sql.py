@@ -31,7 +31,7 @@ from queries.definitions import THROUGHPUT_GROUPS
 from queries.engines.base import EngineBase, Implementations
 from queries.filters import DIMENSIONS, PERIODS, Filters
 from queries.frames import duration_hours
-from queries.sla import SlaPolicy, load_sla_policy
+from queries.sla import DUE_RULE, SlaPolicy, load_sla_policy
 from queries.sources.warehouse import Warehouse, WarehouseTable
 
 _KEY_DTYPES: dict[str, pl.DataType] = {**TICKETS.schema, "period": pl.Date(), "sla_rule": pl.String()}
@@ -233,9 +233,11 @@ def _created_in(wt: WarehouseTable, filters: Filters) -> list[ColumnElement[bool
 
 
 def _open_at(wt: WarehouseTable, instant: dt.datetime) -> ColumnElement[bool]:
-    """Created before `instant` and not closed by then (see queries.frames.open_at)."""
+    """Created before `instant` and not closed by then; never one closed at an unknown time (frames.open_at)."""
     closed = wt.col("closed_at")
-    return sa.and_(wt.col("created_at") < instant, sa.or_(closed.is_(None), closed >= instant))
+    return sa.and_(
+        wt.col("created_at") < instant, sa.not_(wt.closed_unknown), sa.or_(closed.is_(None), closed >= instant)
+    )
 
 
 # --- the metrics ------------------------------------------------------------------------------------------
@@ -294,17 +296,23 @@ def _first_match(policy: SlaPolicy, t: WarehouseTable, values: list[ColumnElemen
 
 
 def _sla(wh: Warehouse, filters: Filters, by: list[str], period: str | None, policy: SlaPolicy) -> pl.DataFrame:
+    """As frames.with_sla_outcome: a ticket with a due_at against it, the others by their first matching rule."""
     t = _tickets(wh)
-    as_of = wh.latest_timestamp() or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    as_of = sa.literal(wh.latest_timestamp() or dt.datetime.now(dt.UTC).replace(tzinfo=None), sa.DateTime)
+    due_at = t.col("due_at")
+    due = due_at.is_not(None)
     rule = _first_match(policy, t, [sa.literal(r.name, sa.String) for r in policy.rules])
     target = _first_match(policy, t, [sa.literal(r.target_seconds, sa.Float) for r in policy.rules])
-    acted = t.col("first_action_at").is_not(None)
-    waited = seconds_sql(
-        wh, t.col("created_at"), sa.func.coalesce(t.col("first_action_at"), sa.literal(as_of, sa.DateTime))
-    )
-    measured = sa.and_(target.is_not(None), sa.or_(acted, waited > target))
-    met = sa.and_(measured, acted, waited <= target)
-    keys = {b: (rule if b == "sla_rule" else t.col(b)) for b in by}
+    rule_end = _first_match(policy, t, [t.col(r.end) for r in policy.rules])
+    end = sa.case((due, t.col(policy.due_end)), else_=rule_end)
+    ended = end.is_not(None)
+    waited = seconds_sql(wh, t.col("created_at"), sa.func.coalesce(end, as_of))
+    late = sa.case((due, due_at < as_of), else_=waited > target)  # read where the ticket has not ended
+    in_time = sa.case((due, end <= due_at), else_=waited <= target)  # read where it has
+    has_sla = sa.or_(due, target.is_not(None))
+    measured, met = sa.and_(has_sla, sa.or_(ended, late)), sa.and_(has_sla, ended, in_time)
+    group = sa.case((due, sa.literal(DUE_RULE, sa.String)), else_=rule)
+    keys = {b: (group if b == "sla_rule" else t.col(b)) for b in by}
     if period:
         keys["period"] = period_sql(wh, t.col("created_at"), period)
     aggs = [Agg("tickets", "rows"), Agg("measured", "sum", flag(measured)), Agg("met", "sum", flag(met))]
@@ -383,6 +391,7 @@ def _backlog(wh: Warehouse, filters: Filters, by: list[str], period: str | None)
         t.valid,
         dimensions(t, filters),
         created < filters.end_before,
+        sa.not_(t.closed_unknown),
         sa.or_(closed.is_(None), closed >= filters.start_at),
     ]
     groups_query = sa.select(*[t.col(b).label(b) for b in by]).where(*during).distinct()

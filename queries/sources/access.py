@@ -260,6 +260,9 @@ def scope_dataset(ds: Dataset, vendor: str) -> Dataset:
             rows_loaded=tables[name].height,
             rows_superseded=0,
             rejections=(),
+            quarantined=(),  # counted over every vendor's rows, with their examples: not for a scoped user
+            adjusted=(),
+            unknown_values=(),
             location="(scoped)",
             latest=_scoped_latest(name, tables[name], report.latest),
             rows_in_future=0,  # counted over every vendor's rows: not shown to a scoped user

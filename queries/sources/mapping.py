@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
+import functools
 import re
 import tomllib
 from collections.abc import Sequence
@@ -12,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from queries.contract import TABLES
+from queries.contract import TABLES, Kind
 from queries.errors import SourceError
 
 _TABLE_KEYS = {
@@ -26,9 +28,24 @@ _TABLE_KEYS = {
     "dedupe_by",
     "columns",
     "values",
+    "timezone",  # IANA name: times without an offset are wall-clock times there
+    "datetime_formats",  # field -> format, "iso" or an epoch unit; wins over datetime_format
     "table",  # warehouse sources only: the table (or view) name, "schema.name" or "name"
 }
+_TEXT_KEYS = (
+    "path",
+    "format",
+    "datetime_format",
+    "date_format",
+    "separator",
+    "encoding",
+    "dedupe_by",
+    "table",
+    "timezone",
+)
 FORMATS = ("csv", "parquet")
+ISO = "iso"  # a per-field format: the default ISO 8601 parsing, whatever datetime_format says
+EPOCH_US = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}  # epoch units: microseconds per unit
 # Characters that show as nothing: soft hyphen, zero-width space/joiners, direction marks, word joiner, BOM.
 _INVISIBLE = "[\u00ad\u200b-\u200f\u2060\ufeff]"
 # One strftime directive as Polars (chrono) parses it: optional padding flag, then the specifier; fractional
@@ -51,6 +68,18 @@ class TableMapping:
     columns: dict[str, str] = field(default_factory=dict)  # contract field -> source column
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # field -> {source value: contract value}
     table: str | None = None  # warehouse table or view, "schema.name" or "name"; None = the contract table name
+    timezone: str | None = None  # IANA name of the wall-clock time of values without an offset; None = UTC
+    datetime_formats: dict[str, str] = field(default_factory=dict)  # timestamp field -> format (wins over the table's)
+    joined: dict[str, tuple[str, str]] = field(default_factory=dict)  # timestamp field -> (date column, time column)
+
+    def time_format(self, name: str) -> str | None:
+        """The format a timestamp field is read with: its own, else the table's; None (or ISO) is ISO 8601."""
+        return self.datetime_formats.get(name, self.datetime_format)
+
+    @property
+    def reads_times(self) -> bool:
+        """True when the mapping says how timestamps are written (time zone, formats or columns to join)."""
+        return bool(self.timezone or self.datetime_formats or self.joined or self.datetime_format)
 
 
 @dataclass(frozen=True)
@@ -97,16 +126,27 @@ def _table_mapping(path: Path, name: str, body: Any) -> TableMapping:
         )
     table = TABLES[name]
     where = f"Mapping file {path}: [{name}]"
-    for key in ("path", "format", "datetime_format", "date_format", "separator", "encoding", "dedupe_by", "table"):
+    for key in _TEXT_KEYS:
         if key in body and not isinstance(body[key], str):
             raise SourceError(f"{where} {key} must be a string.", fix=f'Write it as {key} = "…".')
-    columns = _string_table(body.get("columns", {}), f"{where}.columns")
-    for contract_field in columns:
-        if contract_field not in table.names:
+    columns, joined = _columns(body.get("columns", {}), name, where)
+    datetime_formats = _string_table(body.get("datetime_formats", {}), f"{where}.datetime_formats")
+    for contract_field, fmt in datetime_formats.items():
+        _refuse_unless_timestamp(name, contract_field, f"{where}.datetime_formats")
+        if fmt not in EPOCH_US and fmt != ISO and "%" not in fmt:
             raise SourceError(
-                f"{where}.columns maps {contract_field!r}, which is not a field of {name}.",
-                fix=f"Fields of {name}: {', '.join(table.names)}{_did_you_mean(contract_field, table.names)}.",
+                f"{where}.datetime_formats {contract_field} = {fmt!r} is neither a format nor an epoch unit.",
+                fix='Use a strftime format such as "%d/%m/%Y %H:%M", "iso" (ISO 8601), or epoch numbers: '
+                f"{', '.join(EPOCH_US)}{_did_you_mean(fmt, EPOCH_US)}.",
             )
+        if fmt not in EPOCH_US and fmt != ISO:
+            _check_time_format(fmt, f"{where}.datetime_formats {contract_field}")
+    timezone = body.get("timezone")
+    if timezone is not None and not known_zone(timezone):
+        raise SourceError(
+            f"{where} timezone = {timezone!r} is not a time zone{_did_you_mean(timezone, _zone_names())}.",
+            fix='Use an IANA time zone name such as "America/Los_Angeles", "Europe/Berlin" or "UTC".',
+        )
     values_raw = body.get("values", {})
     if not isinstance(values_raw, dict):
         raise SourceError(f"{where}.values must be a table.", fix=f"Write [{name}.values.FIELD] sections.")
@@ -154,6 +194,9 @@ def _table_mapping(path: Path, name: str, body: Any) -> TableMapping:
             fix='Use "utf8", or "utf8-lossy" to replace undecodable bytes; convert other encodings to UTF-8 first.',
         )
     return TableMapping(
+        timezone=timezone,
+        datetime_formats=datetime_formats,
+        joined=joined,
         path=body.get("path"),
         format=fmt,
         datetime_format=body.get("datetime_format"),
@@ -194,7 +237,8 @@ def _refuse_keys_that_fold_together(value_map: dict[str, str], where: str) -> No
 
 
 def _check_time_format(fmt: str, where: str) -> None:
-    """Every % of a datetime_format/date_format must start a directive the parser knows."""
+    """Every % of a datetime_format/date_format must start a directive the parser knows; %Z (a zone name) must
+    end it, where Bellwether reads the zone itself."""
     position = fmt.find("%")
     while position >= 0:
         match = _DIRECTIVE.match(fmt, position)
@@ -204,9 +248,76 @@ def _check_time_format(fmt: str, where: str) -> None:
                 f"{where} = {fmt!r}: {bad!r} is not a date or time directive"
                 + (" (a lone % at the end)." if bad == "%" else "."),
                 fix='Use strftime directives such as "%d/%m/%Y %H:%M": %Y year, %m month, %d day, %H hour, '
-                "%M minute, %S second, %.f fraction, %z offset; write %% for a literal %.",
+                "%M minute, %S second, %.f fraction, %z offset, %Z zone name; write %% for a literal %.",
+            )
+        if match.group() == "%Z" and fmt[match.end() :].strip():
+            raise SourceError(
+                f"{where} = {fmt!r}: %Z (the zone name) must be at the end of the format.",
+                fix='Put %Z last, e.g. "%Y-%m-%d %H:%M:%S %Z".',
             )
         position = fmt.find("%", match.end())
+
+
+def _columns(value: Any, table: str, where: str) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """[TABLE.columns]: field -> column, or for a timestamp split over two columns field -> [date, time]."""
+    if not isinstance(value, dict):
+        raise SourceError(
+            f"{where}.columns must map names to strings.", fix='Write lines like created_at = "opened_at".'
+        )
+    fields = TABLES[table].names
+    columns: dict[str, str] = {}
+    joined: dict[str, tuple[str, str]] = {}
+    for contract_field, column in value.items():
+        if contract_field not in fields:
+            raise SourceError(
+                f"{where}.columns maps {contract_field!r}, which is not a field of {table}.",
+                fix=f"Fields of {table}: {', '.join(fields)}{_did_you_mean(contract_field, fields)}.",
+            )
+        if isinstance(column, str):
+            columns[contract_field] = column
+        elif isinstance(column, list) and all(isinstance(c, str) for c in column):
+            _refuse_unless_timestamp(table, contract_field, f"{where}.columns")
+            if len(column) != 2:
+                raise SourceError(
+                    f"{where}.columns {contract_field} lists {len(column)} columns; a split timestamp takes two "
+                    "columns, its date and its time.",
+                    fix=f'Write {contract_field} = ["date column", "time column"].',
+                )
+            joined[contract_field] = (column[0], column[1])
+        else:
+            raise SourceError(
+                f"{where}.columns {contract_field} must be a column name, or a list of two for a split timestamp.",
+                fix=f'Write {contract_field} = "your column" (or ["date column", "time column"]).',
+            )
+    return columns, joined
+
+
+def _refuse_unless_timestamp(table: str, name: str, where: str) -> None:
+    contract = TABLES[table]
+    stamps = [f.name for f in contract.fields if f.kind == Kind.TIMESTAMP]
+    if name not in contract.names or contract.field(name).kind != Kind.TIMESTAMP:
+        raise SourceError(
+            f"{where}: {name} is not a timestamp field of {table}.",
+            fix=f"Timestamp fields of {table}: {', '.join(stamps)}{_did_you_mean(name, stamps)}."
+            + (" Dates take date_format." if name in contract.names else ""),
+        )
+
+
+@functools.lru_cache(maxsize=256)
+def known_zone(name: str) -> bool:
+    """True for a time zone name the timestamp parser can convert from (IANA names, UTC)."""
+    try:
+        pl.select(pl.lit(dt.datetime(2000, 1, 1)).dt.replace_time_zone(name))
+    except (pl.exceptions.PolarsError, ValueError):
+        return False
+    return True
+
+
+@functools.cache
+def _zone_names() -> tuple[str, ...]:
+    import zoneinfo
+
+    return tuple(sorted(zoneinfo.available_timezones()))
 
 
 def _string_table(value: Any, where: str) -> dict[str, str]:

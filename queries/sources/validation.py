@@ -1,31 +1,42 @@
-"""Reading one table: scan lazily, map columns, parse, and reject invalid rows with a counted reason."""
+"""Reading one table: scan lazily, map columns, parse, reject rows without a usable required field and quarantine
+bad optional fields (set to null, the row kept), each counted by reason with examples."""
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, replace
-from pathlib import Path
-from urllib.parse import unquote
+from dataclasses import dataclass
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from queries.contract import FUTURE_TOLERANCE, ORDER_RULES, TABLES, TIME_RANGE, Field, Kind, Table
+from queries.contract import (
+    CLOSED_UNKNOWN,
+    FUTURE_TOLERANCE,
+    ORDER_RULES,
+    TABLES,
+    TIME_RANGE,
+    UNDATED_TIMESTAMPS,
+    Field,
+    Kind,
+    Table,
+)
 from queries.errors import SourceError
-from queries.sources.files import TableFiles, quoted_path, shown_path
-from queries.sources.mapping import TableMapping, fold_values
+from queries.sources.files import TableFiles
+from queries.sources.mapping import EPOCH_US, TableMapping, fold_values
+from queries.sources.scan import FILE as _FILE
+from queries.sources.scan import read_error, scan_files, table_schema
+from queries.sources.timestamps import TIME_NOTES, epoch_hint, parse_text_time, parse_typed_time
 
 EXAMPLES_PER_REASON = 3
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
-_ISO_DATETIME = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M")
-_ISO_DATETIME_OFFSET = tuple(f + "%#z" for f in _ISO_DATETIME)  # Z, +02, +02:00, +0200
-_FILE, _LINE, _ORDER, _REASON, _BLANK = "_file", "_line", "_order", "_reason", "_blank"
+_LINE, _ORDER, _REASON, _BLANK = "_line", "_order", "_reason", "_blank"
+# Staged per field: QUARANTINE + field, the code (1-based, into its reasons) of the first rule an optional field
+# broke; NOTE + field, the TIME_NOTES code of a timestamp adjusted by the time zone; JOINED + field, a timestamp
+# split over two columns, joined.
+QUARANTINE, NOTE, JOINED = "_q.", "_note.", "_joined."
+MAX_UNKNOWN_VALUES = 50  # unknown values listed per fixed-value field (most rows first)
 CUTOFF = "_cutoff"  # per row: when its file was written plus FUTURE_TOLERANCE; later timestamps are in the future
-_HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,26 @@ class Rejection:
     reason: str
     rows: int
     examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    """Values of one field set to null for one reason (the rows are kept), with a few examples; also used for
+    times kept but adjusted (TableReport.adjusted)."""
+
+    field: str
+    reason: str
+    rows: int
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UnknownValues:
+    """Values of a field with fixed values that are neither allowed nor mapped, with their rows (most first)."""
+
+    field: str
+    allowed: tuple[str, ...]
+    values: tuple[tuple[str, int], ...]
 
 
 @dataclass(frozen=True)
@@ -54,6 +85,11 @@ class TableReport:
     # Newest timestamp of any field `in_future` checks that is not in the future; for tickets, the data's "now"
     # (queries.metrics.data_as_of): the latest created_at, first_action_at or closed_at.
     as_of: dt.datetime | None = None
+    quarantined: tuple[Quarantine, ...] = ()  # loaded rows' optional fields set to null, by field and reason
+    adjusted: tuple[Quarantine, ...] = ()  # wall-clock times not exactly one instant (DST), read by TIME_NOTES
+    unknown_values: tuple[UnknownValues, ...] = ()  # per field with fixed values, what to map
+    timezone: str | None = None  # the mapping's timezone; None: times without an offset were read as UTC
+    taken_by_name: tuple[tuple[str, str], ...] = ()  # (field, column) matched by name, not set in the mapping
 
     @property
     def rows_rejected(self) -> int:
@@ -65,25 +101,25 @@ class TableReport:
 
 
 def read_table(files: TableFiles, spec: TableMapping) -> tuple[pl.DataFrame, TableReport]:
-    """Load one table: the valid rows in contract schema, and the report of what was rejected."""
+    """Load one table: the loaded rows in contract schema (tickets also with CLOSED_UNKNOWN), and the report of
+    what was rejected, quarantined and adjusted."""
     table = TABLES[files.table]
     lf = scan_files(files, spec)
-    schema = table_schema(lf, files)
+    lf, schema = join_split_columns(lf, table_schema(lf, files), table, spec, files)
     columns = resolve_columns(table, schema, spec, files)
     raw_names = {f: f"_raw.{f}" for f in columns}
-    parsed: dict[str, pl.Expr] = {}
-    for name, source_col in columns.items():
-        parsed[name] = parse_field(table.field(name), pl.col(source_col), schema[source_col], spec, files)
+    parsed, notes = parse_fields(table, columns, schema, spec, files)
     staged = lf.select(
         pl.col(_FILE),
         (pl.int_range(pl.len()).over(_FILE) + 1).alias(_LINE),  # blank lines count: "row N" is line N + 1
         pl.int_range(pl.len()).alias(_ORDER),
         *[as_text(pl.col(src), schema[src]).alias(raw_names[f]) for f, src in columns.items()],
         *[expr.alias(f) for f, expr in parsed.items()],
+        *[expr.alias(NOTE + f) for f, expr in notes.items()],
         written_cutoff(files).alias(CUTOFF),
         blank_line(files, columns.values()).alias(_BLANK),
     )
-    staged = staged.filter(~pl.col(_BLANK)).with_columns(reason_expr(table, columns, raw_names).alias(_REASON))
+    staged, codes = apply_rules(staged.filter(~pl.col(_BLANK)), table, columns, raw_names)
     try:
         frame = staged.collect()
     except (pl.exceptions.PolarsError, OSError) as exc:
@@ -95,8 +131,10 @@ def read_table(files: TableFiles, spec: TableMapping) -> tuple[pl.DataFrame, Tab
     current = valid.filter(~in_future(table, columns)).height
     missing = tuple(f.name for f in table.fields if f.name not in columns)
     clean = valid.select(
-        [pl.col(f.name) if f.name in columns else pl.lit(None, f.kind.dtype).alias(f.name) for f in table.fields]
+        *[pl.col(f.name) if f.name in columns else pl.lit(None, f.kind.dtype).alias(f.name) for f in table.fields],
+        *([CLOSED_UNKNOWN] if table.name == "tickets" else []),
     )
+    used = {*columns.values(), *(c for pair in spec.joined.values() for c in pair)}
     report = TableReport(
         table=table.name,
         location=files.label,
@@ -105,156 +143,52 @@ def read_table(files: TableFiles, spec: TableMapping) -> tuple[pl.DataFrame, Tab
         rows_superseded=superseded,
         rejections=_rejections(table, rejected, raw_names),
         missing_fields=missing,
-        ignored_columns=tuple(c for c in schema if c not in columns.values() and not c.startswith("_")),
+        ignored_columns=tuple(c for c in schema if c not in used and not c.startswith("_")),
         latest=_latest(table, valid),
         rows_in_future=valid.height - current,
         as_of=valid.select(newest_current(table, columns)).item(),
+        quarantined=field_counts(table, valid, QUARANTINE, codes, raw_names),
+        adjusted=field_counts(table, valid, NOTE, {f: tuple(TIME_NOTES.values()) for f in notes}, raw_names),
+        unknown_values=_unknown_values(table, valid, codes, raw_names),
+        timezone=spec.timezone,
+        taken_by_name=tuple((f, c) for f, c in columns.items() if f not in spec.columns and f not in spec.joined),
     )
     return clean, report
 
 
-def scan_files(files: TableFiles, spec: TableMapping) -> pl.LazyFrame:
-    """A lazy scan of the table's files as they are (CSV as text), with the file name in `_file`."""
-    paths = [str(p) for p in files.paths]
-    for path in files.paths:
-        _refuse_empty(files, path)
-    if files.hive:
-        _refuse_partition_conflicts(files)
-    try:
-        if files.format == "csv":
-            return pl.scan_csv(
-                paths,
-                infer_schema=False,
-                separator=spec.separator,
-                encoding=spec.encoding,
-                null_values=list(spec.null_values) or None,
-                include_file_paths=_FILE,
-                glob=False,
-            )
-        return pl.scan_parquet(paths, hive_partitioning=files.hive, include_file_paths=_FILE, glob=False)
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise read_error(files, exc) from None
-
-
-def parquet_footer(files: TableFiles, path: Path) -> pq.FileMetaData:
-    """One Parquet file's footer (rows, columns); SourceError naming the file when it is empty, cut off or not
-    Parquet at all."""
-    _refuse_empty(files, path)
-    try:
-        return pq.read_metadata(path)
-    except (OSError, ValueError, pa.ArrowException) as exc:
-        raise read_error(replace(files, paths=(path,)), exc) from None
-
-
-def _refuse_empty(files: TableFiles, path: Path) -> None:
-    if path.stat().st_size == 0:
-        raise SourceError(
-            f"{shown_path(path)} ({files.table}) is an empty file.",
-            quote=quoted_path(path),
-            fix="Re-export the table; it has no header and no rows.",
-        )
-
-
-def _refuse_partition_conflicts(files: TableFiles) -> None:
-    """A folder named key=value sets that column for its files; when a file holds the column too, both must
-    agree on every row. Otherwise the folder name would win silently, and scoping users by vendor depends on it.
-
-    Each version of a file (path, modification time, size) is checked once, against its own columns."""
-    for path in files.paths:
-        if not _partition_values(path):
-            continue
-        stat = path.stat()
-        try:
-            clash = _partition_clash(path, stat.st_mtime_ns, stat.st_size)
-        except (pl.exceptions.PolarsError, OSError) as exc:
-            raise read_error(replace(files, paths=(path,)), exc) from None
-        if clash is not None:
-            key, named, value = clash
-            raise SourceError(
-                f"A file of {files.table} lies in a {key}= partition folder, but the file has a {key!r} column with "
-                f"other values: {shown_path(path)}. Bellwether will not guess which is right: the folder name "
-                "would silently replace the column" + (", and users are scoped by vendor." if key == "vendor" else "."),
-                quote=quoted_path(
-                    path, f"The folder says {key}={_HIVE_NULL if named is None else named}, the file {value!r}."
-                ),
-                fix=f"Re-export so that the {key}= folders and the {key!r} column agree, or leave the {key!r} "
-                "column out of the files (the folder names then give it).",
-            )
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _partition_clash(path: Path, mtime_ns: int, size: int) -> tuple[str, str | None, object] | None:
-    """The first (key, folder value, file value) where one file's own key column disagrees with its key=value
-    folders; None when they agree or the file has no such column (one read per version of the file)."""
-    folders = _partition_values(path)
-    columns = pl.read_parquet_schema(path)
-    keys = sorted(folders.keys() & set(columns))
-    if not keys:
-        return None
-    scan = pl.scan_parquet(path, hive_partitioning=False, glob=False).select(keys)
-    for key in keys:
-        clash = scan.filter(pl.col(key).ne_missing(_as_type(pl.lit(folders[key], pl.String), columns[key])))
-        rows = clash.select(key).head(1).collect()
-        if rows.height:
-            return key, folders[key], rows.item()
-    return None
-
-
-def _partition_values(path: Path) -> dict[str, str | None]:
-    """The key=value folder names above a file, as the Parquet reader reads them (null for Hive's default)."""
-    values: dict[str, str | None] = {}
-    for part in path.parent.parts:
-        key, sep, value = part.partition("=")
-        if sep and key:
-            values[key] = None if value == _HIVE_NULL else unquote(value)
-    return values
-
-
-def _as_type(text: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """A folder's value in the type of the file's column, to compare them (null when it cannot be one)."""
-    if dtype == pl.Date:
-        return text.str.to_date(strict=False)
-    if isinstance(dtype, pl.Datetime):
-        return text.str.to_datetime(strict=False, time_unit=dtype.time_unit, time_zone=dtype.time_zone)
-    return text if dtype == pl.String else text.cast(dtype, strict=False)
-
-
-def table_schema(lf: pl.LazyFrame, files: TableFiles) -> pl.Schema:
-    """The scan's columns and types; SourceError naming the files when they cannot be read."""
-    try:
-        return lf.collect_schema()
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise read_error(files, exc) from None
-
-
-def read_error(files: TableFiles, exc: Exception) -> SourceError:
-    """A reader's failure as a SourceError naming the file (the one that cannot be read, when it is one)."""
-    if files.format == "parquet" and len(files.paths) > 1:  # name the one file that cannot be read, if it is one
-        for path in files.paths:
-            try:
-                pq.read_metadata(path)
-            except (OSError, ValueError, pa.ArrowException) as bad:
-                return read_error(replace(files, paths=(path,)), bad)
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    kind = "CSV (UTF-8)" if files.format == "csv" else "Parquet"
-    return SourceError(
-        f"Could not read {files.label} ({files.table}) as {kind}.",
-        quote=files.quote(f"{detail}."),
-        fix="Check that the file is complete and really is "
-        + (
-            'a UTF-8 CSV with one header row (set encoding = "utf8-lossy" or separator in the mapping if needed).'
-            if files.format == "csv"
-            else "a Parquet file (re-export it if it was cut off)."
-        ),
-    )
+def join_split_columns(
+    lf: pl.LazyFrame, schema: pl.Schema, table: Table, spec: TableMapping, files: TableFiles
+) -> tuple[pl.LazyFrame, pl.Schema]:
+    """The scan with each timestamp split over two columns (`spec.joined`) joined into JOINED + field: the two
+    texts with a space between (either alone when the other is empty), for its format to read."""
+    if not spec.joined:
+        return lf, schema
+    joined = []
+    for name, parts in spec.joined.items():
+        for column in parts:
+            if column not in schema:
+                raise SourceError(
+                    f"The mapping says {table.name}.{name} = {list(parts)!r}, but {files.label} has no column "
+                    f"{column!r}. Columns found: {_column_list(schema)}.",
+                    quote=files.quote(),
+                    fix=f"Correct [{table.name}.columns] {name} in the mapping file.",
+                )
+        first, second = (as_text(pl.col(c), schema[c]) for c in parts)
+        both = pl.concat_str([first, second], separator=" ", ignore_nulls=True)
+        joined.append(pl.when(first.is_null() & second.is_null()).then(None).otherwise(both).alias(JOINED + name))
+    lf = lf.with_columns(joined)
+    return lf, table_schema(lf, files)
 
 
 def resolve_columns(table: Table, schema: pl.Schema, spec: TableMapping, files: TableFiles) -> dict[str, str]:
-    """Contract field -> source column, from the mapping or from matching names."""
+    """Contract field -> source column, from the mapping (a split timestamp: its joined column, see
+    `join_split_columns`) or from matching names."""
     by_lower = {c.strip().lower(): c for c in schema}
     columns: dict[str, str] = {}
     for f in table.fields:
-        if f.name in spec.columns:
+        if f.name in spec.joined:
+            columns[f.name] = JOINED + f.name
+        elif f.name in spec.columns:
             source_col = spec.columns[f.name]
             if source_col not in schema:
                 raise SourceError(
@@ -320,21 +254,66 @@ def as_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return pl.when(text == "").then(None).otherwise(text)
 
 
+def parse_fields(
+    table: Table, columns: dict[str, str], schema: pl.Schema, spec: TableMapping, files: TableFiles
+) -> tuple[dict[str, pl.Expr], dict[str, pl.Expr]]:
+    """Each mapped field in its contract dtype (null where it cannot be read), and for timestamps read as wall-clock
+    times in the mapping's timezone, a TIME_NOTES code per value (null where the time is one instant)."""
+    parsed: dict[str, pl.Expr] = {}
+    notes: dict[str, pl.Expr] = {}
+    for name, column in columns.items():
+        field = table.field(name)
+        if field.kind == Kind.TIMESTAMP and schema[column] != pl.Null:
+            parsed[name], note = _timestamp(field, column, schema[column], spec, files)
+            if note is not None:
+                notes[name] = note
+        else:
+            parsed[name] = parse_field(field, pl.col(column), schema[column], spec, files)
+    return parsed, notes
+
+
+def _timestamp(
+    field: Field, column: str, dtype: pl.DataType, spec: TableMapping, files: TableFiles
+) -> tuple[pl.Expr, pl.Expr | None]:
+    """A timestamp field as naive UTC, read with its format (`TableMapping.time_format`) and the timezone."""
+    fmt, col = spec.time_format(field.name), pl.col(column)
+    if is_text(dtype):
+        label = f"{_column_label(column, spec)} ({files.table}.{field.name})"
+        return parse_text_time(as_text(col, dtype), fmt, spec.timezone, label)
+    typed = parse_typed_time(col, dtype, fmt, spec.timezone)
+    if typed is None:
+        raise SourceError(
+            f"Column for {files.table}.{field.name} in {files.label} has type {dtype}, but the field is a timestamp.",
+            quote=files.quote(),
+            fix=f"Export {field.name} as a timestamp, as ISO 8601 text, or as epoch numbers (then set "
+            f'[{files.table}.datetime_formats] {field.name} = "epoch_s", "epoch_ms" or "epoch_us").',
+        )
+    return typed
+
+
+def _column_label(column: str, spec: TableMapping) -> str:
+    """A column as messages name it: its name, or the two columns a split timestamp was joined from."""
+    if column.startswith(JOINED):
+        return " and ".join(repr(c) for c in spec.joined[column.removeprefix(JOINED)])
+    return repr(column)
+
+
 def parse_field(field: Field, col: pl.Expr, dtype: pl.DataType, spec: TableMapping, files: TableFiles) -> pl.Expr:
-    """An expression giving the field in its contract dtype; null where the value cannot be read."""
+    """An expression giving the field in its contract dtype; null where the value cannot be read (timestamps: the
+    value of `parse_fields`, without its notes)."""
     if dtype == pl.Null:  # an all-empty column, as exporters write it
         return col.cast(field.kind.dtype)
+    if field.kind == Kind.TIMESTAMP:
+        return _timestamp(field, col.meta.output_name(), dtype, spec, files)[0]
     if field.kind == Kind.STRING:
         text = as_text(col, dtype)
         return _fixed_value(field, text, spec) if field.values else text
     if is_text(dtype):
         text = as_text(col, dtype)
-        if field.kind == Kind.TIMESTAMP:
-            return _parse_datetime(text, spec.datetime_format)
         if field.kind == Kind.DATE:
             if spec.date_format:
                 return text.str.to_date(spec.date_format, strict=False)
-            return _parse_datetime(text, None).dt.date()
+            return parse_text_time(text, None, None, "")[0].dt.date()
         if field.kind == Kind.BOOLEAN:
             low = text.str.to_lowercase()
             return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).otherwise(None)
@@ -371,23 +350,6 @@ def known_after_folding(field: Field, values: pl.Series) -> bool:
     return other.len() > 0 and fold_values(other).is_in(fold_values(pl.Series(allowed)).implode()).any()
 
 
-def _parse_datetime(text: pl.Expr, fmt: str | None) -> pl.Expr:
-    """UTC naive datetimes from text: ISO 8601 by default (offsets converted), or one explicit format."""
-    if fmt:
-        aware = any(z in fmt for z in ("%z", "%:z", "%#z"))
-        parsed = text.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC" if aware else None)
-        return parsed.dt.replace_time_zone(None) if aware else parsed
-    iso = text.str.replace(" ", "T", literal=True, n=1)
-    return pl.coalesce(
-        *[
-            iso.str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC").dt.replace_time_zone(None)
-            for f in _ISO_DATETIME_OFFSET
-        ],
-        *[iso.str.to_datetime(f, strict=False, time_unit="us") for f in _ISO_DATETIME],
-        iso.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")),
-    )
-
-
 def _number(value: pl.Expr, kind: Kind) -> pl.Expr:
     """Finite numbers only (NaN and infinities are unparseable); integers must be whole and fit Int64."""
     finite = value.is_finite().fill_null(False)
@@ -400,11 +362,6 @@ def _number(value: pl.Expr, kind: Kind) -> pl.Expr:
 def _convert_typed(field: Field, col: pl.Expr, dtype: pl.DataType, files: TableFiles) -> pl.Expr:
     """Typed (Parquet) columns: convert compatible types, refuse the rest with a clear message."""
     kind = field.kind
-    if kind == Kind.TIMESTAMP and isinstance(dtype, pl.Datetime):
-        utc = col.dt.convert_time_zone("UTC").dt.replace_time_zone(None) if dtype.time_zone else col
-        return utc.cast(pl.Datetime("us"))
-    if kind == Kind.TIMESTAMP and dtype == pl.Date:
-        return col.cast(pl.Datetime("us"))
     if kind == Kind.DATE and isinstance(dtype, pl.Datetime):
         return (col.dt.convert_time_zone("UTC") if dtype.time_zone else col).dt.date()
     if kind == Kind.DATE and dtype == pl.Date:
@@ -424,32 +381,98 @@ def _convert_typed(field: Field, col: pl.Expr, dtype: pl.DataType, files: TableF
     )
 
 
-def reason_expr(table: Table, columns: dict[str, str], raw: dict[str, str]) -> pl.Expr:
-    """The first rule a row breaks, as text; null for a valid row."""
-    checks: list[tuple[pl.Expr, str]] = []
+def field_checks(table: Table, present: Collection[str], raw: dict[str, str]) -> dict[str, list[tuple[pl.Expr, str]]]:
+    """Each present field's own rules in order of precedence, as (condition, reason): unparseable (for a number
+    where a timestamp is expected, with the epoch setting that would read it), unknown value, out of range."""
+    checks: dict[str, list[tuple[pl.Expr, str]]] = {}
     for f in table.fields:
-        if f.name in columns and f.required:
-            checks.append((pl.col(raw[f.name]).is_null(), f"missing {f.name}"))
-    for f in table.fields:
-        if f.name in columns and f.kind != Kind.STRING:
-            checks.append((pl.col(raw[f.name]).is_not_null() & pl.col(f.name).is_null(), f"unparseable {f.name}"))
-    for f in table.fields:
-        if f.name in columns and f.values:
-            checks.append((pl.col(f.name).is_not_null() & ~pl.col(f.name).is_in(f.values), f"unknown {f.name} value"))
-        if f.name in columns and f.min_value is not None:
-            checks.append((pl.col(f.name) < f.min_value, f"{f.name} out of range"))
-        if f.name in columns and f.max_value is not None:
-            checks.append((pl.col(f.name) > f.max_value, f"{f.name} out of range"))
-        if f.name in columns and f.kind in (Kind.TIMESTAMP, Kind.DATE):
+        if f.name not in present:
+            continue
+        value, own = pl.col(f.name), []
+        if f.kind != Kind.STRING:
+            unreadable = pl.col(raw[f.name]).is_not_null() & value.is_null()
+            if f.kind == Kind.TIMESTAMP:  # the hint is computed only where unreadable (cheap)
+                hint = epoch_hint(pl.when(unreadable).then(pl.col(raw[f.name]).cast(pl.String)))
+                setting = f"[{table.name}.datetime_formats] {f.name}"
+                own += [(hint == u, f'unparseable {f.name} (a number: set {setting} = "{u}")') for u in EPOCH_US]
+            own.append((unreadable, f"unparseable {f.name}"))
+        if f.values:
+            own.append((value.is_not_null() & ~value.is_in(f.values), f"unknown {f.name} value"))
+        if f.min_value is not None:
+            own.append((value < f.min_value, f"{f.name} out of range"))
+        if f.max_value is not None:
+            own.append((value > f.max_value, f"{f.name} out of range"))
+        if f.kind in (Kind.TIMESTAMP, Kind.DATE):
             low, high = TIME_RANGE if f.kind == Kind.TIMESTAMP else (t.date() for t in TIME_RANGE)
-            checks.append(((pl.col(f.name) <= low) | (pl.col(f.name) >= high), f"{f.name} out of range"))
-    for name, later, earlier, why in ORDER_RULES:
-        if name == table.name and later in columns and earlier in columns:
-            checks.append((pl.col(later) < pl.col(earlier), why))
+            own.append(((value <= low) | (value >= high), f"{f.name} out of range"))
+        checks[f.name] = own
+    return checks
+
+
+def apply_rules(
+    lf: pl.LazyFrame, table: Table, present: Collection[str], raw: dict[str, str]
+) -> tuple[pl.LazyFrame, dict[str, tuple[str, ...]]]:
+    """The table's rules on staged rows (parsed fields and their raw text): `_reason`, the first rule a required
+    field breaks (missing, unparseable, unknown, out of range: the row is rejected); for each optional field,
+    QUARANTINE + field, the code of the first rule it breaks (its own, then the ORDER_RULES about it, each against
+    the values the rules before left), and the field set to null there; for tickets, CLOSED_UNKNOWN.
+
+    Returns the frame and each quarantinable field's reasons (code i is reasons[i - 1])."""
+    checks = field_checks(table, present, raw)
+    required = [f.name for f in table.fields if f.required and f.name in present]
+    row = [(pl.col(raw[f]).is_null(), f"missing {f}") for f in required]
+    row += sorted((c for f in required for c in checks[f]), key=lambda c: not c[1].startswith("unparseable"))
+    orders = [(a, b, why) for t, a, b, why in ORDER_RULES if t == table.name and a in present and b in present]
+    reasons = {f: r for f, r in quarantine_reasons(table).items() if f in present}
+    lf = lf.with_columns(_first(row).alias(_REASON), *(_coded(checks[f]).alias(QUARANTINE + f) for f in reasons))
+    lf = lf.with_columns(pl.when(pl.col(QUARANTINE + f).is_null()).then(pl.col(f)).alias(f) for f in reasons)
+    for later, earlier, why in orders:
+        broken = (pl.col(later) < pl.col(earlier)).fill_null(False)
+        if later in reasons:
+            code = pl.lit(reasons[later].index(why) + 1, pl.UInt8)
+            lf = lf.with_columns(
+                pl.when(broken).then(code).otherwise(pl.col(QUARANTINE + later)).alias(QUARANTINE + later),
+                pl.when(broken).then(None).otherwise(pl.col(later)).alias(later),
+            )
+        else:  # about a required field: the row is rejected
+            first = pl.col(_REASON).is_null() & broken
+            lf = lf.with_columns(pl.when(first).then(pl.lit(why)).otherwise(pl.col(_REASON)).alias(_REASON))
+    if table.name == "tickets":
+        closed = pl.col(QUARANTINE + "closed_at").is_not_null() if "closed_at" in reasons else pl.lit(False)
+        lf = lf.with_columns(closed.alias(CLOSED_UNKNOWN))
+    return lf, reasons
+
+
+def quarantine_reasons(table: Table) -> dict[str, tuple[str, ...]]:
+    """For each optional field a rule can quarantine, its reasons in order of precedence: its own (`field_checks`),
+    then the ORDER_RULES about it. QUARANTINE + field holds code i for reasons[i - 1], the same in every file."""
+    every = table.names
+    checks = field_checks(table, every, {f: f for f in every})
+    reasons = {
+        f.name: (
+            *(r for _, r in checks[f.name]),
+            *(why for t, a, _, why in ORDER_RULES if t == table.name and a == f.name),
+        )
+        for f in table.fields
+        if not f.required
+    }
+    return {name: r for name, r in reasons.items() if r}
+
+
+def _first(checks: list[tuple[pl.Expr, str]]) -> pl.Expr:
+    """The reason of the first condition that holds, as text; null when none does."""
     reason: pl.Expr | pl.When | pl.Then = pl
     for condition, text in checks:
         reason = reason.when(condition.fill_null(False)).then(pl.lit(text))
     return pl.lit(None, pl.String) if not checks else reason.otherwise(pl.lit(None, pl.String))
+
+
+def _coded(checks: list[tuple[pl.Expr, str]]) -> pl.Expr:
+    """The (1-based) position of the first condition that holds, as UInt8; null when none does."""
+    code: pl.Expr | pl.When | pl.Then = pl
+    for i, (condition, _) in enumerate(checks, start=1):
+        code = code.when(condition.fill_null(False)).then(pl.lit(i, pl.UInt8))
+    return pl.lit(None, pl.UInt8) if not checks else code.otherwise(pl.lit(None, pl.UInt8))
 
 
 def _check_keys(table: Table, frame: pl.DataFrame, spec: TableMapping) -> tuple[pl.DataFrame, int]:
@@ -485,21 +508,68 @@ def _rejections(table: Table, rejected: pl.DataFrame, raw: dict[str, str]) -> tu
     out = []
     for reason, rows, _ in counts.sort(["rows", "first"], descending=[True, False]).iter_rows():
         sample = rejected.filter(pl.col(_REASON) == reason).sort(_ORDER).head(EXAMPLES_PER_REASON)
-        sample = sample.select(_FILE, _LINE, *raw.values())  # the text as read (a parsed year 10000 has no Python)
-        out.append(
-            Rejection(reason, rows, tuple(_example(table, reason, row, raw) for row in sample.iter_rows(named=True)))
-        )
+        involved = _involved(table, reason)
+        out.append(Rejection(reason, rows, _examples(table, sample, raw, involved)))
     return tuple(out)
 
 
-def _example(table: Table, reason: str, row: dict, raw: dict[str, str]) -> str:
+def field_counts(
+    table: Table, valid: pl.DataFrame, prefix: str, codes: dict[str, tuple[str, ...]], raw: dict[str, str] | None
+) -> tuple[Quarantine, ...]:
+    """Loaded rows counted by field and reason from the `prefix` + field code columns (QUARANTINE or NOTE), most
+    rows first, with examples when the raw text is at hand (`raw`)."""
+    out = []
+    for name, reasons in codes.items():
+        column = prefix + name
+        if valid.get_column(column).null_count() == valid.height:
+            continue
+        counts = valid.group_by(column).agg(pl.len().alias("rows")).drop_nulls(column)
+        for code, rows in counts.sort(column).iter_rows():
+            reason, examples = reasons[code - 1], ()
+            if raw is not None:
+                sample = valid.filter(pl.col(column) == code).sort(_ORDER).head(EXAMPLES_PER_REASON)
+                examples = _examples(table, sample, raw, (name, *_involved(table, reason)))
+            out.append(Quarantine(name, reason, rows, examples))
+    return tuple(sorted(out, key=lambda q: (-q.rows, table.names.index(q.field), q.reason)))
+
+
+def _unknown_values(
+    table: Table, valid: pl.DataFrame, codes: dict[str, tuple[str, ...]], raw: dict[str, str]
+) -> tuple[UnknownValues, ...]:
+    """Per field with fixed values, its quarantined unknown values as read (most rows first)."""
+    out = []
+    for name, reasons in codes.items():
+        reason = f"unknown {name} value"
+        if reason not in reasons:
+            continue
+        unknown = valid.filter(pl.col(QUARANTINE + name) == reasons.index(reason) + 1)
+        if unknown.is_empty():
+            continue
+        counts = (
+            unknown.group_by(raw[name]).agg(pl.len().alias("rows")).sort(["rows", raw[name]], descending=[True, False])
+        )
+        values = tuple(counts.head(MAX_UNKNOWN_VALUES).iter_rows())
+        out.append(UnknownValues(name, table.field(name).values or (), values))
+    return tuple(out)
+
+
+def _involved(table: Table, reason: str) -> tuple[str, ...]:
+    """The fields a reason is about: both fields of an order rule, else those it names."""
     ordered = {why: (later, earlier) for name, later, earlier, why in ORDER_RULES if name == table.name}
-    involved = ordered.get(reason, tuple(f.name for f in table.fields if f.name in reason.split()))
-    fields = [f for f in table.fields if f.name in raw and f.name in involved]
+    return ordered.get(reason, tuple(f.name for f in table.fields if f.name in reason.split()))
+
+
+def _examples(table: Table, sample: pl.DataFrame, raw: dict[str, str], involved: Collection[str]) -> tuple[str, ...]:
+    """Rows as `file row N: key='…', field='…'` with the text as read (a parsed year 10000 has no Python)."""
+    fields = [f.name for f in table.fields if f.name in raw and f.name in involved]
     key = table.unique_key[0] if table.unique_key and table.unique_key[0] in raw else None
-    parts = [f"{key}={row[raw[key]]!r}"] if key else []
-    parts += [f"{f.name}={row[raw[f.name]]!r}" for f in fields if f.name != key]
-    return f"{row[_FILE]} row {row[_LINE]}: " + ", ".join(parts)
+    shown = [key] if key else []
+    shown += [f for f in fields if f != key]
+    rows = sample.select(_FILE, _LINE, *(raw[f] for f in shown)).iter_rows()
+    return tuple(
+        f"{row[0]} row {row[1]}: " + ", ".join(f"{f}={v!r}" for f, v in zip(shown, row[2:], strict=True))
+        for row in rows
+    )
 
 
 def written_cutoff(files: TableFiles) -> pl.Expr:
@@ -531,8 +601,12 @@ def newest_current(table: Table, present: Collection[str]) -> pl.Expr:
 
 
 def dated_fields(table: Table, present: Collection[str]) -> list[str]:
-    """The present timestamps that can be in the future: all but updated_at, which only orders snapshots."""
-    return [f.name for f in table.fields if f.kind == Kind.TIMESTAMP and f.name != "updated_at" and f.name in present]
+    """The present timestamps that can be in the future: all but UNDATED_TIMESTAMPS (updated_at, due_at)."""
+    return [
+        f.name
+        for f in table.fields
+        if f.kind == Kind.TIMESTAMP and f.name not in UNDATED_TIMESTAMPS and f.name in present
+    ]
 
 
 def blank_line(files: TableFiles, mapped: Iterable[str]) -> pl.Expr:

@@ -2,8 +2,9 @@
 
 The mapping file that maps extracts also maps warehouse tables: `[TABLE] table = "schema.name"` names the
 table (default: the contract name), `[TABLE.columns]` renames columns and `[TABLE.values.FIELD]` recodes
-values (as a SQL CASE). Every row rule of the file loader is one SQL predicate per table (`valid`); rejected
-rows are counted by reason when connecting and every metric query reads only valid rows.
+values (as a SQL CASE). The file loader's rules are SQL expressions per table: rows without a usable required
+field are left out (`valid`), a bad optional field reads as NULL (quarantined); both are counted by reason when
+connecting, and every metric query reads only valid rows and the fields as quarantined.
 """
 
 from __future__ import annotations
@@ -12,17 +13,25 @@ import datetime as dt
 import hashlib
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from queries.contract import FUTURE_TOLERANCE, ORDER_RULES, TABLES, TIME_RANGE, Field, Kind, Table
+from queries.contract import CLOSED_UNKNOWN, FUTURE_TOLERANCE, ORDER_RULES, TABLES, TIME_RANGE, Field, Kind, Table
 from queries.errors import SourceError
 from queries.sources.mapping import TableMapping, load_mapping
-from queries.sources.validation import EXAMPLES_PER_REASON, Rejection, TableReport, dated_fields
+from queries.sources.validation import (
+    EXAMPLES_PER_REASON,
+    MAX_UNKNOWN_VALUES,
+    Quarantine,
+    Rejection,
+    TableReport,
+    UnknownValues,
+    dated_fields,
+)
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\+[A-Za-z0-9_]+)?://")
 _MAX_FLOAT = 1.7976931348623157e308
@@ -58,8 +67,11 @@ class WarehouseTable:
     name: str
     table: sa.Table
     raw: dict[str, str]  # contract field -> warehouse column name (mapped fields only)
-    columns: dict[str, ColumnElement]  # contract field -> expression in contract type (mapped fields only)
+    columns: dict[str, ColumnElement]  # contract field -> expression in contract type, NULL where quarantined
     valid: ColumnElement[bool]
+    reason: ColumnElement  # the first rule a required field breaks (the row is not valid), as text; NULL if none
+    quarantine: dict[str, ColumnElement] = field(default_factory=dict)  # optional field -> its reason, or NULL
+    closed_unknown: ColumnElement[bool] = field(default_factory=sa.false)  # tickets: closed at an unknown time
 
     def col(self, name: str) -> ColumnElement:
         """The field as an expression; a typed NULL when the warehouse does not provide it."""
@@ -187,7 +199,7 @@ def connect_warehouse(
             probed = _probe(conn, tables)  # before the checks: a change while they run shows at the next probe
         reports: dict[str, TableReport] = {}
         for name, wt in list(tables.items()):
-            tables[name], reports[name] = _report(engine, shown, wt)
+            tables[name], reports[name] = _report(engine, shown, wt, mapping.table(name))
     except sa.exc.SQLAlchemyError as exc:
         raise database_error(shown, exc) from None
     digest = hashlib.sha256(shown.encode())
@@ -295,13 +307,40 @@ def _reflect(
             f"dedupe_by is set for {contract.name}, but warehouse sources do not deduplicate snapshots.",
             fix=f"Point [{contract.name}] table at a view that keeps the latest row per key, and remove dedupe_by.",
         )
+    _refuse_time_settings(contract, spec)
     table = sa.Table(name, sa.MetaData(), schema=schema or None, autoload_with=engine)
     columns = _resolve(shown, qualified, contract, table, spec)
     dialect = engine.dialect.name
     exprs = {f: _typed(shown, qualified, contract.field(f), table.c[c], spec, dialect) for f, c in columns.items()}
-    rules = _checks(contract, exprs, table, columns, dialect)
-    valid = sa.and_(sa.true(), *[sa.not_(condition) for condition, _ in rules])
-    return WarehouseTable(contract.name, table, columns, exprs, valid)
+    row, cleaned, quarantine = _rules(contract, exprs, table, columns, dialect)
+    valid = sa.and_(sa.true(), *[sa.not_(condition) for condition, _ in row])
+    reason = sa.case(*row, else_=sa.null()) if row else sa.cast(sa.null(), sa.String)
+    closed_unknown = quarantine["closed_at"].is_not(None) if "closed_at" in quarantine else sa.false()
+    flag = next((c for c in table.columns if c.name.lower() == CLOSED_UNKNOWN), None)
+    if contract.name == "tickets" and flag is not None:  # written by load-warehouse from extracts
+        closed_unknown = sa.or_(closed_unknown, flag.is_(True))
+    return WarehouseTable(contract.name, table, columns, cleaned, valid, reason, quarantine, closed_unknown)
+
+
+def _refuse_time_settings(contract: Table, spec: TableMapping) -> None:
+    """Timestamps in a warehouse are typed, in UTC: settings that say how text is written do not apply."""
+    given = [
+        setting
+        for setting, used in (
+            ("timezone", spec.timezone),
+            ("datetime_formats", spec.datetime_formats),
+            ("a list of columns (a split timestamp)", spec.joined),
+        )
+        if used
+    ]
+    if given:
+        raise SourceError(
+            f"The mapping sets {given[0]} for {contract.name}, which only applies to extracts (CSV or Parquet): "
+            "warehouse timestamps are typed columns, read as UTC.",
+            fix=f"Remove it from [{contract.name}], and point [{contract.name}] table at a view that converts the "
+            "times to UTC timestamps (e.g. (col AT TIME ZONE 'America/Los_Angeles') AT TIME ZONE 'UTC' on "
+            "PostgreSQL, to_timestamp(col / 1000.0) for epoch milliseconds, or date_col + time_col).",
+        )
 
 
 def _resolve(shown: str, qualified: str, contract: Table, table: sa.Table, spec: TableMapping) -> dict[str, str]:
@@ -372,63 +411,80 @@ def _sql_type(kind: Kind) -> str:
     return {Kind.TIMESTAMP: "TIMESTAMP", Kind.DATE: "DATE", Kind.NUMBER: "DOUBLE PRECISION"}.get(kind, kind.value)
 
 
-def _checks(
+def _rules(
     contract: Table, exprs: dict[str, ColumnElement], table: sa.Table, columns: dict[str, str], dialect: str
-) -> list[tuple[ColumnElement[bool], str]]:
-    """The file loader's row rules as (never-null condition, reason), in its order of precedence."""
+) -> tuple[list[tuple[ColumnElement[bool], str]], dict[str, ColumnElement], dict[str, ColumnElement]]:
+    """The file loader's rules (queries.sources.validation.apply_rules) in SQL: the row checks as (never-null
+    condition, reason) in its order of precedence; the fields with each optional one NULL where quarantined; and
+    per optional field the reason it is quarantined for, or NULL."""
     raw = {f: table.c[c] for f, c in columns.items()}
-    checks: list[tuple[ColumnElement[bool], str]] = []
-    for f in contract.fields:
-        if f.name in exprs and f.required:
-            missing = raw[f.name].is_(None)
-            if f.kind == Kind.STRING:
-                missing = missing | (sa.func.trim(raw[f.name]) == "")
-            checks.append((missing, f"missing {f.name}"))
-    for f in contract.fields:
-        if f.name not in exprs or f.kind == Kind.STRING:
-            continue
-        value, present = exprs[f.name], raw[f.name].is_not(None)
-        if f.kind == Kind.NUMBER:  # NaN and ±infinity are unparseable, as in files (PostgreSQL sorts NaN above all)
-            checks.append((present & ((value > _MAX_FLOAT) | (value < -_MAX_FLOAT)), f"unparseable {f.name}"))
-        elif f.kind == Kind.INTEGER and not isinstance(raw[f.name].type, sa.Integer):
-            checks.append((present & (raw[f.name] != sa.cast(raw[f.name], sa.BigInteger)), f"unparseable {f.name}"))
-        elif f.kind == Kind.BOOLEAN and isinstance(raw[f.name].type, sa.Integer):
-            checks.append((present & raw[f.name].not_in([0, 1]), f"unparseable {f.name}"))
-        elif f.kind in (Kind.TIMESTAMP, Kind.DATE) and dialect == "sqlite":  # text underneath: must be a date
-            checks.append((present & sa.func.julianday(raw[f.name]).is_(None), f"unparseable {f.name}"))
-    for f in contract.fields:
-        if f.name not in exprs:
-            continue
-        value, present = exprs[f.name], exprs[f.name].is_not(None)
-        if f.values:
-            checks.append((present & value.not_in(f.values), f"unknown {f.name} value"))
-        if f.min_value is not None:
-            checks.append((present & (value < f.min_value), f"{f.name} out of range"))
-        if f.max_value is not None:
-            checks.append((present & (value > f.max_value), f"{f.name} out of range"))
-        if f.kind in (Kind.TIMESTAMP, Kind.DATE):
-            low, high = TIME_RANGE if f.kind == Kind.TIMESTAMP else (t.date() for t in TIME_RANGE)
-            checks.append((present & ((value <= low) | (value >= high)), f"{f.name} out of range"))
-    for name, later, earlier, why in ORDER_RULES:
+    own = {f.name: _field_checks(f, exprs[f.name], raw[f.name], dialect) for f in contract.fields if f.name in exprs}
+    required = [f.name for f in contract.fields if f.required and f.name in exprs]
+    row = [(_missing(contract.field(f), raw[f]), f"missing {f}") for f in required]
+    row += sorted((c for f in required for c in own[f]), key=lambda c: not c[1].startswith("unparseable"))
+    cleaned = dict(exprs)
+    reasons = {f: list(own[f]) for f in own if f not in required}
+    for f, checks in reasons.items():
+        if checks:
+            cleaned[f] = sa.type_coerce(
+                sa.case((sa.or_(*[c for c, _ in checks]), sa.null()), else_=exprs[f]), exprs[f].type
+            )
+    for name, later, earlier, why in ORDER_RULES:  # each against the values the rules before left
         if name == contract.name and later in exprs and earlier in exprs:
-            a, b = exprs[later], exprs[earlier]
-            checks.append((a.is_not(None) & b.is_not(None) & (a < b), why))
+            a, b = cleaned[later], cleaned[earlier]
+            broken = a.is_not(None) & b.is_not(None) & (a < b)
+            if later in required:
+                row.append((broken, why))
+                continue
+            reasons[later].append((broken, why))
+            cleaned[later] = sa.type_coerce(sa.case((broken, sa.null()), else_=a), a.type)
+    quarantine = {
+        f: sa.case(*[(c, sa.literal(r)) for c, r in checks], else_=sa.null()) for f, checks in reasons.items() if checks
+    }
+    return row, cleaned, quarantine
+
+
+def _missing(f: Field, raw: sa.Column) -> ColumnElement[bool]:
+    missing = raw.is_(None)
+    return missing | (sa.func.trim(raw) == "") if f.kind == Kind.STRING else missing
+
+
+def _field_checks(
+    f: Field, value: ColumnElement, raw: sa.Column, dialect: str
+) -> list[tuple[ColumnElement[bool], str]]:
+    """One field's own rules as (never-null condition, reason), in the file loader's order: unparseable, unknown
+    value, out of range."""
+    checks: list[tuple[ColumnElement[bool], str]] = []
+    given = raw.is_not(None)
+    if f.kind == Kind.NUMBER:  # NaN and ±infinity are unparseable, as in files (PostgreSQL sorts NaN above all)
+        checks.append((given & ((value > _MAX_FLOAT) | (value < -_MAX_FLOAT)), f"unparseable {f.name}"))
+    elif f.kind == Kind.INTEGER and not isinstance(raw.type, sa.Integer):
+        checks.append((given & (raw != sa.cast(raw, sa.BigInteger)), f"unparseable {f.name}"))
+    elif f.kind == Kind.BOOLEAN and isinstance(raw.type, sa.Integer):
+        checks.append((given & raw.not_in([0, 1]), f"unparseable {f.name}"))
+    elif f.kind in (Kind.TIMESTAMP, Kind.DATE) and dialect == "sqlite":  # text underneath: must be a date
+        checks.append((given & sa.func.julianday(raw).is_(None), f"unparseable {f.name}"))
+    present = value.is_not(None)
+    if f.values:
+        checks.append((present & value.not_in(f.values), f"unknown {f.name} value"))
+    if f.min_value is not None:
+        checks.append((present & (value < f.min_value), f"{f.name} out of range"))
+    if f.max_value is not None:
+        checks.append((present & (value > f.max_value), f"{f.name} out of range"))
+    if f.kind in (Kind.TIMESTAMP, Kind.DATE):
+        low, high = TIME_RANGE if f.kind == Kind.TIMESTAMP else (t.date() for t in TIME_RANGE)
+        checks.append((present & ((value <= low) | (value >= high)), f"{f.name} out of range"))
     return checks
 
 
-def _reason(wt: WarehouseTable, dialect: str) -> ColumnElement:
-    """The first rule a row breaks, as text; NULL for a valid row."""
-    checks = _checks(TABLES[wt.name], wt.columns, wt.table, wt.raw, dialect)
-    if not checks:
-        return sa.cast(sa.null(), sa.String)
-    return sa.case(*[(condition, sa.literal(reason)) for condition, reason in checks], else_=sa.null())
-
-
-def _report(engine: sa.Engine, shown: str, wt: WarehouseTable) -> tuple[WarehouseTable, TableReport]:
-    """Rows counted by reason (first failing rule, then duplicated keys), with a few example rows per reason,
-    missing fields and freshness, in SQL; and the table with duplicated keys excluded from its valid rows."""
+def _report(
+    engine: sa.Engine, shown: str, wt: WarehouseTable, spec: TableMapping
+) -> tuple[WarehouseTable, TableReport]:
+    """Rows counted by reason (first failing rule, then duplicated keys) and quarantined fields by field and
+    reason, with a few example rows each, missing fields and freshness, in SQL; and the table with duplicated keys
+    excluded from its valid rows."""
     contract = TABLES[wt.name]
-    reason = _reason(wt, engine.dialect.name)
+    reason = wt.reason
     qualified = ".".join(p for p in (wt.table.schema, wt.table.name) if p)
     main = next(f.name for f in contract.fields if f.kind in (Kind.TIMESTAMP, Kind.DATE))
     with engine.connect() as conn:
@@ -447,6 +503,7 @@ def _report(engine: sa.Engine, shown: str, wt: WarehouseTable) -> tuple[Warehous
         current = wt.columns[main] <= cutoff if contract.field(main).kind == Kind.TIMESTAMP else sa.true()
         latest = conn.execute(sa.select(sa.func.max(wt.columns[main])).where(wt.valid, current)).scalar()
         in_future = conn.execute(sa.select(sa.func.count()).select_from(wt.table).where(wt.valid, ahead)).scalar()
+        quarantined, unknown = _quarantined(conn, wt, qualified)
     report = TableReport(
         table=wt.name,
         location=f"{shown} table {qualified}",
@@ -455,20 +512,66 @@ def _report(engine: sa.Engine, shown: str, wt: WarehouseTable) -> tuple[Warehous
         rows_superseded=0,
         rejections=tuple(sorted(rejections, key=lambda r: (-r.rows, r.reason))),
         missing_fields=tuple(f.name for f in contract.fields if f.name not in wt.columns),
-        ignored_columns=tuple(c.name for c in wt.table.columns if c.name not in wt.raw.values()),
+        ignored_columns=tuple(
+            c.name for c in wt.table.columns if c.name not in wt.raw.values() and c.name.lower() != CLOSED_UNKNOWN
+        ),
         latest=latest,
         rows_in_future=in_future or 0,
+        quarantined=quarantined,
+        unknown_values=unknown,
+        taken_by_name=tuple((f, c) for f, c in wt.raw.items() if f not in spec.columns),
     )
     return wt, report
 
 
+def _quarantined(
+    conn: sa.Connection, wt: WarehouseTable, qualified: str
+) -> tuple[tuple[Quarantine, ...], tuple[UnknownValues, ...]]:
+    """Valid rows' quarantined fields counted by field and reason (one scan), with examples, and the unknown values
+    of fields with fixed values (most rows first)."""
+    if not wt.quarantine:
+        return (), ()
+    names = list(wt.quarantine)
+    query = sa.select(*(wt.quarantine[n].label(f"q{i}") for i, n in enumerate(names)), sa.func.count())
+    combos = conn.execute(
+        query.where(wt.valid).group_by(*(sa.literal_column(f"q{i}") for i in range(len(names))))
+    ).all()
+    counts: dict[tuple[str, str], int] = {}
+    for *reasons, rows in combos:
+        for name, why in zip(names, reasons, strict=True):
+            if why is not None:
+                counts[(name, why)] = counts.get((name, why), 0) + rows
+    contract = TABLES[wt.name]
+    quarantined = tuple(
+        Quarantine(name, why, rows, _examples(conn, wt, wt.valid & (wt.quarantine[name] == why), why, qualified, name))
+        for (name, why), rows in sorted(
+            counts.items(), key=lambda kv: (-kv[1], contract.names.index(kv[0][0]), kv[0][1])
+        )
+    )
+    unknown = []
+    for name in names:
+        if (name, f"unknown {name} value") not in counts:
+            continue
+        value = wt.table.c[wt.raw[name]]
+        where = wt.valid & (wt.quarantine[name] == f"unknown {name} value")
+        query = sa.select(value, sa.func.count()).where(where).group_by(value).order_by(sa.func.count().desc(), value)
+        values = tuple((str(v), n) for v, n in conn.execute(query.limit(MAX_UNKNOWN_VALUES)).all())
+        unknown.append(UnknownValues(name, contract.field(name).values or (), values))
+    return quarantined, tuple(unknown)
+
+
 def _examples(
-    conn: sa.Connection, wt: WarehouseTable, where: ColumnElement[bool], reason: str, qualified: str
+    conn: sa.Connection,
+    wt: WarehouseTable,
+    where: ColumnElement[bool],
+    reason: str,
+    qualified: str,
+    about: str | None = None,
 ) -> tuple[str, ...]:
-    """Up to EXAMPLES_PER_REASON rejected rows as `table: key=…, field=…` (the key and the fields involved)."""
+    """Up to EXAMPLES_PER_REASON rows as `table: key=…, field=…` (the key, the field `about` and those involved)."""
     contract = TABLES[wt.name]
     ordered = {why: (later, earlier) for name, later, earlier, why in ORDER_RULES if name == wt.name}
-    involved = ordered.get(reason, tuple(w.rstrip(",") for w in reason.split()))
+    involved = (*([about] if about else []), *ordered.get(reason, tuple(w.rstrip(",") for w in reason.split())))
     key = [contract.unique_key[0]] if contract.unique_key and contract.unique_key[0] in wt.raw else []
     names = [n for n in dict.fromkeys([*key, *involved]) if n in wt.raw]
     if not names:
@@ -513,4 +616,4 @@ def _duplicated(wt: WarehouseTable) -> ColumnElement[bool]:
 
 def _without_duplicates(wt: WarehouseTable) -> WarehouseTable:
     """The table with every row of a duplicated key left out of its valid rows (as the file loader rejects them)."""
-    return WarehouseTable(wt.name, wt.table, wt.raw, wt.columns, wt.valid & sa.not_(_duplicated(wt)))
+    return replace(wt, valid=wt.valid & sa.not_(_duplicated(wt)))

@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
-from queries.contract import TABLES, Kind, Table
+from queries.contract import CLOSED_UNKNOWN, TABLES, Table
 from queries.errors import SourceError
 from queries.filters import DIMENSIONS
 from queries.sources.dataset import load_dataset
@@ -50,6 +50,9 @@ def load_warehouse(
         for name, frame in ds.tables.items():
             provided = [f for f in TABLES[name].names if f not in ds.reports[name].missing_fields]
             table = contract_table(TABLES[name], provided, sa.MetaData())
+            if CLOSED_UNKNOWN in frame.columns:  # tickets closed at an unknown time: the backlog leaves them out
+                table.append_column(sa.Column(CLOSED_UNKNOWN, sa.Boolean(), nullable=False))
+                provided.append(CLOSED_UNKNOWN)
             with engine.begin() as conn:
                 table.drop(conn, checkfirst=True)
                 table.create(conn)
@@ -104,7 +107,7 @@ def _insert(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
 
 def _copy(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
     """PostgreSQL COPY … FROM STDIN (CSV) through psycopg, batch by batch (an empty unquoted field is NULL)."""
-    timestamps = [c for c in frame.columns if TABLES[table.name].field(c).kind == Kind.TIMESTAMP]
+    timestamps = [c for c, dtype in frame.schema.items() if isinstance(dtype, pl.Datetime)]
     names = ", ".join(f'"{c}"' for c in frame.columns)
     cursor = conn.connection.driver_connection.cursor()
     with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN (FORMAT csv)") as copy:  # our own names only

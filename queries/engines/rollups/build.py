@@ -21,7 +21,8 @@ import numpy as np
 import polars as pl
 
 from queries.calc import HOUR_US
-from queries.contract import PROACTIVE_SOURCES, TABLES, Kind
+from queries.contract import CLOSED_UNKNOWN, PROACTIVE_SOURCES, TABLES, Kind
+from queries.engines.rollups import aggregate
 from queries.engines.rollups.storage import (
     CODED,
     COUNT_TABLES,
@@ -50,21 +51,30 @@ from queries.errors import SourceError
 from queries.frames import with_sla_outcome
 from queries.histogram import bucket_expr
 from queries.sla import SlaPolicy, load_sla_policy
-from queries.sources import validation
+from queries.sources import scan, validation
 from queries.sources.files import TableFiles, locate_tables
 from queries.sources.mapping import load_mapping
+from queries.sources.timestamps import TIME_NOTES
 from queries.sources.validation import TableReport
 
 BATCH_ROWS = 2_000_000  # rows aggregated at once (bounds memory); bigger Parquet files are split into slices
-
-
-_DENSE_CELLS = 1 << 25  # largest day × dimension × bucket index counted densely (256 MB of int64 counts)
 
 
 _ID_HASH, _CUTOFF = "_id_hash", validation.CUTOFF
 
 
 _DUPLICATE = "duplicate ticket_id"
+
+
+_TICKETS = TABLES["tickets"]
+_QUARANTINE_REASONS = validation.quarantine_reasons(_TICKETS)
+_TIMESTAMPS = tuple(f.name for f in _TICKETS.fields if f.kind == Kind.TIMESTAMP)
+# Per row, besides the fields: whether closed at an unknown time, and the codes counted as quarantined or adjusted.
+_FIELD_CODES = (
+    CLOSED_UNKNOWN,
+    *(validation.QUARANTINE + f for f in _QUARANTINE_REASONS),
+    *(validation.NOTE + f for f in _TIMESTAMPS),
+)
 
 
 _USED = {
@@ -80,6 +90,7 @@ _USED = {
     "views_before_action",
     "appealed",
     "appeal_overturned",
+    "due_at",
     *ROLLUP_DIMENSIONS,
 }
 
@@ -178,7 +189,7 @@ def _refuse_inside_source(cache: Path, source: Path) -> None:
 
 
 def _settings_hash(mapping_file: Path | None, policy: SlaPolicy) -> str:
-    digest = hashlib.sha256(f"v{FORMAT_VERSION}|polars {pl.__version__}|{policy.rules!r}".encode())
+    digest = hashlib.sha256(f"v{FORMAT_VERSION}|polars {pl.__version__}|{policy.terms!r}".encode())
     if mapping_file is not None:
         digest.update(mapping_file.read_bytes())
     return digest.hexdigest()[:16]
@@ -227,7 +238,7 @@ def _footer(path: Path) -> tuple[int, tuple[tuple[str, str], ...]]:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _footer_of(path: Path, mtime_ns: int, size: int) -> tuple[int, tuple[tuple[str, str], ...]]:
-    meta = validation.parquet_footer(TableFiles("tickets", (path,), "parquet"), path)
+    meta = scan.parquet_footer(TableFiles("tickets", (path,), "parquet"), path)
     return meta.num_rows, tuple((f.name, str(f.type)) for f in meta.schema.to_arrow_schema())
 
 
@@ -245,7 +256,8 @@ def _batches(partitions: list[_Partition]) -> list[list[_Partition]]:
 
 
 def _valid_tickets(part: _Partition, spec, excluded: frozenset[str]) -> tuple[pl.LazyFrame, tuple[str, ...]]:
-    """The partition's rows with the loader's parsing and first failing rule (`_reason`), lazily.
+    """The partition's rows with the loader's parsing and rules, lazily: fields (quarantined ones null), `_reason`
+    (rejected rows), CLOSED_UNKNOWN and the quarantine and time-note codes (_FIELD_CODES).
 
     The same expressions as queries.validation.read_table; the duplicate-key rule needs every partition
     and comes in through `excluded` (ticket_ids valid more than once anywhere)."""
@@ -253,44 +265,65 @@ def _valid_tickets(part: _Partition, spec, excluded: frozenset[str]) -> tuple[pl
     lf = validation.scan_files(part.files, spec)
     if part.offset is not None:
         lf = lf.slice(part.offset, part.length)
-    schema = validation.table_schema(lf, part.files)
+    lf, schema = validation.join_split_columns(lf, validation.table_schema(lf, part.files), table, spec, part.files)
     columns = validation.resolve_columns(table, schema, spec, part.files)
     lf = lf.filter(~validation.blank_line(part.files, columns.values()))
     raw_names = {f: f"_raw.{f}" for f in columns}
-    raw, parsed = [], []
-    for name, src in columns.items():
-        dtype = schema[src]
-        # _reason_expr only asks whether the raw value is empty: for typed columns, whether it is null.
-        text = validation.as_text(pl.col(src), dtype) if validation.is_text(dtype) else pl.col(src)
-        raw.append(text.alias(raw_names[name]))
-        parsed.append(validation.parse_field(table.field(name), pl.col(src), dtype, spec, part.files).alias(name))
-    staged = lf.select(*raw, *parsed, validation.written_cutoff(part.files).alias(_CUTOFF)).with_columns(
-        validation.reason_expr(table, columns, raw_names).alias(REASON)
-    )
-    if excluded:
-        duplicated = pl.col(REASON).is_null() & pl.col("ticket_id").is_in(list(excluded))
-        staged = staged.with_columns(
-            pl.when(duplicated).then(pl.lit(_DUPLICATE)).otherwise(pl.col(REASON)).alias(REASON)
+    # The rules only ask whether the raw value is empty (and, for timestamps, what a number looks like): typed
+    # columns stay as they are.
+    raw = [
+        (validation.as_text(pl.col(src), schema[src]) if validation.is_text(schema[src]) else pl.col(src)).alias(
+            raw_names[name]
         )
+        for name, src in columns.items()
+    ]
+    parsed, notes = validation.parse_fields(table, columns, schema, spec, part.files)
+    staged = lf.select(
+        *raw,
+        *(expr.alias(name) for name, expr in parsed.items()),
+        *(expr.alias(validation.NOTE + name) for name, expr in notes.items()),
+        validation.written_cutoff(part.files).alias(_CUTOFF),
+    )
+    staged = _without_duplicates(validation.apply_rules(staged, table, columns, raw_names)[0], excluded)
     missing = tuple(f.name for f in table.fields if f.name not in columns)
     staged = staged.with_columns(pl.lit(None, f.kind.dtype).alias(f.name) for f in table.fields if f.name in missing)
-    return staged.select(*table.names, REASON, _CUTOFF), missing
+    return _with_codes(staged).select(*table.names, REASON, _CUTOFF, *_FIELD_CODES), missing
+
+
+def _without_duplicates(staged: pl.LazyFrame, excluded: frozenset[str]) -> pl.LazyFrame:
+    """Rows otherwise valid whose ticket_id is valid more than once anywhere: rejected as duplicates."""
+    if not excluded:
+        return staged
+    duplicated = pl.col(REASON).is_null() & pl.col("ticket_id").is_in(list(excluded))
+    return staged.with_columns(pl.when(duplicated).then(pl.lit(_DUPLICATE)).otherwise(pl.col(REASON)).alias(REASON))
+
+
+def _with_codes(staged: pl.LazyFrame) -> pl.LazyFrame:
+    """Every column of _FIELD_CODES (null where the rows have none: fields not in the files, no time zone)."""
+    have = set(staged.collect_schema().names())
+    absent = [c for c in _FIELD_CODES if c not in have]
+    return staged.with_columns(
+        *(pl.lit(False).alias(c) if c == CLOSED_UNKNOWN else pl.lit(None, pl.UInt8).alias(c) for c in absent)
+    )
 
 
 def _checked_rows(
     batch: list[_Partition], spec, excluded: frozenset[str]
 ) -> tuple[pl.DataFrame, TableReport | None, set[str]]:
-    """The batch's rows (used fields, `_reason` and `_cutoff`), the loader's report (dedupe_by: its rejections and
-    future rows) and the fields present."""
+    """The batch's rows (used fields, `_reason`, `_cutoff` and _FIELD_CODES), the loader's report (dedupe_by: its
+    rejections, quarantines and future rows) and the fields present."""
     needed = [f for f in TABLES["tickets"].names if f in _USED]
     fast = _typed_rows(batch, spec, excluded)
     if fast is not None:
         checked, missing = fast
-        return checked.select(*needed, REASON, _CUTOFF), None, set(TABLES["tickets"].names) - set(missing)
+        present = set(TABLES["tickets"].names) - set(missing)
+        return checked.select(*needed, REASON, _CUTOFF, *_FIELD_CODES), None, present
     report = None
     if spec.dedupe_by:  # snapshots: the loader's own eager path over the whole table
         clean, report = validation.read_table(batch[0].files, spec)
-        rows = clean.lazy().with_columns(pl.lit(None, pl.String).alias(REASON), pl.lit(None, TIME).alias(_CUTOFF))
+        rows = _with_codes(
+            clean.lazy().with_columns(pl.lit(None, pl.String).alias(REASON), pl.lit(None, TIME).alias(_CUTOFF))
+        )
         present = set(TABLES["tickets"].names) - set(report.missing_fields)
     elif _whole_parquet(batch):  # one scan of all files: far cheaper than one per file
         rows, missing = _valid_tickets(_Partition(_one_scan(batch), None, None, 0, ""), spec, excluded)
@@ -303,7 +336,7 @@ def _checked_rows(
             present |= set(TABLES["tickets"].names) - set(missing)
         rows = pl.concat(scans, how="vertical")
     # Dimensions as Categorical: cheap to turn into the chunk's codes (_build_chunk).
-    checked = rows.select(*needed, REASON, _CUTOFF).with_columns(pl.col(*CODED).cast(pl.Categorical))
+    checked = rows.select(*needed, REASON, _CUTOFF, *_FIELD_CODES).with_columns(pl.col(*CODED).cast(pl.Categorical))
     return _collect(checked, batch), report, present
 
 
@@ -335,10 +368,10 @@ def _typed_rows(
     cheap expressions on the typed columns, in one pass, text read as Categorical and checked once per
     distinct value.
 
-    None when the batch does not qualify (CSV, mapped or differently typed columns, or text that the loader
-    would trim or blank out): the caller then takes the loader-equivalent path. `predicate` (on typed,
-    unparsed columns only) is pushed into the scan."""
-    if spec.columns or spec.values or spec.dedupe_by or not _whole_parquet(batch):
+    None when the batch does not qualify (CSV, mapped or differently typed columns, times to read in a time zone,
+    or text that the loader would trim, blank out or fold): the caller then takes the loader-equivalent path.
+    `predicate` (on typed, unparsed columns only) is pushed into the scan."""
+    if spec.columns or spec.values or spec.dedupe_by or spec.reads_times or not _whole_parquet(batch):
         return None
     table = TABLES["tickets"]
     files = _one_scan(batch)
@@ -347,38 +380,41 @@ def _typed_rows(
     present = [f.name for f in table.fields if f.name in schema]
     if any(schema[name] != table.field(name).kind.dtype for name in present) or "ticket_id" not in present:
         return None
-    used = [f for f in present if f in _USED]
-    text = [f for f in used if table.field(f).kind == Kind.STRING and f != "ticket_id"]
-    typed = [f for f in used if f not in text and f != "ticket_id"]
-    raw = {f: f for f in text} | {f: f"_raw.{f}" for f in typed} | {"ticket_id": "ticket_id"}
+    # The fields used, and those the rules check (their quarantines are counted as the loader counts them).
+    checked = [f.name for f in table.fields if f.name in present and (f.name in _USED or f.kind != Kind.STRING)]
+    text = [f for f in checked if table.field(f).kind == Kind.STRING and f != "ticket_id"]
+    typed = [f for f in checked if f not in text and f != "ticket_id"]
+    # Text as read (raw) stays apart from the field where a rule can set the field to null (fixed values).
+    raw = {f: f"_raw.{f}" if table.field(f).values else f for f in text}
+    raw |= {f: f"_raw.{f}" for f in typed} | {"ticket_id": "ticket_id"}
     lf = lf if predicate is None else lf.filter(predicate)
     staged = lf.select(
         validation.as_text(pl.col("ticket_id"), pl.String).alias("ticket_id"),
-        *(pl.col(f).cast(pl.Categorical) if f in CODED else pl.col(f) for f in text),
+        *((pl.col(f).cast(pl.Categorical) if f in CODED else pl.col(f)).alias(raw[f]) for f in text),
         *(pl.col(f).alias(raw[f]) for f in typed),
         validation.written_cutoff(files).alias(_CUTOFF),
     ).with_columns(
-        validation.parse_field(table.field(f), pl.col(raw[f]), schema[f], spec, files).alias(f) for f in typed
+        *(pl.col(raw[f]).alias(f) for f in text if raw[f] != f),
+        *(validation.parse_field(table.field(f), pl.col(raw[f]), schema[f], spec, files).alias(f) for f in typed),
     )
-    reason = validation.reason_expr(table, {f: f for f in used}, raw)
-    if excluded:
-        duplicated = pl.col("ticket_id").is_in(list(excluded))
-        reason = pl.when(reason.is_null() & duplicated).then(pl.lit(_DUPLICATE)).otherwise(reason)
+    staged = _without_duplicates(validation.apply_rules(staged, table, checked, raw)[0], excluded)
     missing = tuple(f for f in table.names if f not in present)
     absent = [f for f in _USED if f not in present]
-    staged = staged.with_columns(
-        reason.alias(REASON),
+    staged = _with_codes(staged).with_columns(
         *(pl.lit(None, table.field(f).kind.dtype).alias(f) for f in absent if f not in CODED),
         *(pl.lit(None, pl.String).cast(pl.Categorical).alias(f) for f in absent if f in CODED),
     )
-    rows = _collect(staged.select(*[f for f in table.names if f in _USED], REASON, _CUTOFF), batch)
+    copies = [raw[f] for f in text if raw[f] != f]
+    rows = _collect(
+        staged.select(*[f for f in table.names if f in _USED], REASON, _CUTOFF, *_FIELD_CODES, *copies), batch
+    )
     for name in text:  # a value the loader would trim, blank or fold: take its path (rare, so checked per value)
-        values = rows[name].unique().drop_nulls().cast(pl.String)
+        values = rows[raw[name]].unique().drop_nulls().cast(pl.String)
         if (values != values.str.strip_chars()).any() or (values == "").any():
             return None
         if table.field(name).values and validation.known_after_folding(table.field(name), values):
             return None
-    return rows, missing
+    return rows.drop(copies), missing
 
 
 def _valid_rows(partitions: list[_Partition], spec, excluded: frozenset[str], predicate: pl.Expr) -> pl.DataFrame:
@@ -393,95 +429,8 @@ def _valid_rows(partitions: list[_Partition], spec, excluded: frozenset[str], pr
             frames.append(checked.filter(pl.col(REASON).is_null() & predicate))
         else:
             frames.append(fast[0].filter(pl.col(REASON).is_null()))
-    return pl.concat(frames).drop(REASON, _CUTOFF).with_columns(pl.col(CODED).cast(pl.String))
-
-
-def _bounds(frame: pl.DataFrame, columns: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """Smallest and largest physical value (Date: days; integers, such as codes, as they are) of each column."""
-    got = frame.select(
-        *(pl.col(c).to_physical().cast(pl.Int64).min().alias(f"{c}.min") for c in columns),
-        *(pl.col(c).to_physical().cast(pl.Int64).max().alias(f"{c}.max") for c in columns),
-    ).row(0, named=True)
-    return {c: (got[f"{c}.min"] or 0, got[f"{c}.max"] or 0) for c in columns}
-
-
-def _grouped(
-    frame: pl.DataFrame, keys: list[str], aggs: list[pl.Expr], bounds: dict[str, tuple[int, int]]
-) -> pl.LazyFrame:
-    """frame grouped by keys (Date or integer columns within `bounds`) with aggs, lazily.
-
-    The keys are packed into one UInt64 (each as its physical value − low + 1, 0 for null) and unpacked
-    from it after grouping: grouping on one integer is several times faster than on six columns."""
-    widths = [(bounds[k][1] - bounds[k][0] + 2).bit_length() for k in keys]
-    if sum(widths) > 63:
-        return frame.lazy().group_by(keys).agg(aggs)
-    packed, shifts = pl.lit(0, pl.UInt64), []
-    for key, width in zip(keys, widths, strict=True):
-        code = pl.col(key).to_physical().cast(pl.Int64) - bounds[key][0] + 1
-        packed = packed * (1 << width) + code.fill_null(0).cast(pl.UInt64)
-        shifts.append(sum(widths) - sum(widths[: len(shifts) + 1]))
-    unpacked = []
-    for key, width, shift in zip(keys, widths, shifts, strict=True):
-        code = (pl.col("_key") // (1 << shift) % (1 << width)).cast(pl.Int64)
-        value = pl.when(code > 0).then(code - 1 + bounds[key][0])
-        unpacked.append(value.cast(frame.schema[key]).alias(key))
-    grouped = frame.lazy().group_by(packed.alias("_key")).agg(aggs)
-    return grouped.select(*unpacked, pl.exclude("_key"))
-
-
-def _dense(codes: pl.Series, size: int) -> tuple[np.ndarray, pl.Series]:
-    """A code column (codes 0…size−1 or null) as numbers with null as `size`, and the code each number stands for."""
-    numbers = codes.fill_null(size) if codes.null_count() else codes
-    return numbers.to_numpy(), pl.Series(codes.name, [*range(size), None], pl.UInt32)
-
-
-def _histograms(
-    days: np.ndarray, buckets: dict[int, np.ndarray], dense: dict[str, tuple[np.ndarray, pl.Series]]
-) -> dict[tuple[str, ...], pl.DataFrame]:
-    """Per histogram level, (day, dimension, bucket, measure, count) of each measure's buckets (−1: no value).
-
-    `days` are days since 1970 of every row. Counted with numpy.bincount over a dense day × dimension × bucket
-    index (scanning even a sparse index is faster than hashing it), or with a hash group-by on the same index
-    when it would not fit in memory; bucket slot 0 of every cell collects the rows without a value. The level
-    without dimensions is the sum of the first dimension's level."""
-    first_day = int(days.min()) if days.size else 0
-    n_days = int(days.max()) - first_day + 1 if days.size else 1
-    slots = {m: b.astype(np.intp) + 1 for m, b in buckets.items()}
-    width = max((int(b.max()) for b in slots.values() if b.size), default=0) + 1
-    offset = days.astype(np.intp) - first_day
-    out = {}
-    for level in HIST_LEVELS[1:]:
-        codes, values = dense[level[0]]
-        n_cells = n_days * values.len() * width
-        base = (offset * values.len() + codes) * width
-        frames = []
-        for measure, slot in slots.items():
-            index = base + slot
-            if n_cells <= _DENSE_CELLS:
-                counts = np.bincount(index, minlength=n_cells)
-                cells = np.flatnonzero(counts)
-                cells = cells[cells % width != 0]
-                counts = counts[cells]
-            else:
-                grouped = pl.DataFrame({"i": index}).group_by("i").len().filter(pl.col("i") % width != 0)
-                cells, counts = grouped["i"].to_numpy(), grouped["len"].to_numpy()
-            cell, slot_of = np.divmod(cells, width)
-            day, code = np.divmod(cell, values.len())
-            frames.append(
-                pl.DataFrame(
-                    {
-                        "day": pl.Series((day + first_day).astype(np.int32)).cast(pl.Date),
-                        level[0]: values.gather(code),
-                        "bucket": (slot_of - 1).astype(np.int16),
-                        "measure": np.full(cells.size, measure, np.uint8),
-                        "count": counts.astype(np.uint32),
-                    }
-                )
-            )
-        out[level] = pl.concat(frames)
-    first = out[HIST_LEVELS[1]].drop(HIST_LEVELS[1][0])
-    out[()] = first.group_by("day", "bucket", "measure").agg(pl.col("count").sum()).select(first.columns)
-    return out
+    used = [f for f in TABLES["tickets"].names if f in _USED]
+    return pl.concat(frames).select(used).with_columns(pl.col(CODED).cast(pl.String))
 
 
 def _build_chunk(
@@ -497,14 +446,15 @@ def _build_chunk(
     dims = list(FULL)
     # Text keys become UInt32 codes into the chunk's dictionary (sorted values) before anything is grouped.
     dictionary = {c: checked[c].drop_nulls().unique().cast(pl.String).sort() for c in dims}
-    dictionary["sla_rule"] = pl.Series(sorted({rule.name for rule in policy.rules}), dtype=pl.String)
-    rule_codes = pl.Series([dictionary["sla_rule"].index_of(rule.name) for rule in policy.rules], dtype=pl.UInt32)
+    groups = policy.groups if checked["due_at"].is_not_null().any() else policy.groups[:-1]  # DUE_RULE if used
+    dictionary["sla_rule"] = pl.Series(sorted(set(groups)), dtype=pl.String)
+    rule_codes = pl.Series([dictionary["sla_rule"].index_of(name) for name in policy.groups], dtype=pl.UInt32)
     acted = pl.col("first_action_at").is_not_null()
     human = ~pl.col("automated").fill_null(False)
     ttfa_us = (pl.col("first_action_at") - pl.col("created_at")).dt.total_microseconds()
     ttc_us = (pl.col("closed_at") - pl.col("created_at")).dt.total_microseconds()
     # Materialised once: every aggregate below groups these columns (days, buckets and SLA rule precomputed).
-    valid = checked.lazy().filter(pl.col(REASON).is_null()).drop(REASON, _CUTOFF)
+    valid = checked.lazy().filter(pl.col(REASON).is_null()).drop(REASON, _CUTOFF, *_FIELD_CODES[1:])
     rows = (
         with_sla_outcome(valid, policy, dt.datetime(1970, 1, 1), rule_codes)
         .with_columns(  # as_of only matters for waiting
@@ -532,7 +482,7 @@ def _build_chunk(
         .collect()
     )
     # One range for the three day columns, so the coarser levels (keyed by `day`) reuse the same bounds.
-    bounds = _bounds(rows, [*dims, "sla_rule", "day", "_action_day", "_closed_day"])
+    bounds = aggregate.bounds(rows, [*dims, "sla_rule", "day", "_action_day", "_closed_day"])
     days = [(bounds.pop(c), rows[c].null_count() < rows.height) for c in ("day", "_action_day", "_closed_day")]
     days = [span for span, seen in days if seen] or [(0, 0)]
     bounds["day"] = bounds["_action_day"] = bounds["_closed_day"] = (
@@ -542,11 +492,12 @@ def _build_chunk(
     ttfa_us, ttc_us = pl.col("_ttfa_us"), pl.col("_ttc_us")
     views = pl.col("views_before_action")
     appealed = pl.col("decision").is_not_null() & pl.col("appealed").fill_null(False)
-    created_counts = _grouped(
+    created_counts = aggregate.grouped(
         rows,
         ["day", *dims],
         [
             pl.len().alias("tickets"),
+            pl.col(CLOSED_UNKNOWN).sum().alias("closed_unknown"),
             pl.col("source").is_not_null().sum().alias("known_source"),
             pl.col("_proactive").sum().alias("proactive"),
             pl.col("automated").is_not_null().sum().alias("known_automated"),
@@ -566,7 +517,7 @@ def _build_chunk(
         bounds,
     )
     handle = pl.col("handle_seconds")
-    actioned = _grouped(
+    actioned = aggregate.grouped(
         rows,
         ["_action_day", *dims],
         [
@@ -577,35 +528,32 @@ def _build_chunk(
         ],
         bounds,
     ).rename({"_action_day": "day"})
-    closed = _grouped(rows, ["_closed_day", *dims], [pl.len().alias("closures")], bounds)
+    closed = aggregate.grouped(rows, ["_closed_day", *dims], [pl.len().alias("closures")], bounds)
     closed = closed.rename({"_closed_day": "day"})
     # Grouped over every row (no filtered copy of the batch); the group without an action or a closing day goes.
     actioned, closed = (t.filter(pl.col("day").is_not_null()) for t in (actioned, closed))
-    sla = _grouped(
+    sla = aggregate.grouped(
         rows,
         ["day", *dims, "sla_rule"],
         [
             pl.len().alias("tickets"),
-            (pl.col("sla_target_seconds").is_not_null() & acted).sum().alias("acted_with_target"),
+            (pl.col("sla_rule").is_not_null() & pl.col("sla_end_at").is_not_null()).sum().alias("ended_with_sla"),
             pl.col("sla_met_policy").sum().alias("met"),
         ],
         bounds,
     )
-    waiting = (
-        rows.lazy()
-        .filter(pl.col("sla_target_seconds").is_not_null() & ~acted)
-        .select("created_at", *FULL, "sla_rule", "sla_target_seconds")
-    )
+    waiting = rows.lazy().filter(pl.col("sla_rule").is_not_null() & pl.col("sla_end_at").is_null())
+    waiting = waiting.select("created_at", *FULL, "sla_rule", "sla_target_seconds", "due_at")  # late? read._sla
     ids = rows.lazy().select(pl.col("ticket_id").hash().alias(_ID_HASH)).sort(_ID_HASH)
     rejected = checked.lazy().filter(pl.col(REASON).is_not_null()).group_by(REASON).agg(pl.len().alias("rows"))
     current = _current(checked, loader_report)
     # Polars runs the group-bys in a thread (it releases the GIL) while numpy counts the histograms.
     with ThreadPoolExecutor(1) as pool:
         grouped = pool.submit(pl.collect_all, [created_counts, actioned, closed, sla, waiting, ids, rejected, current])
-        dense = {d: _dense(rows[d], dictionary[d].len()) for d in FULL}
+        dense = {d: aggregate.dense(rows[d], dictionary[d].len()) for d in FULL}
         measures = {m: rows[f"_b{m}"].to_numpy() for m in (TTFA, TTC, VIEWS)}
-        created_hists = _histograms(rows["day"].cast(pl.Int32).to_numpy(), measures, dense)
-        handle_hists = _histograms(rows["_hist_day"].to_numpy(), {0: rows["_bh"].to_numpy()}, dense)
+        created_hists = aggregate.histograms(rows["day"].cast(pl.Int32).to_numpy(), measures, dense)
+        handle_hists = aggregate.histograms(rows["_hist_day"].to_numpy(), {0: rows["_bh"].to_numpy()}, dense)
         frames = grouped.result()
     names = ("created", "actioned", "closed", "sla", "waiting", "ids", "rejected", "current")
     out = dict(zip(names, frames, strict=True))
@@ -619,12 +567,13 @@ def _build_chunk(
             orient="row",
         )
     out["present"] = pl.DataFrame({"field": sorted(present)}, schema={"field": pl.String})
+    out["quarantined"], out["adjusted"] = _field_counts(checked, loader_report)
     coarser, targets = [], []
     for level in LEVELS[1:]:
         for name in COUNT_TABLES:
             keys = ["day", *level, *(["sla_rule"] if name == "sla" else [])]
             values = [c for c in out[name].columns if c not in FULL and c not in ("day", "sla_rule")]
-            coarser.append(_grouped(out[name], keys, [pl.col(values).sum()], bounds))
+            coarser.append(aggregate.grouped(out[name], keys, [pl.col(values).sum()], bounds))
             targets.append(level_name(name, level))
     out.update(zip(targets, pl.collect_all(coarser), strict=True))
     # Each column's codes number its sorted values: (column, value) rows in code order.
@@ -636,6 +585,28 @@ def _build_chunk(
         schema={"column": pl.String, "value": pl.String},
     )
     return out
+
+
+def _field_counts(checked: pl.DataFrame, loader_report: TableReport | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Valid rows' quarantined and adjusted (time zone) values as (field, reason, rows), as the loader counts them
+    (with dedupe_by, from its report)."""
+    if loader_report is not None:
+        counted = [
+            [(q.field, q.reason, q.rows) for q in kind] for kind in (loader_report.quarantined, loader_report.adjusted)
+        ]
+    else:
+        notes = {f: tuple(TIME_NOTES.values()) for f in _TIMESTAMPS}
+        counted = []
+        for prefix, reasons in ((validation.QUARANTINE, _QUARANTINE_REASONS), (validation.NOTE, notes)):
+            rows = []
+            for name, texts in reasons.items():
+                if checked.get_column(prefix + name).null_count() == checked.height:
+                    continue  # nothing quarantined (most columns): no filter over the batch
+                codes = checked.select(pl.col(prefix + name).filter(pl.col(REASON).is_null())).to_series()
+                rows += [(name, texts[code - 1], n) for code, n in codes.drop_nulls().value_counts().iter_rows()]
+            counted.append(rows)
+    schema = {"field": pl.String, "reason": pl.String, "rows": pl.Int64}
+    return tuple(pl.DataFrame(rows, schema=schema, orient="row") for rows in counted)
 
 
 def _current(checked: pl.DataFrame, loader_report: TableReport | None) -> pl.LazyFrame:

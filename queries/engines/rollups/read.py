@@ -24,6 +24,7 @@ from queries.engines.rollups.storage import (
 )
 from queries.engines.rows import RowsEngine
 from queries.filters import Filters, period_expr
+from queries.frames import sla_late
 from queries.histogram import percentiles
 from queries.sla import SlaPolicy
 from queries.sources.dataset import Dataset
@@ -41,7 +42,7 @@ def rollup_summary(
     unknown = [b for b in by if b not in ROLLUP_DIMENSIONS and not (metric == "sla" and b == "sla_rule")]
     if unknown:
         raise ValueError(f"rollups group only by {', '.join(ROLLUP_DIMENSIONS)}, not {', '.join(unknown)}")
-    if metric == "sla" and sla_policy is not None and sla_policy.rules != r.sla_policy.rules:
+    if metric == "sla" and sla_policy is not None and sla_policy.terms != r.sla_policy.terms:
         raise ValueError(
             "the rollups were built with another SLA policy; pass it as build_rollups(..., sla_policy=...)"
         )
@@ -97,7 +98,7 @@ def _in_groups(r: Rollups, filters: Filters) -> pl.Expr:
     return expr
 
 
-def _select(r: Rollups, frame: pl.DataFrame, filters: Filters, period: str | None) -> pl.LazyFrame:
+def _select(r: Rollups, frame: pl.DataFrame | pl.LazyFrame, filters: Filters, period: str | None) -> pl.LazyFrame:
     lf = frame.lazy().filter((pl.col("day") >= filters.start) & (pl.col("day") <= filters.end) & _in_groups(r, filters))
     return lf.with_columns(period_expr("day", period)) if period else lf
 
@@ -201,12 +202,8 @@ def _handle_time(r, filters, by, period, keys):
 
 def _sla(r, filters, by, period, keys):
     level = level_for(r, filters, [b for b in by if b != "sla_rule"])
-    counts = _sum(_select(r, level.sla, filters, period), keys, ["tickets", "acted_with_target", "met"])
-    waiting = r.sla_waiting.lazy().filter(
-        filters.in_period("created_at")
-        & _in_groups(r, filters)
-        & ((pl.lit(r.as_of) - pl.col("created_at")).dt.total_microseconds() / 1e6 > pl.col("sla_target_seconds"))
-    )
+    counts = _sum(_select(r, level.sla, filters, period), keys, ["tickets", "ended_with_sla", "met"])
+    waiting = r.sla_waiting.lazy().filter(filters.in_period("created_at") & _in_groups(r, filters) & sla_late(r.as_of))
     if period:
         waiting = waiting.with_columns(period_expr("created_at", period))
     late = _sum(waiting.with_columns(pl.lit(1).alias("late")), keys, ["late"])
@@ -215,16 +212,22 @@ def _sla(r, filters, by, period, keys):
         if keys
         else pl.concat([counts, late], how="horizontal")
     )
-    out = out.with_columns((pl.col("acted_with_target") + pl.col("late").fill_null(0)).alias("measured"))
+    out = out.with_columns((pl.col("ended_with_sla") + pl.col("late").fill_null(0)).alias("measured"))
     return out
 
 
 def _cumulative(
-    r: Rollups, frame: pl.DataFrame, filters: Filters, before: dt.date, keys: list[str], column: str
+    r: Rollups, frame: pl.DataFrame | pl.LazyFrame, filters: Filters, before: dt.date, keys: list[str], column: str
 ) -> pl.DataFrame:
     """Sum of `column` over days before `before` (exclusive) in the selected groups."""
     lf = frame.lazy().filter((pl.col("day") < before) & _in_groups(r, filters))
     return _sum(lf, keys, [column])
+
+
+def _in_backlog(level: Level) -> pl.LazyFrame:
+    """The created-day counts of the tickets the backlog counts: not those closed at an unknown time."""
+    unknown = pl.col("closed_unknown").cast(pl.Int64)
+    return level.created.lazy().with_columns((pl.col("tickets").cast(pl.Int64) - unknown).alias("tickets"))
 
 
 def _open_backlog(r, filters, by, period, keys):
@@ -232,7 +235,7 @@ def _open_backlog(r, filters, by, period, keys):
         raise ValueError("open_backlog is a point-in-time figure at the end of the period; use it without --period")
     level = level_for(r, filters, by)
     end = filters.end + dt.timedelta(days=1)
-    created = _cumulative(r, level.created, filters, end, by, "tickets")
+    created = _cumulative(r, _in_backlog(level), filters, end, by, "tickets")
     closed = _cumulative(r, level.closed, filters, end, by, "closures")
     if not by:
         return pl.DataFrame({"open_tickets": [created["tickets"][0] - closed["closures"][0]]})
@@ -243,13 +246,15 @@ def _open_backlog(r, filters, by, period, keys):
 
 
 def _backlog(r, filters, by, period, keys):
-    """Open tickets at midnight t = created before t − closed before t (valid rows close after they open)."""
+    """Open tickets at midnight t = created before t − closed before t (valid rows close after they open; those
+    closed at an unknown time are left out)."""
     level = level_for(r, filters, by)
     windows = period_windows(filters, period)
     start, end = filters.start, filters.end + dt.timedelta(days=1)
-    created_before = _cumulative(r, level.created, filters, start, by, "tickets").rename({"tickets": "c0"})
+    created = _in_backlog(level)
+    created_before = _cumulative(r, created, filters, start, by, "tickets").rename({"tickets": "c0"})
     closed_before = _cumulative(r, level.closed, filters, start, by, "closures").rename({"closures": "k0"})
-    created_to_end = _cumulative(r, level.created, filters, end, by, "tickets").rename({"tickets": "c1"})
+    created_to_end = _cumulative(r, created, filters, end, by, "tickets").rename({"tickets": "c1"})
     # Groups with a ticket open at some instant of the selected days, or arriving in them (as metrics.open_during).
     if by:
         groups = created_to_end.join(closed_before, on=by, how="left", nulls_equal=True).join(
@@ -262,7 +267,7 @@ def _backlog(r, filters, by, period, keys):
         groups = groups.filter(pl.col("c1") - pl.col("k0") > 0)
     groups = groups.with_columns((pl.col("c0") - pl.col("k0")).alias("open_before")).select(*by, "open_before")
     day_filters = Filters(filters.start, filters.end, **filters.selections())
-    arrivals = _sum(_select(r, level.created, day_filters, period), keys, ["tickets"]).rename({"tickets": "arrivals"})
+    arrivals = _sum(_select(r, created, day_filters, period), keys, ["tickets"]).rename({"tickets": "arrivals"})
     closures = _sum(_select(r, level.closed, day_filters, period), keys, ["closures"])
     grid = groups.join(windows, how="cross")
     flow = grid

@@ -19,7 +19,8 @@ from queries.engines.rollups.storage import EXACT_ROWS_LIMIT, Rollups
 from queries.sources.dataset import read_tables
 from queries.sources.files import TableFiles, locate_tables, source_signature
 from queries.sources.mapping import load_mapping
-from queries.sources.validation import Rejection, TableReport, parquet_footer
+from queries.sources.scan import parquet_footer
+from queries.sources.validation import Quarantine, Rejection, TableReport
 
 PERCENTILES_NOT_KEPT = (
     "large extracts keep duration histograms by day and by one dimension; percentiles filtered on two or more "
@@ -78,14 +79,18 @@ def open_rolled_up(source: str | Path, mapping_file: str | Path | None = None) -
         ).hexdigest()[:16],
         rollups=rollups,
         tables=tables,
-        reports={"tickets": _tickets_report(files["tickets"], rollups), **reports},
+        reports={"tickets": _tickets_report(files["tickets"], rollups, mapping.table("tickets").timezone), **reports},
     )
 
 
-def _tickets_report(files: TableFiles, r: Rollups) -> TableReport:
+def _tickets_report(files: TableFiles, r: Rollups, timezone: str | None) -> TableReport:
     """The tickets' validation counts as the rollup build kept them (reasons and counts, no row examples)."""
     rejections = tuple(
         Rejection(reason, rows, ()) for reason, rows in sorted(r.rejections.items(), key=lambda kv: -kv[1])
+    )
+    quarantined, adjusted = (
+        tuple(Quarantine(f, reason, rows, ()) for (f, reason), rows in sorted(counts.items(), key=lambda kv: -kv[1]))
+        for counts in (r.quarantined, r.adjusted)
     )
     return TableReport(
         table="tickets",
@@ -99,4 +104,7 @@ def _tickets_report(files: TableFiles, r: Rollups) -> TableReport:
         latest=r.latest_created,
         rows_in_future=r.rows_in_future,
         as_of=r.as_of,
+        quarantined=quarantined,
+        adjusted=adjusted,
+        timezone=timezone,
     )

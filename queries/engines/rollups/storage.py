@@ -45,7 +45,7 @@ ROLLUP_METRICS = (
 )
 
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 8
 
 
 EXACT_ROWS_LIMIT = 500_000  # most rows read for an exact percentile over several dimensions (memory, time)
@@ -97,7 +97,7 @@ class Level:
     created: pl.DataFrame  # by created day: counts and duration sums
     actioned: pl.DataFrame  # by first-action day: actioned, human decisions, handle seconds
     closed: pl.DataFrame  # by closed day: closures
-    sla: pl.DataFrame  # by created day and sla_rule: tickets, actioned with a target, met
+    sla: pl.DataFrame  # by created day and sla_rule: tickets, ended (acted or closed, by the SLA) with an SLA, met
     created_hist: pl.DataFrame | None  # by created day: measure, bucket, count (None at the full grain)
     handle_hist: pl.DataFrame | None  # by first-action day: bucket, count of handle seconds (human decisions)
 
@@ -110,7 +110,7 @@ class Rollups:
     signature: str  # changes when any input partition (or the mapping, SLA policy, format) changes
     levels: dict[tuple[str, ...], Level]
     sla: pl.DataFrame  # the full grain's: by created day × dims × sla_rule (each level has its own)
-    sla_waiting: pl.DataFrame  # tickets with a target and no first action yet: created_at, dims, rule, target
+    sla_waiting: pl.DataFrame  # tickets with an SLA not ended yet: created_at, dims, rule, target, due_at
     sla_policy: SlaPolicy
     # The data's "now": the latest created_at, first_action_at or closed_at of valid tickets that is not in the future
     # (the loader's TableReport.as_of, which queries.metrics.data_as_of reads).
@@ -119,6 +119,8 @@ class Rollups:
     rows: int  # valid tickets
     rejected_rows: int
     rejections: dict[str, int] = field(default_factory=dict)  # reason -> rows
+    quarantined: dict[tuple[str, str], int] = field(default_factory=dict)  # (field, reason) -> valid rows
+    adjusted: dict[tuple[str, str], int] = field(default_factory=dict)  # (field, time note) -> valid rows
     missing_fields: tuple[str, ...] = ()
     # Valid ticket rows whose (typed) columns match a predicate, for the exact answers the rollups cannot give.
     read_rows: Callable[[pl.Expr], pl.DataFrame] | None = None
@@ -218,6 +220,12 @@ def merge(
     waiting = combined("waiting")
     rejected = combined("rejected").group_by(REASON).agg(pl.col("rows").sum())
     rejections = dict(zip(rejected[REASON].to_list(), rejected["rows"].to_list(), strict=True))
+    by_field = {
+        kind: {
+            (f, r): n for f, r, n in combined(kind).group_by("field", "reason").agg(pl.col("rows").sum()).iter_rows()
+        }
+        for kind in ("quarantined", "adjusted")
+    }
     current = combined("current").select(pl.col("latest_created", "as_of").max(), pl.col("in_future").sum())
     present = {f for _, frames in chunks for f in frames["present"]["field"].to_list()}
     created = levels[()].created
@@ -233,6 +241,8 @@ def merge(
         rows=int(created["tickets"].sum()) if created.height else 0,
         rejected_rows=sum(rejections.values()),
         rejections=rejections,
+        quarantined=by_field["quarantined"],
+        adjusted=by_field["adjusted"],
         missing_fields=tuple(f for f in TABLES["tickets"].names if f not in present),
         latest_created=current["latest_created"][0],
         rows_in_future=int(current["in_future"][0] or 0),

@@ -350,12 +350,12 @@ def _duckdb_hist_step(args: argparse.Namespace) -> dict:
 
 
 def _read_columns(source: Path) -> list[str]:
-    """The ticket columns the rollups read (queries.rollups._USED) that the generated files have."""
+    """The ticket columns the rollups read (queries.engines.rollups.checked.USED) that the generated files have."""
     import pyarrow.parquet as pq
 
-    from queries.engines.rollups.build import _USED
+    from queries.engines.rollups.checked import USED
 
-    return [c for c in pq.read_schema(next((source / "tickets").glob("*.parquet"))).names if c in _USED]
+    return [c for c in pq.read_schema(next((source / "tickets").glob("*.parquet"))).names if c in USED]
 
 
 def _polars_read_step(args: argparse.Namespace) -> dict:

@@ -145,10 +145,11 @@ def _context(option: SourceOption, user: User) -> PageContext:
         )
     if option.is_demo:
         st.sidebar.caption("Synthetic demo data: realistic shapes, invented numbers.")
-    caption = engine_for(ds).caption  # how the source is served: rollups, a warehouse
-    if caption:
-        st.sidebar.caption(caption)
-    options = {c: loaders.dimension_values(ds, c) for c in DIMENSIONS if ds.has("tickets", c)}
+    engine = engine_for(ds)
+    if engine.caption:  # how the source is served: rollups, a warehouse
+        st.sidebar.caption(engine.caption)
+    dimensions = [*(c for c in DIMENSIONS if ds.has("tickets", c)), *engine.own_dimensions]
+    options = {c: loaders.dimension_values(ds, c) for c in dimensions}
     return PageContext(option, ds, signature, filter_bar(option.key, *days, options), user=user)
 
 

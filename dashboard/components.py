@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 import streamlit as st
 
+from dashboard import loaders
 from queries.analyses.formatting import (  # noqa: F401 - NO_PREVIOUS_DATA: still importable from here
     NO_PREVIOUS_DATA,
     format_change,
     format_goal,
     format_value,
+    formatted_frame,
     is_signed_change,
 )
 from queries.analyses.overview import Kpi
-from queries.analyses.targets import TargetResult, TileJudgement, hint_summary
+from queries.analyses.targets import TargetResult, Targets, TileJudgement, hint_summary
+from queries.display import NULL_TEXT, as_percent, display_name, signless_zeros
+from queries.errors import SourceError
 from queries.filters import Filters
 
 
@@ -25,7 +31,7 @@ def kpi_tiles(
     judgements = judgements or {}
     for offset in range(0, len(kpis), per_row):
         for column, kpi in zip(st.columns(per_row), kpis[offset : offset + per_row], strict=False):
-            with column:
+            with column, st.container(border=True, height="stretch"):  # the goal sits inside its tile
                 judgement = judgements.get(kpi.key)
                 hint = judgement.change_hint if judgement else None
                 delta = format_change(kpi)
@@ -51,7 +57,6 @@ def kpi_tiles(
                     delta_color=colour if signed else "off",
                     delta_arrow="auto" if signed else "off",
                     help=help_text,
-                    border=True,
                 )
                 if judgement and judgement.goal:
                     goal_badge(judgement.goal)
@@ -77,6 +82,21 @@ def goal_badge(result: TargetResult) -> None:
     )
 
 
+def view_targets(vendor: str | None) -> Targets:
+    """The targets this user may see (config/targets.toml or BELLWETHER_TARGETS). A file that cannot be used is an
+    error panel naming the entry, and the page goes on without goals."""
+    try:
+        return loaders.targets().visible_to(vendor)
+    except SourceError as exc:
+        error_panel("The targets file cannot be used: no goals are shown", exc.message(with_rows=vendor is None))
+        return Targets((), None)
+
+
+def text_table(frame: pl.DataFrame, columns: dict[str, tuple[str, str]]) -> None:
+    """A static table (it prints, unlike the interactive one): `columns` maps each column to (header, unit)."""
+    st.table(formatted_frame(frame, columns), hide_index=True)
+
+
 def explain_missing(message: str | None) -> bool:
     """Show `message` (what a section lacks and how to map it) when there is one; True means the section stops."""
     if message:
@@ -90,8 +110,23 @@ def error_panel(title: str, message: str) -> None:
 
 
 def table(frame: pl.DataFrame, key: str, columns: dict | None = None) -> None:
-    """A table without the row index; `columns` labels its columns (and explains them on hover)."""
-    st.dataframe(frame, hide_index=True, key=key, column_config=columns)
+    """A table without the row index; `columns` labels its columns (and explains them on hover). A column without
+    a label shows its display name, an empty cell "—"; `share_column`s are shown in % and "-0.0" never shows."""
+    columns = columns or {}
+    formats = {c: cfg.get("type_config", {}).get("format") for c, cfg in columns.items() if isinstance(cfg, dict)}
+    shares = [c for c, f in formats.items() if f == SHARE_FORMAT]
+    digits = {c: int(f[2]) for c, f in formats.items() if f and re.fullmatch(r"%\.\df", f)}
+    shown = signless_zeros(as_percent(frame, shares), digits) if shares or digits else frame
+    labels = {c: display_name(c) for c in frame.columns if c not in columns}
+    st.dataframe(shown, hide_index=True, key=key, column_config=labels | columns, placeholder=NULL_TEXT)
+
+
+SHARE_FORMAT = "%.1f%%"
+
+
+def share_column(label: str, help_text: str | None = None) -> st.column_config.NumberColumn:
+    """A table column of shares (0–1), shown as percentages with one decimal (`table` converts them)."""
+    return st.column_config.NumberColumn(label, format=SHARE_FORMAT, help=help_text)
 
 
 def count_column(label: str, help_text: str | None = None) -> st.column_config.NumberColumn:

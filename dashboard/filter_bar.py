@@ -6,16 +6,10 @@ import datetime as dt
 
 import streamlit as st
 
+from queries.display import display_name
 from queries.filters import DIMENSIONS, Filters
 
 DEFAULT_DAYS = 28
-LABELS = {
-    "policy_domain": "Policy domain",
-    "market": "Market",
-    "surface": "Surface",
-    "source": "Detection source",
-    "vendor": "Vendor",
-}
 
 
 def read_param_list(name: str) -> list[str]:
@@ -43,8 +37,8 @@ def filter_bar(source_key: str, first_day: dt.date, last_day: dt.date, options: 
         start = _clamp(read_param_date("start") or default_start, first_day, last_day)
         end = _clamp(read_param_date("end") or last_day, start, last_day)
         st.session_state["filters.dates"] = (start, end)
-        for name in DIMENSIONS:
-            st.session_state[f"filters.{name}"] = [v for v in read_param_list(name) if v in options.get(name, [])]
+        for name in options:
+            st.session_state[f"filters.{name}"] = [v for v in read_param_list(name) if v in options[name]]
     else:
         dates = tuple(st.session_state["filters.dates"])
         if not dates:  # the field was cleared: back to the default period
@@ -62,26 +56,26 @@ def filter_bar(source_key: str, first_day: dt.date, last_day: dt.date, options: 
         max_value=last_day,
         help="KPIs compare this period with the previous period of equal length.",
     )
-    for name in DIMENSIONS:
-        if options.get(name):
-            st.sidebar.multiselect(LABELS[name], options[name], key=f"filters.{name}", placeholder="All")
+    for name, values in options.items():
+        if values:
+            st.sidebar.multiselect(display_name(name), values, key=f"filters.{name}", placeholder="All")
 
     dates = tuple(st.session_state["filters.dates"]) or (default_start, last_day)
     picking = len(dates) == 1  # the first day of a range is picked, the second not yet
-    filters = Filters(
-        start=dates[0],
-        end=dates[0] if picking else dates[1],
-        **{name: tuple(st.session_state.get(f"filters.{name}", [])) for name in DIMENSIONS if options.get(name)},
+    filters = Filters.of(
+        dates[0],
+        dates[0] if picking else dates[1],
+        {name: tuple(st.session_state.get(f"filters.{name}", [])) for name, values in options.items() if values},
     )
     if not picking:
-        _write_params(filters)
+        _write_params(filters, options)
     return filters
 
 
-def _write_params(filters: Filters) -> None:
+def _write_params(filters: Filters, options: dict[str, list[str]]) -> None:
     wanted: dict[str, str | list[str]] = {"start": filters.start.isoformat(), "end": filters.end.isoformat()}
     wanted.update({name: list(values) for name, values in filters.selections().items()})
-    for name in DIMENSIONS:
+    for name in (*DIMENSIONS, *options):
         if name not in wanted and name in st.query_params:
             del st.query_params[name]
     for name, value in wanted.items():

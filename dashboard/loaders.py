@@ -28,10 +28,12 @@ from queries.analyses import turnaround as turnaround_queries
 from queries.analyses.alerts import AlertRun, AlertSettings
 from queries.analyses.overview import Kpi, events_in, overview_kpis, top_movers, weekly_trend
 from queries.analyses.targets import (
+    GoalHistory,
     TargetResult,
     Targets,
     TileJudgement,
     evaluate_targets,
+    goal_history,
     judge_tiles,
     load_targets,
     targets_file,
@@ -327,6 +329,12 @@ def tile_judgements(ds: Source, filters: Filters, goals: Targets) -> dict[str, T
 def target_results(ds: Source, filters: Filters, goals: Targets) -> list[TargetResult]:
     """Every target in force at the end of the period, over the period."""
     return evaluate_targets(ds, goals, filters.start, filters.end, load_sla_policy())
+
+
+@cached()
+def goal_histories(ds: Source, filters: Filters, goals: Targets, first_week: dt.date) -> list[GoalHistory]:
+    """Each measure with a goal for the view, per full week from `first_week`, with its goal."""
+    return goal_history(ds, goals, filters, first_week, load_sla_policy())
 
 
 @cached(8, "Checking the days for alerts…")

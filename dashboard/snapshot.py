@@ -12,6 +12,8 @@ import datetime as dt
 import html
 import json
 import shutil
+import subprocess
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,7 +30,14 @@ from dashboard.charts.turnaround import (
 )
 from dashboard.charts.volumes import movers_chart, weekly_trend_chart
 from forecasting.outlook import Outlook, outlook
-from queries.analyses.formatting import format_change, format_goal, format_value, is_signed_change, measure_label
+from queries.analyses.formatting import (
+    format_change,
+    format_goal,
+    format_value,
+    formatted_frame,
+    is_signed_change,
+    measure_label,
+)
 from queries.analyses.overview import Kpi
 from queries.analyses.snapshot import Snapshot, build_snapshot, figures
 from queries.analyses.targets import TargetResult, Targets, hint_summary
@@ -43,6 +52,8 @@ NEWS_NOTE = (
     "on fewer than 100 tickets (reviews, appeals)."
 )
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+PRINT_BUDGET_MS = 20_000  # virtual time Chromium gives the page's scripts (the charts) before printing
+PRINT_TIMEOUT_SECONDS = 180
 PAGE_WIDTH_PX = 1040  # A4 landscape at 96 dpi, less the margins: charts are laid out at this width for print
 CSS = """
 @page { size: A4 landscape; margin: 10mm; }
@@ -131,17 +142,15 @@ def _chart(fig: go.Figure) -> str:
 def _table(frame: pl.DataFrame, columns: dict[str, tuple[str, str]]) -> str:
     """A table of `columns` (column → (header, unit or "text")), values formatted as on the dashboard."""
     head = "".join(f'<th class="{"num" if u != "text" else ""}">{html.escape(h)}</th>' for h, u in columns.values())
-    rows = []
-    for row in frame.iter_rows(named=True):
-        cells = []
-        for column, (_, unit) in columns.items():
-            value = row[column]
-            text = (
-                html.escape(str(value if value is not None else "–")) if unit == "text" else format_value(value, unit)
-            )
-            cells.append(f'<td class="{"num" if unit != "text" else ""}">{text}</td>')
-        rows.append(f"<tr>{''.join(cells)}</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+    text = formatted_frame(frame, columns)
+    rows = [
+        "".join(
+            f'<td class="{"num" if unit != "text" else ""}">{html.escape(cell)}</td>'
+            for cell, (_, unit) in zip(row, columns.values(), strict=True)
+        )
+        for row in text.iter_rows()
+    ]
+    return f"<table><tr>{head}</tr>{''.join(f'<tr>{r}</tr>' for r in rows)}</table>"
 
 
 def _status(result: TargetResult | None) -> tuple[str, str]:
@@ -222,8 +231,8 @@ def _movers(snapshot: Snapshot) -> list[str]:
         "market": ("Market", "text"),
         "previous_tickets": ("Previous", "count"),
         "tickets": ("Tickets", "count"),
-        "change": ("Change", "count"),
-        "change_share": ("Change %", "share"),
+        "change": ("Change", "count_change"),
+        "change_share": ("Change %", "share_change"),
     }
     return [
         _keep(
@@ -285,8 +294,11 @@ def _sla(snapshot: Snapshot, targets: Targets) -> list[str]:
             "attainment": ("Attainment", "share"),
         }
         out += [
-            _keep("<h3>SLA attainment by rule</h3>", _table(snapshot.sla, columns)),
-            _chart(sla_attainment_chart(snapshot.sla, "sla_rule", goal)),
+            _keep(
+                "<h3>SLA attainment by rule</h3>",
+                _table(snapshot.sla, columns),
+                _chart(sla_attainment_chart(snapshot.sla, "sla_rule", goal)),
+            ),
         ]
         if snapshot.daily is not None and "attainment" in snapshot.daily.columns:
             out.append(_keep("<h3>SLA attainment per day</h3>", _chart(attainment_trend_chart(snapshot.daily, steps))))
@@ -369,33 +381,37 @@ def chromium_path() -> str | None:
 
 
 def snapshot_pdf(html_text: str) -> bytes:
-    """The HTML printed to PDF (A4 landscape) by headless Chromium; SourceError when Chromium cannot be used."""
+    """The HTML printed to PDF (A4 landscape, as its stylesheet asks) by headless Chromium's own --print-to-pdf: no
+    other package is needed. SourceError when Chromium is missing or cannot print."""
     chromium = chromium_path()
     if chromium is None:
         raise SourceError(
             "Writing the snapshot as PDF needs Chromium, which is not installed.",
             fix="Install it (Debian/Ubuntu: apt-get install chromium), or write HTML (--out FILE.html) and print it.",
         )
-    try:
-        from playwright.sync_api import Error, sync_playwright
-    except ImportError:
-        raise SourceError(
-            "Writing the snapshot as PDF needs the playwright package, which is not installed.",
-            fix="python -m pip install playwright (Chromium itself comes from the system), or write HTML.",
-        ) from None
-    charts = html_text.count('class="chart"')
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
-            page = browser.new_page(viewport={"width": PAGE_WIDTH_PX, "height": 1400})
-            page.set_content(html_text, wait_until="load")
-            page.wait_for_function(f"document.querySelectorAll('.chart .main-svg').length >= {charts}", timeout=60_000)
-            pdf = page.pdf(format="A4", landscape=True, print_background=True, prefer_css_page_size=True)
-            browser.close()
-    except Error as exc:
-        raise SourceError(
-            "Chromium could not print the snapshot.",
-            fix="Check that Chromium starts (chromium --version).",
-            quote=str(exc),
-        ) from None
-    return pdf
+    with tempfile.TemporaryDirectory(prefix="bellwether-pdf-") as folder:
+        page, pdf = Path(folder, "review.html"), Path(folder, "review.pdf")
+        page.write_text(html_text, encoding="utf-8")
+        command = [
+            chromium,
+            "--headless",
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={Path(folder, 'profile')}",  # a profile of its own: works beside a running Chromium
+            "--no-pdf-header-footer",
+            f"--virtual-time-budget={PRINT_BUDGET_MS}",  # the charts are drawn before the page is printed
+            f"--print-to-pdf={pdf}",
+            page.as_uri(),
+        ]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=PRINT_TIMEOUT_SECONDS, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise SourceError(
+                "Chromium could not print the snapshot.", fix="Check that Chromium starts (chromium --version)."
+            ) from exc
+        if done.returncode != 0 or not pdf.is_file() or pdf.stat().st_size == 0:
+            raise SourceError(
+                f"Chromium could not print the snapshot (exit status {done.returncode}).",
+                fix="Check that Chromium starts (chromium --version), or write HTML (--out FILE.html) and print it.",
+                quote=done.stderr.strip()[-500:] or None,
+            )
+        return pdf.read_bytes()

@@ -87,7 +87,8 @@ SCORES_SCHEMA: dict[str, pl.DataType] = {
     "closed_weekdays": pl.String(),  # e.g. "Sat, Sun": no forecast rows on those days; "" when open every day
     "note": pl.String(),
 }
-"""One row per series: the chosen model and its backtest scores (`baseline_mase` = seasonal naive's)."""
+"""One row per series: the model its forecast came from (the chosen one; seasonal naive when that could not be used,
+with the reason in `note`) and that model's backtest scores (`baseline_mase` = seasonal naive's)."""
 
 
 @dataclass(frozen=True)
@@ -489,10 +490,13 @@ def _forecast_one(run: _SeriesRun, candidates: tuple[str, ...]) -> tuple[pl.Data
     model.fit(pl.DataFrame({"ds": run.dates, "y": run.y}))
     forecast = model.predict(run.horizon)  # before the note: a forecast out of the data's range adds to it
     note = "; ".join(n for n in (choice.note, model.note_) if n)
-    chosen = choice.backtests[choice.model]
+    # The model the numbers came from: the fallback when the chosen one could not be used (the note says why),
+    # scored by its own backtest (every fallback is seasonal naive, always backtested as the baseline).
+    used = model.fallback_.name if model.fallback_ is not None else choice.model
+    chosen = choice.backtests[used]
     scores = {
         "series": run.series,
-        "model": choice.model,
+        "model": used,
         "mase": chosen.mase,
         "baseline_mase": choice.baseline_mase,
         "bias": chosen.bias,

@@ -6,6 +6,7 @@ capacity page, from the data up to the end of the snapshot's period.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import polars as pl
@@ -25,7 +26,7 @@ class Outlook:
 
     history: pl.DataFrame  # ds, y: the total's recent daily tickets
     forecast: pl.DataFrame  # FORECAST_SCHEMA rows of the total
-    weekly: pl.DataFrame  # week, days, forecast tickets (mean, lo_80, hi_80) of the total
+    weekly: pl.DataFrame  # week, days (calendar days of the horizon in it), forecast tickets (mean, lo_80, hi_80)
     plan: pl.DataFrame  # forecasting.plan demand_vs_supply rows (empty without staffing)
     headline: PlanHeadline | None
     note: str  # what the plan could not use, or ""
@@ -36,9 +37,14 @@ def outlook(ds: Source, filters: Filters, weeks: int = OUTLOOK_WEEKS) -> Outlook
     by = "policy_domain" if ds.has("tickets", "policy_domain") else None
     view = forecast_view(ds, filters, by, weeks * 7)
     total = view.forecasts.filter(pl.col("series") == "total")
+    # Weeks of the calendar, like the plan's: a closed day (no forecast row) is a day of the week with no tickets.
+    horizon = pl.date_range(filters.end + dt.timedelta(days=1), filters.end + dt.timedelta(weeks=weeks), eager=True)
     weekly = (
-        total.group_by(pl.col("ds").dt.truncate("1w").alias("week"))
-        .agg(pl.len().alias("days"), pl.col("mean", "lo_80", "hi_80").sum())
+        horizon.alias("ds")
+        .to_frame()
+        .join(total, on="ds", how="left")
+        .group_by(pl.col("ds").dt.truncate("1w").alias("week"))
+        .agg(pl.len().alias("days"), pl.col("mean", "lo_80", "hi_80").fill_null(0.0).sum())
         .sort("week")
     )
     history = view.history.filter(pl.col("series") == "total").select("ds", "y")

@@ -93,7 +93,7 @@ def planning_inputs(ds: Source, filters: Filters, weeks: int = ALLOCATION_WEEKS)
     """Automation shares, vendor allocation and handle times, and vendor supply from the history before
     filters.end, in the filters' selection (see the module docstring for supply)."""
     end = filters.end
-    window = Filters(end - dt.timedelta(weeks=weeks) + dt.timedelta(days=1), end, **filters.selections())
+    window = Filters.of(end - dt.timedelta(weeks=weeks) + dt.timedelta(days=1), end, filters.selections())
     automation = summarize(ds, "automation", window, by=["policy_domain"]).select(
         "policy_domain", pl.col("automated_share").fill_null(0.0)
     )
@@ -125,7 +125,7 @@ def planning_inputs(ds: Source, filters: Filters, weeks: int = ALLOCATION_WEEKS)
 def _selection_share(ds: Source, served: Filters, filters: Filters) -> pl.DataFrame:
     """Per vendor: the share of its human review hours in `served` that fell in the filters' selection
     (0 for a vendor without review hours in it)."""
-    selected = Filters(served.start, served.end, **filters.selections())
+    selected = Filters.of(served.start, served.end, filters.selections())
     hours = [
         summarize(ds, "handle_time", f, by=["vendor"])
         .filter(pl.col("vendor").is_not_null())

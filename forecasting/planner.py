@@ -45,7 +45,7 @@ class ForecastView:
 def history_window(ds: Source, filters: Filters) -> Filters:
     """All data up to the end of the selected period, in the selected groups."""
     first = created_days(ds)[0]
-    return Filters(min(first, filters.end), filters.end, **filters.selections())
+    return Filters.of(min(first, filters.end), filters.end, filters.selections())
 
 
 def forecast_view(
@@ -63,10 +63,10 @@ def forecast_view(
         parts = forecast_series(
             parts_history, by=[by], horizon=horizon_days, folds=folds, candidates=candidates, events=events
         )
-        # Reconciled on the total's days: a part closed when the total is open is 0 then; a sparse part's
-        # rows on a day the total is closed are dropped (no part ever had tickets on that weekday).
-        forecasts = reconcile(on_days(parts.forecasts, total.forecasts["ds"]), total.forecasts)
+        # Reconciled on the total's days: a part closed when the total is open is a certain 0 then (kept, and its row
+        # dropped after); a sparse part's rows on a day the total is closed are dropped (no part ever had tickets then).
         scores = pl.concat([parts.scores, total.scores])
+        forecasts = _open_days_only(reconcile(on_days(parts.forecasts, total.forecasts["ds"]), total.forecasts), scores)
         backtests = pl.concat([parts.backtests, total.backtests])
         history = pl.concat(
             [
@@ -96,12 +96,12 @@ def on_days(forecasts: pl.DataFrame, days: pl.Series) -> pl.DataFrame:
     )
 
 
-def _open_days_only(history: pl.DataFrame, scores: pl.DataFrame) -> pl.DataFrame:
-    """The history (`series`, `ds`, `y`) without each series' closed weekdays (their zeros are not data)."""
+def _open_days_only(frame: pl.DataFrame, scores: pl.DataFrame) -> pl.DataFrame:
+    """The rows of `frame` (`series`, `ds`, ...) that are not on their series' closed weekdays (`scores`)."""
     closed = scores.select("series", pl.col("closed_weekdays").str.split(", ").alias("closed"))
     day_name = pl.col("ds").dt.weekday().replace_strict(dict(enumerate(WEEKDAY_NAMES, start=1)), return_dtype=pl.String)
     return (
-        history.join(closed, on="series", how="left", maintain_order="left")
+        frame.join(closed, on="series", how="left", maintain_order="left")
         .filter(~pl.col("closed").list.contains(day_name).fill_null(False))
         .drop("closed")
     )
@@ -149,7 +149,7 @@ def live_staffing(
     daily = view.forecasts.filter((pl.col("series") == "total") & (pl.col("ds") == day))
     if daily.is_empty():  # a closed day: no tickets expected
         daily = forecast_frame(["total"], [day], *(np.zeros(1) for _ in range(5)))
-    recent = Filters(filters.end - dt.timedelta(weeks=8) + dt.timedelta(days=1), filters.end, **filters.selections())
+    recent = Filters.of(filters.end - dt.timedelta(weeks=8) + dt.timedelta(days=1), filters.end, filters.selections())
     mix = summarize(ds, "handle_time", recent, by=["queue"]).filter(pl.col("reviews") > 0)
     created = summarize(ds, "volume", recent)["tickets"][0]
     profile = intraday_profile(

@@ -23,7 +23,9 @@ Point forecasts, by `method`:
 
 Parts never go negative: a part the adjustment would push below zero is set to zero and the
 rest of the discrepancy is re-shared among the others (the non-negative solution of the same
-weighted least-squares problem).
+weighted least-squares problem). A part forecast to be exactly 0 with no interval width (a day
+it is closed, see `forecasting.models.closed_weekdays`) is certain: it keeps 0 and the others
+share the discrepancy.
 
 Intervals: reconciliation only moves the point forecasts, so an interval keeps its base
 width and moves with its mean (`mint_diag`, `ols`), or is scaled by the same factor as the
@@ -84,6 +86,8 @@ def reconcile(parts: pl.DataFrame, total: pl.DataFrame, method: Method = "mint_d
         else:
             v_parts = _variance(part_bounds["lo_80"], part_bounds["hi_80"], b)
             v_total = _variance(total_bounds["lo_80"], total_bounds["hi_80"], t)
+        certain_zero = (b == 0) & (part_bounds["lo_95"] == 0) & (part_bounds["hi_95"] == 0)
+        v_parts = np.where(certain_zero, 0.0, v_parts)
         x = np.column_stack([_wls_nonnegative(b[:, j], t[j], v_parts[:, j], v_total[j]) for j in range(h)])
         new_part_bounds = {c: v + (x - b) for c, v in part_bounds.items()}
 

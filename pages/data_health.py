@@ -1,10 +1,11 @@
 """Data health: which source, how fresh each table is, row counts, every rejected row and quarantined value by
-reason, and how times were read (time zone, DST)."""
+reason, how times were read (time zone, DST), which columns were taken by name, and a drafted mapping."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
 import streamlit as st
 
 from dashboard.components import count_column, decimal_column, error_panel, percent_column, table
@@ -14,10 +15,13 @@ from queries.analyses.health import (
     quarantined_fields,
     rejected_rows,
     table_health,
+    taken_by_name,
     time_adjustments,
     values_block,
 )
 from queries.contract import FUTURE_TOLERANCE
+from queries.errors import SourceError
+from queries.sources.draft import draft_mapping
 
 
 def render(ctx: PageContext) -> None:
@@ -68,6 +72,12 @@ def render(ctx: PageContext) -> None:
             ),
         },
     )
+    for report in ds.reports.values():
+        taken = taken_by_name(report)
+        if taken:
+            st.caption(f"**{report.table}**: {taken} (matched by name: map another column in the mapping file).")
+        if report.dimensions:
+            st.caption(f"**{report.table}**: your own dimensions {', '.join(report.dimensions)} (filters and splits).")
     missing = [t for t in ("staffing", "qa_reviews", "platform_metrics", "events") if t not in ds.reports]
     if missing:
         st.info(f"Not provided: {', '.join(missing)}. Pages that need them say so; add the files or map them.")
@@ -83,6 +93,7 @@ def render(ctx: PageContext) -> None:
             "health.rejected",
             {"rows": count_column("Rows"), "share_of_read": percent_column("Share of rows read")},
         )
+        _where_the_examples_are(rejected)
 
     st.subheader("Quarantined values")
     quarantined = quarantined_fields(ds)
@@ -92,10 +103,12 @@ def render(ctx: PageContext) -> None:
         st.caption(
             "A bad value in an optional field is set to null for its row, which is kept: the ticket counts as "
             "received, and metrics that need that field leave it out (a ticket whose closed_at is quarantined was "
-            "closed at an unknown time: the backlog leaves it out)."
+            "closed at an unknown time: the backlog leaves it out; one whose first action or close is quarantined "
+            "is left out of the SLA it is measured by)."
         )
         per_field = {"rows": count_column("Rows"), "share_of_loaded": percent_column("Share of rows loaded")}
         table(quarantined, "health.quarantined", per_field)
+        _where_the_examples_are(quarantined)
     for report in ds.reports.values():
         for unknown in report.unknown_values:
             with st.expander(f"Map the unknown values of {report.table}.{unknown.field}"):
@@ -109,4 +122,34 @@ def render(ctx: PageContext) -> None:
             "clocks went forward is shifted forward, a time repeated when they went back is the earlier instant."
         )
         table(adjusted, "health.adjusted", {"rows": count_column("Rows"), "share_of_loaded": percent_column("Share")})
+    if not ctx.user.vendor and not ctx.source.is_warehouse:  # a file's header and sample: not for a scoped user
+        _drafted_mapping(ctx.source.path)
     st.caption("Definitions: docs/data-contract.md · command line: `python -m queries validate --source …`")
+
+
+def _where_the_examples_are(counted: pl.DataFrame) -> None:
+    """Large extracts (served from rollups) are counted partition by partition, without examples: say where they are."""
+    if not counted["examples"].str.len_chars().sum():
+        st.caption(
+            "Counted without examples: large extracts are read partition by partition. "
+            "`python -m queries validate --source … --mapping …` lists the first examples (file and row)."
+        )
+
+
+def _drafted_mapping(path: str) -> None:
+    """The mapping `python -m queries init-mapping` drafts for the source, to download; a caption when it cannot."""
+    try:
+        draft = draft_mapping(path)
+    except SourceError as exc:
+        st.caption(f"No mapping drafted for this source: {exc}")
+        return
+    st.download_button(
+        "Download a drafted mapping (mapping.toml)",
+        draft,
+        file_name="mapping.toml",
+        mime="application/toml",
+        key="health.draft",
+        help="A commented mapping file drafted from the tickets file's header and first rows: the likely id, "
+        "timestamps and their format, fixed values and dimensions. Edit it, then check it with "
+        "`python -m queries validate --source … --mapping mapping.toml`.",
+    )

@@ -93,6 +93,11 @@ def _forecast(view) -> None:
     cols[3].metric(
         "95 % interval coverage", f"{score['coverage_95']:.0%}", help="Share of past actuals inside the 95 % band."
     )
+    if score["closed_weekdays"]:
+        st.caption(
+            f"Closed on {score['closed_weekdays']}: no tickets on those weekdays in any week of the history, so they "
+            "are neither training data nor forecast."
+        )
     st.subheader("How good were past forecasts")
     st.caption("Each backtest fold's forecast from its origin, with its 80 % interval, against what happened.")
     st.plotly_chart(backtest_chart(view.backtests.filter(pl.col("series") == chosen)), key="forecast.backtest")

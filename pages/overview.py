@@ -1,5 +1,6 @@
 """Overview for leadership: KPIs vs the previous period and their targets, weekly trend with events, top movers,
-every target, the weekly review to download (or print), and the alerts of the last days."""
+every target and its goal over the weeks, the weekly review to download (or print), and the alerts of the last
+days."""
 
 from __future__ import annotations
 
@@ -9,29 +10,59 @@ import polars as pl
 import streamlit as st
 
 from dashboard import loaders
+from dashboard.charts.targets import goal_history_chart
 from dashboard.charts.volumes import movers_chart, weekly_trend_chart
-from dashboard.components import count_column, kpi_tiles, percent_column, table
+from dashboard.components import kpi_tiles, table, text_table, view_targets
 from dashboard.context import PageContext
 from dashboard.snapshot import chromium_path
 from queries.analyses.alerts import alerts_frame
 from queries.analyses.targets import Targets, readable_frame
 
 ALERT_DAYS = 7  # the alerts section checks the last week of the period
-# Printing the page (the browser's print, or "Save as PDF"): no sidebar, no controls, the page laid out as on a wide
-# screen and scaled to the paper, tiles and charts kept whole.
+MOVERS = {
+    "policy_domain": ("Policy domain", "text"),
+    "market": ("Market", "text"),
+    "tickets": ("Tickets", "count"),
+    "previous_tickets": ("Previous", "count"),
+    "change": ("Change", "count_change"),
+    "change_share": ("Change %", "share_change"),
+}
+# Printing the page (the browser's print, or "Save as PDF"): no sidebar, no controls, tiles and charts kept whole,
+# and the page as laid out on screen scaled to the paper. Charts keep the width they were drawn at, so the scale is
+# the paper's width over the page's width on screen, kept up to date by the script (0.7 until it runs).
 PRINT_CSS = """
 <style>
 @media print {
   @page { size: A4 landscape; margin: 10mm; }
   [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
   [data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"],
-  [data-testid="stDownloadButton"], [data-testid="stButton"], [data-testid="stExpander"] { display: none !important; }
-  [data-testid="stMain"] { margin-left: 0 !important; zoom: 0.7; }
+  [data-testid="stDownloadButton"], [data-testid="stButton"], [data-testid="stExpander"],
+  [data-testid="stTooltipIcon"], [data-testid="stTooltipHoverTarget"] svg { display: none !important; }
+  [data-testid="stMain"] { margin-left: 0 !important; zoom: var(--bellwether-print-zoom, 0.7); }
   [data-testid="stMainBlockContainer"] { padding: 0 !important; max-width: 100% !important; }
-  [data-testid="stMetric"], [data-testid="stPlotlyChart"], [data-testid="stDataFrame"] { break-inside: avoid; }
+  [data-testid="stVerticalBlockBorderWrapper"], [data-testid="stMetric"], [data-testid="stPlotlyChart"],
+  [data-testid="stTable"] { break-inside: avoid; }
   [data-testid="stMetricLabel"] * { white-space: normal !important; word-break: normal !important; }
 }
 </style>
+<script>
+(() => {
+  const paperPx = 1040;  // A4 landscape less the 10 mm margins, in CSS pixels
+  const fit = () => {
+    const main = document.querySelector('[data-testid="stMainBlockContainer"]');
+    if (main && main.clientWidth > 0) {
+      const zoom = Math.min(1, paperPx / main.clientWidth).toFixed(3);
+      document.documentElement.style.setProperty("--bellwether-print-zoom", zoom);
+    }
+  };
+  fit();
+  if (!window.bellwetherPrintFit) {
+    window.bellwetherPrintFit = true;
+    window.addEventListener("resize", fit);
+    window.addEventListener("beforeprint", fit);
+  }
+})();
+</script>
 """
 
 
@@ -49,8 +80,8 @@ def render(ctx: PageContext) -> None:
         f"no previous data: {no_previous}" if no_previous else f"compared with {previous.start} to {previous.end}"
     )
     st.caption(f"{filters.describe()} · {compared}")
-    st.html(PRINT_CSS)
-    goals = loaders.targets().visible_to(ctx.user.vendor)
+    st.html(PRINT_CSS, unsafe_allow_javascript=True)
+    goals = view_targets(ctx.user.vendor)
     kpi_tiles(kpis, filters, loaders.tile_judgements(ctx.dataset, filters, goals))
     unavailable = [k.unavailable for k in kpis if k.unavailable]
     if unavailable:
@@ -62,7 +93,8 @@ def render(ctx: PageContext) -> None:
     st.plotly_chart(weekly_trend_chart(trend, events, highlight=(filters.start, filters.end)), key="overview.trend")
 
     _movers(ctx, movers, no_previous)
-    _targets(ctx, goals)
+    first_week = trend["week"].min() if trend.height else filters.start
+    _targets(ctx, goals, first_week)
     _alerts(ctx, goals)
 
 
@@ -77,18 +109,7 @@ def _movers(ctx: PageContext, movers: pl.DataFrame, no_previous: str | None) -> 
     st.caption("Largest change in tickets received vs the previous period.")
     left, right = st.columns([3, 2])
     with left:
-        table(
-            movers,
-            "overview.movers",
-            {
-                "policy_domain": "Policy domain",
-                "market": "Market",
-                "tickets": count_column("Tickets"),
-                "previous_tickets": count_column("Previous"),
-                "change": st.column_config.NumberColumn("Change", format="%+d"),
-                "change_share": percent_column("Change %"),
-            },
-        )
+        text_table(movers, MOVERS)
     with right:
         st.plotly_chart(movers_chart(movers), key="overview.movers_chart")
 
@@ -96,25 +117,27 @@ def _movers(ctx: PageContext, movers: pl.DataFrame, no_previous: str | None) -> 
 def _review(ctx: PageContext, goals: Targets) -> None:
     """The weekly review of this view to download: HTML (opens anywhere, no network) or PDF."""
     shown, filters = ctx.source.shown, ctx.filters
-    left, right, note = st.columns([1, 1, 4])
+    left, right, note = st.columns([2, 2, 5])
     left.download_button(
-        "Weekly review (HTML)",
+        "Review (HTML)",
         data=lambda: loaders.snapshot_html(ctx.dataset, filters, goals, shown),
         file_name=f"bellwether-review-{filters.start}-to-{filters.end}.html",
         mime="text/html",
         icon=":material/download:",
         on_click="ignore",
         key="overview.review_html",
+        width="stretch",
     )
     if chromium_path():
         right.download_button(
-            "Weekly review (PDF)",
+            "Review (PDF)",
             data=lambda: loaders.snapshot_pdf(ctx.dataset, filters, goals, shown),
             file_name=f"bellwether-review-{filters.start}-to-{filters.end}.pdf",
             mime="application/pdf",
             icon=":material/picture_as_pdf:",
             on_click="ignore",
             key="overview.review_pdf",
+            width="stretch",
         )
     note.caption(
         "The leadership review of this period and selection: tiles, targets, trend, movers, spikes, SLA, backlog, "
@@ -123,7 +146,7 @@ def _review(ctx: PageContext, goals: Targets) -> None:
     )
 
 
-def _targets(ctx: PageContext, goals: Targets) -> None:
+def _targets(ctx: PageContext, goals: Targets, first_week: dt.date) -> None:
     if not goals.entries:
         return
     st.subheader("Targets")
@@ -132,7 +155,14 @@ def _targets(ctx: PageContext, goals: Targets) -> None:
         f"Every target in force on {ctx.filters.end} ({goals.file}), over the period, each for its own selection. "
         "A result resting on fewer than 100 tickets, or within the noise, is not news (see the note)."
     )
-    table(readable_frame(results), "overview.targets")
+    st.table(readable_frame(results), hide_index=True)
+    histories = loaders.goal_histories(ctx.dataset, ctx.filters, goals, first_week)
+    if histories:
+        st.caption(
+            "Each goal of this view over the weeks of the trend above: the measure per full week (solid) against its "
+            "goal (dashed), which steps where the goal changed."
+        )
+        st.plotly_chart(goal_history_chart(histories), key="overview.goals")
 
 
 def _alerts(ctx: PageContext, goals: Targets) -> None:

@@ -17,11 +17,19 @@ from dashboard.charts.turnaround import (
     percentile_trend_chart,
     sla_attainment_chart,
 )
-from dashboard.components import count_column, decimal_column, explain_missing, percent_column, table
+from dashboard.components import (
+    count_column,
+    decimal_column,
+    explain_missing,
+    percent_column,
+    table,
+    view_targets,
+)
 from dashboard.context import PageContext
 from queries.analyses.turnaround import MEASURES, Headline, TurnaroundView
 from queries.definitions import METRICS
-from queries.engines import groupable
+from queries.display import display_name
+from queries.engines import groupable, own_dimensions
 from queries.metrics import missing_inputs
 from queries.sla import load_sla_policy
 
@@ -57,6 +65,7 @@ def render(ctx: PageContext) -> None:
         st.info("Turnaround needs tickets.first_action_at or tickets.closed_at; map them under [tickets.columns].")
         return
     splits = {label: column for label, column in SPLITS.items() if column is None or groupable(ds, column)}
+    splits.update({display_name(d): d for d in own_dimensions(ds)})
     left, middle, right = st.columns(3)
     measure = left.selectbox("Measure", list(measures), key="turnaround.measure", bind="query-params")
     split = middle.selectbox("Split by", list(splits), key="turnaround.by", bind="query-params")
@@ -124,7 +133,11 @@ def _durations(ctx: PageContext, view: TurnaroundView, headline: Headline) -> No
         choice = st.radio("Statistic", shown, index=1, horizontal=True, key="turnaround.stat", bind="query-params")
         stat = STATISTICS[choice]
     metric = "time_to_first_action" if view.end == "first_action_at" else "time_to_close"
-    goals = {c: _goal_line(ctx, metric, c) for c in ("p50_hours", "p90_hours", "mean_hours")}
+    targets, f = view_targets(ctx.user.vendor), ctx.filters
+    goals = {
+        c: targets.goal_line(metric, c, f.selections(), f.start, f.end)
+        for c in ("p50_hours", "p90_hours", "mean_hours")
+    }
     st.plotly_chart(percentile_trend_chart(view.over_time, view.by, stat, goals), key="turnaround.trend")
     st.subheader("Distribution")
     splits = "" if groupable(ctx.dataset, "queue") else ", and splits by queue or priority"
@@ -175,7 +188,8 @@ def _sla(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
         f"The SLA policy in `{policy.file}` measures {sla.measures} (first matching rule wins; edit the file and "
         "reload). Tickets still waiting past their target or due time count as missed."
     )
-    steps = _goal_line(ctx, "sla", "attainment")
+    f = ctx.filters
+    steps = view_targets(ctx.user.vendor).goal_line("sla", "attainment", f.selections(), f.start, f.end)
     goal = (steps[-1][2], steps[-1][3]) if steps else None  # the goal in force at the end of the period
     st.plotly_chart(sla_attainment_chart(sla.attainment, options[group], goal), key="turnaround.sla_chart")
     _table(
@@ -367,12 +381,6 @@ def _table(frame: pl.DataFrame, key: str, column_config: dict) -> None:
         key,
         {c: decimal_column(label, digits=2) for c, label in durations.items()} | column_config,
     )
-
-
-def _goal_line(ctx: PageContext, metric: str, measure: str) -> list:
-    """The goal of a measure for this view over the period (config/targets.toml), as charts draw it."""
-    goals = loaders.targets().visible_to(ctx.user.vendor)
-    return goals.goal_line(metric, measure, ctx.filters.selections(), ctx.filters.start, ctx.filters.end)
 
 
 def _share(value: float | None) -> str:

@@ -1,5 +1,5 @@
-"""Command line: `python -m queries demo|validate|summarize|spikes|docs|load-warehouse|targets|alerts|snapshot` for
-scripts, checks and the leadership reports."""
+"""Command line: `python -m queries demo|validate|init-mapping|summarize|spikes|docs|load-warehouse|targets|alerts|
+snapshot` for scripts, checks and the leadership reports."""
 
 from __future__ import annotations
 
@@ -15,21 +15,22 @@ import polars as pl
 from queries.analyses import dsa
 from queries.analyses.alerts import Alert, AlertSettings
 from queries.analyses.delivery import AlertState, Delivery, deliver
-from queries.analyses.health import values_block
+from queries.analyses.health import taken_by_name, values_block
 from queries.analyses.spikes import SpikeSettings, detect_spikes
 from queries.analyses.targets import evaluate_targets, load_targets, readable_frame, results_frame
 from queries.commandline import command_parser, render, run
-from queries.contract import TABLES, TICKETS, Kind, contract_markdown
+from queries.contract import TABLES, Kind, contract_markdown
 from queries.definitions import METRICS
 from queries.demo import generate_demo
 from queries.docs import metrics_markdown
-from queries.engines import Source, created_days
+from queries.engines import Source, created_days, engine_for
 from queries.engines.rollups.source import open_rolled_up, ticket_rows
 from queries.errors import SourceError
 from queries.filters import PERIODS, Filters
 from queries.metrics import missing_inputs, summarize
 from queries.sla import load_sla_policy
 from queries.sources.dataset import Dataset, load_dataset
+from queries.sources.draft import draft_mapping
 from queries.sources.validation import Quarantine, TableReport
 from queries.sources.warehouse import Warehouse, connect_warehouse, is_database_url, mask_password
 from queries.sources.warehouse_load import load_warehouse
@@ -71,7 +72,9 @@ def _parser() -> argparse.ArgumentParser:
 
     spikes = commands.add_parser("spikes", help="detect ticket-volume spikes per group")
     _source_args(spikes)
-    spikes.add_argument("--by", required=True, help="comma-separated group columns, e.g. policy_domain,market")
+    spikes.add_argument(
+        "--by", default="", help="comma-separated group columns, e.g. policy_domain,market (default: the total)"
+    )
     spikes.add_argument("--start", type=dt.date.fromisoformat, help="first day tested (default: first day in the data)")
     spikes.add_argument("--end", type=dt.date.fromisoformat, help="last day, inclusive (default: last day in the data)")
     spikes.add_argument(
@@ -102,6 +105,12 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--mapping", type=Path, help="TOML file mapping the extracts' columns onto the contract")
     load.add_argument("--replace", action="store_true", help="drop and reload tables that already hold rows")
     load.set_defaults(run=_load_warehouse)
+
+    init = commands.add_parser("init-mapping", help="draft a mapping file for an export from its header and a sample")
+    init.add_argument("--source", required=True, type=Path, help="the export file, or the folder holding it")
+    init.add_argument("--out", required=True, type=Path, help="mapping file to write, e.g. mapping.toml")
+    init.add_argument("--force", action="store_true", help="replace --out when it exists")
+    init.set_defaults(run=_init_mapping)
     _leadership_commands(commands)
     return parser
 
@@ -166,6 +175,7 @@ def _report_record(report: TableReport) -> dict:
         ],
         "timezone": report.timezone,
         "taken_by_name": dict(report.taken_by_name),
+        "dimensions": list(report.dimensions),
         "missing_fields": list(report.missing_fields),
         "ignored_columns": list(report.ignored_columns),
         "latest": report.latest,
@@ -211,8 +221,9 @@ def _report_text(ds: Dataset | Warehouse) -> str:
             lines.append("  to map them, add to the mapping file (replace each ? with an allowed value):")
             lines += [f"    {line}" for line in values_block(r.table, u).splitlines()]
         if r.taken_by_name:
-            taken = "; ".join(f"`{f}` taken from your column `{c}`" for f, c in r.taken_by_name)
-            lines.append(f"  columns taken by name: {taken}")
+            lines.append(f"  columns taken by name: {taken_by_name(r)}")
+        if r.dimensions:
+            lines.append(f"  your own dimensions: {', '.join(r.dimensions)}")
         if r.missing_fields:
             lines.append(f"  not provided: {', '.join(r.missing_fields)}")
         if r.ignored_columns:
@@ -225,7 +236,7 @@ def _summarize(args: argparse.Namespace) -> int:
     missing = missing_inputs(ds, args.metric)
     if missing:
         raise SourceError(f"Cannot compute {args.metric} from {ds.source}: {missing}", fix="Provide the named input.")
-    by = _group_columns(args.by)
+    by = _group_columns(args.by, ds)
     filters = _period(ds, args)
     out = summarize(ds, args.metric, filters, by=by, period=args.period, sla_policy=load_sla_policy(args.sla_policy))
     print(render(out, args.format))
@@ -240,21 +251,21 @@ def _spikes(args: argparse.Namespace) -> int:
             "warehouse.",
         )
     ds = load_dataset(args.source, args.mapping)
-    by = _group_columns(args.by)
-    if not by:
-        raise SourceError("--by names no column.", fix="Name the groups to test, e.g. --by policy_domain,market.")
+    by = _group_columns(args.by, ds)
     out = detect_spikes(ds, _period(ds, args), by, SpikeSettings(sensitivity=args.sensitivity))
     print(render(out.select("start", "end", *by, pl.exclude("start", "end", *by)), args.format))
     return 0
 
 
-def _group_columns(text: str) -> list[str]:
-    """The comma-separated --by columns, each a tickets field."""
+def _group_columns(text: str, ds: Source) -> list[str]:
+    """The comma-separated --by columns, each a tickets field or one of the source's own dimensions."""
     by = [c.strip() for c in text.split(",") if c.strip()]
-    unknown = [c for c in by if c not in TICKETS.names]
+    known = engine_for(ds).group_columns
+    unknown = [c for c in by if c not in known]
     if unknown:
         raise SourceError(
-            f"--by {unknown[0]!r} is not a tickets field.", fix=f"Use fields of tickets: {', '.join(TICKETS.names)}."
+            f"--by {unknown[0]!r} is not a tickets field or a dimension of this source.",
+            fix=f"Use one of: {', '.join(known)}; map more columns under [tickets.dimensions].",
         )
     return by
 
@@ -287,6 +298,18 @@ def _load_warehouse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _init_mapping(args: argparse.Namespace) -> int:
+    if args.out.exists() and not args.force:
+        raise SourceError(f"{args.out} exists already.", fix="Choose another --out, or add --force to replace it.")
+    started = time.perf_counter()
+    text = draft_mapping(args.source)
+    args.out.write_text(text, encoding="utf-8")
+    checks = sum("# check" in line for line in text.splitlines())
+    print(f"Wrote {args.out} in {time.perf_counter() - started:.1f} s: {checks} guesses marked 'check' to look at.")
+    print(f"Next: python -m queries validate --source {args.source} --mapping {args.out}")
+    return 0
+
+
 def _dsa_build(args: argparse.Namespace) -> int:
     missing = [
         n
@@ -304,7 +327,7 @@ def _dsa_build(args: argparse.Namespace) -> int:
 # The command line is an entry point, like dashboard/app.py: alerts need the forecast (forecasting) and the snapshot
 # the dashboard's charts, imported where the command runs so the other commands start without them.
 
-SNAPSHOT_DAYS = 7  # targets and snapshot: the last week of data unless --start/--end say otherwise
+SNAPSHOT_DAYS = 7  # targets and snapshot: the last full week of data unless --start/--end say otherwise
 
 
 def _leadership_commands(commands: argparse._SubParsersAction) -> None:
@@ -342,8 +365,12 @@ def _leadership_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _report_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: 7 days before --end)")
-    parser.add_argument("--end", type=dt.date.fromisoformat, help="last day, inclusive (default: last day in the data)")
+    parser.add_argument(
+        "--start", type=dt.date.fromisoformat, help="first day (default: the Monday of the last full week of data)"
+    )
+    parser.add_argument(
+        "--end", type=dt.date.fromisoformat, help="last day, inclusive (default: the Sunday of the last full week)"
+    )
     parser.add_argument(
         "--targets", type=Path, help="targets file (default: BELLWETHER_TARGETS or config/targets.toml)"
     )
@@ -362,11 +389,13 @@ def _open_report_source(args: argparse.Namespace) -> Source:
 
 
 def _report_period(ds: Source, args: argparse.Namespace) -> Filters:
-    """--start to --end; by default the SNAPSHOT_DAYS up to the last day with tickets."""
+    """--start to --end. By default the last full week (Monday to Sunday) with tickets, so the review's week is a
+    whole bar of the weekly trend; with less than a full week of data, the last SNAPSHOT_DAYS days there are."""
     days = created_days(ds)
     if days is None:
         raise SourceError(f"{ds.source} has no valid tickets.", fix="Run `python -m queries validate` to see why.")
-    end = args.end or days[1]
+    sunday = days[1] - dt.timedelta(days=(days[1].weekday() + 1) % 7)
+    end = args.end or (sunday if sunday - dt.timedelta(days=SNAPSHOT_DAYS - 1) >= days[0] else days[1])
     return Filters(args.start or max(days[0], end - dt.timedelta(days=SNAPSHOT_DAYS - 1)), end)
 
 
@@ -394,7 +423,10 @@ def _alerts(args: argparse.Namespace) -> int:
 
     delivery = _delivery(args)
     ds = _open_report_source(args)
-    until = args.until or _report_period(ds, args).end
+    days = created_days(ds)
+    if days is None:
+        raise SourceError(f"{ds.source} has no valid tickets.", fix="Run `python -m queries validate` to see why.")
+    until = args.until or days[1]
     settings = AlertSettings(**{k: v for k, v in (("base_url", args.base_url), ("link_source", args.link_source)) if v})
     run = evaluate_alerts(ds, args.since, until, load_targets(args.targets), load_sla_policy(args.sla_policy), settings)
     if args.format == "json":

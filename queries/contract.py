@@ -248,10 +248,14 @@ ORDER_RULES: tuple[tuple[str, str, str, str], ...] = (
     ("tickets", "closed_at", "first_action_at", "closed before first action"),
     ("events", "end", "start", "end before start"),
 )
-# A column of the loaded tickets (not a contract field): true for a ticket whose closed_at was quarantined, so closed
-# at a time that is not known. The backlog leaves such a ticket out (never open, neither arriving nor closing);
-# `load-warehouse` writes it, and a warehouse tickets table with a boolean column of this name is read with it.
+# Columns of the loaded tickets (not contract fields): true for a ticket whose closed_at (first_action_at) was
+# quarantined, so closed (acted on) at a time that is not known. The backlog leaves a ticket closed at an unknown
+# time out (never open, neither arriving nor closing); the SLA leaves out a ticket whose end time is unknown (never
+# counted late while "waiting"). `load-warehouse` writes them, and a warehouse tickets table with boolean columns of
+# these names is read with them.
 CLOSED_UNKNOWN = "closed_unknown"
+ACTED_UNKNOWN = "acted_unknown"
+TIME_UNKNOWN = {"first_action_at": ACTED_UNKNOWN, "closed_at": CLOSED_UNKNOWN}  # timestamp field -> its flag
 
 
 def contract_markdown() -> str:
@@ -315,6 +319,10 @@ def contract_markdown() -> str:
         "shares, a quarantined `first_action_at` leaves the ticket out of time to first action, a quarantined",
         "`closed_at` leaves it out of time to close. A ticket whose `closed_at` is quarantined was closed, at a",
         f"time that is not known (`{CLOSED_UNKNOWN}`): the backlog leaves it out, rather than count it open forever.",
+        f"Likewise a ticket whose SLA end (`first_action_at`, `{ACTED_UNKNOWN}`; or `closed_at` for a resolution",
+        "SLA) is quarantined is left out of the SLA, rather than counted late while it seems to wait. If your",
+        'export writes a placeholder such as `9999-12-31` for "not closed yet", add it to `null_values`: it then',
+        "reads as empty (open) instead of being quarantined as out of range.",
         "",
         "Fields with allowed values match whatever the case, the Unicode form (NFKC) and invisible",
         "characters (zero-width spaces, byte-order marks): `User_Report` is `user_report`; so do the",
@@ -349,7 +357,8 @@ _TIME_SETTINGS = (
     "  that happens twice (the hour repeated when clocks go back) is the earlier instant. Both are kept, counted",
     "  and shown on Data health (*time adjusted*). Without `timezone`, times without an offset are read as UTC,",
     "  and Data health says so.",
-    "- Values with an offset (`Z`, `+02:00`) or a trailing ` UTC` are converted to UTC whatever `timezone` says.",
+    "- Values with an offset (`Z`, `+02:00`; `%z` in a format) or a trailing ` UTC` are converted to UTC whatever",
+    "  `timezone` says.",
     "  With `%Z` at the end of a format, the zone written in the value is used: an IANA name (`Europe/Berlin`),",
     "  `UTC`/`GMT`, or an abbreviation with one meaning (`CET`, `CEST`, `EST`, `PDT`, …). An abbreviation with",
     "  several meanings (`IST`, `CST`, `BST`, …) or none is refused, naming the column, unless `timezone` says",
@@ -362,7 +371,31 @@ _TIME_SETTINGS = (
     '  `first_action_at = ["fa_date", "fa_time"]` under `[TABLE.columns]` joins them with a space before',
     "  parsing them with that field's format.",
     "",
-    "Dates (`date`, `start`, `end`) are calendar days: `timezone` does not apply to them.",
+    "Dates (`date`, `start`, `end`) are calendar days: `timezone` does not apply to them. Warehouse tables hold",
+    "typed timestamps, read as UTC: these settings are refused there (point `table` at a view that converts).",
+    "",
+    "A column whose name is a field's (whatever the letter case) is taken for that field unless the mapping",
+    "maps another; `validate` and Data health name each one (`` `source` taken from your column `source` ``), so",
+    "a surprising automatic match is visible.",
+    "",
+    "## Your own dimensions",
+    "",
+    "Columns the contract does not name (region, product area, reporter type) map by name under",
+    '`[tickets.dimensions]`, e.g. `region = "Supervisor District"`: read as trimmed text (empty is no value),',
+    "they appear as sidebar filters (kept in the URL), as `--by` groups of `summarize` and `spikes`, as splits",
+    "of the pages and in their exports, on extracts and warehouses alike. A name is lower-case letters, digits",
+    "and `_`, starting with a letter, and is not a tickets field. Large extracts served from rollups group by",
+    "the contract's dimensions only, and say so when asked for your own.",
+    "",
+    "## A drafted mapping",
+    "",
+    "`python -m queries init-mapping --source FILE_OR_FOLDER --out mapping.toml` reads the header and the first",
+    "5,000 rows and writes a commented draft: the likely id, the created/first-action/closed/updated times (by",
+    "name and by how many values parse), a `datetime_format` (or per-field formats, epochs included) that parses",
+    "the sample, a `timezone` hint when times carry no zone, fixed-value fields with a values block of the values",
+    "seen, other categorical columns as `[tickets.dimensions]`, and `dedupe_by` when ids repeat. Unedited, it",
+    "loads a typical export; lines marked `check` are guesses to look at. It never replaces an existing file",
+    "unless `--force` is given. The Data health page offers the same draft as a download.",
     "",
 )
 

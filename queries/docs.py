@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from queries.analyses.overview import KPI_TILES
+from queries.analyses.spikes import SEGMENT_DEFINITION
 from queries.definitions import METRICS
 from queries.sla import DEFAULT_POLICY_FILE, load_sla_policy
 
@@ -61,6 +62,7 @@ def metrics_markdown() -> str:
         "",
     ]
     lines += _table(("tile", "metric", "measure"), [(t[3], f"`{t[1]}`", f"`{t[2]}`") for t in KPI_TILES])
+    lines += ["", "## Spike drill-down: what explains the increase", "", SEGMENT_DEFINITION]
     lines += ["", "## Default SLA policy (config/sla.toml)", "", "First matching rule wins.", ""]
     lines += [f"- {rule.name}: {rule.target_seconds:g} s" for rule in load_sla_policy(DEFAULT_POLICY_FILE).rules]
     lines.append("")

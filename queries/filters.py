@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -25,10 +25,17 @@ class Filters:
     surface: tuple[str, ...] = ()
     source: tuple[str, ...] = ()
     vendor: tuple[str, ...] = ()
+    extra: tuple[tuple[str, tuple[str, ...]], ...] = ()  # the source's own dimensions: (name, selected values)
 
     def __post_init__(self) -> None:
         if self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
+
+    @classmethod
+    def of(cls, start: dt.date, end: dt.date, selections: dict[str, tuple[str, ...]]) -> Filters:
+        """Filters from a period and selections by name, contract dimensions and the source's own alike."""
+        own = tuple(sorted((name, tuple(v)) for name, v in selections.items() if name not in DIMENSIONS and v))
+        return cls(start, end, **{n: v for n, v in selections.items() if n in DIMENSIONS}, extra=own)
 
     @property
     def start_at(self) -> dt.datetime:
@@ -48,7 +55,10 @@ class Filters:
         return replace(self, start=self.start - dt.timedelta(days=self.days), end=self.start - dt.timedelta(days=1))
 
     def selections(self) -> dict[str, tuple[str, ...]]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in DIMENSIONS and getattr(self, f.name)}
+        """The selected values by dimension name (contract dimensions first, then the source's own)."""
+        chosen = {name: getattr(self, name) for name in DIMENSIONS if getattr(self, name)}
+        chosen.update((name, values) for name, values in self.extra if values)
+        return chosen
 
     def dimension_expr(self, columns: list[str] | None = None) -> pl.Expr:
         """True for rows in every selected group; dimensions absent from `columns` are skipped."""

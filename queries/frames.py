@@ -10,7 +10,7 @@ import polars as pl
 import polars.selectors as cs
 
 from queries.calc import HOUR_US, keys_of
-from queries.contract import CLOSED_UNKNOWN
+from queries.contract import CLOSED_UNKNOWN, TIME_UNKNOWN
 from queries.filters import Filters, period_expr
 from queries.sla import SlaPolicy
 
@@ -25,6 +25,12 @@ def created_in(tickets: pl.DataFrame, filters: Filters, period: str | None = Non
     """Tickets created in the filters' days and groups, with their `period` when one is asked for."""
     lf = tickets.lazy().filter(filters.in_period("created_at") & filters.dimension_expr())
     return lf.with_columns(period_expr("created_at", period)) if period else lf
+
+
+def with_time_flags(tickets: pl.LazyFrame) -> pl.LazyFrame:
+    """The tickets with every TIME_UNKNOWN flag (false where the frame has none: made without the loader)."""
+    have = tickets.collect_schema().names()
+    return tickets.with_columns(pl.lit(False).alias(f) for f in TIME_UNKNOWN.values() if f not in have)
 
 
 def open_at(instant: dt.datetime) -> pl.Expr:
@@ -79,9 +85,11 @@ def with_sla_outcome(
     """Each ticket's SLA outcome as the `sla` metric counts it, with `as_of` as the data's "now":
 
     `sla_rule` (null: no SLA), `sla_target_seconds` (null for a ticket measured against its due_at), `sla_end_at`
-    (the time it must reach in time: its first action or its close), `sla_measured` and `sla_met_policy` (in time;
-    false when not measured). A ticket with a due_at is measured against it (`policy.due_measure`, group DUE_RULE)
-    whatever the rules say; the others by their first matching rule (its `measure` and target).
+    (the time it must reach in time: its first action or its close), `sla_waiting` (an SLA whose end has not come:
+    not a ticket whose end time was quarantined, TIME_UNKNOWN), `sla_measured` (ended, or waiting past its target at
+    `as_of`) and `sla_met_policy` (in time; false when not measured). A ticket with a due_at is measured against it
+    (`policy.due_measure`, group DUE_RULE) whatever the rules say; the others by their first matching rule (its
+    `measure` and target).
 
     `sla_rule` holds the rule's name (`policy.groups`), or its entry in `rule_values` (one per group, e.g. the rollups'
     codes).
@@ -99,19 +107,23 @@ def with_sla_outcome(
         .then(end <= pl.col("due_at"))
         .otherwise((end - pl.col("created_at")).dt.total_microseconds() / 1e6 <= pl.col("sla_target_seconds"))
     )
+    closing = pl.lit(closes).gather(pl.col("_sla_index"))
+    acted_unknown, closed_unknown = (pl.col(TIME_UNKNOWN[f]) for f in ("first_action_at", "closed_at"))
+    unknown = pl.when(closing).then(closed_unknown).otherwise(acted_unknown)
+    end_at = pl.when(closing).then(pl.col("closed_at")).otherwise(pl.col("first_action_at"))
+    has_sla = pl.col("_sla_index").is_not_null()
     return (
-        tickets.with_columns(index.alias("_sla_index"))
+        with_time_flags(tickets)
+        .with_columns(index.alias("_sla_index"))
         .with_columns(
             pl.lit(names).gather(pl.col("_sla_index")).alias("sla_rule"),
             pl.lit(targets).gather(pl.col("_sla_index")).alias("sla_target_seconds"),
-            pl.when(pl.lit(closes).gather(pl.col("_sla_index")))
-            .then(pl.col("closed_at"))
-            .otherwise(pl.col("first_action_at"))
-            .alias("sla_end_at"),
+            end_at.alias("sla_end_at"),
+            (has_sla & end_at.is_null() & ~unknown).alias("sla_waiting"),
         )
         .with_columns(
-            (pl.col("_sla_index").is_not_null() & (end.is_not_null() | sla_late(as_of))).alias("sla_measured"),
-            (pl.col("_sla_index").is_not_null() & end.is_not_null() & in_time).alias("sla_met_policy"),
+            (has_sla & (end.is_not_null() | (pl.col("sla_waiting") & sla_late(as_of)))).alias("sla_measured"),
+            (has_sla & end.is_not_null() & in_time).alias("sla_met_policy"),
         )
         .drop("_sla_index")
     )

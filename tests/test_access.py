@@ -49,7 +49,7 @@ def everything_shown(at: AppTest) -> str:
     for kind in ("title", "header", "subheader", "markdown", "caption", "info", "success", "warning", "error", "code"):
         parts += [str(e.value) for e in getattr(at, kind)]
     parts += [f"{m.label} {m.value} {m.help}" for m in at.metric]
-    parts += [frame.value.to_csv() for frame in at.dataframe]
+    parts += [frame.value.to_csv() for frame in (*at.dataframe, *at.table)]
     parts += [chart.proto.spec for chart in at.get("plotly_chart")]
     parts += [str(w.options) for w in (*at.multiselect, *at.selectbox)]
     return "\n".join(parts)

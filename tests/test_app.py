@@ -24,7 +24,8 @@ def test_overview_shows_every_kpi_and_both_charts(data_dir: Path):
     values = metrics_by_label(at)
     assert len(values) == 10
     assert all(v != "–" for v in values.values()), values
-    assert len(at.get("plotly_chart")) == 2
+    charts = [c.key for c in at.get("plotly_chart")]  # and the goals over time of config/targets.toml
+    assert charts == ["overview.trend", "overview.movers_chart", "overview.goals"]
     # Default view: the last 28 days of data; the tile equals the metric computed directly.
     ds = load_dataset(data_dir / "demo")
     expected = summarize(ds, "volume", Filters(DEMO_END - dt.timedelta(days=27), DEMO_END))["tickets"][0]

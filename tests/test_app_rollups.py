@@ -41,7 +41,7 @@ def test_overview_from_rollups_matches_the_rows(rolled_up: None, data_dir: Path)
     scale = {"s": 3600, "min": 60, "h": 1}[unit]
     assert abs(float(number) / scale - exact) <= exact * PERCENTILE_ERROR_BOUND + 0.05 / scale
     assert len(at.get("plotly_chart")) == 2
-    assert set(at.dataframe[0].value["market"]) <= {"DE", "US"}
+    assert set(at.table[0].value["Market"]) <= {"DE", "US"}  # the movers: a static table, so it prints
     assert any("QA accuracy" in c.value for c in at.caption)  # explained as not available from rollups
     assert any("served from daily rollups" in c.value for c in at.sidebar.caption)
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from queries.analyses.spikes import detect_spikes
+from queries.display import CATEGORY_FIELDS, display_value
 from queries.filters import Filters
 from queries.sources.dataset import load_dataset
 from tests.apptest import DEMO_END, run
@@ -16,12 +19,32 @@ from tests.apptest import DEMO_END, run
 pytestmark = pytest.mark.usefixtures("app_env")
 
 WIDE = {"start": "2026-03-20", "end": str(DEMO_END)}  # the small demo has spikes in April and May
+IDENTIFIER = re.compile(r"[a-z0-9]+(_[a-z0-9]+)+")  # snake_case: a raw identifier, not a word
 
 
 def spike_list(at) -> pl.DataFrame:
     """The spike table on the page (empty when the page says there are none)."""
     tables = [d.value for d in at.dataframe if "excess" in d.value.columns]
     return pl.from_pandas(tables[0]).with_columns(pl.col("start", "end").cast(pl.Date)) if tables else pl.DataFrame()
+
+
+def raw_identifiers_on_screen(at) -> list[str]:
+    """Table headers, tile labels and category cells that show an identifier (snake_case) instead of words."""
+    found = []
+    for frame in at.dataframe:
+        config = json.loads(frame.proto.columns or "{}")
+        name = f"table of {', '.join(frame.value.columns[:3])}"
+        for column in frame.value.columns:
+            shown = config.get(column, {})
+            if shown.get("hidden"):
+                continue
+            label = shown.get("label", column)
+            if "_" in label or IDENTIFIER.fullmatch(label):
+                found.append(f"{name}: header {label!r}")
+            if column in CATEGORY_FIELDS:
+                found += [f"{name}: {column} {v!r}" for v in frame.value[column] if IDENTIFIER.fullmatch(str(v))]
+    found += [f"tile {m.label!r}" for m in at.metric if "_" in m.label]
+    return found
 
 
 def test_trends_page_shows_volumes_spikes_drill_down_emerging_trends_and_the_forecast_band(data_dir: Path):
@@ -38,14 +61,25 @@ def test_trends_page_shows_volumes_spikes_drill_down_emerging_trends_and_the_for
     expected = detect_spikes(ds, Filters(dt.date(2026, 3, 20), DEMO_END), ["policy_domain", "market"])
     shown = spike_list(at)
     assert expected.height > 0
-    assert shown[["policy_domain", "market"]].rows() == expected[["policy_domain", "market"]].rows()
+    assert shown["policy_domain"].to_list() == [display_value("policy_domain", v) for v in expected["policy_domain"]]
+    assert shown["market"].to_list() == expected["market"].to_list()
     assert shown["excess"].to_list() == pytest.approx(expected["excess"].to_list())
+    assert None not in shown["events"].to_list() and "None" not in shown["events"].to_list()
     metrics = {m.label: m for m in at.metric}
     assert metrics["Spikes"].value == str(expected.height) and "Benjamini" in metrics["Spikes"].help
     assert {"P50 time to action", "P90 time to action", "P90 views before action"} <= set(metrics)
-    assert len(at.get("plotly_chart")) == 4  # volumes, the spike, its contributions, the forecast band
+    assert len(at.get("plotly_chart")) == 3  # volumes, the spike, the forecast band
     assert any("fell outside the 95 % band" in c.value for c in at.caption)
     assert len(at.get("download_button")) == 1
+
+
+def test_the_drill_down_lists_over_represented_segments_never_the_series_own_keys():
+    at = run("trends", WIDE)
+    segments = next(d.value for d in at.dataframe if "segment" in d.value.columns)
+    assert len(segments) > 0
+    assert not [s for s in segments["segment"] if s.startswith(("Policy domain:", "Market:"))]
+    assert (segments["spike_share"] > segments["normal_share"]).all()
+    assert list(segments["excess_tickets"]) == sorted(segments["excess_tickets"], reverse=True)
 
 
 def test_choosing_another_spike_drills_into_it():
@@ -54,8 +88,9 @@ def test_choosing_another_spike_drills_into_it():
     first_help = next(m.help for m in at.metric if m.label == "P50 time to action")
     picker.select_index(len(picker.options) - 1).run()
     assert not at.exception
-    last = spike_list(at).row(-1, named=True)
-    assert at.query_params["trends.spike"] == f"{last['policy_domain']}|{last['market']}|{last['start']}"
+    ds_last = picker.options[-1]
+    assert at.query_params["trends.spike"].endswith(str(spike_list(at)["start"][-1]))
+    assert ds_last.startswith(spike_list(at)["policy_domain"][-1])
     assert next(m.help for m in at.metric if m.label == "P50 time to action") != first_help
 
 
@@ -65,7 +100,7 @@ def test_filters_and_choices_change_the_view_and_the_link():
     at.multiselect(key="filters.policy_domain").set_value(["self_harm_dangerous_acts"]).run()
     assert not at.exception
     after = spike_list(at)
-    assert 0 < after.height < before and set(after["policy_domain"]) == {"self_harm_dangerous_acts"}
+    assert 0 < after.height < before and set(after["policy_domain"]) == {"Self-harm & dangerous acts"}
     at.selectbox(key="trends.by").set_value("market").run()
     at.radio(key="trends.measure").set_value("share").run()
     assert not at.exception
@@ -74,13 +109,80 @@ def test_filters_and_choices_change_the_view_and_the_link():
     assert "trends.by=market" in link and "policy_domain=self_harm_dangerous_acts" in link
 
 
-def test_url_parameters_reproduce_a_view():
-    params = {**WIDE, "trends.by": "surface", "trends.grain": "week", "trends.spikes_by": ["policy_domain"]}
-    at = run("trends", params)
-    assert at.selectbox(key="trends.by").value == "surface"
-    assert at.radio(key="trends.grain").value == "week"
-    assert at.multiselect(key="trends.spikes_by").value == ["policy_domain"]
-    assert "market" not in spike_list(at).columns
+WIDGETS = ("selectbox", "radio", "multiselect", "select_slider", "number_input", "slider", "segmented_control")
+
+
+def widget(at, key: str):
+    """The widget with this key, whatever its kind."""
+    return next(w for kind in WIDGETS for w in at.get(kind) if w.key == key)
+
+
+def test_every_control_is_in_the_link_and_a_new_session_on_it_shows_the_same_view():
+    at = run("trends", WIDE)
+    chosen = {
+        "trends.by": "market",  # ten markets: the chart offers top N + other
+        "trends.grain": "month",
+        "trends.measure": "share",
+        "trends.event_kinds": ["holiday"],
+        "trends.spikes_by": ["policy_domain"],
+        "trends.sensitivity": 0.05,
+        "trends.min_excess": 15,
+        "trends.emerging_by": ["market"],
+        "trends.weeks": 12,
+        "trends.forecast_series": "youth_safety",
+    }
+    for key, value in chosen.items():
+        widget(at, key).set_value(value)
+    at.run()
+    widget(at, "trends.series").set_value(5)
+    picker = widget(at, "trends.spike")
+    picker.select_index(len(picker.options) - 1)
+    at.run()
+    assert not at.exception
+    chosen |= {"trends.series": 5, "trends.spike": widget(at, "trends.spike").value}
+    assert chosen["trends.spike"] != widget(run("trends", WIDE), "trends.spike").value  # not the default
+    assert {k: widget(at, k).value for k in chosen} == chosen
+    link = {k: at.query_params[k] for k in at.query_params}
+    assert link["trends.by"] == "market" and link["trends.event_kinds"] in ("holiday", ["holiday"])  # not labels
+    assert link["trends.forecast_series"] == "youth_safety"
+    again = run("trends", link)
+    assert {k: widget(again, k).value for k in chosen} == chosen
+    assert not again.warning
+
+
+def test_an_invalid_value_in_a_link_is_named_in_a_warning_not_silently_changed():
+    bad = {"trends.by": "nope", "trends.weeks": "99", "trends.min_excess": "lots", "trends.spikes_by": ["market", "x"]}
+    at = run("trends", {**WIDE, **bad})
+    warnings = " ".join(w.value for w in at.warning)
+    for key, value in (
+        ("trends.by", "nope"),
+        ("trends.weeks", "99"),
+        ("trends.min_excess", "lots"),
+        ("trends.spikes_by", "x"),
+    ):
+        assert f"`{key}`" in warnings and repr(value) in warnings
+    assert widget(at, "trends.by").value == "policy_domain" and widget(at, "trends.weeks").value == 8
+    assert widget(at, "trends.spikes_by").value == ["market"]  # the valid part of the link is kept
+    assert at.query_params["trends.weeks"] == "8"  # the link now says what is shown
+
+
+def test_a_period_without_spikes_offers_the_last_90_days_in_one_click():
+    quiet = {"start": "2026-06-10", "end": str(DEMO_END)}
+    at = run("trends", quiet)
+    assert spike_list(at).is_empty()
+    note = next(i.value for i in at.info if "No spikes in these 21 days" in i.value)
+    assert "The last 90 days had" in note
+    at.button(key="trends.widen").click().run()
+    assert not at.exception
+    assert at.query_params["start"] == str(DEMO_END - dt.timedelta(days=89)) and at.query_params["end"] == str(DEMO_END)
+    assert spike_list(at).height > 0
+
+
+def test_no_raw_identifiers_in_table_headers_tiles_or_categories():
+    at = run("trends", WIDE)
+    assert raw_identifiers_on_screen(at) == []
+    widget(at, "trends.spikes_by").set_value(["source", "surface"]).run()
+    assert raw_identifiers_on_screen(at) == []
 
 
 def test_sensitivity_changes_how_many_spikes_are_listed():
@@ -107,3 +209,19 @@ def test_a_source_without_users_or_timings_explains_what_to_map(tmp_path: Path, 
     assert "Time to action needs tickets.first_action_at" in infos
     assert "Vendors need tickets.vendor" in infos
     assert spike_list(at)["start"].to_list() == [dt.date(2026, 3, 2)]
+
+
+def line_colours(at) -> dict[str, str]:
+    """The volume chart's series (legend entries) and their colours."""
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    return {t["name"]: t["line"]["color"] for t in spec["data"] if t.get("showlegend", True) and "line" in t}
+
+
+def test_volume_series_have_distinct_colours_that_stay_with_their_category():
+    every = line_colours(run("trends", {**WIDE, "trends.series": "15"}))
+    assert len(every) == 10 and len(set(every.values())) == 10  # ten policy domains, ten colours
+    top = line_colours(run("trends", {**WIDE, "trends.series": "5"}))
+    assert len(top) == 6 and "Other" in top  # top 5 + other
+    assert all(every[name] == colour for name, colour in top.items() if name != "Other")
+    total = line_colours(run("trends", {**WIDE, "trends.by": "total"}))
+    assert list(total) == ["all tickets"]

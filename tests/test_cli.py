@@ -308,3 +308,15 @@ def test_validate_lists_unknown_values_with_a_block_to_paste_and_the_columns_tak
     )
     fixed = json.loads(cli("validate", "--source", str(tmp_path), "--mapping", str(mapping), "--format", "json").stdout)
     assert fixed[0]["quarantined"] == [] and fixed[0]["unknown_values"] == []
+
+
+def test_spikes_without_by_tests_the_total(tmp_path: Path):
+    rows, day0 = [], dt.date(2025, 1, 1)
+    for d in range(70):
+        count = 200 if d in (60, 61, 62) else 40 + (d * 7) % 9  # three days at five times the usual volume
+        rows += [f"t{d}-{i},{day0 + dt.timedelta(days=d)} {i % 24:02d}:00:00\n" for i in range(count)]
+    (tmp_path / "tickets.csv").write_text("ticket_id,created_at\n" + "".join(rows))
+    result = cli("spikes", "--source", str(tmp_path), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    spikes = json.loads(result.stdout)
+    assert [(s["start"], s["end"]) for s in spikes] == [("2025-03-02", "2025-03-04")]

@@ -398,3 +398,161 @@ def test_has_and_small_tables_agree(engine: str, source: Source, rows_source: Da
             want, have = rows.small_table(name), answers.small_table(name)
             assert want is not None and have is not None, name
             assert_frame_equal(have.sort(have.columns), want.sort(want.columns), check_exact=False, rel_tol=FLOATS)
+
+
+# --- quarantined fields: every engine leaves out the same values ---------------------------------------------
+
+Q_FIRST, Q_END = dt.date(2026, 3, 2), dt.date(2026, 3, 4)
+
+
+def _q_ticket(i: str, created: str, first: str | None, closed: str | None, **extra) -> dict:
+    when = dt.datetime.fromisoformat
+    return {
+        "ticket_id": i,
+        "created_at": when(created),
+        "first_action_at": when(first) if first else None,
+        "closed_at": when(closed) if closed else None,
+        "queue": extra.get("queue", "reports"),
+        "market": extra.get("market", "DE"),
+        "source": extra.get("source", "user_report"),
+        "priority": extra.get("priority", "P2"),
+        "decision": extra.get("decision", "violating" if first else None),
+        "handle_seconds": extra.get("handle_seconds", 60.0),
+        "automated": extra.get("automated", False),
+        "views_before_action": extra.get("views_before_action", 3),
+    }
+
+
+# Valid tickets with bad optional fields: unknown fixed values, impossible times (acted on or closed at an unknown
+# time), values out of range. Each engine must quarantine the same values and answer every metric alike.
+QUARANTINED = [
+    _q_ticket("ok-1", "2026-03-02 10:00:00", "2026-03-02 10:30:00", "2026-03-02 12:00:00", handle_seconds=30.5),
+    _q_ticket("ok-2", "2026-03-02 11:00:00", "2026-03-02 11:20:00", "2026-03-03 09:00:00", market="FR"),
+    _q_ticket("open", "2026-03-03 08:00:00", None, None, source="proactive_model"),
+    _q_ticket("call", "2026-03-02 12:00:00", "2026-03-02 12:10:00", None, source="Call", market="FR"),
+    _q_ticket("urgent", "2026-03-03 12:00:00", "2026-03-03 13:00:00", "2026-03-03 14:00:00", priority="urgent"),
+    _q_ticket("closed-before-created", "2026-03-03 10:00:00", None, "2026-03-03 09:00:00"),
+    _q_ticket("acted-before-created", "2026-03-03 10:00:00", "2026-03-02 10:00:00", "2026-03-03 11:00:00"),
+    _q_ticket("closed-before-action", "2026-03-04 10:00:00", "2026-03-04 11:00:00", "2026-03-04 10:30:00", market="FR"),
+    _q_ticket("negative", "2026-03-04 09:00:00", "2026-03-04 09:05:00", None, handle_seconds=-5.0),
+    _q_ticket("maybe", "2026-03-04 11:00:00", "2026-03-04 11:30:00", None, decision="maybe", views_before_action=-1),
+]
+Q_ENGINES = {  # engine here -> its entry in ENGINES (tolerances, declared gaps)
+    "rollups": "rollups",  # from CSV: the loader's own expressions
+    "rollups_parquet": "rollups",  # from typed Parquet: the lean path
+    "sqlite": "sqlite",  # the raw rows in a table: the rules in SQL
+    "sqlite_loaded": "sqlite",  # loaded by load-warehouse: the loader's values and flags
+    "postgresql": "postgresql",
+    "postgresql_loaded": "postgresql",
+}
+Q_METRICS = [m for m in METRICS if m not in ("qa_accuracy", "throughput", "per_million_dau")]  # tickets only
+
+
+def _raw_table(url: str, rows: list[dict]) -> None:
+    """The rows as they are (bad values included) in a table `raw_tickets` without any constraint."""
+    import sqlalchemy as sa
+
+    from queries.sources.warehouse import SQL_TYPES
+
+    table = sa.Table("raw_tickets", sa.MetaData(), *[sa.Column(f, SQL_TYPES[TICKETS.field(f).kind]()) for f in rows[0]])
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        table.create(conn)
+        conn.execute(table.insert(), rows)
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def quarantined_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The rows as a CSV source and as a typed Parquet source, and a mapping to the raw table."""
+    root = tmp_path_factory.mktemp("quarantined")
+    frame = pl.DataFrame(QUARANTINED, schema={f: TICKETS.schema[f] for f in QUARANTINED[0]})
+    (root / "csv").mkdir()
+    frame.write_csv(root / "csv" / "tickets.csv")
+    (root / "parquet").mkdir()
+    frame.write_parquet(root / "parquet" / "tickets.parquet")
+    (root / "raw.toml").write_text('[tickets]\ntable = "raw_tickets"\n')
+    return {"csv": root / "csv", "parquet": root / "parquet", "mapping": root / "raw.toml", "root": root}
+
+
+@pytest.fixture(scope="module")
+def quarantined_rows(quarantined_files: dict[str, Path]) -> Dataset:
+    return load_dataset(quarantined_files["csv"])
+
+
+@pytest.fixture
+def quarantined_source(
+    q_engine: str, quarantined_files: dict[str, Path], request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Source:
+    """The quarantined rows as the engine under test reads them."""
+    files = quarantined_files
+    if q_engine.startswith("rollups"):
+        monkeypatch.setenv("BELLWETHER_DATA_DIR", str(files["root"] / f"cache-{q_engine}"))
+        return open_rolled_up(files["parquet" if q_engine == "rollups_parquet" else "csv"])
+    if q_engine.startswith("sqlite"):
+        url = f"sqlite:///{files['root'] / 'quarantined.db'}"
+        if not (files["root"] / "quarantined.db").exists():
+            load_warehouse(files["csv"], url)
+            _raw_table(url, QUARANTINED)
+    else:
+        url = request.getfixturevalue("quarantined_postgresql_url")
+    return connect_warehouse(url) if q_engine.endswith("_loaded") else connect_warehouse(url, files["mapping"])
+
+
+@pytest.fixture(scope="module")
+def quarantined_postgresql_url(quarantined_files: dict[str, Path], postgres_database: Callable[[Path], str]) -> str:
+    url = postgres_database(quarantined_files["csv"])
+    _raw_table(url, QUARANTINED)
+    return url
+
+
+def test_the_quarantined_rows_hold_each_kind_of_bad_value(quarantined_rows: Dataset):
+    report = quarantined_rows.reports["tickets"]
+    assert report.rows_loaded == len(QUARANTINED) and report.rejections == ()
+    assert {(q.field, q.reason): q.rows for q in report.quarantined} == {
+        ("source", "unknown source value"): 1,
+        ("priority", "unknown priority value"): 1,
+        ("decision", "unknown decision value"): 1,
+        ("closed_at", "closed before created"): 1,
+        ("first_action_at", "first action before created"): 1,
+        ("closed_at", "closed before first action"): 1,
+        ("handle_seconds", "handle_seconds out of range"): 1,
+        ("views_before_action", "views_before_action out of range"): 1,
+    }
+
+
+@pytest.mark.parametrize("q_engine", Q_ENGINES)
+def test_every_engine_quarantines_the_same_values_and_reports_them_alike(
+    q_engine: str, quarantined_source: Source, quarantined_rows: Dataset
+):
+    want, have = quarantined_rows.reports["tickets"], quarantined_source.reports["tickets"]
+    assert (have.rows_loaded, have.rows_rejected) == (want.rows_loaded, want.rows_rejected)
+    assert (have.taken_by_name, have.ignored_columns) == (want.taken_by_name, want.ignored_columns)
+    if q_engine.endswith("_loaded"):  # the loader's clean values and flags: nothing left to quarantine there
+        assert have.quarantined == have.unknown_values == ()
+        return
+    assert {(q.field, q.reason): q.rows for q in have.quarantined} == {
+        (q.field, q.reason): q.rows for q in want.quarantined
+    }
+    assert have.unknown_values == want.unknown_values
+
+
+@pytest.mark.parametrize("q_engine", Q_ENGINES)
+@pytest.mark.parametrize("metric", Q_METRICS)
+@pytest.mark.parametrize(("by", "period"), [((), None), (("market",), "day")])
+def test_every_engine_answers_alike_on_quarantined_fields(
+    q_engine: str,
+    metric: str,
+    by: tuple[str, ...],
+    period: str | None,
+    quarantined_source: Source,
+    quarantined_rows: Dataset,
+):
+    case = Case(f"quarantined-{'-'.join(by)}", by, period, Filters(Q_FIRST, Q_END))
+    engine = Q_ENGINES[q_engine]
+    if metric == "open_backlog" and period:
+        period = None
+    ask = (metric, case.filters, list(by), period)
+    expected, got = summarize(quarantined_rows, *ask), summarize(quarantined_source, *ask)
+    nulls = {m for g in gaps_for(engine, metric, case) for m in g.null}
+    assert_same_answer(got, expected, ENGINES[engine], nulls)

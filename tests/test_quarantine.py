@@ -14,6 +14,7 @@ from queries.contract import CLOSED_UNKNOWN
 from queries.engines.rollups.source import open_rolled_up
 from queries.filters import Filters
 from queries.metrics import summarize
+from queries.sla import load_sla_policy
 from queries.sources.access import scope_dataset
 from queries.sources.dataset import Dataset, load_dataset
 
@@ -72,6 +73,29 @@ def test_an_unknown_value_nulls_the_field_not_the_ticket(tmp_path: Path, read, f
         "proactive_model": 1,
         "user_report": 1,
     }
+
+
+def test_a_column_named_in_another_letter_case_is_taken_on_both_paths(tmp_path: Path, read):
+    """`Source` is taken for source as the loader takes it (by name, whatever the case), also from typed Parquet,
+    which the rollups read on their lean path: the same shares, the same quarantine, the same report."""
+    (tmp_path / "src").mkdir()
+    pl.DataFrame(
+        {
+            "ticket_id": ["a", "b", "c"],
+            "created_at": [dt.datetime(2025, 3, 1, 10)] * 3,
+            "Source": ["proactive_model", "legal", "Call"],
+            "note": ["x", "y", "z"],
+        }
+    ).write_parquet(tmp_path / "src" / "tickets.parquet")
+    ds = read(tmp_path / "src")
+    out = summarize(ds, "proactive", DAY).row(0, named=True)
+    assert (out["tickets"], out["known_source"], out["proactive"]) == (3, 2, 1)
+    report = ds.reports["tickets"]
+    assert quarantined(ds) == {("source", "unknown source value"): 1} and "source" not in report.missing_fields
+    assert report.taken_by_name == (("ticket_id", "ticket_id"), ("created_at", "created_at"), ("source", "Source"))
+    assert report.ignored_columns == ("note",)
+    (unknown,) = report.unknown_values
+    assert (unknown.field, unknown.values) == ("source", (("Call", 1),))
 
 
 def test_unknown_values_are_listed_with_counts_and_examples(tmp_path: Path):
@@ -147,6 +171,51 @@ def test_a_ticket_closed_at_an_unknown_time_is_not_in_the_backlog(tmp_path: Path
     assert (flow["open_start"], flow["arrivals"], flow["closures"], flow["open_end"]) == expected
     assert expected == ((0, 3, 2, 1) if fmt == "csv" else (0, 4, 3, 1))
     assert summarize(ds, "open_backlog", DAY)["open_tickets"][0] == 1  # only "open": not those closed at unknown times
+
+
+SLA_ENDS = """ticket_id,created_at,first_action_at,closed_at,queue
+in-time,2025-03-01 10:00:00,2025-03-01 10:30:00,2025-03-01 11:00:00,acted
+late,2025-03-01 10:00:00,2025-03-01 12:00:00,2025-03-01 13:00:00,acted
+waiting,2025-03-01 10:00:00,,,acted
+acted-before,2025-03-01 10:00:00,2025-03-01 09:00:00,2025-03-01 10:20:00,acted
+closed-before,2025-03-01 10:00:00,2025-03-01 10:10:00,2025-03-01 09:00:00,closed
+closing,2025-03-01 10:00:00,2025-03-01 10:10:00,,closed
+"""
+SLA_POLICY = (
+    '[[rule]]\nname = "acted"\nqueue = "acted"\ntarget_seconds = 3600\n'
+    '[[rule]]\nname = "closed"\nqueue = "closed"\nmeasure = "close"\ntarget_seconds = 3600\n'
+)
+
+
+def sla_by_loop(rows: list[dict], rule_end: dict[str, str], as_of: dt.datetime) -> dict[str, tuple[int, int, int]]:
+    """Per rule: tickets, measured, met. A ticket whose end time was quarantined (acted or closed, but not known
+    when) is left out of measured, rather than counted late; one still waiting past its target is measured."""
+    out = {}
+    for rule, end in rule_end.items():
+        mine = [r for r in rows if r["queue"] == rule]
+        unknown = "acted_unknown" if end == "first_action_at" else CLOSED_UNKNOWN
+        ended = [r for r in mine if r[end] is not None]
+        late = [
+            r for r in mine if r[end] is None and not r[unknown] and as_of - r["created_at"] > dt.timedelta(hours=1)
+        ]
+        met = [r for r in ended if r[end] - r["created_at"] <= dt.timedelta(hours=1)]
+        out[rule] = (len(mine), len(ended) + len(late), len(met))
+    return out
+
+
+def test_a_ticket_whose_sla_end_is_quarantined_is_left_out_of_the_sla(tmp_path: Path, read, monkeypatch):
+    src, _ = write_source(tmp_path, SLA_ENDS)
+    (tmp_path / "sla.toml").write_text(SLA_POLICY)
+    monkeypatch.setenv("BELLWETHER_SLA_POLICY", str(tmp_path / "sla.toml"))  # the policy rollups are built with
+    policy = load_sla_policy()
+    rows = load_dataset(src).tables["tickets"]
+    assert dict(rows.select("ticket_id", "acted_unknown").iter_rows())["acted-before"] is True
+    expected = sla_by_loop(
+        rows.to_dicts(), {"acted": "first_action_at", "closed": "closed_at"}, rows["closed_at"].max()
+    )
+    assert expected == {"acted": (4, 3, 1), "closed": (2, 1, 0)}  # not (4, 4, 1), (2, 2, 0): unknown is not late
+    out = summarize(read(src), "sla", DAY, by=["sla_rule"], sla_policy=policy)
+    assert {r["sla_rule"]: (r["tickets"], r["measured"], r["met"]) for r in out.to_dicts()} == expected
 
 
 def test_every_table_quarantines_its_optional_fields(write):

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from queries.calc import complete_periods
 from queries.demo.generate import generate_demo
 from queries.engines.rollups import read as rollup_read
-from queries.engines.rollups.build import _Partition, _typed_rows, build_rollups
+from queries.engines.rollups.build import build_rollups
+from queries.engines.rollups.checked import Partition, typed_rows
 from queries.engines.rollups.read import rollup_summary
 from queries.engines.rollups.storage import Rollups, default_cache_dir
 from queries.errors import SourceError
@@ -309,8 +310,8 @@ def test_typed_parquet_takes_the_lean_path_with_the_loaders_rules(tmp_path: Path
     pl.concat([tickets.slice(300), tickets.slice(20, 1)]).write_parquet(src / "tickets" / "b.parquet")
     spec = load_mapping(None).table("tickets")
     files = locate_tables(src, load_mapping(None))["tickets"]
-    parts = [_Partition(TableFiles("tickets", (p,), "parquet", files.hive), None, None, 0, "") for p in files.paths]
-    assert _typed_rows(parts, spec, frozenset()) is not None  # the lean path really is the one tested
+    parts = [Partition(TableFiles("tickets", (p,), "parquet", files.hive), None, None, 0, "") for p in files.paths]
+    assert typed_rows(parts, spec, frozenset()) is not None  # the lean path really is the one tested
     expected = load_dataset(src)
     report = expected.reports["tickets"]
     r, _ = build_rollups(src, cache_dir=tmp_path / "cache")

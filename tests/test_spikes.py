@@ -22,6 +22,7 @@ from queries.analyses.spikes import (
     drill_down,
     events_concerning,
     find_episodes,
+    over_represented,
     scan_spikes,
     with_events,
 )
@@ -284,6 +285,107 @@ def test_daily_series_behind_the_list_has_every_group_and_day(spiky: Dataset):
     assert day["tickets"] > 2 * day["expected"]
 
 
+# --- what explains the increase: over-representation on a hand-built fixture ---------------------
+
+SPIKE_DAY, NORMAL_DAY = dt.datetime(2026, 8, 4, 12), dt.datetime(2026, 7, 20, 12)
+
+
+def hand_built_tickets() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A spike of 10 Indonesian tickets (6 live streams) against a normal window of 40 (10 live streams)."""
+    spike = [("live_stream", "user_report")] * 6 + [("live_comment", "user_report")] * 2 + [("gift", None)] * 2
+    normal = [("live_stream", "user_report")] * 10 + [("live_comment", "user_report")] * 25
+    normal += [("gift", "proactive_model")] * 5
+
+    def frame(rows: list, when: dt.datetime) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "created_at": [when] * len(rows),
+                "surface": [r[0] for r in rows],
+                "source": [r[1] for r in rows],
+                "language": ["id"] * len(rows),
+            }
+        )
+
+    return frame(spike, SPIKE_DAY), frame(normal, NORMAL_DAY)
+
+
+def plain_over_representation(spike: list[dict], normal: list[dict], dimensions: list[str]) -> list[tuple]:
+    """(dimension, value, excess, spike share, normal share) of over-represented segments by a loop, ranked."""
+    out = []
+    for dim in dimensions:
+        for value in {t[dim] for t in spike}:
+            in_spike = sum(1 for t in spike if t[dim] == value)
+            in_normal = sum(1 for t in normal if t[dim] == value)
+            excess = in_spike - len(spike) * in_normal / len(normal)
+            if excess >= 1:  # at least one extra ticket
+                out.append((dim, value or "(not given)", excess, in_spike / len(spike), in_normal / len(normal)))
+    return sorted(out, key=lambda r: -r[2])
+
+
+def test_over_representation_ranks_segments_by_the_excess_they_account_for():
+    spike, normal = hand_built_tickets()
+    found = over_represented(spike.lazy(), normal.lazy(), ["surface", "source", "language"])
+    expected = plain_over_representation(spike.to_dicts(), normal.to_dicts(), ["surface", "source", "language"])
+    assert found.select("dimension", "value").rows() == [(d, v) for d, v, *_ in expected]
+    assert found["excess_tickets"].to_list() == pytest.approx([r[2] for r in expected])
+    assert found["spike_share"].to_list() == pytest.approx([r[3] for r in expected])
+    assert found["normal_share"].to_list() == pytest.approx([r[4] for r in expected])
+    # by hand: live streams are 60 % of the spike against 25 % normally: 6 − 10 × 0.25 = 3.5 extra tickets
+    top = found.row(0, named=True)
+    assert (top["dimension"], top["value"], top["spike_tickets"], top["normal_tickets"]) == (
+        "surface",
+        "live_stream",
+        6,
+        10,
+    )
+    assert top["expected_tickets"] == pytest.approx(2.5) and top["excess_tickets"] == pytest.approx(3.5)
+    assert top["lift"] == pytest.approx(0.6 / 0.25)
+    assert ("surface", "gift") not in found.select("dimension", "value").rows()  # 2 − 10 × 5/40 = 0.75: under 1
+    # every Indonesian ticket is in Indonesian, during the spike and before: no explanation, never listed
+    assert "language" not in found["dimension"].to_list()
+    # absolute change would rank user reports first (8 a day against 35/28); their share fell: not listed
+    assert ("source", "user_report") not in found.select("dimension", "value").rows()
+
+
+def test_over_representation_without_a_normal_window_is_empty():
+    spike, normal = hand_built_tickets()
+    assert over_represented(spike.lazy(), normal.clear().lazy(), ["surface"]).is_empty()
+
+
+def test_drill_down_never_breaks_a_spike_down_by_its_own_keys(spiky: Dataset):
+    f = Filters(START + dt.timedelta(days=100), START + dt.timedelta(days=199))
+    start, end = START + dt.timedelta(days=150), START + dt.timedelta(days=152)
+    drill = drill_down(spiky, f, {"language": "de"}, start, end)
+    assert "language" not in set(drill.segments["dimension"])
+
+
+# --- events linked to spikes ----------------------------------------------------------------------
+
+
+def test_an_event_the_day_before_a_spike_is_linked_to_it():
+    spikes = pl.DataFrame(
+        {
+            "policy_domain": ["spam", "spam", "hate"],
+            "market": ["BR", "ID", "DE"],
+            "start": [dt.date(2026, 8, 4), dt.date(2026, 8, 6), dt.date(2026, 8, 4)],
+            "end": [dt.date(2026, 8, 11), dt.date(2026, 8, 9), dt.date(2026, 8, 5)],
+        }
+    )
+    events = pl.DataFrame(
+        {
+            "start": [dt.date(2026, 8, 3)],
+            "end": [None],
+            "title": ["Stream detector"],
+            "kind": ["model_launch"],
+            "policy_domain": ["spam"],
+            "market": [None],
+        },
+        schema_overrides={"end": pl.Date, "market": pl.String},
+    )
+    linked = with_events(spikes, events)["events"].to_list()
+    assert linked == ["Stream detector", None, None]  # 2 days before is not linked; another domain is not
+
+
 def test_events_that_concern_a_spike_are_named(spiky: Dataset):
     f = Filters(START + dt.timedelta(days=100), START + dt.timedelta(days=199))
     spikes = with_events(detect_spikes(spiky, f, ["policy_domain", "market"]), spiky.tables["events"])
@@ -308,16 +410,18 @@ def test_drill_down_explains_the_spike_against_a_loop(spiky: Dataset):
     for t in normal:
         for dim in ("surface", "source", "language"):
             per_day[(dim, t[dim])][1] += 1 / 28
-    contributions = drill.contributions
-    assert set(contributions["dimension"]) == {"surface", "source", "language"}  # market is the group itself
-    for rec in contributions.iter_rows(named=True):
-        spike_rate, normal_rate = per_day[(rec["dimension"], rec["value"])]
-        assert rec["spike_tickets_per_day"] == pytest.approx(spike_rate)
-        assert rec["normal_tickets_per_day"] == pytest.approx(normal_rate)
-    top = contributions.filter(pl.col("dimension") == "surface").row(0, named=True)
-    assert top["value"] == "live_comment" and top["change_share"] > 0.8
-    shares = contributions.group_by("dimension").agg(pl.col("change_share").sum())
-    assert shares["change_share"].to_list() == pytest.approx([1.0] * shares.height)
+    segments = drill.segments
+    assert set(segments["dimension"]) <= {"surface", "source", "language"}  # policy domain and market: the group
+    spike_total, normal_total = len(during), len(normal)
+    for rec in segments.iter_rows(named=True):
+        spike_count = sum(1 for t in during if t[rec["dimension"]] == rec["value"])
+        normal_count = sum(1 for t in normal if t[rec["dimension"]] == rec["value"])
+        assert rec["spike_tickets"] == spike_count and rec["normal_tickets"] == normal_count
+        assert rec["excess_tickets"] == pytest.approx(spike_count - spike_total * normal_count / normal_total)
+    assert segments.row(0, named=True)["value"] == "live_comment"  # the injected tickets: live comments ...
+    assert "user_report" in set(segments["value"])  # ... from user reports
+    assert "language" not in set(segments["dimension"])  # German, like every DE ticket before: no explanation
+    assert segments["excess_tickets"].to_list() == sorted(segments["excess_tickets"], reverse=True)
 
     turnaround = {r["period"]: r for r in drill.turnaround.iter_rows(named=True)}
     for label, group in (("during the spike", during), ("normal", normal)):

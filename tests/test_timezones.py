@@ -125,6 +125,20 @@ def test_offsets_and_a_trailing_utc_win_over_the_timezone(tmp_path: Path):
     ]
 
 
+def test_an_offset_in_a_strftime_format_wins_over_the_timezone_on_both_paths(tmp_path: Path, read):
+    csv = "ticket_id,created_at\na,01/03/2025 10:00 +0200\nb,01/03/2025 10:00 -0500\nc,01/03/2025 10:00 +0000\n"
+    mapping = f'[tickets]\ndatetime_format = "%d/%m/%Y %H:%M %z"\ntimezone = "{LA}"\n'
+    src, mapping_file = source(tmp_path, csv, mapping)
+    rows = load_dataset(src, mapping_file).tables["tickets"]
+    assert rows["created_at"].to_list() == [
+        dt.datetime(2025, 3, 1, 8),
+        dt.datetime(2025, 3, 1, 15),
+        dt.datetime(2025, 3, 1, 10),
+    ]
+    ds = read(src, mapping_file)
+    assert ds.reports["tickets"].rows_loaded == 3 and ds.reports["tickets"].as_of == dt.datetime(2025, 3, 1, 15)
+
+
 def test_a_trailing_utc_parses_with_the_default_format(tmp_path: Path):
     src, _ = source(tmp_path, "ticket_id,created_at\na,2025-03-01 10:00:00 UTC\nb,2025-03-01T10:00 UTC\n", None)
     ds = load_dataset(src)

@@ -62,10 +62,12 @@ def add_band(fig: go.Figure, x: list, low: list, high: list, **style: object) ->
 GOAL_COLOUR = "#2E7D32"
 
 
-def add_goal_line(fig: go.Figure, steps: list[tuple[dt.date, dt.date, float, str]], name: str = "goal") -> None:
+def add_goal_line(
+    fig: go.Figure, steps: list[tuple[dt.date, dt.date, float, str]], name: str = "goal", **position: int
+) -> None:
     """A goal over time as a dashed step line, stepping where the goal changed: (first day, last day, goal, label)
     per stretch, drawn from each stretch's first day (where a chart puts its period) to the last one's last day; a
-    stretch without a goal leaves a gap."""
+    stretch without a goal leaves a gap. `position`: the subplot's row and col, if any."""
     x: list[dt.date | None] = []
     y: list[float | None] = []
     text: list[str | None] = []
@@ -84,4 +86,5 @@ def add_goal_line(fig: go.Figure, steps: list[tuple[dt.date, dt.date, float, str
         line={"color": GOAL_COLOUR, "dash": "dash", "width": 2, "shape": "hv"},
         name=name,
         hovertemplate=f"{name} %{{text}}<extra></extra>",
+        **position,
     )

@@ -269,7 +269,7 @@ def sla_attainment_chart(frame: pl.DataFrame, group: str, goal: tuple[float, str
         )
     fig.update_layout(
         height=max(200, 34 * data.height + 70),
-        margin=margin(),
+        margin=margin(30 if goal else 10),  # room above the plot for the goal's label
         xaxis={"tickformat": ".0%", "range": [max(0.0, low - 0.04), 1.005], "title": "within target"},
     )
     return fig

@@ -19,6 +19,8 @@ EVENT_COLOURS = {
     "holiday": "#2E7D32",
     "training": "#EF6C00",
 }
+WEEK_MS = 7 * 24 * 3600 * 1000
+A_MONDAY = "2024-01-01"  # weeks start on Mondays
 TREND_AXIS = {
     "tickets": "tickets",
     "share": "share of tickets",
@@ -46,6 +48,8 @@ def weekly_trend_chart(
             )
     else:
         fig.add_bar(x=trend["week"].to_list(), y=trend["tickets"].to_list(), name="tickets", marker_color=PALETTE[0])
+    # each bar spans its week (Monday to Sunday), so the period and the events shaded below line up with it
+    fig.update_traces(xperiod=WEEK_MS, xperiod0=A_MONDAY, xperiodalignment="middle", selector={"type": "bar"})
     if highlight:
         fig.add_vrect(
             x0=highlight[0],

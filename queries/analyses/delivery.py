@@ -312,6 +312,9 @@ def send_email(delivery: Delivery, new: Sequence[Alert], resolved: Sequence[dict
             refused = smtp.send_message(email_message(delivery, new, resolved, title))
     except smtplib.SMTPAuthenticationError:
         raise DeliveryFailed(f"the SMTP server {where} refused the login of BELLWETHER_SMTP_USER", True) from None
+    except smtplib.SMTPResponseException as exc:  # the server's own answer, e.g. "451 try again later"
+        answer = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+        raise DeliveryFailed(f"the SMTP server {where} answered {exc.smtp_code} {answer}") from None
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryFailed(f"the SMTP server {where} did not take the message: {exc}") from None
     if refused:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import polars as pl
+
 from queries.analyses.overview import KPI_TILES, Kpi
 from queries.definitions import METRICS
 
@@ -123,3 +125,24 @@ def format_duration(hours: float, extra: int = 0) -> str:
     if hours < 1:
         return f"{hours * 60:.{1 + extra}f} min"
     return f"{hours:,.{1 + extra}f} h"
+
+
+def format_cell(value: object, unit: str) -> str:
+    """A table cell for people: `unit` "text" as it is, "count_change"/"share_change" signed, else format_value."""
+    if value is None:
+        return "–"
+    if unit == "text":
+        return str(value)
+    if unit == "count_change":
+        return f"{value:+,.0f}"
+    if unit == "share_change":
+        return f"{value:+.1%}"
+    return format_value(value, unit)
+
+
+def formatted_frame(frame: pl.DataFrame, columns: dict[str, tuple[str, str]]) -> pl.DataFrame:
+    """`columns` (column → (header, unit)) of the frame as text, formatted as everywhere else, under the headers."""
+    return pl.DataFrame(
+        {header: [format_cell(v, unit) for v in frame[column].to_list()] for column, (header, unit) in columns.items()},
+        schema=dict.fromkeys((header for header, _ in columns.values()), pl.String),
+    )

@@ -141,6 +141,14 @@ def values_block(table: str, unknown: UnknownValues) -> str:
     return "\n".join(lines)
 
 
+def taken_by_name(report: TableReport) -> str | None:
+    """The fields matched to a column by name, not by the mapping ("`source` taken from your column `source`"), so
+    a surprising automatic match is visible; None when there is none."""
+    if not report.taken_by_name:
+        return None
+    return "; ".join(f"`{f}` taken from your column `{c}`" for f, c in report.taken_by_name)
+
+
 def _time_zone(report: TableReport) -> str | None:
     if not any(f.kind == Kind.TIMESTAMP for f in TABLES[report.table].fields):
         return None

@@ -136,13 +136,13 @@ def weekly_trend(ds: Source, filters: Filters, weeks: int = 26, by: str = "polic
     last_monday = filters.end - dt.timedelta(days=filters.end.weekday())
     last_full = last_monday if filters.end.weekday() == 6 else last_monday - dt.timedelta(days=7)
     first_monday = last_full - dt.timedelta(weeks=weeks - 1)
-    window = Filters(first_monday, last_full + dt.timedelta(days=6), **filters.selections())
+    window = Filters.of(first_monday, last_full + dt.timedelta(days=6), filters.selections())
     days = created_days(ds)
     if days is not None and days[0] > first_monday:
         first_full = days[0] + dt.timedelta(days=(7 - days[0].weekday()) % 7)
         if first_full > window.end:  # not one full week of data yet
             return pl.DataFrame(schema={"week": pl.Date, "tickets": pl.Int64})
-        window = Filters(first_full, window.end, **filters.selections())
+        window = Filters.of(first_full, window.end, filters.selections())
     column = by if ds.has("tickets", by) else None
     out = summarize(ds, "volume", window, by=[column] if column else [], period="week")
     return out.rename({"period": "week"})

@@ -25,6 +25,13 @@ from queries.metrics import missing_inputs, summarize
 TRAINING_EVENT_KINDS = ("policy_change", "training")
 
 DEFINITIONS = {
+    "gap_signals": "Ranked by the number of signals, then by lowest QA accuracy. The signals:\n"
+    "- **Low agreement across vendors**: at least two vendors, and at least half of those compared, are "
+    "significantly less accurate here than on their own other reviews.\n"
+    "- **High overturns**: the overturn rate of appealed human decisions is significantly above the other "
+    "groups'.\n"
+    "- **Split decisions**: vendors decide similar tickets (same policy domain, market, surface and "
+    "detection source) differently — violating vs non-violating — beyond what chance explains across the table.",
     "accuracy": "QA accuracy: correct QA reviews / QA reviews in the period (the `qa_accuracy` metric).",
     "ci": "Wilson 95 % score interval of the share; with few reviews it is wide, with none it is empty.",
     "kappa": "Cohen's kappa between the moderator's and QA's decision: (p_o − p_e) / (1 − p_e), where p_o is "

@@ -74,6 +74,7 @@ ONSET_LOOKBACK_DAYS = 14  # how far before its first flagged day an episode's on
 FLOOR_EXPECTED = 0.1  # a group with no recent tickets still expects a trickle: one ticket is no infinite ratio
 LEVEL_SHIFT_DAYS = 14  # volume still up this long after an episode: it was a level shift
 NORMAL_DAYS = 28  # drill-down: the normal period is this many days before the spike
+EVENT_LEAD_DAYS = 1  # an event that starts this many days before a spike (a launch late in the day) is linked to it
 
 
 @dataclass(frozen=True)
@@ -407,7 +408,7 @@ def daily_counts(ds: Source, filters: Filters, by: Sequence[str], history: int) 
     """Tickets per group and day from `history` days before the period (within the data) to its end; zeros kept."""
     span = created_days(ds)
     start = max(filters.start - dt.timedelta(days=history), span[0]) if span else filters.start
-    window = Filters(min(start, filters.start), filters.end, **filters.selections())
+    window = Filters.of(min(start, filters.start), filters.end, filters.selections())
     daily = summarize(ds, "volume", window, by=list(by), period="day")  # every day of the window, zeros too
     return daily.rename({"period": "day"}).sort([*by, "day"], nulls_last=True)
 
@@ -419,7 +420,7 @@ def scan_spikes(
     by = list(by)
     daily = daily_counts(ds, filters, by, history_days(settings))
     days = daily["day"].unique().sort()
-    group_schema = {c: TICKETS.schema[c] for c in by}
+    group_schema = {c: TICKETS.schema.get(c, pl.String()) for c in by}  # the source's own dimensions: text
     if daily.is_empty():  # no tickets in the selection: nothing to test
         empty = daily.with_columns(pl.lit(None, pl.Float64).alias("expected"))
         return SpikeScan(pl.DataFrame(schema=group_schema | SPIKE_SCHEMA), empty, tuple(by))
@@ -468,13 +469,15 @@ def events_concerning(events: pl.DataFrame, group: dict[str, object]) -> pl.Data
 
 
 def with_events(spikes: pl.DataFrame, events: pl.DataFrame | None) -> pl.DataFrame:
-    """The spike list plus `events`: titles of the events that overlap each spike and concern its group."""
+    """The spike list plus `events`: titles of the events that concern each spike's group and overlap the spike or
+    the EVENT_LEAD_DAYS before it (a launch the evening before a level shift explains it); null when none."""
     titles = []
     for spike in spikes.iter_rows(named=True):
         found = pl.DataFrame() if events is None else events_concerning(events, spike)
         if not found.is_empty():
+            first = spike["start"] - dt.timedelta(days=EVENT_LEAD_DAYS)
             found = found.filter(
-                (pl.col("start") <= spike["end"]) & (pl.col("end").fill_null(pl.col("start")) >= spike["start"])
+                (pl.col("start") <= spike["end"]) & (pl.col("end").fill_null(pl.col("start")) >= first)
             )
         titles.append("; ".join(found["title"]) if found.height else None)
     return spikes.with_columns(pl.Series("events", titles, dtype=pl.String))
@@ -484,16 +487,45 @@ def with_events(spikes: pl.DataFrame, events: pl.DataFrame | None) -> pl.DataFra
 # Drill-down: what explains one spike
 # ---------------------------------------------------------------------------------------------
 
-DRILL_DIMENSIONS = ("market", "surface", "source", "language")
+DRILL_DIMENSIONS = ("policy_domain", "market", "language", "surface", "source", "queue")
+NOT_GIVEN = "(not given)"  # the segment of tickets without a value
+MIN_SEGMENT_EXCESS_TICKETS = 1.0  # a segment that accounts for less than one extra ticket explains nothing
+SEGMENT_DEFINITION = (
+    "For a spike of a group (its tickets within the filters) from `start` to `end`, the normal window is the "
+    f"{NORMAL_DAYS} days before `start` (clipped to the data). A segment is one value of a dimension the spike's "
+    "series is not keyed on (policy domain, market, language, surface, detection source, queue; tickets without a "
+    f"value form the segment {NOT_GIVEN}). For each segment: `spike_share` = its tickets during the spike / all the "
+    "spike's tickets; `normal_share` = its tickets in the normal window / all tickets of the normal window (shares "
+    "0–1); `expected_tickets` = the spike's tickets × `normal_share`, what the segment would have had at its normal "
+    "share; `excess_tickets` = its tickets during the spike − `expected_tickets` (tickets); `lift` = `spike_share` / "
+    "`normal_share` (empty for a segment absent from the normal window). Over-represented segments that account "
+    f"for at least {MIN_SEGMENT_EXCESS_TICKETS:g} extra ticket (`excess_tickets` ≥ {MIN_SEGMENT_EXCESS_TICKETS:g}) are "
+    "listed, the largest `excess_tickets` first. Over the values of one dimension the "
+    "excess sums to 0: it measures the shift in the mix, not the growth of the total, so a segment that is the whole "
+    "group in both windows (Indonesian-language tickets of a spike in Indonesia) is never listed. Without a normal "
+    "window (a spike on the data's first day) there is nothing to compare with and nothing is listed."
+)
+SEGMENT_SCHEMA: dict[str, pl.DataType] = {
+    "dimension": pl.String(),
+    "value": pl.String(),
+    "spike_tickets": pl.Int64(),
+    "normal_tickets": pl.Int64(),
+    "spike_share": pl.Float64(),
+    "normal_share": pl.Float64(),
+    "expected_tickets": pl.Float64(),
+    "excess_tickets": pl.Float64(),
+    "lift": pl.Float64(),
+}
+"""What explains a spike: one row per over-represented segment (SEGMENT_DEFINITION), largest excess first."""
 
 
 @dataclass(frozen=True)
 class DrillDown:
-    """Why a spike happened: who contributed, how fast the team acted, which vendors handled it."""
+    """Why a spike happened: over-represented segments, how fast the team acted, which vendors handled it."""
 
     normal_start: dt.date
     normal_end: dt.date
-    contributions: pl.DataFrame  # dimension, value, spike/normal/change tickets per day, change_share
+    segments: pl.DataFrame  # SEGMENT_SCHEMA
     turnaround: pl.DataFrame  # period, tickets, measured, p50/p90/mean hours, p50/p90 views (when provided)
     vendors: pl.DataFrame  # vendor, tickets, share, normal_share, p50_hours
 
@@ -507,65 +539,57 @@ def group_expr(group: dict[str, object]) -> pl.Expr:
 
 
 def drill_down(ds: Source, filters: Filters, group: dict[str, object], start: dt.date, end: dt.date) -> DrillDown:
-    """Contributions, turnaround and vendors of one spike (its group within the filters, `start`–`end`)
-    against the NORMAL_DAYS days before it (clipped to the data)."""
+    """Over-represented segments, turnaround and vendors of one spike (its group within the filters,
+    `start`–`end`) against the NORMAL_DAYS days before it (clipped to the data)."""
     tickets = held_rows(ds)
     first = tickets["created_at"].min().date()
     normal_start, normal_end = max(first, start - dt.timedelta(days=NORMAL_DAYS)), start - dt.timedelta(days=1)
     selected = tickets.lazy().filter(filters.dimension_expr() & group_expr(group))
     spike = selected.filter(Filters(start, end).in_period("created_at"))
-    normal_days = max((normal_end - normal_start).days + 1, 0)
     normal = (
         selected.filter(Filters(normal_start, normal_end).in_period("created_at"))
-        if normal_days
+        if normal_start <= normal_end
         else selected.filter(pl.lit(False))
     )
-    spike_days = (end - start).days + 1
-    dimensions = [d for d in DRILL_DIMENSIONS if d not in group and ds.has("tickets", d)]
+    dimensions = [d for d in DRILL_DIMENSIONS if d not in group and ds.has("tickets", d)]  # never its own keys
     return DrillDown(
         normal_start,
         normal_end,
-        _contributions(spike, normal, dimensions, spike_days, normal_days),
+        over_represented(spike, normal, dimensions),
         _turnaround(ds, spike, normal),
         _vendors(ds, spike, normal),
     )
 
 
-def _contributions(
-    spike: pl.LazyFrame, normal: pl.LazyFrame, dimensions: list[str], spike_days: int, normal_days: int
-) -> pl.DataFrame:
-    """Per dimension value: tickets per day during the spike and normally, the change and its share of the increase."""
-    schema = {
-        "dimension": pl.String,
-        "value": pl.String,
-        "spike_tickets_per_day": pl.Float64,
-        "normal_tickets_per_day": pl.Float64,
-        "change_tickets_per_day": pl.Float64,
-        "change_share": pl.Float64,
-    }
-    parts = [pl.DataFrame(schema=schema)]
+def over_represented(spike: pl.LazyFrame, normal: pl.LazyFrame, dimensions: Sequence[str]) -> pl.DataFrame:
+    """The segments over-represented among a spike's tickets against the normal window (SEGMENT_DEFINITION)."""
+    totals = [lf.select(pl.len()).collect().item() for lf in (spike, normal)]
+    parts = [pl.DataFrame(schema=SEGMENT_SCHEMA)]
+    if not all(totals):
+        return parts[0]
     for dim in dimensions:
-        value = pl.col(dim).cast(pl.String).fill_null("(not given)").alias("value")
-        during = spike.group_by(value).agg((pl.len() / spike_days).alias("spike_tickets_per_day"))
-        before = normal.group_by(value).agg((pl.len() / max(normal_days, 1)).alias("normal_tickets_per_day"))
+        value = pl.col(dim).cast(pl.String).fill_null(NOT_GIVEN).alias("value")
+        during = spike.group_by(value).agg(pl.len().alias("spike_tickets"))
+        before = normal.group_by(value).agg(pl.len().alias("normal_tickets"))
         part = (
-            during.join(before, on="value", how="full", coalesce=True)
-            .with_columns(pl.col("spike_tickets_per_day", "normal_tickets_per_day").fill_null(0.0))
+            during.join(before, on="value", how="left")
+            .with_columns(pl.col("spike_tickets", "normal_tickets").fill_null(0).cast(pl.Int64))
             .with_columns(
                 pl.lit(dim).alias("dimension"),
-                (pl.col("spike_tickets_per_day") - pl.col("normal_tickets_per_day")).alias("change_tickets_per_day"),
+                (pl.col("spike_tickets") / totals[0]).alias("spike_share"),
+                (pl.col("normal_tickets") / totals[1]).alias("normal_share"),
             )
             .with_columns(
-                pl.when(pl.col("change_tickets_per_day").sum() != 0)
-                .then(pl.col("change_tickets_per_day") / pl.col("change_tickets_per_day").sum())
-                .alias("change_share")
+                (totals[0] * pl.col("normal_share")).alias("expected_tickets"),
+                pl.when(pl.col("normal_share") > 0).then(pl.col("spike_share") / pl.col("normal_share")).alias("lift"),
             )
-            .select(*schema)
+            .with_columns((pl.col("spike_tickets") - pl.col("expected_tickets")).alias("excess_tickets"))
+            .select(list(SEGMENT_SCHEMA))
             .collect()
         )
-        parts.append(part.cast(schema))
-    out = pl.concat(parts)
-    return out.sort(["dimension", "change_tickets_per_day", "value"], descending=[False, True, False])
+        parts.append(part.cast(SEGMENT_SCHEMA))
+    out = pl.concat(parts).filter(pl.col("excess_tickets") >= MIN_SEGMENT_EXCESS_TICKETS)
+    return out.sort(["excess_tickets", "dimension", "value"], descending=[True, False, False])
 
 
 def _turnaround(ds: Source, spike: pl.LazyFrame, normal: pl.LazyFrame) -> pl.DataFrame:

@@ -28,7 +28,7 @@ import polars as pl
 from queries.analyses.formatting import DIRECTION_SIGNS, format_goal, format_value, measure_label, unit_of
 from queries.analyses.overview import KPI_TILES, Kpi
 from queries.definitions import METRICS
-from queries.engines import Source, engine_for
+from queries.engines import Source, created_days, engine_for
 from queries.errors import SourceError
 from queries.filters import DIMENSIONS, Filters
 from queries.intervals import Z_95, wilson_interval
@@ -62,8 +62,9 @@ TARGETS_SCHEMA: dict[str, pl.DataType] = {
     "hint": pl.String(),
 }
 """One row per applicable target: `where` as "dimension=value[,value]; …" ("" = the whole operation); `status`
-met, missed or no_data; `sample` the count the actual rests on; `hint` why met/missed should not be read as
-good or bad news (small sample, within the noise), or why there is no data."""
+met, missed or no_data; `previous_actual` null when the previous equal period starts before the data; `sample`
+the count the actual rests on; `hint` why met/missed should not be read as good or bad news (small sample,
+within the noise), or why there is no data."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class Target:
 
     def filters(self, start: dt.date, end: dt.date) -> Filters:
         """The target's selection over start–end."""
-        return Filters(start, end, **dict(self.where))
+        return Filters.of(start, end, dict(self.where))
 
     def met(self, actual: float) -> bool:
         """True when `actual` is on the goal's side (the goal itself included)."""
@@ -388,7 +389,9 @@ def _evaluate(ds: Source, target: Target, start: dt.date, end: dt.date, answers:
     if missing:
         return TargetResult(target, None, None, None, "no_data", missing)
     row = answers.row(target.metric, filters)
-    before = answers.row(target.metric, filters.previous())
+    days = created_days(ds)
+    covered = days is not None and filters.previous().start >= days[0]  # else its figures would cover fewer days
+    before = answers.row(target.metric, filters.previous()) if covered else None
     actual = row[target.measure] if row else None
     previous = before[target.measure] if before else None
     if actual is None:
@@ -490,4 +493,45 @@ def judge_tiles(
             now, before = answers.row(metric, filters), answers.row(metric, filters.previous())
             hint = change_hint(kpi.unit, kpi.value, kpi.previous, now or {}, before or {}, metric, measure)
         out[kpi.key] = TileJudgement(kpi.key, goal, hint)
+    return out
+
+
+@dataclass(frozen=True)
+class GoalHistory:
+    """A measure with a goal for the view: its value per full week and the goal's steps over those weeks."""
+
+    metric: str
+    measure: str
+    weekly: pl.DataFrame  # week (Monday), value
+    steps: list[tuple[dt.date, dt.date, float, str]]  # as Targets.goal_line
+
+    @property
+    def label(self) -> str:
+        return measure_label(self.metric, self.measure)
+
+    @property
+    def unit(self) -> str:
+        return unit_of(self.metric, self.measure)
+
+
+def goal_history(
+    ds: Source, targets: Targets, filters: Filters, first_week: dt.date, sla_policy: SlaPolicy | None = None
+) -> list[GoalHistory]:
+    """Per measure with a goal whose selection is exactly the view's: its value in each full week (Monday to
+    Sunday) from `first_week` to the period's end, with the goal in force over those weeks (stepping where it
+    changed). Measures the source cannot give are left out."""
+    last = filters.end - dt.timedelta(days=(filters.end.weekday() + 1) % 7)  # the last Sunday in the period
+    if last < first_week:
+        return []
+    selections = filters.selections()
+    where = _normalised(selections)
+    weeks = Filters.of(first_week, last, selections)
+    out = []
+    for metric, measure in dict.fromkeys((t.metric, t.measure) for t in targets.entries if t.where == where):
+        steps = targets.goal_line(metric, measure, selections, first_week, last)
+        if not steps or engine_for(ds).can(metric):
+            continue
+        frame = summarize(ds, metric, weeks, period="week", sla_policy=sla_policy)
+        weekly = frame.select(pl.col("period").alias("week"), pl.col(measure).cast(pl.Float64).alias("value"))
+        out.append(GoalHistory(metric, measure, weekly, steps))
     return out

@@ -64,7 +64,7 @@ def transparency_figures(ds: Source, filters: Filters) -> pl.DataFrame:
     if missing_inputs(ds, "time_to_first_action") is None and ds.has("tickets", "source"):
         chosen = filters.selections().get("source")
         sources = tuple(s for s in NOTICE_SOURCES if not chosen or s in chosen)  # narrow, never widen, the selection
-        notices = Filters(filters.start, filters.end, **{**filters.selections(), "source": sources or ("(none)",)})
+        notices = Filters.of(filters.start, filters.end, {**filters.selections(), "source": sources or ("(none)",)})
         median, unit = readable_hours(summarize(ds, "time_to_first_action", notices)["p50_hours"][0])
         add(
             "Speed",

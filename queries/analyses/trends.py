@@ -27,8 +27,8 @@ def volume_over_time(ds: Source, filters: Filters, by: str | None, period: str) 
 
     Every period of the filters is there for every group (0 tickets when it had none). Columns: `period`, the
     group column, `tickets`, `share` (of all tickets of that period; null in a period without tickets),
-    `tickets_per_million_dau` (the `per_million_dau` metric; null when the source has no
-    platform_metrics), `days` (days of the period inside the selection) and `partial` (the
+    `tickets_per_million_dau` (the `per_million_dau` metric) and the `dau_days` behind it (both null when the
+    source has no platform_metrics), `days` (days of the period inside the selection) and `partial` (the
     period is cut by the selection, so its count is not comparable with a full one).
     """
     keys = [by] if by else []
@@ -36,10 +36,13 @@ def volume_over_time(ds: Source, filters: Filters, by: str | None, period: str) 
     if missing_inputs(ds, "per_million_dau") is None:
         rates = summarize(ds, "per_million_dau", filters, by=keys, period=period)
         counts = counts.join(
-            rates.select(*keys, "period", "tickets_per_million_dau"), on=[*keys, "period"], how="left", nulls_equal=True
+            rates.select(*keys, "period", "tickets_per_million_dau", pl.col("dau_days").cast(pl.Float64)),
+            on=[*keys, "period"],
+            how="left",
+            nulls_equal=True,
         )
     else:
-        counts = counts.with_columns(pl.lit(None, pl.Float64).alias("tickets_per_million_dau"))
+        counts = counts.with_columns(pl.lit(None, pl.Float64).alias(c) for c in ("tickets_per_million_dau", "dau_days"))
     days = (
         pl.DataFrame({"day": pl.date_range(filters.start, filters.end, "1d", eager=True)})
         .with_columns(period_expr("day", period))
@@ -53,8 +56,34 @@ def volume_over_time(ds: Source, filters: Filters, by: str | None, period: str) 
     )
     out = counts.with_columns(ratio(pl.col("tickets"), pl.col("tickets").sum().over("period")).alias("share"))
     return out.join(days, on="period", how="left").select(
-        "period", *keys, "tickets", "share", "tickets_per_million_dau", "days", "partial"
+        "period", *keys, "tickets", "share", "tickets_per_million_dau", "dau_days", "days", "partial"
     )
+
+
+def top_and_other(volumes: pl.DataFrame, by: str, top: int, other: str = "Other") -> pl.DataFrame:
+    """`volume_over_time` by `by` with the `top` groups of most tickets kept and the rest summed into `other`.
+
+    Tickets and shares add up. Daily tickets per 1M DAU add up across groups that share their users (policy
+    domains, surfaces, … of the same markets); across markets, whose users differ, `other`'s rate is its tickets
+    over the sum of their DAU (Σ rate × dau_days / Σ dau_days).
+    """
+    ranked = volumes.group_by(by).agg(pl.col("tickets").sum()).sort(["tickets", by], descending=[True, False])
+    kept = ranked[by].head(top)
+    if ranked.height <= top:
+        return volumes
+    rest = volumes.filter(~pl.col(by).is_in(kept.implode()) | pl.col(by).is_null())
+    weighted = pl.col("tickets_per_million_dau") * pl.col("dau_days")
+    rate = weighted.sum() / pl.col("dau_days").sum() if by == "market" else pl.col("tickets_per_million_dau").sum()
+    summed = rest.group_by("period").agg(
+        pl.col("tickets").sum(),
+        pl.col("share").sum(),
+        pl.when(pl.col("tickets_per_million_dau").is_not_null().any()).then(rate).alias("tickets_per_million_dau"),
+        pl.col("dau_days").sum() if by == "market" else pl.col("dau_days").first(),
+        pl.col("days").first(),
+        pl.col("partial").first(),
+    )
+    summed = summed.with_columns(pl.lit(other).cast(volumes.schema[by]).alias(by)).select(volumes.columns)
+    return pl.concat([volumes.filter(pl.col(by).is_in(kept.implode())), summed.cast(volumes.schema)]).sort("period", by)
 
 
 EMERGING_SCHEMA: dict[str, pl.DataType] = {
@@ -80,7 +109,7 @@ def trend_window(ds: Source, filters: Filters, weeks: int) -> Filters | None:
     first_monday = max(first_monday, first_full)
     if first_monday > last_sunday:
         return None
-    return Filters(first_monday, last_sunday, **filters.selections())
+    return Filters.of(first_monday, last_sunday, filters.selections())
 
 
 def emerging_trends(

@@ -52,6 +52,11 @@ def groupable(src: Source, column: str) -> bool:
     return engine_for(src).groupable(column)
 
 
+def own_dimensions(src: Source) -> tuple[str, ...]:
+    """The source's own dimensions ([tickets.dimensions]) its engine filters and groups by."""
+    return engine_for(src).own_dimensions
+
+
 def held_rows(src: Source, table: str = "tickets") -> pl.DataFrame | None:
     """The table's valid rows when the source's engine holds them in memory; None when it keeps aggregates only."""
     return engine_for(src).rows(table)

@@ -52,6 +52,8 @@ class Engine(Protocol):
     rows_why: str  # why ticket rows are not held ("" when they are), for the parts of pages that need them
     rows_fix: str  # what to do to get them
     declined_note: str | None  # why a percentile can be missing although tickets were measured
+    group_columns: tuple[str, ...]  # the columns metrics can be grouped by (tickets fields, the source's own)
+    own_dimensions: tuple[str, ...]  # the source's own dimensions ([tickets.dimensions]) it filters and groups by
 
     def has(self, table: str, *fields: str) -> bool: ...
 
@@ -114,6 +116,17 @@ class EngineBase:
     def reports(self) -> dict:
         return self.source.reports
 
+    @property
+    def own_dimensions(self) -> tuple[str, ...]:
+        """The source's own dimensions ([tickets.dimensions]) this engine filters and groups by."""
+        report = self.reports.get("tickets")
+        return report.dimensions if report is not None else ()
+
+    @property
+    def group_columns(self) -> tuple[str, ...]:
+        """Every column metrics can be grouped by here: the tickets fields, then the source's own dimensions."""
+        return (*self.groupings, *self.own_dimensions)
+
     def has(self, table: str, *fields: str) -> bool:
         return self.source.has(table, *fields)
 
@@ -133,7 +146,8 @@ class EngineBase:
         source does not provide groups everything as one empty group."""
         allowed = METRICS[metric].groups
         in_metric = allowed is None or column in allowed
-        return (metric == "sla" and column == "sla_rule") or (in_metric and column in self.groupings)
+        own = allowed is None and column in self.own_dimensions
+        return (metric == "sla" and column == "sla_rule") or (in_metric and column in self.groupings) or own
 
     def can(self, metric: str, by: Sequence[str] = ()) -> str | None:
         refused = self.refusal(metric, by)
@@ -149,7 +163,7 @@ class EngineBase:
         return None
 
     def groupable(self, column: str) -> bool:
-        return self.has("tickets", column) and column in self.groupings
+        return (self.has("tickets", column) and column in self.groupings) or column in self.own_dimensions
 
     def rows(self, table: str) -> pl.DataFrame | None:
         return None

@@ -8,10 +8,10 @@ from collections.abc import Callable
 import polars as pl
 
 from queries.calc import backlog_flow, keys_of, per_productive_hour, period_windows
-from queries.contract import CLOSED_UNKNOWN, PROACTIVE_SOURCES
+from queries.contract import PROACTIVE_SOURCES
 from queries.definitions import THROUGHPUT_GROUPS
 from queries.engines.base import EngineBase, Implementations
-from queries.filters import DIMENSIONS, Filters, period_expr
+from queries.filters import Filters, period_expr
 from queries.frames import (
     created_in,
     duration_hours,
@@ -22,6 +22,7 @@ from queries.frames import (
     open_during,
     open_span,
     with_sla_outcome,
+    with_time_flags,
 )
 from queries.sla import SlaPolicy, load_sla_policy
 from queries.sources.dataset import Dataset
@@ -146,8 +147,7 @@ def _qa_accuracy(ds: Dataset, filters: Filters, by: list[str], period: str | Non
     qa = ds.tables["qa_reviews"].lazy()
     own = [d for d in ("vendor", "policy_domain") if d not in ds.reports["qa_reviews"].missing_fields]
     lf = qa.filter(filters.in_period("reviewed_at") & filters.dimension_expr(own))
-    wanted = [*DIMENSIONS, *by]
-    through_ticket = list(dict.fromkeys(d for d in wanted if d not in own and (d in filters.selections() or d in by)))
+    through_ticket = list(dict.fromkeys(d for d in [*filters.selections(), *by] if d not in own))
     if through_ticket:
         tickets = ds.tables["tickets"].lazy().select("ticket_id", *through_ticket)
         lf = lf.drop(through_ticket, strict=False).join(tickets, on="ticket_id", how="inner")
@@ -166,11 +166,9 @@ def _open_backlog(ds: Dataset, filters: Filters, by: list[str], period: str | No
 
 
 def _backlog_rows(ds: Dataset) -> pl.LazyFrame:
-    """The tickets with CLOSED_UNKNOWN (false in a frame made without the loader), for open_at and open_during."""
-    tickets = ds.tables["tickets"].lazy()
-    if CLOSED_UNKNOWN in ds.tables["tickets"].columns:
-        return tickets
-    return tickets.with_columns(pl.lit(False).alias(CLOSED_UNKNOWN))
+    """The tickets with the TIME_UNKNOWN flags (false in a frame made without the loader), for open_at and
+    open_during."""
+    return with_time_flags(ds.tables["tickets"].lazy())
 
 
 @_IMPLEMENTATIONS.of("backlog")

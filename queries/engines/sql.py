@@ -29,13 +29,18 @@ from queries.calc import (
 from queries.contract import PROACTIVE_SOURCES, TICKETS
 from queries.definitions import THROUGHPUT_GROUPS
 from queries.engines.base import EngineBase, Implementations
-from queries.filters import DIMENSIONS, PERIODS, Filters
+from queries.filters import PERIODS, Filters
 from queries.frames import duration_hours
 from queries.sla import DUE_RULE, SlaPolicy, load_sla_policy
 from queries.sources.warehouse import Warehouse, WarehouseTable
 
 _KEY_DTYPES: dict[str, pl.DataType] = {**TICKETS.schema, "period": pl.Date(), "sla_rule": pl.String()}
 _SQLITE_PERIODS = {"day": (), "week": ("weekday 0", "-6 days"), "month": ("start of month",)}
+
+
+def _key_dtype(key: str) -> pl.DataType:
+    """A group column's type: the tickets field's, or text for the source's own dimensions."""
+    return _KEY_DTYPES.get(key, pl.String())
 
 
 _IMPLEMENTATIONS = Implementations()  # metric -> its implementation here, registered where defined
@@ -171,7 +176,7 @@ def aggregate(
     if keys:
         outer = outer.group_by(*[sub.c[k] for k in keys])
     rows = wh.execute(outer)
-    schema = {k: _KEY_DTYPES[k] for k in keys} | {a.name: _agg_dtype(a) for a in aggs}
+    schema = {k: _key_dtype(k) for k in keys} | {a.name: _agg_dtype(a) for a in aggs}
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
@@ -236,7 +241,9 @@ def _open_at(wt: WarehouseTable, instant: dt.datetime) -> ColumnElement[bool]:
     """Created before `instant` and not closed by then; never one closed at an unknown time (frames.open_at)."""
     closed = wt.col("closed_at")
     return sa.and_(
-        wt.col("created_at") < instant, sa.not_(wt.closed_unknown), sa.or_(closed.is_(None), closed >= instant)
+        wt.col("created_at") < instant,
+        sa.not_(wt.unknown_time("closed_at")),
+        sa.or_(closed.is_(None), closed >= instant),
     )
 
 
@@ -306,11 +313,15 @@ def _sla(wh: Warehouse, filters: Filters, by: list[str], period: str | None, pol
     rule_end = _first_match(policy, t, [t.col(r.end) for r in policy.rules])
     end = sa.case((due, t.col(policy.due_end)), else_=rule_end)
     ended = end.is_not(None)
+    # An end that happened at an unknown time (quarantined) is never waiting, so never late (frames.with_sla_outcome).
+    rule_unknown = _first_match(policy, t, [flag(t.unknown_time(r.end)) for r in policy.rules])
+    unknown = sa.case((due, flag(t.unknown_time(policy.due_end))), else_=rule_unknown) == 1
     waited = seconds_sql(wh, t.col("created_at"), sa.func.coalesce(end, as_of))
     late = sa.case((due, due_at < as_of), else_=waited > target)  # read where the ticket has not ended
     in_time = sa.case((due, end <= due_at), else_=waited <= target)  # read where it has
     has_sla = sa.or_(due, target.is_not(None))
-    measured, met = sa.and_(has_sla, sa.or_(ended, late)), sa.and_(has_sla, ended, in_time)
+    waiting_late = sa.and_(late, sa.not_(unknown))
+    measured, met = sa.and_(has_sla, sa.or_(ended, waiting_late)), sa.and_(has_sla, ended, in_time)
     group = sa.case((due, sa.literal(DUE_RULE, sa.String)), else_=rule)
     keys = {b: (group if b == "sla_rule" else t.col(b)) for b in by}
     if period:
@@ -347,8 +358,7 @@ def _qa_accuracy(wh: Warehouse, filters: Filters, by: list[str], period: str | N
     qa, t = wh.tables["qa_reviews"], _tickets(wh)
     own = [d for d in ("vendor", "policy_domain") if d in qa.columns]
     where = [qa.valid, in_period(qa.col("reviewed_at"), filters), dimensions(qa, filters, own)]
-    wanted = [*DIMENSIONS, *by]
-    through_ticket = list(dict.fromkeys(d for d in wanted if d not in own and (d in filters.selections() or d in by)))
+    through_ticket = list(dict.fromkeys(d for d in [*filters.selections(), *by] if d not in own))
     from_ = None
     if through_ticket:  # dimensions QA reviews lack come from the reviewed (valid) ticket
         from_ = qa.table.join(t.table, qa.col("ticket_id") == t.col("ticket_id"))
@@ -391,13 +401,13 @@ def _backlog(wh: Warehouse, filters: Filters, by: list[str], period: str | None)
         t.valid,
         dimensions(t, filters),
         created < filters.end_before,
-        sa.not_(t.closed_unknown),
+        sa.not_(t.unknown_time("closed_at")),
         sa.or_(closed.is_(None), closed >= filters.start_at),
     ]
     groups_query = sa.select(*[t.col(b).label(b) for b in by]).where(*during).distinct()
     if by:
         groups = pl.DataFrame(
-            wh.execute(groups_query), schema={b: _KEY_DTYPES[b] for b in by}, orient="row"
+            wh.execute(groups_query), schema={b: _key_dtype(b) for b in by}, orient="row"
         ).with_row_index("_group")
     else:
         groups = pl.DataFrame({"_group": [0]}, schema={"_group": pl.UInt32})

@@ -16,6 +16,7 @@ import polars as pl
 
 from queries.contract import DECISIONS, PRIORITIES, SOURCES
 from queries.errors import SourceError
+from queries.sources.mapping import dimension_name
 
 SAMPLE_ROWS = 5_000
 SEPARATORS = (",", ";", "\t", "|")
@@ -291,7 +292,11 @@ def _assign_text_fields(d: Draft, sample: pl.DataFrame) -> None:
     for column in categorical:
         if column not in used:
             values = sample[column].drop_nulls().n_unique()
-            d.dimensions[_identifier(column)] = (column, f"{values} values in the sample")
+            name = dimension_name(column)
+            d.dimensions[name if name not in d.dimensions else f"{name}_{len(d.dimensions)}"] = (
+                column,
+                f"{values} values in the sample",
+            )
 
 
 def _guess_values(name: str, values: list[str]) -> tuple[dict[str, str], list[str]]:

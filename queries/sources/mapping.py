@@ -30,6 +30,7 @@ _TABLE_KEYS = {
     "values",
     "timezone",  # IANA name: times without an offset are wall-clock times there
     "datetime_formats",  # field -> format, "iso" or an epoch unit; wins over datetime_format
+    "dimensions",  # tickets only: your own dimensions, name -> column, to filter and group by
     "table",  # warehouse sources only: the table (or view) name, "schema.name" or "name"
 }
 _TEXT_KEYS = (
@@ -44,6 +45,17 @@ _TEXT_KEYS = (
     "timezone",
 )
 FORMATS = ("csv", "parquet")
+_DIMENSION_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_RESERVED = {"period", "day", "start", "end", "src", "page", "extra"}  # URL parameters and result columns
+
+
+def dimension_name(text: str) -> str:
+    """A name [tickets.dimensions] accepts, made from a column's name ("Supervisor District" -> supervisor_district)."""
+    name = re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_")[:36] or "column"
+    name = name if name[0].isalpha() else f"d_{name}"
+    return f"my_{name}" if name in TABLES["tickets"].names or name in _RESERVED else name
+
+
 ISO = "iso"  # a per-field format: the default ISO 8601 parsing, whatever datetime_format says
 EPOCH_US = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}  # epoch units: microseconds per unit
 # Characters that show as nothing: soft hyphen, zero-width space/joiners, direction marks, word joiner, BOM.
@@ -71,6 +83,7 @@ class TableMapping:
     timezone: str | None = None  # IANA name of the wall-clock time of values without an offset; None = UTC
     datetime_formats: dict[str, str] = field(default_factory=dict)  # timestamp field -> format (wins over the table's)
     joined: dict[str, tuple[str, str]] = field(default_factory=dict)  # timestamp field -> (date column, time column)
+    dimensions: dict[str, str] = field(default_factory=dict)  # your own dimension name -> source column (tickets)
 
     def time_format(self, name: str) -> str | None:
         """The format a timestamp field is read with: its own, else the table's; None (or ISO) is ISO 8601."""
@@ -147,6 +160,7 @@ def _table_mapping(path: Path, name: str, body: Any) -> TableMapping:
             f"{where} timezone = {timezone!r} is not a time zone{_did_you_mean(timezone, _zone_names())}.",
             fix='Use an IANA time zone name such as "America/Los_Angeles", "Europe/Berlin" or "UTC".',
         )
+    dimensions = _dimensions(body.get("dimensions", {}), name, where)
     values_raw = body.get("values", {})
     if not isinstance(values_raw, dict):
         raise SourceError(f"{where}.values must be a table.", fix=f"Write [{name}.values.FIELD] sections.")
@@ -208,7 +222,27 @@ def _table_mapping(path: Path, name: str, body: Any) -> TableMapping:
         columns=columns,
         values=values,
         table=body.get("table"),
+        dimensions=dimensions,
     )
+
+
+def _dimensions(value: Any, table: str, where: str) -> dict[str, str]:
+    """[tickets.dimensions]: your own dimension name -> the column holding it (text, grouped and filtered by)."""
+    if value and table != "tickets":
+        raise SourceError(f"{where}.dimensions: only tickets take dimensions.", fix="Move them to [tickets.dimensions]")
+    dimensions = _string_table(value, f"{where}.dimensions")
+    for name in dimensions:
+        if not _DIMENSION_NAME.fullmatch(name):
+            raise SourceError(
+                f"{where}.dimensions names {name!r}, which is not a simple name.",
+                fix='Use lower-case letters, digits and _, starting with a letter: region = "Supervisor District".',
+            )
+        if name in TABLES["tickets"].names or name in _RESERVED:
+            raise SourceError(
+                f"{where}.dimensions names {name!r}, which is a field of tickets.",
+                fix=f"Map it under [tickets.columns] instead, or give the dimension another name (e.g. my_{name}).",
+            )
+    return dimensions
 
 
 def _folded(text: pl.Expr) -> pl.Expr:

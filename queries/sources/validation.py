@@ -10,11 +10,11 @@ from dataclasses import dataclass
 import polars as pl
 
 from queries.contract import (
-    CLOSED_UNKNOWN,
     FUTURE_TOLERANCE,
     ORDER_RULES,
     TABLES,
     TIME_RANGE,
+    TIME_UNKNOWN,
     UNDATED_TIMESTAMPS,
     Field,
     Kind,
@@ -90,6 +90,7 @@ class TableReport:
     unknown_values: tuple[UnknownValues, ...] = ()  # per field with fixed values, what to map
     timezone: str | None = None  # the mapping's timezone; None: times without an offset were read as UTC
     taken_by_name: tuple[tuple[str, str], ...] = ()  # (field, column) matched by name, not set in the mapping
+    dimensions: tuple[str, ...] = ()  # the source's own dimensions ([tickets.dimensions]): text columns
 
     @property
     def rows_rejected(self) -> int:
@@ -101,7 +102,7 @@ class TableReport:
 
 
 def read_table(files: TableFiles, spec: TableMapping) -> tuple[pl.DataFrame, TableReport]:
-    """Load one table: the loaded rows in contract schema (tickets also with CLOSED_UNKNOWN), and the report of
+    """Load one table: the loaded rows in contract schema (tickets also with the TIME_UNKNOWN flags), and the report of
     what was rejected, quarantined and adjusted."""
     table = TABLES[files.table]
     lf = scan_files(files, spec)
@@ -109,6 +110,7 @@ def read_table(files: TableFiles, spec: TableMapping) -> tuple[pl.DataFrame, Tab
     columns = resolve_columns(table, schema, spec, files)
     raw_names = {f: f"_raw.{f}" for f in columns}
     parsed, notes = parse_fields(table, columns, schema, spec, files)
+    own = dimension_columns(schema, spec, files)
     staged = lf.select(
         pl.col(_FILE),
         (pl.int_range(pl.len()).over(_FILE) + 1).alias(_LINE),  # blank lines count: "row N" is line N + 1
@@ -116,6 +118,7 @@ def read_table(files: TableFiles, spec: TableMapping) -> tuple[pl.DataFrame, Tab
         *[as_text(pl.col(src), schema[src]).alias(raw_names[f]) for f, src in columns.items()],
         *[expr.alias(f) for f, expr in parsed.items()],
         *[expr.alias(NOTE + f) for f, expr in notes.items()],
+        *own.values(),
         written_cutoff(files).alias(CUTOFF),
         blank_line(files, columns.values()).alias(_BLANK),
     )
@@ -132,9 +135,9 @@ def read_table(files: TableFiles, spec: TableMapping) -> tuple[pl.DataFrame, Tab
     missing = tuple(f.name for f in table.fields if f.name not in columns)
     clean = valid.select(
         *[pl.col(f.name) if f.name in columns else pl.lit(None, f.kind.dtype).alias(f.name) for f in table.fields],
-        *([CLOSED_UNKNOWN] if table.name == "tickets" else []),
+        *(TIME_UNKNOWN.values() if table.name == "tickets" else ()),
+        *own,
     )
-    used = {*columns.values(), *(c for pair in spec.joined.values() for c in pair)}
     report = TableReport(
         table=table.name,
         location=files.label,
@@ -143,7 +146,7 @@ def read_table(files: TableFiles, spec: TableMapping) -> tuple[pl.DataFrame, Tab
         rows_superseded=superseded,
         rejections=_rejections(table, rejected, raw_names),
         missing_fields=missing,
-        ignored_columns=tuple(c for c in schema if c not in used and not c.startswith("_")),
+        ignored_columns=ignored_columns(schema, columns, spec),
         latest=_latest(table, valid),
         rows_in_future=valid.height - current,
         as_of=valid.select(newest_current(table, columns)).item(),
@@ -151,9 +154,37 @@ def read_table(files: TableFiles, spec: TableMapping) -> tuple[pl.DataFrame, Tab
         adjusted=field_counts(table, valid, NOTE, {f: tuple(TIME_NOTES.values()) for f in notes}, raw_names),
         unknown_values=_unknown_values(table, valid, codes, raw_names),
         timezone=spec.timezone,
-        taken_by_name=tuple((f, c) for f, c in columns.items() if f not in spec.columns and f not in spec.joined),
+        taken_by_name=taken_by_name(columns, spec),
+        dimensions=tuple(own),
     )
     return clean, report
+
+
+def dimension_columns(schema: pl.Schema, spec: TableMapping, files: TableFiles) -> dict[str, pl.Expr]:
+    """Each of the source's own dimensions as trimmed text named after it (empty text is null)."""
+    own = {}
+    for name, column in spec.dimensions.items():
+        if column not in schema:
+            raise SourceError(
+                f"The mapping says [tickets.dimensions] {name} = {column!r}, but {files.label} has no column "
+                f"{column!r}. Columns found: {_column_list(schema)}.",
+                quote=files.quote(),
+                fix=f"Correct [tickets.dimensions] {name} in the mapping file.",
+            )
+        text = as_text(pl.col(column), schema[column]).str.strip_chars()
+        own[name] = pl.when(text != "").then(text).alias(name)
+    return own
+
+
+def taken_by_name(columns: dict[str, str], spec: TableMapping) -> tuple[tuple[str, str], ...]:
+    """(field, column) of the fields matched by name (`resolve_columns`), not set in the mapping."""
+    return tuple((f, c) for f, c in columns.items() if f not in spec.columns and f not in spec.joined)
+
+
+def ignored_columns(schema: pl.Schema, columns: dict[str, str], spec: TableMapping) -> tuple[str, ...]:
+    """The source's columns that map to no field (neither named nor joined into a split timestamp)."""
+    used = {*columns.values(), *(c for pair in spec.joined.values() for c in pair), *spec.dimensions.values()}
+    return tuple(c for c in schema if c not in used and not c.startswith("_"))
 
 
 def join_split_columns(
@@ -213,7 +244,7 @@ def resolve_columns(table: Table, schema: pl.Schema, spec: TableMapping, files: 
             f"{names}. Columns found: {_column_list(schema)}.",
             quote=files.quote(),
             fix=f"Rename the column{'s' if len(absent) > 1 else ''}, or map in a mapping file: "
-            f"[{table.name}.columns] {lines}.",
+            f"[{table.name}.columns] {lines} (python -m queries init-mapping drafts one).",
         )
     return columns
 
@@ -415,7 +446,7 @@ def apply_rules(
     """The table's rules on staged rows (parsed fields and their raw text): `_reason`, the first rule a required
     field breaks (missing, unparseable, unknown, out of range: the row is rejected); for each optional field,
     QUARANTINE + field, the code of the first rule it breaks (its own, then the ORDER_RULES about it, each against
-    the values the rules before left), and the field set to null there; for tickets, CLOSED_UNKNOWN.
+    the values the rules before left), and the field set to null there; for tickets, the TIME_UNKNOWN flags.
 
     Returns the frame and each quarantinable field's reasons (code i is reasons[i - 1])."""
     checks = field_checks(table, present, raw)
@@ -438,8 +469,10 @@ def apply_rules(
             first = pl.col(_REASON).is_null() & broken
             lf = lf.with_columns(pl.when(first).then(pl.lit(why)).otherwise(pl.col(_REASON)).alias(_REASON))
     if table.name == "tickets":
-        closed = pl.col(QUARANTINE + "closed_at").is_not_null() if "closed_at" in reasons else pl.lit(False)
-        lf = lf.with_columns(closed.alias(CLOSED_UNKNOWN))
+        lf = lf.with_columns(
+            (pl.col(QUARANTINE + f).is_not_null() if f in reasons else pl.lit(False)).alias(flag)
+            for f, flag in TIME_UNKNOWN.items()
+        )
     return lf, reasons
 
 

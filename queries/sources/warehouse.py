@@ -20,7 +20,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from queries.contract import CLOSED_UNKNOWN, FUTURE_TOLERANCE, ORDER_RULES, TABLES, TIME_RANGE, Field, Kind, Table
+from queries.contract import FUTURE_TOLERANCE, ORDER_RULES, TABLES, TIME_RANGE, TIME_UNKNOWN, Field, Kind, Table
 from queries.errors import SourceError
 from queries.sources.mapping import TableMapping, load_mapping
 from queries.sources.validation import (
@@ -71,7 +71,12 @@ class WarehouseTable:
     valid: ColumnElement[bool]
     reason: ColumnElement  # the first rule a required field breaks (the row is not valid), as text; NULL if none
     quarantine: dict[str, ColumnElement] = field(default_factory=dict)  # optional field -> its reason, or NULL
-    closed_unknown: ColumnElement[bool] = field(default_factory=sa.false)  # tickets: closed at an unknown time
+    # tickets: per TIME_UNKNOWN field, true where it was acted on or closed at an unknown time
+    time_unknown: dict[str, ColumnElement[bool]] = field(default_factory=dict)
+
+    def unknown_time(self, name: str) -> ColumnElement[bool]:
+        """True for rows whose `name` (first_action_at or closed_at) happened at a time that is not known."""
+        return self.time_unknown.get(name, sa.false())
 
     def col(self, name: str) -> ColumnElement:
         """The field as an expression; a typed NULL when the warehouse does not provide it."""
@@ -315,11 +320,38 @@ def _reflect(
     row, cleaned, quarantine = _rules(contract, exprs, table, columns, dialect)
     valid = sa.and_(sa.true(), *[sa.not_(condition) for condition, _ in row])
     reason = sa.case(*row, else_=sa.null()) if row else sa.cast(sa.null(), sa.String)
-    closed_unknown = quarantine["closed_at"].is_not(None) if "closed_at" in quarantine else sa.false()
-    flag = next((c for c in table.columns if c.name.lower() == CLOSED_UNKNOWN), None)
-    if contract.name == "tickets" and flag is not None:  # written by load-warehouse from extracts
-        closed_unknown = sa.or_(closed_unknown, flag.is_(True))
-    return WarehouseTable(contract.name, table, columns, cleaned, valid, reason, quarantine, closed_unknown)
+    unknown = _time_unknown(contract, table, quarantine)
+    cleaned.update(_own_dimensions(shown, qualified, table, spec))
+    return WarehouseTable(contract.name, table, columns, cleaned, valid, reason, quarantine, unknown)
+
+
+def _own_dimensions(shown: str, qualified: str, table: sa.Table, spec: TableMapping) -> dict[str, ColumnElement]:
+    """The source's own dimensions ([tickets.dimensions]) as trimmed text, NULL when empty."""
+    own = {}
+    for name, column in spec.dimensions.items():
+        if column not in table.c:
+            raise SourceError(
+                f"The mapping says [tickets.dimensions] {name} = {column!r}, but {qualified} in {shown} has no "
+                f"column {column!r}. Columns found: {', '.join(c.name for c in table.columns)}.",
+                fix=f"Correct [tickets.dimensions] {name} in the mapping file.",
+            )
+        own[name] = sa.func.nullif(sa.func.trim(sa.cast(table.c[column], sa.String)), "")
+    return own
+
+
+def _time_unknown(contract: Table, table: sa.Table, quarantine: dict[str, ColumnElement]) -> dict[str, ColumnElement]:
+    """For tickets, per TIME_UNKNOWN field: quarantined here, or flagged by a boolean column of the flag's name
+    (written by load-warehouse from extracts, where the loader quarantined it)."""
+    if contract.name != "tickets":
+        return {}
+    unknown = {}
+    for name, flag in TIME_UNKNOWN.items():
+        conditions = [quarantine[name].is_not(None)] if name in quarantine else []
+        column = next((c for c in table.columns if c.name.lower() == flag), None)
+        conditions += [column.is_(True)] if column is not None else []
+        if conditions:
+            unknown[name] = sa.or_(*conditions)
+    return unknown
 
 
 def _refuse_time_settings(contract: Table, spec: TableMapping) -> None:
@@ -513,13 +545,18 @@ def _report(
         rejections=tuple(sorted(rejections, key=lambda r: (-r.rows, r.reason))),
         missing_fields=tuple(f.name for f in contract.fields if f.name not in wt.columns),
         ignored_columns=tuple(
-            c.name for c in wt.table.columns if c.name not in wt.raw.values() and c.name.lower() != CLOSED_UNKNOWN
+            c.name
+            for c in wt.table.columns
+            if c.name not in wt.raw.values()
+            and c.name.lower() not in TIME_UNKNOWN.values()
+            and c.name not in spec.dimensions.values()
         ),
         latest=latest,
         rows_in_future=in_future or 0,
         quarantined=quarantined,
         unknown_values=unknown,
         taken_by_name=tuple((f, c) for f, c in wt.raw.items() if f not in spec.columns),
+        dimensions=tuple(spec.dimensions),
     )
     return wt, report
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
-from queries.contract import CLOSED_UNKNOWN, TABLES, Table
+from queries.contract import TABLES, TIME_UNKNOWN, Table
 from queries.errors import SourceError
 from queries.filters import DIMENSIONS
 from queries.sources.dataset import load_dataset
@@ -50,9 +50,10 @@ def load_warehouse(
         for name, frame in ds.tables.items():
             provided = [f for f in TABLES[name].names if f not in ds.reports[name].missing_fields]
             table = contract_table(TABLES[name], provided, sa.MetaData())
-            if CLOSED_UNKNOWN in frame.columns:  # tickets closed at an unknown time: the backlog leaves them out
-                table.append_column(sa.Column(CLOSED_UNKNOWN, sa.Boolean(), nullable=False))
-                provided.append(CLOSED_UNKNOWN)
+            for flag in TIME_UNKNOWN.values():  # tickets acted on or closed at an unknown time (quarantined)
+                if flag in frame.columns:
+                    table.append_column(sa.Column(flag, sa.Boolean(), nullable=False))
+                    provided.append(flag)
             with engine.begin() as conn:
                 table.drop(conn, checkfirst=True)
                 table.create(conn)

@@ -7,7 +7,6 @@ only changed partitions are rebuilt (docs/rollups.md).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 import shutil
@@ -21,10 +20,24 @@ import numpy as np
 import polars as pl
 
 from queries.calc import HOUR_US
-from queries.contract import CLOSED_UNKNOWN, PROACTIVE_SOURCES, TABLES, Kind
+from queries.contract import PROACTIVE_SOURCES, TABLES, TIME_UNKNOWN
 from queries.engines.rollups import aggregate
+from queries.engines.rollups.checked import (
+    CUTOFF,
+    FIELD_CODES,
+    FIXED,
+    FLAGS,
+    QUARANTINE_REASONS,
+    TIMESTAMPS,
+    UNKNOWN,
+    Checked,
+    Partition,
+    checked_rows,
+    footer,
+    valid_rows,
+    valid_tickets,
+)
 from queries.engines.rollups.storage import (
-    CODED,
     COUNT_TABLES,
     ENCODED,
     FORMAT_VERSION,
@@ -32,7 +45,6 @@ from queries.engines.rollups.storage import (
     HIST_LEVELS,
     LEVELS,
     REASON,
-    ROLLUP_DIMENSIONS,
     TIME,
     TTC,
     TTFA,
@@ -51,48 +63,19 @@ from queries.errors import SourceError
 from queries.frames import with_sla_outcome
 from queries.histogram import bucket_expr
 from queries.sla import SlaPolicy, load_sla_policy
-from queries.sources import scan, validation
+from queries.sources import validation
 from queries.sources.files import TableFiles, locate_tables
-from queries.sources.mapping import load_mapping
+from queries.sources.mapping import TableMapping, load_mapping
 from queries.sources.timestamps import TIME_NOTES
 from queries.sources.validation import TableReport
 
 BATCH_ROWS = 2_000_000  # rows aggregated at once (bounds memory); bigger Parquet files are split into slices
+# Distinct unknown values of a field kept per chunk (most rows first): the listing's counts are exact unless a field
+# has more distinct unknown values than this in one partition (docs/rollups.md).
+MAX_UNKNOWN_VALUES_KEPT = 1_000
 
 
-_ID_HASH, _CUTOFF = "_id_hash", validation.CUTOFF
-
-
-_DUPLICATE = "duplicate ticket_id"
-
-
-_TICKETS = TABLES["tickets"]
-_QUARANTINE_REASONS = validation.quarantine_reasons(_TICKETS)
-_TIMESTAMPS = tuple(f.name for f in _TICKETS.fields if f.kind == Kind.TIMESTAMP)
-# Per row, besides the fields: whether closed at an unknown time, and the codes counted as quarantined or adjusted.
-_FIELD_CODES = (
-    CLOSED_UNKNOWN,
-    *(validation.QUARANTINE + f for f in _QUARANTINE_REASONS),
-    *(validation.NOTE + f for f in _TIMESTAMPS),
-)
-
-
-_USED = {
-    "ticket_id",
-    "created_at",
-    "first_action_at",
-    "closed_at",
-    "queue",
-    "priority",
-    "decision",
-    "handle_seconds",
-    "automated",
-    "views_before_action",
-    "appealed",
-    "appeal_overturned",
-    "due_at",
-    *ROLLUP_DIMENSIONS,
-}
+_ID_HASH = "_id_hash"
 
 
 @dataclass(frozen=True)
@@ -103,17 +86,6 @@ class BuildStats:
     rows: int
     rejected_rows: int
     seconds: float
-
-
-@dataclass(frozen=True)
-class _Partition:
-    """Tickets built as a unit: one file, a row slice of a big Parquet file, or (dedupe_by) the whole table."""
-
-    files: TableFiles
-    offset: int | None
-    length: int | None
-    rows: int  # for batching; 0 when unknown (CSV), -1 when not read (already cached)
-    key: str  # path, size, mtime_ns, slice, mapping, SLA policy and format version
 
 
 def build_rollups(
@@ -149,11 +121,11 @@ def build_rollups(
     todo = [p if p.rows >= 0 else replace(p, rows=_row_count(p.files)) for p in partitions if p.key not in present]
     batches = _batches(todo)
     with ThreadPoolExecutor(1) as reader:  # the next batch is read while this one is aggregated
-        checked = reader.submit(_checked_rows, batches[0], spec, frozenset()) if batches else None
+        checked = reader.submit(checked_rows, batches[0], spec, frozenset()) if batches else None
         for i, batch in enumerate(batches):
             rows = checked.result()
             if i + 1 < len(batches):
-                checked = reader.submit(_checked_rows, batches[i + 1], spec, frozenset())
+                checked = reader.submit(checked_rows, batches[i + 1], spec, frozenset())
             write_chunk(chunks, [p.key for p in batch], _build_chunk(batch, spec, policy, frozenset(), rows))
             del rows
         checked = None  # the last batch's rows are not kept through the merge
@@ -167,7 +139,7 @@ def build_rollups(
     else:  # memory-mapped from the cache, also the chunks just built: pages stay in the OS cache, not the heap
         loaded = [read_chunk(chunks / name) for name in index]
     rollups = merge(loaded, str(source), signature, policy)
-    rollups = replace(rollups, read_rows=lambda predicate: _valid_rows(partitions, spec, duplicates, predicate))
+    rollups = replace(rollups, read_rows=lambda predicate: valid_rows(partitions, spec, duplicates, predicate))
     stats = BuildStats(
         partitions=len(partitions),
         rebuilt=len(todo),
@@ -195,7 +167,7 @@ def _settings_hash(mapping_file: Path | None, policy: SlaPolicy) -> str:
     return digest.hexdigest()[:16]
 
 
-def _partitions(files: TableFiles, settings: str, *, whole: bool, cached: set[str]) -> list[_Partition]:
+def _partitions(files: TableFiles, settings: str, *, whole: bool, cached: set[str]) -> list[Partition]:
     """One partition per file; a Parquet file bigger than BATCH_ROWS is split into row slices.
 
     Files already `cached` whole are not opened (their row count, only needed to batch them, stays -1).
@@ -208,43 +180,31 @@ def _partitions(files: TableFiles, settings: str, *, whole: bool, cached: set[st
         return hashlib.sha256(f"{settings}|{text}|{offset}|{length}".encode()).hexdigest()[:20]
 
     if whole:
-        return [_Partition(files, None, None, 0, key(files.paths, None, None))]
+        return [Partition(files, None, None, 0, key(files.paths, None, None))]
     out = []
     for path in files.paths:
         one = TableFiles(files.table, (path,), files.format, files.hive)
         if key([path], None, None) in cached:
-            out.append(_Partition(one, None, None, -1, key([path], None, None)))
+            out.append(Partition(one, None, None, -1, key([path], None, None)))
             continue
         rows = _row_count(one)
         if rows > BATCH_ROWS:
             for offset in range(0, rows, BATCH_ROWS):
                 length = min(BATCH_ROWS, rows - offset)
-                out.append(_Partition(one, offset, length, length, key([path], offset, length)))
+                out.append(Partition(one, offset, length, length, key([path], offset, length)))
         else:
-            out.append(_Partition(one, None, None, rows, key([path], None, None)))
+            out.append(Partition(one, None, None, rows, key([path], None, None)))
     return out
 
 
 def _row_count(files: TableFiles) -> int:
     """Rows of a Parquet file from its footer; 0 (unknown) for CSV."""
-    return _footer(files.paths[0])[0] if files.format == "parquet" else 0
+    return footer(files.paths[0])[0] if files.format == "parquet" else 0
 
 
-def _footer(path: Path) -> tuple[int, tuple[tuple[str, str], ...]]:
-    """Rows and columns (name, type) of a Parquet file, read from its footer once per version of the file."""
-    stat = path.stat()
-    return _footer_of(path, stat.st_mtime_ns, stat.st_size)
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _footer_of(path: Path, mtime_ns: int, size: int) -> tuple[int, tuple[tuple[str, str], ...]]:
-    meta = scan.parquet_footer(TableFiles("tickets", (path,), "parquet"), path)
-    return meta.num_rows, tuple((f.name, str(f.type)) for f in meta.schema.to_arrow_schema())
-
-
-def _batches(partitions: list[_Partition]) -> list[list[_Partition]]:
+def _batches(partitions: list[Partition]) -> list[list[Partition]]:
     """Consecutive partitions grouped up to BATCH_ROWS rows (CSV files, of unknown size, go alone)."""
-    batches: list[list[_Partition]] = []
+    batches: list[list[Partition]] = []
     rows = 0
     for part in partitions:
         if not batches or not part.rows or not batches[-1][-1].rows or rows + part.rows > BATCH_ROWS:
@@ -255,194 +215,17 @@ def _batches(partitions: list[_Partition]) -> list[list[_Partition]]:
     return batches
 
 
-def _valid_tickets(part: _Partition, spec, excluded: frozenset[str]) -> tuple[pl.LazyFrame, tuple[str, ...]]:
-    """The partition's rows with the loader's parsing and rules, lazily: fields (quarantined ones null), `_reason`
-    (rejected rows), CLOSED_UNKNOWN and the quarantine and time-note codes (_FIELD_CODES).
-
-    The same expressions as queries.validation.read_table; the duplicate-key rule needs every partition
-    and comes in through `excluded` (ticket_ids valid more than once anywhere)."""
-    table = TABLES["tickets"]
-    lf = validation.scan_files(part.files, spec)
-    if part.offset is not None:
-        lf = lf.slice(part.offset, part.length)
-    lf, schema = validation.join_split_columns(lf, validation.table_schema(lf, part.files), table, spec, part.files)
-    columns = validation.resolve_columns(table, schema, spec, part.files)
-    lf = lf.filter(~validation.blank_line(part.files, columns.values()))
-    raw_names = {f: f"_raw.{f}" for f in columns}
-    # The rules only ask whether the raw value is empty (and, for timestamps, what a number looks like): typed
-    # columns stay as they are.
-    raw = [
-        (validation.as_text(pl.col(src), schema[src]) if validation.is_text(schema[src]) else pl.col(src)).alias(
-            raw_names[name]
-        )
-        for name, src in columns.items()
-    ]
-    parsed, notes = validation.parse_fields(table, columns, schema, spec, part.files)
-    staged = lf.select(
-        *raw,
-        *(expr.alias(name) for name, expr in parsed.items()),
-        *(expr.alias(validation.NOTE + name) for name, expr in notes.items()),
-        validation.written_cutoff(part.files).alias(_CUTOFF),
-    )
-    staged = _without_duplicates(validation.apply_rules(staged, table, columns, raw_names)[0], excluded)
-    missing = tuple(f.name for f in table.fields if f.name not in columns)
-    staged = staged.with_columns(pl.lit(None, f.kind.dtype).alias(f.name) for f in table.fields if f.name in missing)
-    return _with_codes(staged).select(*table.names, REASON, _CUTOFF, *_FIELD_CODES), missing
-
-
-def _without_duplicates(staged: pl.LazyFrame, excluded: frozenset[str]) -> pl.LazyFrame:
-    """Rows otherwise valid whose ticket_id is valid more than once anywhere: rejected as duplicates."""
-    if not excluded:
-        return staged
-    duplicated = pl.col(REASON).is_null() & pl.col("ticket_id").is_in(list(excluded))
-    return staged.with_columns(pl.when(duplicated).then(pl.lit(_DUPLICATE)).otherwise(pl.col(REASON)).alias(REASON))
-
-
-def _with_codes(staged: pl.LazyFrame) -> pl.LazyFrame:
-    """Every column of _FIELD_CODES (null where the rows have none: fields not in the files, no time zone)."""
-    have = set(staged.collect_schema().names())
-    absent = [c for c in _FIELD_CODES if c not in have]
-    return staged.with_columns(
-        *(pl.lit(False).alias(c) if c == CLOSED_UNKNOWN else pl.lit(None, pl.UInt8).alias(c) for c in absent)
-    )
-
-
-def _checked_rows(
-    batch: list[_Partition], spec, excluded: frozenset[str]
-) -> tuple[pl.DataFrame, TableReport | None, set[str]]:
-    """The batch's rows (used fields, `_reason`, `_cutoff` and _FIELD_CODES), the loader's report (dedupe_by: its
-    rejections, quarantines and future rows) and the fields present."""
-    needed = [f for f in TABLES["tickets"].names if f in _USED]
-    fast = _typed_rows(batch, spec, excluded)
-    if fast is not None:
-        checked, missing = fast
-        present = set(TABLES["tickets"].names) - set(missing)
-        return checked.select(*needed, REASON, _CUTOFF, *_FIELD_CODES), None, present
-    report = None
-    if spec.dedupe_by:  # snapshots: the loader's own eager path over the whole table
-        clean, report = validation.read_table(batch[0].files, spec)
-        rows = _with_codes(
-            clean.lazy().with_columns(pl.lit(None, pl.String).alias(REASON), pl.lit(None, TIME).alias(_CUTOFF))
-        )
-        present = set(TABLES["tickets"].names) - set(report.missing_fields)
-    elif _whole_parquet(batch):  # one scan of all files: far cheaper than one per file
-        rows, missing = _valid_tickets(_Partition(_one_scan(batch), None, None, 0, ""), spec, excluded)
-        present = set(TABLES["tickets"].names) - set(missing)
-    else:
-        scans, present = [], set()
-        for part in batch:
-            lf, missing = _valid_tickets(part, spec, excluded)
-            scans.append(lf)
-            present |= set(TABLES["tickets"].names) - set(missing)
-        rows = pl.concat(scans, how="vertical")
-    # Dimensions as Categorical: cheap to turn into the chunk's codes (_build_chunk).
-    checked = rows.select(*needed, REASON, _CUTOFF, *_FIELD_CODES).with_columns(pl.col(*CODED).cast(pl.Categorical))
-    return _collect(checked, batch), report, present
-
-
-def _collect(lf: pl.LazyFrame, batch: list[_Partition]) -> pl.DataFrame:
-    """The rows, or a SourceError naming the files when the reader fails on them (as the loader's)."""
-    try:
-        return lf.collect()
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        paths = tuple(p for part in batch for p in part.files.paths)
-        raise validation.read_error(replace(batch[0].files, paths=paths), exc) from None
-
-
-def _whole_parquet(batch: list[_Partition]) -> bool:
-    """True for whole Parquet files (no slices) that all have the same columns and types."""
-    if any(p.files.format != "parquet" or p.offset is not None for p in batch):
-        return False
-    schemas = {_footer(p.files.paths[0])[1] for p in batch}
-    return len(schemas) == 1
-
-
-def _one_scan(batch: list[_Partition]) -> TableFiles:
-    return TableFiles("tickets", tuple(p.files.paths[0] for p in batch), "parquet", batch[0].files.hive)
-
-
-def _typed_rows(
-    batch: list[_Partition], spec, excluded: frozenset[str], predicate: pl.Expr | None = None
-) -> tuple[pl.DataFrame, tuple[str, ...]] | None:
-    """The lean path for Parquet already in the contract's types and names (no mapping): the loader's rules as
-    cheap expressions on the typed columns, in one pass, text read as Categorical and checked once per
-    distinct value.
-
-    None when the batch does not qualify (CSV, mapped or differently typed columns, times to read in a time zone,
-    or text that the loader would trim, blank out or fold): the caller then takes the loader-equivalent path.
-    `predicate` (on typed, unparsed columns only) is pushed into the scan."""
-    if spec.columns or spec.values or spec.dedupe_by or spec.reads_times or not _whole_parquet(batch):
-        return None
-    table = TABLES["tickets"]
-    files = _one_scan(batch)
-    lf = validation.scan_files(files, spec)
-    schema = validation.table_schema(lf, files)
-    present = [f.name for f in table.fields if f.name in schema]
-    if any(schema[name] != table.field(name).kind.dtype for name in present) or "ticket_id" not in present:
-        return None
-    # The fields used, and those the rules check (their quarantines are counted as the loader counts them).
-    checked = [f.name for f in table.fields if f.name in present and (f.name in _USED or f.kind != Kind.STRING)]
-    text = [f for f in checked if table.field(f).kind == Kind.STRING and f != "ticket_id"]
-    typed = [f for f in checked if f not in text and f != "ticket_id"]
-    # Text as read (raw) stays apart from the field where a rule can set the field to null (fixed values).
-    raw = {f: f"_raw.{f}" if table.field(f).values else f for f in text}
-    raw |= {f: f"_raw.{f}" for f in typed} | {"ticket_id": "ticket_id"}
-    lf = lf if predicate is None else lf.filter(predicate)
-    staged = lf.select(
-        validation.as_text(pl.col("ticket_id"), pl.String).alias("ticket_id"),
-        *((pl.col(f).cast(pl.Categorical) if f in CODED else pl.col(f)).alias(raw[f]) for f in text),
-        *(pl.col(f).alias(raw[f]) for f in typed),
-        validation.written_cutoff(files).alias(_CUTOFF),
-    ).with_columns(
-        *(pl.col(raw[f]).alias(f) for f in text if raw[f] != f),
-        *(validation.parse_field(table.field(f), pl.col(raw[f]), schema[f], spec, files).alias(f) for f in typed),
-    )
-    staged = _without_duplicates(validation.apply_rules(staged, table, checked, raw)[0], excluded)
-    missing = tuple(f for f in table.names if f not in present)
-    absent = [f for f in _USED if f not in present]
-    staged = _with_codes(staged).with_columns(
-        *(pl.lit(None, table.field(f).kind.dtype).alias(f) for f in absent if f not in CODED),
-        *(pl.lit(None, pl.String).cast(pl.Categorical).alias(f) for f in absent if f in CODED),
-    )
-    copies = [raw[f] for f in text if raw[f] != f]
-    rows = _collect(
-        staged.select(*[f for f in table.names if f in _USED], REASON, _CUTOFF, *_FIELD_CODES, *copies), batch
-    )
-    for name in text:  # a value the loader would trim, blank or fold: take its path (rare, so checked per value)
-        values = rows[raw[name]].unique().drop_nulls().cast(pl.String)
-        if (values != values.str.strip_chars()).any() or (values == "").any():
-            return None
-        if table.field(name).values and validation.known_after_folding(table.field(name), values):
-            return None
-    return rows.drop(copies), missing
-
-
-def _valid_rows(partitions: list[_Partition], spec, excluded: frozenset[str], predicate: pl.Expr) -> pl.DataFrame:
-    """Valid rows (the fields rollups use, text as String) matching a predicate on typed columns (e.g. a date
-    range, pushed into the Parquet scan), with the same rules as the build."""
-    batches = [partitions] if _whole_parquet(partitions) else [[p] for p in partitions]
-    frames = []
-    for batch in batches:
-        fast = _typed_rows(batch, spec, excluded, predicate)
-        if fast is None:
-            checked, _, _ = _checked_rows(batch, spec, excluded)
-            frames.append(checked.filter(pl.col(REASON).is_null() & predicate))
-        else:
-            frames.append(fast[0].filter(pl.col(REASON).is_null()))
-    used = [f for f in TABLES["tickets"].names if f in _USED]
-    return pl.concat(frames).select(used).with_columns(pl.col(CODED).cast(pl.String))
-
-
 def _build_chunk(
-    batch: list[_Partition],
-    spec,
+    batch: list[Partition],
+    spec: TableMapping,
     policy: SlaPolicy,
     excluded: frozenset[str],
-    rows: tuple[pl.DataFrame, TableReport | None, set[str]] | None = None,
+    read: Checked | None = None,
 ) -> dict:
-    """Aggregate a batch of partitions (`rows`: its _checked_rows, when already read) into one chunk of every
+    """Aggregate a batch of partitions (`read`: its checked_rows, when already read) into one chunk of every
     rollup table."""
-    checked, loader_report, present = rows or _checked_rows(batch, spec, excluded)
+    read = read or checked_rows(batch, spec, excluded)
+    checked, loader_report = read.rows, read.report
     dims = list(FULL)
     # Text keys become UInt32 codes into the chunk's dictionary (sorted values) before anything is grouped.
     dictionary = {c: checked[c].drop_nulls().unique().cast(pl.String).sort() for c in dims}
@@ -454,7 +237,7 @@ def _build_chunk(
     ttfa_us = (pl.col("first_action_at") - pl.col("created_at")).dt.total_microseconds()
     ttc_us = (pl.col("closed_at") - pl.col("created_at")).dt.total_microseconds()
     # Materialised once: every aggregate below groups these columns (days, buckets and SLA rule precomputed).
-    valid = checked.lazy().filter(pl.col(REASON).is_null()).drop(REASON, _CUTOFF, *_FIELD_CODES[1:])
+    valid = checked.lazy().filter(pl.col(REASON).is_null()).drop(REASON, CUTOFF, *FIELD_CODES[len(FLAGS) :])
     rows = (
         with_sla_outcome(valid, policy, dt.datetime(1970, 1, 1), rule_codes)
         .with_columns(  # as_of only matters for waiting
@@ -497,7 +280,7 @@ def _build_chunk(
         ["day", *dims],
         [
             pl.len().alias("tickets"),
-            pl.col(CLOSED_UNKNOWN).sum().alias("closed_unknown"),
+            pl.col(TIME_UNKNOWN["closed_at"]).sum().alias("closed_unknown"),
             pl.col("source").is_not_null().sum().alias("known_source"),
             pl.col("_proactive").sum().alias("proactive"),
             pl.col("automated").is_not_null().sum().alias("known_automated"),
@@ -542,7 +325,7 @@ def _build_chunk(
         ],
         bounds,
     )
-    waiting = rows.lazy().filter(pl.col("sla_rule").is_not_null() & pl.col("sla_end_at").is_null())
+    waiting = rows.lazy().filter(pl.col("sla_waiting"))
     waiting = waiting.select("created_at", *FULL, "sla_rule", "sla_target_seconds", "due_at")  # late? read._sla
     ids = rows.lazy().select(pl.col("ticket_id").hash().alias(_ID_HASH)).sort(_ID_HASH)
     rejected = checked.lazy().filter(pl.col(REASON).is_not_null()).group_by(REASON).agg(pl.len().alias("rows"))
@@ -566,8 +349,10 @@ def _build_chunk(
             schema={REASON: pl.String, "rows": pl.Int64},
             orient="row",
         )
-    out["present"] = pl.DataFrame({"field": sorted(present)}, schema={"field": pl.String})
+    out["present"] = pl.DataFrame({"field": sorted(read.columns.present)}, schema={"field": pl.String})
+    out["columns"] = _columns_table(read)
     out["quarantined"], out["adjusted"] = _field_counts(checked, loader_report)
+    out["unknown"] = _unknown_counts(checked, loader_report)
     coarser, targets = [], []
     for level in LEVELS[1:]:
         for name in COUNT_TABLES:
@@ -595,9 +380,9 @@ def _field_counts(checked: pl.DataFrame, loader_report: TableReport | None) -> t
             [(q.field, q.reason, q.rows) for q in kind] for kind in (loader_report.quarantined, loader_report.adjusted)
         ]
     else:
-        notes = {f: tuple(TIME_NOTES.values()) for f in _TIMESTAMPS}
+        notes = {f: tuple(TIME_NOTES.values()) for f in TIMESTAMPS}
         counted = []
-        for prefix, reasons in ((validation.QUARANTINE, _QUARANTINE_REASONS), (validation.NOTE, notes)):
+        for prefix, reasons in ((validation.QUARANTINE, QUARANTINE_REASONS), (validation.NOTE, notes)):
             rows = []
             for name, texts in reasons.items():
                 if checked.get_column(prefix + name).null_count() == checked.height:
@@ -607,6 +392,37 @@ def _field_counts(checked: pl.DataFrame, loader_report: TableReport | None) -> t
             counted.append(rows)
     schema = {"field": pl.String, "reason": pl.String, "rows": pl.Int64}
     return tuple(pl.DataFrame(rows, schema=schema, orient="row") for rows in counted)
+
+
+def _unknown_counts(checked: pl.DataFrame, loader_report: TableReport | None) -> pl.DataFrame:
+    """Valid rows' unknown values of fields with fixed values as (field, value, rows), as the loader lists them
+    (with dedupe_by, from its report): at most MAX_UNKNOWN_VALUES_KEPT per field, most rows first."""
+    schema = {"field": pl.String, "value": pl.String, "rows": pl.Int64}
+    if loader_report is not None:
+        rows = [(u.field, v, n) for u in loader_report.unknown_values for v, n in u.values]
+        return pl.DataFrame(rows, schema=schema, orient="row")
+    valid = checked.lazy().filter(pl.col(REASON).is_null())
+    counts = [
+        valid.select(pl.lit(f).alias("field"), pl.col(UNKNOWN + f).alias("value"))
+        .drop_nulls("value")
+        .group_by("field", "value")
+        .agg(pl.len().cast(pl.Int64).alias("rows"))
+        .sort(["rows", "value"], descending=[True, False])
+        .head(MAX_UNKNOWN_VALUES_KEPT)
+        for f in FIXED
+        if checked.get_column(UNKNOWN + f).null_count() < checked.height
+    ]
+    return pl.concat(pl.collect_all(counts)) if counts else pl.DataFrame(schema=schema)
+
+
+def _columns_table(read: Checked) -> pl.DataFrame:
+    """How the batch's columns were taken: (field, column) for each field taken by name, (null, column) for each
+    column no field maps to."""
+    taken, ignored = read.columns.taken_by_name, read.columns.ignored
+    return pl.DataFrame(
+        {"field": [f for f, _ in taken] + [None] * len(ignored), "column": [c for _, c in taken] + list(ignored)},
+        schema={"field": pl.String, "column": pl.String},
+    )
 
 
 def _current(checked: pl.DataFrame, loader_report: TableReport | None) -> pl.LazyFrame:
@@ -619,13 +435,13 @@ def _current(checked: pl.DataFrame, loader_report: TableReport | None) -> pl.Laz
     valid = checked.lazy().filter(pl.col(REASON).is_null())
     created = pl.col("created_at")
     return valid.select(
-        created.filter(~(created > pl.col(_CUTOFF)).fill_null(False)).max().alias("latest_created"),
+        created.filter(~(created > pl.col(CUTOFF)).fill_null(False)).max().alias("latest_created"),
         validation.in_future(TABLES["tickets"], checked.columns).sum().cast(pl.Int64).alias("in_future"),
         validation.newest_current(TABLES["tickets"], checked.columns).alias("as_of"),
     )
 
 
-def _duplicate_ids(cache: Path, index: dict[str, list[str]], partitions: list[_Partition], spec) -> frozenset[str]:
+def _duplicate_ids(cache: Path, index: dict[str, list[str]], partitions: list[Partition], spec) -> frozenset[str]:
     """ticket_ids valid in more than one row anywhere in the source: hashes first, then the exact ids.
 
     The answer is cached per set of chunks (a chunk's name hashes its partitions). When chunks were only added
@@ -658,7 +474,7 @@ def _duplicate_ids(cache: Path, index: dict[str, list[str]], partitions: list[_P
     if suspects:
         wanted = pl.Series(_ID_HASH, sorted(suspects), dtype=pl.UInt64).implode()
         found = [
-            _valid_tickets(part, spec, frozenset())[0]
+            valid_tickets(part, spec, frozenset())[0]
             .filter(pl.col(REASON).is_null() & pl.col("ticket_id").hash().is_in(wanted))
             .select("ticket_id")
             for part in partitions

@@ -22,7 +22,15 @@ class RollupsEngine(EngineBase):
     metrics = (*ROLLUP_METRICS, "per_million_dau")
     unsupported = "needs ticket rows, which large extracts served from rollups do not keep."
     groupings = ROLLUP_DIMENSIONS
-    ungrouped = f"large extracts served from rollups group by {', '.join(ROLLUP_DIMENSIONS)} only"
+    ungrouped = (
+        f"large extracts served from rollups group by {', '.join(ROLLUP_DIMENSIONS)} only (your own "
+        "[tickets.dimensions] need a warehouse, or an extract small enough to hold in memory)"
+    )
+
+    @property
+    def own_dimensions(self) -> tuple[str, ...]:
+        return ()  # the rollups' grain is the contract's filter dimensions
+
     declined_note = PERCENTILES_NOT_KEPT
     source: RolledUpSource
 

@@ -266,7 +266,7 @@ def _backlog(r, filters, by, period, keys):
     if by:  # without grouping there is always the one group, as in queries.metrics
         groups = groups.filter(pl.col("c1") - pl.col("k0") > 0)
     groups = groups.with_columns((pl.col("c0") - pl.col("k0")).alias("open_before")).select(*by, "open_before")
-    day_filters = Filters(filters.start, filters.end, **filters.selections())
+    day_filters = Filters.of(filters.start, filters.end, filters.selections())
     arrivals = _sum(_select(r, created, day_filters, period), keys, ["tickets"]).rename({"tickets": "arrivals"})
     closures = _sum(_select(r, level.closed, day_filters, period), keys, ["closures"])
     grid = groups.join(windows, how="cross")

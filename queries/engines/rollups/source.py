@@ -14,13 +14,14 @@ from pathlib import Path
 
 import polars as pl
 
+from queries.contract import TICKETS
 from queries.engines.rollups.build import build_rollups
 from queries.engines.rollups.storage import EXACT_ROWS_LIMIT, Rollups
 from queries.sources.dataset import read_tables
 from queries.sources.files import TableFiles, locate_tables, source_signature
 from queries.sources.mapping import load_mapping
 from queries.sources.scan import parquet_footer
-from queries.sources.validation import Quarantine, Rejection, TableReport
+from queries.sources.validation import MAX_UNKNOWN_VALUES, Quarantine, Rejection, TableReport, UnknownValues
 
 PERCENTILES_NOT_KEPT = (
     "large extracts keep duration histograms by day and by one dimension; percentiles filtered on two or more "
@@ -84,7 +85,8 @@ def open_rolled_up(source: str | Path, mapping_file: str | Path | None = None) -
 
 
 def _tickets_report(files: TableFiles, r: Rollups, timezone: str | None) -> TableReport:
-    """The tickets' validation counts as the rollup build kept them (reasons and counts, no row examples)."""
+    """The tickets' validation counts as the rollup build kept them (reasons and counts, no row examples), with
+    the unknown values to map and how the columns were taken, as the loader reports them."""
     rejections = tuple(
         Rejection(reason, rows, ()) for reason, rows in sorted(r.rejections.items(), key=lambda kv: -kv[1])
     )
@@ -100,11 +102,24 @@ def _tickets_report(files: TableFiles, r: Rollups, timezone: str | None) -> Tabl
         rows_superseded=0,
         rejections=rejections,
         missing_fields=r.missing_fields,
-        ignored_columns=(),
+        ignored_columns=r.ignored_columns,
         latest=r.latest_created,
         rows_in_future=r.rows_in_future,
         as_of=r.as_of,
         quarantined=quarantined,
         adjusted=adjusted,
+        unknown_values=_unknown_values(r),
         timezone=timezone,
+        taken_by_name=r.taken_by_name,
     )
+
+
+def _unknown_values(r: Rollups) -> tuple[UnknownValues, ...]:
+    """Per field with fixed values (in contract order), its unknown values, most rows first (as the loader's)."""
+    out = []
+    for field in TICKETS.fields:
+        counts = sorted(((-n, v) for (f, v), n in r.unknown.items() if f == field.name))
+        if counts:
+            values = tuple((v, -n) for n, v in counts[:MAX_UNKNOWN_VALUES])
+            out.append(UnknownValues(field.name, field.values or (), values))
+    return tuple(out)

@@ -45,7 +45,7 @@ ROLLUP_METRICS = (
 )
 
 
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 
 
 EXACT_ROWS_LIMIT = 500_000  # most rows read for an exact percentile over several dimensions (memory, time)
@@ -121,7 +121,10 @@ class Rollups:
     rejections: dict[str, int] = field(default_factory=dict)  # reason -> rows
     quarantined: dict[tuple[str, str], int] = field(default_factory=dict)  # (field, reason) -> valid rows
     adjusted: dict[tuple[str, str], int] = field(default_factory=dict)  # (field, time note) -> valid rows
+    unknown: dict[tuple[str, str], int] = field(default_factory=dict)  # (field, unknown value as read) -> valid rows
     missing_fields: tuple[str, ...] = ()
+    taken_by_name: tuple[tuple[str, str], ...] = ()  # (field, column) matched by name, as the loader reports them
+    ignored_columns: tuple[str, ...] = ()  # columns that map to no field
     # Valid ticket rows whose (typed) columns match a predicate, for the exact answers the rollups cannot give.
     read_rows: Callable[[pl.Expr], pl.DataFrame] | None = None
     latest_created: dt.datetime | None = None  # newest created_at not in the future (as the loader's `latest`)
@@ -226,6 +229,10 @@ def merge(
         }
         for kind in ("quarantined", "adjusted")
     }
+    unknown = combined("unknown").group_by("field", "value").agg(pl.col("rows").sum())
+    columns = combined("columns").unique(maintain_order=True)
+    taken = columns.filter(pl.col("field").is_not_null()).iter_rows()
+    order = TABLES["tickets"].names
     current = combined("current").select(pl.col("latest_created", "as_of").max(), pl.col("in_future").sum())
     present = {f for _, frames in chunks for f in frames["present"]["field"].to_list()}
     created = levels[()].created
@@ -243,7 +250,10 @@ def merge(
         rejections=rejections,
         quarantined=by_field["quarantined"],
         adjusted=by_field["adjusted"],
+        unknown={(f, v): n for f, v, n in unknown.iter_rows()},
         missing_fields=tuple(f for f in TABLES["tickets"].names if f not in present),
+        taken_by_name=tuple(sorted(taken, key=lambda pair: order.index(pair[0]))),
+        ignored_columns=tuple(columns.filter(pl.col("field").is_null())["column"]),
         latest_created=current["latest_created"][0],
         rows_in_future=int(current["in_future"][0] or 0),
     )

@@ -1,0 +1,57 @@
+"""Category colours, one place: every value of a dimension keeps its colour on every page and chart.
+
+A value's colour is its position among all the values the source has for that dimension (not among the ones a chart
+happens to show), so "Youth safety" is the same green on Trends, Vendors and anywhere else that asks here. The
+palette's 12 colours are pairwise far apart (CIE76 ΔE ≥ 30, tested) and none is the grey kept for "Other"; a chart
+of more series offers "top N + other".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+PALETTE = (
+    "#1F77B4",  # blue
+    "#D95F02",  # orange
+    "#2CA02C",  # green
+    "#E7298A",  # magenta
+    "#5E3C99",  # purple
+    "#E6AB02",  # mustard
+    "#17BECF",  # cyan
+    "#800000",  # maroon
+    "#FF9896",  # salmon
+    "#808000",  # olive
+    "#8C564B",  # brown
+    "#1B9E77",  # teal
+)
+OTHER = "Other"  # the series that sums every group after the top N
+OTHER_COLOUR = "#BAB0AC"  # grey: only ever "Other"
+MAX_SERIES = 7  # a chart with more series than this offers "top N + other"
+
+
+def category_colours(values: Sequence[str]) -> dict[str, str]:
+    """Colour per value by its position in `values`: pass every value the source has (sorted), so each keeps its
+    colour wherever it appears; values after the 12th start the palette over. "Other" is always grey."""
+    colours = {str(v): PALETTE[i % len(PALETTE)] for i, v in enumerate(values)}
+    return colours | {OTHER: OTHER_COLOUR}
+
+
+def recolour(fig: go.Figure, colours: dict[str, str]) -> go.Figure:
+    """Give each trace named (or legend-grouped) after a category its colour: lines, markers, bars and bands."""
+    for trace in fig.data:
+        colour = colours.get(str(trace.name)) or colours.get(str(trace.legendgroup))
+        if colour is None:
+            continue
+        if isinstance(trace, go.Bar):
+            trace.marker.color = colour
+            continue
+        if isinstance(trace, go.Scatter):
+            if trace.fill:  # an interval band: fill only
+                trace.fillcolor = colour
+                continue
+            trace.line.color = colour
+            if not isinstance(trace.marker.color, tuple | list):
+                trace.marker.color = colour
+    return fig

@@ -1,0 +1,126 @@
+"""Names and numbers for people: the one place stable identifiers become display names.
+
+URLs, exports and the command line keep the identifiers (`policy_domain`, `regulated_goods_gifting`,
+`required_fte_avg`); screens show `display_name` / `display_value`. Names are derived from the
+identifier itself (words, acronyms, units) and from the metric definitions; the tables below hold
+only the special cases a rule cannot get right.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import polars as pl
+
+from queries.contract import TABLES
+from queries.definitions import METRICS
+
+NULL_TEXT = "—"  # how an empty cell or value reads
+
+# Field and measure names a rule gets wrong.
+NAMES = {
+    "source": "Detection source",
+    "kind": "Kind",
+    "ci_low": "95 % low",
+    "ci_high": "95 % high",
+    "tickets_per_million_dau": "Daily tickets per 1M DAU",
+    "per_million_dau": "Daily tickets per 1M DAU",
+    "dau": "DAU",
+    "dau_days": "DAU × days",
+    "p_value": "p-value",
+    "handled_per_productive_hour": "Decisions per productive hour",
+}
+# Category values a rule gets wrong ("&", hyphens).
+VALUES = {
+    "regulated_goods_gifting": "Regulated goods & gifting",
+    "integrity_spam_scams": "Integrity, spam & scams",
+    "sensitive_mature_themes": "Sensitive & mature themes",
+    "self_harm_dangerous_acts": "Self-harm & dangerous acts",
+    "harassment_bullying": "Harassment & bullying",
+    "privacy_security": "Privacy & security",
+    "non_violating": "Non-violating",
+    "over_enforcement": "Over-enforcement",
+    "under_enforcement": "Under-enforcement",
+}
+ACRONYMS = {"qa", "sla", "fte", "dau", "dsa", "ci", "id", "utc", "csv", "url", "p0", "p1", "p2", "p3", "ai"}
+UNIT_WORDS = {"hours": "(h)", "seconds": "(s)", "fte": "(FTE)", "avg": "(avg)", "max": "(max)", "min": "(min)"}
+# Fields whose values are a vocabulary of identifiers (snake_case words), shown by their display names. Codes
+# (market, language) and proper names (vendor, site) are shown as the data gives them.
+CATEGORY_FIELDS = frozenset(
+    {f.name for t in TABLES.values() for f in t.fields if f.values}
+    | {"policy_domain", "surface", "queue", "error_type", "kind"}
+)
+IDENTIFIER = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
+
+
+def _words(identifier: str, units: bool) -> str:
+    """snake_case as words: acronyms upper case, a trailing unit in brackets (when `units`), first letter capital."""
+    tokens = identifier.split("_")
+    tail = UNIT_WORDS.get(tokens[-1]) if units and len(tokens) > 1 else None
+    words = [t.upper() if t in ACRONYMS else t for t in (tokens[:-1] if tail else tokens)]
+    text = " ".join(words + ([tail] if tail else []))
+    return text[:1].upper() + text[1:]
+
+
+def display_name(identifier: str) -> str:
+    """A field's, metric's or measure's name for people: "policy_domain" → "Policy domain",
+    "required_fte_avg" → "Required FTE (avg)", "p90_hours" → "P90 (h)", "qa_accuracy" → "QA accuracy"."""
+    if identifier in NAMES:
+        return NAMES[identifier]
+    if identifier in METRICS:
+        return METRICS[identifier].label
+    if not IDENTIFIER.fullmatch(identifier):
+        return identifier  # already words
+    return _words(identifier, units=True)
+
+
+def display_value(field: str, value: object) -> str:
+    """A value of `field` for people: category identifiers become words ("live_p0" → "Live P0"), codes and
+    names stay as they are, an empty value is "—"."""
+    if value is None:
+        return NULL_TEXT
+    text = str(value)
+    if field not in CATEGORY_FIELDS:
+        return text
+    if text in VALUES:
+        return VALUES[text]
+    return _words(text, units=False) if IDENTIFIER.fullmatch(text) else text
+
+
+def with_display_values(frame: pl.DataFrame, fields: Iterable[str]) -> pl.DataFrame:
+    """`frame` with the values of `fields` (those present) replaced by their display names, for screens only; empty
+    values stay empty (a table shows "—", a chart its own word for them)."""
+    present = [f for f in fields if f in frame.columns]
+    return frame.with_columns(
+        pl.col(f).cast(pl.String).map_elements(lambda v, f=f: display_value(f, v), return_dtype=pl.String)
+        for f in present
+    )
+
+
+def _round(expr: pl.Expr, digits: int) -> pl.Expr:
+    """`expr` rounded to `digits` decimals, a rounded zero without its sign (no "-0.0")."""
+    value = expr.cast(pl.Float64).round(digits)
+    return pl.when(value == 0).then(pl.lit(0.0)).otherwise(value)
+
+
+def as_percent(frame: pl.DataFrame, columns: Iterable[str], digits: int = 1) -> pl.DataFrame:
+    """Shares (0–1) of `columns` as percentages (0–100) rounded to `digits`; never "-0.0"."""
+    present = [c for c in columns if c in frame.columns]
+    return frame.with_columns(_round(pl.col(c) * 100, digits).alias(c) for c in present)
+
+
+def signless_zeros(frame: pl.DataFrame, digits: dict[str, int]) -> pl.DataFrame:
+    """The columns in `digits` with every value that rounds to zero at that many decimals set to 0.0, so a table
+    never shows "-0.0"; other values keep their precision."""
+    present = {c: d for c, d in digits.items() if c in frame.columns}
+    return frame.with_columns(
+        pl.when(pl.col(c).round(d) == 0).then(pl.lit(0.0)).otherwise(pl.col(c)).alias(c) for c, d in present.items()
+    )
+
+
+def interval_text(low: str, high: str, *, percent: bool, digits: int = 1) -> pl.Expr:
+    """An interval's bounds as one text, "3.6–4.8%" for shares (0–1) or "45.4–49.2"; empty when a bound is."""
+    scale = 100 if percent else 1
+    bounds = [_round(pl.col(c) * scale, digits).cast(pl.String) for c in (low, high)]
+    return pl.format("{}–{}" + ("%" if percent else ""), *bounds)

@@ -1,10 +1,11 @@
 """Benchmark at scale: the project's rollups against naive exact-quantile rollups in Polars, pandas and DuckDB.
 
     python bench/run.py [--tickets 50000000] [--days 730] [--seed 7] [--data-dir data/bench] [--regenerate]
-                        [--repeat 5] [--max-rss-gib 18] [--json OUT] [--markdown OUT]
+                        [--repeat 5] [--rounds 3] [--max-rss-gib 18] [--json OUT] [--markdown OUT]
 
 On the same generated files (bench/scale_data.py; reused when they exist) and each in a fresh process
-that reports its own wall time and peak RSS:
+that reports its own wall time and peak RSS, every contender once per round for --rounds interleaved
+rounds (the median is reported, every run's seconds in `NAME_runs_s`):
 - `rollup_s`: queries.rollups.build_rollups with an empty cache (cold);
 - `polars_naive_s`, `pandas_s`, `duckdb_s`: a rollup by day × policy_domain × market × vendor × source with
   exact P50/P90 hours to close (linear interpolation), in Polars (lazy scan), pandas (pyarrow read) and
@@ -56,6 +57,9 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, help="default: data/bench")
     parser.add_argument("--regenerate", action="store_true", help="generate the data even when it exists")
     parser.add_argument("--repeat", type=int, default=5, help="runs per page view (median taken)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved runs of every contender, each in a fresh process (median)"
+    )
     parser.add_argument("--max-rss-gib", type=float, default=18.0, help="stop a step that grows beyond this")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
@@ -115,9 +119,11 @@ def run(args: argparse.Namespace) -> dict:
 
     cache = Path(tempfile.mkdtemp(prefix="rollups-", dir=data_dir))
     try:
-        cold = step("rollup", cache)
+        runs = interleaved(step, CONTENDERS, args.rounds, cache, data_dir)
+        cold, naive = runs["rollup"], {name: runs[name] for name in CONTENDERS[1:]}
         results["rollup_cache_mb"] = round(_folder_mb(cache), 1)
-        naive = {name: step(name) for name in CONTENDERS[1:]}
+        results["rounds"] = args.rounds
+        results.update({f"{name}_runs_s": [_round(s) for s in out.get("runs_s", [])] for name, out in runs.items()})
         pages, errors, incremental = {}, {}, {}
         if cold:  # the rest reads the warm cache
             pages = step("pages", cache)
@@ -154,6 +160,41 @@ def run(args: argparse.Namespace) -> dict:
     results["targets"] = targets(results)
     results["failed_steps"] = failed
     return results
+
+
+def interleaved(step, names: tuple[str, ...], rounds: int, cache: Path, data_dir: Path) -> dict[str, dict]:
+    """Every contender once per round, in turn (so a slow spell of a shared machine hits all alike): per
+    contender its median run's numbers, the seconds of every run (`runs_s`) and the highest peak RSS. The
+    rollups build cold each time; the first round's cache is kept for the steps that read it."""
+    done: dict[str, list[dict]] = {name: [] for name in names}
+    for round_ in range(rounds):
+        for name in names:
+            if name != "rollup":
+                out = step(name)
+            elif round_ == 0:
+                out = step(name, cache)
+            else:
+                fresh = Path(tempfile.mkdtemp(prefix="rollups-", dir=data_dir))
+                try:
+                    out = step(name, fresh)
+                finally:
+                    shutil.rmtree(fresh, ignore_errors=True)
+            if out:
+                done[name].append(out)
+    return {name: _median_run(outs) for name, outs in done.items()}
+
+
+def _median_run(outs: list[dict]) -> dict:
+    """The run with the median seconds (the lower middle one of an even count), with every run's seconds and
+    the highest peak RSS; empty when no run succeeded."""
+    if not outs:
+        return {}
+    ordered = sorted(outs, key=lambda o: o["seconds"])
+    middle = dict(ordered[(len(ordered) - 1) // 2])
+    middle["seconds"] = statistics.median(o["seconds"] for o in outs)
+    middle["peak_rss_mb"] = max(o.get("peak_rss_mb", 0) for o in outs)
+    middle["runs_s"] = [o["seconds"] for o in outs]
+    return middle
 
 
 def _child(name: str, source: Path, cache: Path | None, repeat: int, max_rss_mb: float) -> dict:
@@ -362,8 +403,8 @@ def _polars_read_step(args: argparse.Namespace) -> dict:
     """Every column the rollups need, read and decoded (text measured, the rest counted), nothing grouped."""
     import polars as pl
 
+    columns = _read_columns(args.source)  # outside the clock: it imports the project
     began = time.perf_counter()
-    columns = _read_columns(args.source)
     out = (
         pl.scan_parquet(args.source / "tickets" / "*.parquet")
         .select(pl.col(c).str.len_bytes().sum() if c == "ticket_id" else pl.col(c).is_not_null().sum() for c in columns)
@@ -376,8 +417,8 @@ def _duckdb_read_step(args: argparse.Namespace) -> dict:
     """The same reading in DuckDB."""
     import duckdb
 
+    columns = _read_columns(args.source)  # outside the clock: it imports the project
     began = time.perf_counter()
-    columns = _read_columns(args.source)
     selected = ", ".join(f"sum(length({c}))" if c == "ticket_id" else f"count({c})" for c in columns)
     out = (
         duckdb.connect()
@@ -590,6 +631,9 @@ def markdown(r: dict) -> str:
         f"Machine: {m['cores']} cores ({m['cpu']}), {m['ram_gib']} GiB RAM, load {m['load_average_1m']} at start; "
         f"Python {m['python']}, Polars {m['polars']}, DuckDB {m['duckdb']}, pandas {m['pandas']}, "
         f"pyarrow {m['pyarrow']}, NumPy {m['numpy']}.",
+        "",
+        f"Wall seconds are the median of {r.get('rounds', 1)} interleaved rounds (each contender once per round, "
+        "in turn); peak RSS is the highest of the rounds.",
         "",
         "| step (own process) | wall s | peak RSS MB | notes |",
         "|---|---:|---:|---|",

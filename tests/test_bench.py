@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from bench.scale_data import add_next_day, ensure_scale_data
 from queries.sources.dataset import load_dataset
@@ -55,7 +56,7 @@ def test_scale_data_is_a_valid_source_reused_and_extended_by_one_day(tmp_path: P
 def test_tiny_benchmark_run_reports_every_measurement(tmp_path: Path):
     out, report = tmp_path / "bench.json", tmp_path / "bench.md"
     command = [sys.executable, "bench/run.py", "--tickets", "20000", "--days", "7", "--data-dir", str(tmp_path)]
-    command += ["--repeat", "1", "--json", str(out), "--markdown", str(report)]
+    command += ["--repeat", "1", "--rounds", "2", "--json", str(out), "--markdown", str(report)]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     results = json.loads(out.read_text())
@@ -63,6 +64,10 @@ def test_tiny_benchmark_run_reports_every_measurement(tmp_path: Path):
     timed = ("rollup_s", "polars_naive_s", "pandas_s", "duckdb_s", "polars_hist_s", "duckdb_hist_s", "polars_read_s")
     for key in (*timed, "duckdb_read_s"):
         assert results[key] > 0, key
+    for key in (*timed, "duckdb_read_s"):  # the median of the two interleaved rounds, each run listed
+        runs = results[key.removesuffix("_s") + "_runs_s"]
+        assert len(runs) == 2 and results[key] == pytest.approx(sum(runs) / 2, abs=0.006)
+    assert results["rounds"] == 2 and "median of 2 interleaved rounds" in report.read_text()
     assert results["incremental_s"] > 0 and results["rollup_load_ms"] > 0 and results["page_ms"] > 0
     assert results["polars_naive_groups"] == results["pandas_groups"] == results["duckdb_groups"] > 0
     assert results["polars_hist_groups"] == results["duckdb_hist_groups"] > results["duckdb_groups"]

@@ -12,6 +12,8 @@ rounds (the median is reported, every run's seconds in `NAME_runs_s`):
   DuckDB (`quantile_cont` over read_parquet);
 - `polars_hist_s`, `duckdb_hist_s`: the rollups' core step alone in each engine (tickets per day × the five
   filter dimensions × queries.histogram bucket of seconds to close), to choose the engine on that work;
+- `duckdb_equal_s`: the rollups' work in DuckDB (bench/equal_work.py: the same rules, rejected and quarantined
+  counts, tables, levels and histograms, written out); its outputs are checked against the rollups' (`equal`);
 - `polars_read_s`, `duckdb_read_s`: only reading every column the rollups need (each decoded and counted,
   nothing grouped): the floor under any build in that engine that validates and aggregates those columns;
 - `incremental_s`: the next day's file added, build_rollups again on the warm cache;
@@ -42,11 +44,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench import equal_work  # noqa: E402  (standard library only up front, like this file)
+
 NAIVE_KEYS = ("day", "policy_domain", "market", "vendor", "source")
 SCALE = 50_000_000  # the issue's reference size: the full targets apply from here, the quick-run ones below
-CONTENDERS = ("rollup", "polars_naive", "pandas", "duckdb", "polars_hist", "duckdb_hist", "polars_read", "duckdb_read")
+CONTENDERS = ("rollup", "duckdb_equal", "polars_naive", "pandas", "duckdb", "polars_hist", "duckdb_hist", "polars_read")
+CONTENDERS += ("duckdb_read",)
 HIST_KEYS = ("day", "policy_domain", "market", "surface", "source", "vendor")  # the rollups' full grain
-ERROR_METRICS = {"time_to_first_action": "first_action_at", "time_to_close": "closed_at"}
 
 
 def main() -> None:
@@ -63,7 +67,7 @@ def main() -> None:
     parser.add_argument("--max-rss-gib", type=float, default=18.0, help="stop a step that grows beyond this")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
-    parser.add_argument("--child", choices=(*CONTENDERS, "pages", "errors"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=(*CONTENDERS, "pages", "errors", "equal"), help=argparse.SUPPRESS)
     parser.add_argument("--source", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -124,17 +128,16 @@ def run(args: argparse.Namespace) -> dict:
         results["rollup_cache_mb"] = round(_folder_mb(cache), 1)
         results["rounds"] = args.rounds
         results.update({f"{name}_runs_s": [_round(s) for s in out.get("runs_s", [])] for name, out in runs.items()})
-        pages, errors, incremental = {}, {}, {}
+        pages, errors, equal, incremental = {}, {}, {}, {}
         if cold:  # the rest reads the warm cache
-            pages = step("pages", cache)
-            errors = step("errors", cache)
+            pages, errors, equal = (step(name, cache) for name in ("pages", "errors", "equal"))
             new_day = add_next_day(data)
             try:
                 incremental = step("rollup", cache)
             finally:
                 new_day.unlink()
         else:
-            failed["pages, errors, incremental"] = "skipped: they need the cold build's cache"
+            failed["pages, errors, equal, incremental"] = "skipped: they need the cold build's cache"
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 
@@ -153,8 +156,7 @@ def run(args: argparse.Namespace) -> dict:
         incremental_s=_round(incremental.get("seconds")),
         incremental_rebuilt=incremental.get("rebuilt"),
         incremental_peak_rss_mb=_round(incremental.get("peak_rss_mb"), None),
-        **{k: v for k, v in pages.items() if k not in ("seconds", "peak_rss_mb")},
-        **{k: v for k, v in errors.items() if k not in ("seconds", "peak_rss_mb")},
+        **{k: v for out in (pages, errors, equal) for k, v in out.items() if k not in ("seconds", "peak_rss_mb")},
     )
     results.update(ratios(results))
     results["targets"] = targets(results)
@@ -226,13 +228,14 @@ def _rss_mb(pid: int) -> float:
 
 
 def ratios(r: dict) -> dict[str, float | None]:
-    """rollup_s / duckdb_s, polars_read_s / duckdb_s, pandas_s / rollup_s, polars_naive_s / rollup_s."""
+    """rollup_s over duckdb_s and duckdb_equal_s, polars_read_s / duckdb_s, pandas_s and polars_naive_s / rollup_s."""
 
     def ratio(a: str, b: str) -> float | None:
         return round(r[a] / r[b], 2) if r.get(a) and r.get(b) else None
 
     return {
         "rollup_over_duckdb": ratio("rollup_s", "duckdb_s"),
+        "rollup_over_duckdb_equal": ratio("rollup_s", "duckdb_equal_s"),
         "polars_read_over_duckdb": ratio("polars_read_s", "duckdb_s"),
         "pandas_over_rollup": ratio("pandas_s", "rollup_s"),
         "polars_naive_over_rollup": ratio("polars_naive_s", "rollup_s"),
@@ -246,7 +249,8 @@ def targets(r: dict) -> list[dict]:
         passed = None if value is None or limit is None else value <= limit
         return {"target": name, "measured": value, "limit": limit, "text": text, "pass": passed}
 
-    rollup, duckdb, pandas = r.get("rollup_s"), r.get("duckdb_s"), r.get("pandas_s")
+    rollup, duckdb, pandas, equal = r.get("rollup_s"), r.get("duckdb_s"), r.get("pandas_s"), r.get("duckdb_equal_s")
+    fair = "cold build vs the equal-work DuckDB build"
     if r["tickets"] >= SCALE:
         speed = [check("rollup_s ≤ duckdb_s", rollup, duckdb, "rollup build faster than DuckDB quantile_cont")]
     else:
@@ -255,6 +259,7 @@ def targets(r: dict) -> list[dict]:
             check("rollup_s ≤ pandas_s / 3", rollup, pandas and pandas / 3, "quick run: at least 3 × faster"),
         ]
     return [
+        check("rollup_s ≤ 0.8 × duckdb_equal_s", rollup, equal and 0.8 * equal, fair),
         *speed,
         check("rollup_peak_rss_mb ≤ 4096", r.get("rollup_peak_rss_mb"), 4096, "peak memory of the build"),
         check("incremental_s ≤ 2", r.get("incremental_s"), 2.0, "one new day of extracts"),
@@ -266,6 +271,9 @@ def targets(r: dict) -> list[dict]:
             "max relative error of rollup P50/P90 vs exact",
         ),
         check("count mismatches = 0", r.get("count_mismatches"), 0, "tickets and measured per group equal exact"),
+        check(
+            "duckdb_equal_mismatches = 0", r.get("duckdb_equal_mismatches"), 0, "the DuckDB build equals the rollups"
+        ),
     ]
 
 
@@ -372,18 +380,14 @@ def _duckdb_hist_step(args: argparse.Namespace) -> dict:
     """The same histogram step in DuckDB, with queries.histogram's bucket edges written in SQL."""
     import duckdb
 
-    from queries.histogram import SMALLEST, R
-
+    bucket = equal_work.bucket_sql("date_diff('microsecond', created_at, closed_at) / 1e6")  # imports the project
     began = time.perf_counter()
-    seconds = "date_diff('microsecond', created_at, closed_at) / 1e6"
-    log_bucket = f"CAST(floor(ln({seconds} / ?) / ln(?)) AS INTEGER) + 2"
-    bucket = f"CASE WHEN {seconds} = 0 THEN 0 WHEN {seconds} < ? THEN 1 ELSE {log_bucket} END"
     out = (
         duckdb.connect()
         .sql(
             f"""SELECT CAST(created_at AS DATE) AS day, {", ".join(HIST_KEYS[1:])}, {bucket} AS bucket, count(*)
             FROM read_parquet(?) GROUP BY ALL""",
-            params=[SMALLEST, SMALLEST, R, str(args.source / "tickets" / "*.parquet")],
+            params=[str(args.source / "tickets" / "*.parquet")],
         )
         .to_arrow_table()
     )
@@ -494,112 +498,10 @@ def turnaround_data(r, f) -> None:
     and by vendor."""
     from queries.engines.rollups.read import rollup_summary
 
-    for metric in ERROR_METRICS:
+    for metric in equal_work.ERROR_METRICS:
         rollup_summary(r, metric, f, [], None)
         rollup_summary(r, metric, f, [], "week")
         rollup_summary(r, metric, f, ["vendor"], None)
-
-
-def _errors_step(args: argparse.Namespace) -> dict:
-    """Rollup percentiles, counts and means against exact DuckDB figures over many filters and groupings."""
-    import duckdb
-    import polars as pl
-
-    from queries.engines.rollups.build import build_rollups
-    from queries.engines.rollups.read import rollup_summary
-    from queries.histogram import PERCENTILE_ERROR_BOUND
-
-    r, _ = build_rollups(args.source, cache_dir=args.cache_dir)
-    con = duckdb.connect()
-    files = str(args.source / "tickets" / "*.parquet")
-    compared = []
-    mismatches = 0
-    for (filters, by, period), metric in ((c, m) for c in _error_cases(r) for m in ERROR_METRICS):
-        keys = [*by, *(["period"] if period else [])]
-        exact = _exact(con, files, ERROR_METRICS[metric], filters, by, period)
-        approx = rollup_summary(r, metric, filters, by, period).with_columns(pl.col(by).cast(pl.String))
-        if keys:
-            both = exact.join(approx, on=keys, how="full", coalesce=True, nulls_equal=True, suffix="_rollup")
-        else:
-            both = pl.concat([exact, approx.rename(lambda c: f"{c}_rollup")], how="horizontal")
-        # Periods without tickets are rows of 0 in the rollups' answer (every period is present) and absent
-        # from the exact query's: both count 0.
-        counts_differ = pl.any_horizontal(
-            pl.col(c).fill_null(0) != pl.col(f"{c}_rollup").fill_null(0) for c in ("tickets", "measured")
-        )
-        mismatches += both.filter(counts_differ.fill_null(True)).height
-        for p in ("p50_hours", "p90_hours", "mean_hours"):
-            compared.append(
-                both.filter(pl.col(p) > 0).select(
-                    pl.lit(f"{metric} {p} by {'×'.join(keys) or 'nothing'}; {filters.describe()}").alias("case"),
-                    pl.lit(p).alias("measure"),
-                    pl.col("measured"),
-                    pl.col(p).alias("exact"),
-                    pl.col(f"{p}_rollup").alias("rollup"),
-                    ((pl.col(f"{p}_rollup") - pl.col(p)).abs() / pl.col(p)).alias("error"),
-                )
-            )
-    table = pl.concat(compared)
-    # A null rollup percentile is one the rollups decline to give (several dimensions beyond the exact-read
-    # limit, see docs/rollups.md): counted apart, never scored as an error of zero.
-    unanswered = table.filter(pl.col("measure") != "mean_hours", pl.col("rollup").is_null()).height
-    pct = table.filter(pl.col("measure") != "mean_hours", pl.col("rollup").is_not_null()).sort("error", descending=True)
-    worst = pct.row(0, named=True)
-    return {
-        "percentile_error_bound": PERCENTILE_ERROR_BOUND,
-        "percentile_error_max": round(worst["error"], 5),
-        "percentile_error_p99": round(pct["error"].quantile(0.99, interpolation="linear"), 5),
-        "percentile_error_max_small_groups": round(pct.filter(pl.col("measured") <= 10)["error"].max() or 0.0, 5),
-        "percentiles_compared": pct.height,
-        "percentiles_unanswered": unanswered,
-        "percentiles_compared_small_groups": pct.filter(pl.col("measured") <= 10).height,
-        "percentile_error_worst": {k: worst[k] for k in ("case", "measure", "measured", "exact", "rollup")},
-        "mean_error_max": table.filter(pl.col("measure") == "mean_hours")["error"].max(),
-        "error_cases": len(_error_cases(r)) * len(ERROR_METRICS),
-        "count_mismatches": mismatches,
-    }
-
-
-def _error_cases(r) -> list[tuple]:
-    """(filters, by, period) combinations from everything down to day × four dimensions over one week."""
-    import datetime as dt
-
-    from bench.scale_data import DOMAINS, MARKETS
-    from queries.filters import Filters
-
-    first, last = r.first_day(), r.last_day()
-    week, month, quarter = (Filters(last - dt.timedelta(days=n - 1), last) for n in (7, 28, 91))
-    everything = Filters(first, last)
-    return [
-        (everything, [], None),
-        (everything, ["vendor"], None),
-        (everything, ["policy_domain", "market"], None),
-        (everything, ["source"], "week"),
-        (Filters(first, last, market=(MARKETS[-1],)), ["policy_domain"], "month"),
-        (Filters(quarter.start, last, policy_domain=(DOMAINS[-1],), market=MARKETS[:2]), ["surface"], "week"),
-        (month, ["policy_domain", "market"], "week"),
-        (week, ["policy_domain", "market", "vendor", "source"], "day"),
-        (Filters(week.start, last, source=("trusted_flagger", "legal")), ["market", "surface"], "day"),
-    ]  # fmt: skip
-
-
-def _exact(con, files: str, end: str, filters, by: list[str], period: str | None):
-    """Exact tickets, measured, P50/P90 (quantile_cont: linear) and mean hours from created_at to `end`,
-    for tickets created in the filters' days and groups, as queries.metrics defines them."""
-    keys = [*by, *([f"CAST(date_trunc('{period}', created_at) AS DATE) AS period"] if period else [])]
-    where, params = ["created_at >= ?", "created_at < ?"], [files, filters.start_at, filters.end_before]
-    for name, values in filters.selections().items():
-        where.append(f"list_contains(?, {name})")
-        params.append(list(values))
-    hours = f"CASE WHEN {end} >= created_at THEN date_diff('microsecond', created_at, {end}) / 3.6e9 END"
-    sql = f"""SELECT {"".join(k + ", " for k in keys)} count(*) AS tickets, count(h) AS measured,
-            quantile_cont(h, 0.5) AS p50_hours, quantile_cont(h, 0.9) AS p90_hours, avg(h) AS mean_hours
-        FROM (SELECT *, {hours} AS h FROM read_parquet(?) WHERE {" AND ".join(where)})
-        {"GROUP BY ALL" if keys else ""}"""
-    import polars as pl
-
-    exact = pl.from_arrow(con.sql(sql, params=params).to_arrow_table())
-    return exact.with_columns(pl.col("tickets", "measured").cast(pl.Int64))
 
 
 CHILDREN = {
@@ -611,8 +513,10 @@ CHILDREN = {
     "duckdb_hist": _duckdb_hist_step,
     "polars_read": _polars_read_step,
     "duckdb_read": _duckdb_read_step,
+    "duckdb_equal": equal_work.step,
     "pages": _pages_step,
-    "errors": _errors_step,
+    "errors": equal_work.errors_step,
+    "equal": equal_work.check_step,
 }
 
 
@@ -637,24 +541,10 @@ def markdown(r: dict) -> str:
         "",
         "| step (own process) | wall s | peak RSS MB | notes |",
         "|---|---:|---:|---|",
-        f"| project rollup build, cold cache (`rollup_s`) | {_fmt(r['rollup_s'])} | {_fmt(r['rollup_peak_rss_mb'])} "
-        f"| {_fmt(r['rollup_partitions'])} partitions, cache {_fmt(r['rollup_cache_mb'])} MB |",
-        f"| Polars lazy, exact P50/P90 (`polars_naive_s`) | {_fmt(r['polars_naive_s'])} "
-        f"| {_fmt(r['polars_naive_peak_rss_mb'])} | {_fmt(r['polars_naive_groups'])} groups |",
-        f"| pandas, groupby quantile (`pandas_s`) | {_fmt(r['pandas_s'])} | {_fmt(r['pandas_peak_rss_mb'])} "
-        f"| {_fmt(r['pandas_groups'])} groups |",
-        f"| DuckDB quantile_cont (`duckdb_s`) | {_fmt(r['duckdb_s'])} | {_fmt(r['duckdb_peak_rss_mb'])} "
-        f"| {_fmt(r['duckdb_groups'])} groups |",
-        f"| histogram step alone, Polars lazy (`polars_hist_s`) | {_fmt(r['polars_hist_s'])} "
-        f"| {_fmt(r['polars_hist_peak_rss_mb'])} | {_fmt(r['polars_hist_groups'])} day × 5 dimensions × bucket rows |",
-        f"| histogram step alone, DuckDB (`duckdb_hist_s`) | {_fmt(r['duckdb_hist_s'])} "
-        f"| {_fmt(r['duckdb_hist_peak_rss_mb'])} | {_fmt(r['duckdb_hist_groups'])} rows |",
-        f"| reading the rollups' columns alone, Polars (`polars_read_s`) | {_fmt(r.get('polars_read_s'))} "
-        f"| {_fmt(r.get('polars_read_peak_rss_mb'))} | {_fmt(r.get('polars_read_groups'))} columns decoded |",
-        f"| reading the rollups' columns alone, DuckDB (`duckdb_read_s`) | {_fmt(r.get('duckdb_read_s'))} "
-        f"| {_fmt(r.get('duckdb_read_peak_rss_mb'))} | {_fmt(r.get('duckdb_read_groups'))} columns decoded |",
-        f"| one new day, warm cache (`incremental_s`) | {_fmt(r['incremental_s'])} "
-        f"| {_fmt(r['incremental_peak_rss_mb'])} | {_fmt(r['incremental_rebuilt'])} partition rebuilt |",
+        *(
+            f"| {text} (`{key}_s`) | {_fmt(r.get(f'{key}_s'))} | {_fmt(r.get(f'{key}_peak_rss_mb'))} | {notes} |"
+            for key, text, notes in _step_rows(r)
+        ),
         "",
         f"Page data from the rollups over {_fmt(r.get('page_views'))} views (all days, one market, one domain, last 28 "
         f"days; median of repeats per view), after loading them from the disk cache in "
@@ -676,7 +566,8 @@ def markdown(r: dict) -> str:
         f"means max relative error {_fmt(r.get('mean_error_max'))}; groups whose tickets or measured count differ "
         f"from exact: {_fmt(r.get('count_mismatches'))}.",
         "",
-        f"Ratios: rollup_s / duckdb_s = {_fmt(r['rollup_over_duckdb'])}, "
+        f"Ratios: rollup_s / duckdb_equal_s = {_fmt(r.get('rollup_over_duckdb_equal'))}, "
+        f"rollup_s / duckdb_s = {_fmt(r['rollup_over_duckdb'])}, "
         f"polars_read_s / duckdb_s = {_fmt(r.get('polars_read_over_duckdb'))}, "
         f"pandas_s / rollup_s = {_fmt(r['pandas_over_rollup'])}, "
         f"polars_naive_s / rollup_s = {_fmt(r['polars_naive_over_rollup'])}.",
@@ -691,6 +582,28 @@ def markdown(r: dict) -> str:
     ]
     lines += [f"\nFailed: {name}: {why}" for name, why in r["failed_steps"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _step_rows(r: dict) -> list[tuple[str, str, str]]:
+    """The report's table of steps: (key, what, notes)."""
+    equal = f"{_fmt(r.get('duckdb_equal_groups'))} full-grain groups; outputs equal to the rollups' except in "
+    equal += f"{_fmt(r.get('duckdb_equal_mismatches'))} groups (`duckdb_equal_mismatches`)"
+    return [
+        ("rollup", "project rollup build, cold cache",
+         f"{_fmt(r.get('rollup_partitions'))} partitions, cache {_fmt(r.get('rollup_cache_mb'))} MB"),
+        ("duckdb_equal", "equal-work DuckDB build: same rules, tables, histograms, written out", equal),
+        ("polars_naive", "Polars lazy, exact P50/P90", f"{_fmt(r.get('polars_naive_groups'))} groups"),
+        ("pandas", "pandas, groupby quantile", f"{_fmt(r.get('pandas_groups'))} groups"),
+        ("duckdb", "DuckDB quantile_cont", f"{_fmt(r.get('duckdb_groups'))} groups"),
+        ("polars_hist", "histogram step alone, Polars lazy",
+         f"{_fmt(r.get('polars_hist_groups'))} day × 5 dimensions × bucket rows"),
+        ("duckdb_hist", "histogram step alone, DuckDB", f"{_fmt(r.get('duckdb_hist_groups'))} rows"),
+        ("polars_read", "reading the rollups' columns alone, Polars",
+         f"{_fmt(r.get('polars_read_groups'))} columns decoded"),
+        ("duckdb_read", "reading the rollups' columns alone, DuckDB",
+         f"{_fmt(r.get('duckdb_read_groups'))} columns decoded"),
+        ("incremental", "one new day, warm cache", f"{_fmt(r.get('incremental_rebuilt'))} partition rebuilt"),
+    ]  # fmt: skip
 
 
 def _fmt(value: float | int | None) -> str:

@@ -17,11 +17,73 @@ def read_param_list(name: str) -> list[str]:
     return [v for v in st.query_params.get_all(name) if v]
 
 
-def read_param_date(name: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(st.query_params.get(name, ""))
-    except ValueError:
-        return None
+def _link_period(default: tuple[dt.date, dt.date], first_day: dt.date, last_day: dt.date) -> tuple[dt.date, dt.date]:
+    """The period the link's `start` and `end` give; a part that is not a date, lies outside the data or ends
+    before the start is named in a warning and replaced (by the nearest day of the data, or the default)."""
+    days: dict[str, dt.date] = {}
+    for name, fallback in zip(("start", "end"), default, strict=True):
+        text = st.query_params.get(name)
+        if text is None:
+            days[name] = fallback
+            continue
+        try:
+            day = dt.date.fromisoformat(text)
+        except ValueError:
+            _warn(name, text, "a date as YYYY-MM-DD", f"showing {fallback} instead")
+            days[name] = fallback
+            continue
+        days[name] = _clamp(day, first_day, last_day)
+        if days[name] != day:
+            _warn(name, text, f"a day of the data, {first_day} to {last_day}", f"showing {days[name]} instead")
+    if days["end"] < days["start"]:
+        _warn(
+            "end",
+            str(days["end"]),
+            f"a day not before `start` = {days['start']}",
+            f"showing {default[0]} to {default[1]} instead",
+        )
+        return default
+    return days["start"], days["end"]
+
+
+def _link_values(name: str, values: list[str]) -> list[str]:
+    """The link's values of the filter `name` that the data has; the others are named in a warning."""
+    linked = read_param_list(name)
+    unknown = [v for v in linked if v not in values]
+    if unknown:
+        listed = ", ".join(values[:12]) + (", …" if len(values) > 12 else "")
+        kept = "the others are applied" if len(unknown) < len(linked) else "showing all instead"
+        # A vendor's name is never echoed: a vendor-scoped user opening an admin's link must not read the others'.
+        quoted = [f"{len(unknown)} vendor(s) not in this data"] if name == "vendor" else unknown
+        _warn(name, quoted, f"values the data has: {listed}", kept)
+    return [v for v in linked if v in values]
+
+
+NOTICES = "filter_bar.notices"  # what the link gave that could not be shown, and the view shown instead
+
+
+def _warn(name: str, text: str | list[str], expected: str, instead: str) -> None:
+    """Note that the link's parameter `name` holds something that cannot be shown as it is (see _show_notices)."""
+    quoted = ", ".join(repr(t) for t in ([text] if isinstance(text, str) else text))
+    st.session_state[NOTICES][0].append(
+        f"The link's `{name}` = {quoted} is not valid (expected {expected}); {instead}."
+    )
+
+
+def _view(options: dict[str, list[str]]) -> tuple:
+    """The filters' current values, to tell whether the view is still the one the link opened."""
+    return tuple(st.session_state["filters.dates"]), *(tuple(st.session_state.get(f"filters.{n}", ())) for n in options)
+
+
+def _show_notices(options: dict[str, list[str]]) -> None:
+    """The link's notices, as warnings, for as long as the view is the one opened instead (the root address
+    forwards to a page with a second run, so a notice shown only on the first run would never be seen)."""
+    notices, view = st.session_state.get(NOTICES, ([], None))
+    if notices and view != _view(options):  # the user changed the view: the link's problems are history
+        st.session_state[NOTICES] = ([], None)
+        return
+    for notice in notices:
+        st.warning(notice, icon=":material/link_off:")
 
 
 def filter_bar(source_key: str, first_day: dt.date, last_day: dt.date, options: dict[str, list[str]]) -> Filters:
@@ -34,11 +96,11 @@ def filter_bar(source_key: str, first_day: dt.date, last_day: dt.date, options: 
     fresh = st.session_state.get("filter_bar.source_key") != source_key or "filters.dates" not in st.session_state
     if fresh:
         st.session_state["filter_bar.source_key"] = source_key
-        start = _clamp(read_param_date("start") or default_start, first_day, last_day)
-        end = _clamp(read_param_date("end") or last_day, start, last_day)
-        st.session_state["filters.dates"] = (start, end)
+        st.session_state[NOTICES] = ([], None)
+        st.session_state["filters.dates"] = _link_period((default_start, last_day), first_day, last_day)
         for name in options:
-            st.session_state[f"filters.{name}"] = [v for v in read_param_list(name) if v in options[name]]
+            st.session_state[f"filters.{name}"] = _link_values(name, options[name])
+        st.session_state[NOTICES] = (st.session_state[NOTICES][0], _view(options))
     else:
         dates = tuple(st.session_state["filters.dates"])
         if not dates:  # the field was cleared: back to the default period
@@ -48,6 +110,7 @@ def filter_bar(source_key: str, first_day: dt.date, last_day: dt.date, options: 
             clamped = (start, _clamp(dates[1], start, last_day))
             if clamped != dates:
                 st.session_state["filters.dates"] = clamped
+    _show_notices(options)
 
     st.sidebar.date_input(
         "Period (UTC, inclusive)",

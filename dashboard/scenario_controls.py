@@ -8,53 +8,132 @@ import polars as pl
 import streamlit as st
 
 from dashboard import loaders
-from dashboard.components import error_panel
+from dashboard.charts.capacity import fte_digits
+from dashboard.components import error_panel, table
 from dashboard.context import PageContext
 from dashboard.settings import scenario_store_url
+from dashboard.url_state import from_url
 from forecasting.plan import Hiring, Scenario, plan_headline
 from forecasting.scenarios import ScenarioStore
+from queries.display import NULL_TEXT, display_name, display_value
 from queries.errors import SourceError
 from queries.export import safe_csv
 
-NONE = "(none)"
+NONE = "none"  # no event uplift (the link's value); shown as NONE_TEXT
+NONE_TEXT = "(none)"
 SavedKey = tuple[str, int, str | None]  # a saved version: name, version, scope it was saved under (None: unscoped)
 HIRING_COLUMNS = {"vendor": pl.String, "fte": pl.Float64, "start_week": pl.Int64, "ramp_weeks": pl.Int64}
 
 
+def _number(key: str, default: float, low: float, high: float, step: float | None = None) -> None:
+    """Keep a numeric control in the link: a number from `low` to `high` (a whole number when the default is),
+    on the control's steps when it has any."""
+    whole = isinstance(default, int)
+
+    def valid(x: float) -> bool:
+        on_step = step is None or abs((x - low) / step - round((x - low) / step)) < 1e-9
+        return low <= x <= high and on_step
+
+    steps = f" in steps of {step:g}" if step else ""
+    kind = "a whole number" if whole else "a number"
+    from_url(
+        key, default, parse=int if whole else float, valid=valid, expected=f"{kind} from {low:g} to {high:g}{steps}"
+    )
+
+
 def scenario_controls(ctx: PageContext) -> Scenario:
-    """Planner controls (widget keys `scenario.*`); results update as they change."""
+    """Planner controls (widget keys `scenario.*`, each kept in the link); results update as they change."""
     domains, vendors = (
         loaders.dimension_values(ctx.dataset, c) if ctx.dataset.has("tickets", c) else []
         for c in ("policy_domain", "vendor")
     )
     c1, c2, c3, c4 = st.columns(4)
-    volume = c1.slider("Volume change (%)", -50, 200, 0, step=5, key="scenario.volume")
-    automation = c2.slider("Automation share change (pts)", -30, 30, 0, key="scenario.automation")
-    aht = c3.slider("Handle time change (%)", -50, 100, 0, step=5, key="scenario.aht")
-    sla_hours = c4.number_input(
-        "SLA window for deferred work (h)", 1.0, 168.0, 24.0, step=1.0, key="scenario.sla_hours"
-    )
+    _number("scenario.volume", 0, -50, 200, 5)
+    volume = c1.slider("Volume change (%)", -50, 200, step=5, key="scenario.volume")
+    _number("scenario.automation", 0, -30, 30)
+    automation = c2.slider("Automation share change (pts)", -30, 30, key="scenario.automation")
+    _number("scenario.aht", 0, -50, 100, 5)
+    aht = c3.slider("Handle time change (%)", -50, 100, step=5, key="scenario.aht")
+    _number("scenario.sla_hours", 24.0, 1.0, 168.0)
+    sla_hours = c4.number_input("SLA window for deferred work (h)", 1.0, 168.0, step=1.0, key="scenario.sla_hours")
     c1, c2, c3, c4 = st.columns(4)
-    shrinkage = c1.slider("Shrinkage", 0.0, 0.6, 0.32, step=0.01, key="scenario.shrinkage")
-    occupancy = c2.slider("Occupancy cap", 0.5, 1.0, 0.85, step=0.01, key="scenario.occupancy")
-    attrition = c3.slider("Attrition (share per year)", 0.0, 1.0, 0.40, step=0.05, key="scenario.attrition")
+    _number("scenario.shrinkage", 0.32, 0.0, 0.6, 0.01)
+    shrinkage = c1.slider("Shrinkage", 0.0, 0.6, step=0.01, key="scenario.shrinkage")
+    _number("scenario.occupancy", 0.85, 0.5, 1.0, 0.01)
+    occupancy = c2.slider("Occupancy cap", 0.5, 1.0, step=0.01, key="scenario.occupancy")
+    _number("scenario.attrition", 0.40, 0.0, 1.0, 0.05)
+    attrition = c3.slider("Attrition (share per year)", 0.0, 1.0, step=0.05, key="scenario.attrition")
+    _number("scenario.exposure_cap", 0.0, 0.0, 8.0)
     cap = c4.number_input(
         "Wellbeing cap: graphic-content hours per reviewer per day (0 = none)",
         0.0,
         8.0,
-        0.0,
         step=0.5,
         key="scenario.exposure_cap",
     )
     c1, c2, c3 = st.columns(3)
-    event_domain = c1.selectbox("Event uplift: policy domain", [NONE, *domains], key="scenario.event_domain")
-    event_uplift = c2.slider(
-        "Event uplift (%)", 0, 300, 40, step=10, key="scenario.event_uplift", disabled=event_domain == NONE
+    from_url("scenario.event_domain", NONE, options=[NONE, *domains])
+    event_domain = c1.selectbox(
+        "Event uplift: policy domain",
+        [NONE, *domains],
+        key="scenario.event_domain",
+        format_func=lambda d: NONE_TEXT if d == NONE else display_value("policy_domain", d),
     )
-    shift_share = c3.slider("Shift work between vendors (%)", 0, 100, 0, step=5, key="scenario.shift_share")
+    _number("scenario.event_uplift", 40, 0, 300, 10)
+    event_uplift = c2.slider(
+        "Event uplift (%)", 0, 300, step=10, key="scenario.event_uplift", disabled=event_domain == NONE
+    )
+    _number("scenario.shift_share", 0, 0, 100, 5)
+    shift_share = c3.slider("Shift work between vendors (%)", 0, 100, step=5, key="scenario.shift_share")
     c1, c2 = st.columns(2)
-    shift_from = c1.selectbox("from vendor", vendors or [NONE], key="scenario.shift_from", disabled=not shift_share)
-    shift_to = c2.selectbox("to vendor", vendors or [NONE], key="scenario.shift_to", disabled=not shift_share)
+    choices = vendors or [NONE]
+    from_url("scenario.shift_from", choices[0], options=choices)
+    shift_from = c1.selectbox("From vendor", choices, key="scenario.shift_from", disabled=not shift_share)
+    from_url("scenario.shift_to", choices[-1], options=choices)
+    shift_to = c2.selectbox("To vendor", choices, key="scenario.shift_to", disabled=not shift_share)
+    hiring = _hiring_plan(vendors)
+    return Scenario(
+        volume_uplift=volume / 100,
+        uplift_by_domain=((event_domain, event_uplift / 100),) if event_domain != NONE else (),
+        automation_change=automation / 100,
+        handle_time_change=aht / 100,
+        shrinkage=shrinkage,
+        max_occupancy=occupancy,
+        sla_hours=sla_hours,
+        attrition_annual=attrition,
+        hiring=hiring,
+        vendor_shift=((shift_from, shift_to, shift_share / 100),) if shift_share and shift_from != shift_to else (),
+        exposure_cap_hours=cap or None,
+    )
+
+
+HIRING_TEXT = "vendor:FTE:start week:ramp weeks"  # one hire in the link, e.g. atlas_cx:3:2:6
+
+
+def _hiring_from_text(text: str) -> Hiring:
+    """One hire of the link ("atlas_cx:3:2:6"); ValueError when it is not one."""
+    vendor, fte, start, ramp = text.rsplit(":", 3)
+    return Hiring(vendor, float(fte), int(start), int(ramp))
+
+
+def _hiring_text(hire: Hiring) -> str:
+    return f"{hire.vendor}:{hire.fte:g}:{hire.start_week}:{hire.ramp_weeks}"
+
+
+def _hiring_plan(vendors: list[str]) -> tuple[Hiring, ...]:
+    """The hiring table; its rows live in the link as repeated `scenario.hiring` = vendor:FTE:start week:ramp."""
+
+    def valid(text: str) -> bool:
+        try:
+            h = _hiring_from_text(text)
+        except ValueError:
+            return False
+        return h.vendor in vendors and h.fte > 0 and 1 <= h.start_week <= 12 and 0 <= h.ramp_weeks <= 26
+
+    seeded = "scenario.hiring" not in st.session_state
+    from_url("scenario.hiring", [], many=True, valid=valid, expected=f"{HIRING_TEXT} with a vendor of the source")
+    if seeded and st.session_state["scenario.hiring"]:  # a link with a hiring plan: into the table
+        _set_hiring_rows(tuple(_hiring_from_text(t) for t in st.session_state["scenario.hiring"]))
     st.caption("Hiring plan: new FTE per vendor, the horizon week they start (1 = first) and weeks to full speed.")
     rows = st.session_state.get("scenario.hiring_rows", pl.DataFrame(schema=HIRING_COLUMNS))
     edited = st.data_editor(
@@ -73,19 +152,19 @@ def scenario_controls(ctx: PageContext) -> Scenario:
         for r in edited.to_dict("records")
         if r.get("vendor") and r.get("fte") == r.get("fte") and r.get("fte")
     )
-    return Scenario(
-        volume_uplift=volume / 100,
-        uplift_by_domain=((event_domain, event_uplift / 100),) if event_domain != NONE else (),
-        automation_change=automation / 100,
-        handle_time_change=aht / 100,
-        shrinkage=shrinkage,
-        max_occupancy=occupancy,
-        sla_hours=sla_hours,
-        attrition_annual=attrition,
-        hiring=hiring,
-        vendor_shift=((shift_from, shift_to, shift_share / 100),) if shift_share and shift_from != shift_to else (),
-        exposure_cap_hours=cap or None,
+    st.session_state["scenario.hiring"] = [_hiring_text(h) for h in hiring]
+    from_url("scenario.hiring", [], many=True)  # the table as it now is, into the link
+    return hiring
+
+
+def _set_hiring_rows(hiring: tuple[Hiring, ...]) -> None:
+    """Put a hiring plan into the table (a new table, so edits made to the old one do not apply)."""
+    st.session_state["scenario.hiring_rows"] = (
+        pl.DataFrame([h.__dict__ for h in hiring], schema=HIRING_COLUMNS, orient="row")
+        if hiring
+        else pl.DataFrame(schema=HIRING_COLUMNS)
     )
+    st.session_state["scenario.hiring_version"] = st.session_state.get("scenario.hiring_version", 0) + 1
 
 
 def apply_scenario(scenario: Scenario) -> None:
@@ -105,12 +184,7 @@ def apply_scenario(scenario: Scenario) -> None:
     st.session_state["scenario.shift_share"] = round(share * 100)
     if source:
         st.session_state["scenario.shift_from"], st.session_state["scenario.shift_to"] = source, target
-    st.session_state["scenario.hiring_rows"] = (
-        pl.DataFrame([h.__dict__ for h in scenario.hiring], schema=HIRING_COLUMNS, orient="row")
-        if scenario.hiring
-        else pl.DataFrame(schema=HIRING_COLUMNS)
-    )
-    st.session_state["scenario.hiring_version"] = st.session_state.get("scenario.hiring_version", 0) + 1
+    _set_hiring_rows(scenario.hiring)
 
 
 def scenario_store_panel(ctx: PageContext, scenario: Scenario, weeks: int) -> None:
@@ -138,7 +212,11 @@ def scenario_store_panel(ctx: PageContext, scenario: Scenario, weeks: int) -> No
     hidden = [] if ctx.user.sees_other_users else ["author"]
     if ctx.user.vendor is not None:
         hidden.append("scope")  # always the user's own
-    st.dataframe(saved.drop(hidden), hide_index=True, key="scenario.saved")
+    table(
+        saved.drop(hidden),
+        "scenario.saved",
+        {"saved_at": st.column_config.DatetimeColumn("Saved", format="YYYY-MM-DD HH:mm")},
+    )
     keys: list[SavedKey] = list(saved.select("name", "version", "scope").iter_rows())
     label = functools.partial(_label, ctx)
     c1, c2 = st.columns([3, 1])
@@ -176,23 +254,97 @@ def _label(ctx: PageContext, key: SavedKey) -> str:
 
 
 def _comparison(ctx: PageContext, store: ScenarioStore, scenario: Scenario, weeks: int, keys: list[SavedKey]) -> None:
-    """The plan summary of each picked version and of the current controls, with a CSV download."""
-    rows = []
+    """Each picked version and the current controls against the baseline (no what-if): every figure with its
+    difference from the baseline, in the figure's unit; the CSV keeps the identifiers and the raw numbers."""
+    plans = {BASELINE: Scenario()}
     for key in keys:
         name, version, scope = key
-        plan = loaders.capacity_plan(
-            ctx.dataset, ctx.filters, weeks * 7, store.load(name, version, scope=scope).scenario
-        )
-        rows.append({"scenario": _label(ctx, key), **_plan_summary(plan)})
-    rows.append(
-        {
-            "scenario": "current controls",
-            **_plan_summary(loaders.capacity_plan(ctx.dataset, ctx.filters, weeks * 7, scenario)),
-        }
+        plans[_label(ctx, key)] = store.load(name, version, scope=scope).scenario
+    plans[CURRENT] = scenario
+    summaries = {
+        label: _plan_summary(loaders.capacity_plan(ctx.dataset, ctx.filters, weeks * 7, s))
+        for label, s in plans.items()
+    }
+    shown = comparison_table(summaries)
+    st.caption(
+        f"Each figure, then in brackets its difference from the baseline: the plan without any what-if (the controls' "
+        f"starting values), over the same {weeks} weeks."
     )
-    comparison = pl.DataFrame(rows)
-    st.dataframe(comparison, hide_index=True, key="scenario.comparison")
-    st.download_button("Download comparison (CSV)", safe_csv(comparison), "scenario-comparison.csv", "text/csv")
+    text = st.column_config.TextColumn
+    table(shown, "scenario.comparison", {"measure": text("Figure")} | {c: text(c) for c in shown.columns[1:]})
+    st.download_button(
+        "Download comparison (CSV)", safe_csv(comparison_export(summaries)), "scenario-comparison.csv", "text/csv"
+    )
+
+
+BASELINE = "Baseline (no what-if)"
+CURRENT = "Current controls"
+# The figures compared and how each reads: FTE, a count, hours, a share (in %; differences in points) or text.
+COMPARED = {
+    "required_fte_avg": "fte",
+    "supply_fte_avg": "fte",
+    "worst_vendor_week_gap_fte": "fte",
+    "worst_vendor_week": "text",
+    "vendor_weeks_in_deficit": "count",
+    "backlog_hours_at_end": "hours",
+    "projected_sla": "share",
+}
+
+
+def comparison_table(summaries: dict[str, dict]) -> pl.DataFrame:
+    """One row per figure (its display name, with its unit), one column per scenario; after the baseline's column
+    each cell is "value (difference from the baseline)"."""
+    base = summaries[BASELINE]
+    columns: dict[str, list[str]] = {"measure": [display_name(m) for m in COMPARED]}
+    for label, summary in summaries.items():
+        columns[label] = [
+            _cell(kind, summary.get(m), None if label == BASELINE else base.get(m), _fte_digits(summaries, m))
+            for m, kind in COMPARED.items()
+        ]
+    return pl.DataFrame(columns)
+
+
+def comparison_export(summaries: dict[str, dict]) -> pl.DataFrame:
+    """The comparison for the CSV: a row per scenario with the identifiers as columns, and each number's difference
+    from the baseline (`…_vs_baseline`)."""
+    base = summaries[BASELINE]
+    numbers = [m for m, kind in COMPARED.items() if kind != "text"]
+    rows = [
+        {"scenario": label}
+        | {m: summary.get(m) for m in COMPARED}
+        | {f"{m}_vs_baseline": _difference(summary.get(m), base.get(m)) for m in numbers}
+        for label, summary in summaries.items()
+    ]
+    return pl.DataFrame(rows, infer_schema_length=None)
+
+
+def _difference(value: float | None, base: float | None) -> float | None:
+    return None if value is None or base is None else value - base
+
+
+def _fte_digits(summaries: dict[str, dict], measure: str) -> int:
+    """Decimals for one figure across the scenarios, so a row reads at one precision."""
+    sizes = [abs(s[measure]) for s in summaries.values() if isinstance(s.get(measure), int | float)]
+    return fte_digits(max(sizes, default=0.0))
+
+
+def _cell(kind: str, value: object, base: object, digits: int) -> str:
+    """One figure as text, with its difference from `base` in brackets (none for the baseline itself)."""
+    if value is None:
+        return NULL_TEXT
+    if kind == "text":
+        return str(value)
+    scale, unit, formats = {
+        "fte": (1, "", f",.{digits}f"),
+        "count": (1, "", ",.0f"),
+        "hours": (1, "", ",.1f"),
+        "share": (100, " pts", ".1f"),
+    }[kind]
+    text = f"{value * scale:{formats}}" + (" %" if kind == "share" else "")
+    if base is None:
+        return text
+    change = float(f"{(value - base) * scale:{formats}}".replace(",", ""))
+    return f"{text} ({f'{change:+{formats}}' if change else '±0'}{unit})"
 
 
 def _store_error(title: str, ctx: PageContext, exc: SourceError) -> None:

@@ -1,10 +1,12 @@
-"""Command line: `python -m forecasting staff|forecast|backtest` for scripts and checks."""
+"""Command line: `python -m forecasting staff|forecast|backtest|plan` for scripts and checks."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import polars as pl
@@ -13,9 +15,29 @@ from forecasting.backtest import forecast_series
 from forecasting.erlang import required_agents
 from forecasting.history import ticket_series
 from forecasting.models import MODELS
+from forecasting.plan import Scenario
+from forecasting.plan_splits import SPLITS, split_plan
+from forecasting.planner import forecast_view
+from forecasting.scenarios import ScenarioStore
 from queries.commandline import command_parser, render, run
+from queries.engines import Source, created_days, distinct_values
 from queries.errors import SourceError
+from queries.filters import Filters
 from queries.sources.dataset import load_dataset
+from queries.sources.warehouse import connect_warehouse, is_database_url
+
+PLAN_COLUMNS = (
+    "week",
+    "days",
+    "workload_hours",
+    "required_fte",
+    "required_fte_hi_80",
+    "supply_fte",
+    "gap_fte",
+    "backlog_hours_end",
+    "projected_sla",
+)
+PLAN_FILTERS = ("vendor", "market", "policy_domain", "surface")  # the filter bar's selections the CLI takes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +87,19 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--folds", type=int, default=4)
     backtest.add_argument("--format", choices=("json", "csv", "table"), default="table")
     backtest.set_defaults(run=_backtest)
+
+    plan = commands.add_parser("plan", help="weekly required vs supplied FTE per vendor, language or queue")
+    plan.add_argument("--source", required=True, help="folder of extracts, or a database URL")
+    plan.add_argument("--mapping", type=Path)
+    plan.add_argument("--by", choices=tuple(SPLITS), default="vendor", help="the split of the plan's rows")
+    plan.add_argument("--weeks", type=int, default=8, help="horizon in weeks after --end (the page's default: 8)")
+    plan.add_argument("--end", type=dt.date.fromisoformat, help="last day of history (default: last day with tickets)")
+    for name in PLAN_FILTERS:
+        plan.add_argument(f"--{name.replace('_', '-')}", nargs="+", default=[], help=f"keep these {name} values only")
+    plan.add_argument("--scenario", help="a saved scenario's name (store: BELLWETHER_SCENARIO_URL); default baseline")
+    plan.add_argument("--model", choices=("auto", *sorted(MODELS)), default="auto", help="forecast model (page: auto)")
+    plan.add_argument("--format", choices=("json", "csv", "table"), default="table")
+    plan.set_defaults(run=_plan)
     return parser
 
 
@@ -136,3 +171,65 @@ def _backtest(args: argparse.Namespace) -> int:
     columns = ["series", "model", "mase", "baseline_mase", "coverage_80", "coverage_95", "closed_weekdays"]
     print(render(result.scores.select(columns), args.format))
     return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    if args.weeks < 1:
+        raise SourceError(f"--weeks {args.weeks} is not a horizon.", fix="Give at least 1 week.")
+    scenario = _saved_scenario(args.scenario) if args.scenario else Scenario()
+    ds: Source = (
+        connect_warehouse(args.source, args.mapping)
+        if is_database_url(args.source)
+        else load_dataset(args.source, args.mapping)
+    )
+    days = created_days(ds)
+    if days is None:
+        raise SourceError(f"{args.source} has no valid tickets.", fix="Run `python -m queries validate` to see why.")
+    end = args.end or days[1]
+    if end < days[0]:
+        raise SourceError(f"--end {end} is before the first day with tickets ({days[0]}).", fix="Pick a later day.")
+    selections = {name: tuple(getattr(args, name)) for name in PLAN_FILTERS}
+    for name, chosen in selections.items():
+        unknown = sorted(set(chosen) - set(distinct_values(ds, name)))
+        if unknown:
+            raise SourceError(
+                f"--{name.replace('_', '-')}: {len(unknown)} value(s) not in the tickets of {args.source}.",
+                fix=f"Use values the tickets have (`python -m queries summarize --metric volume --by {name}`).",
+                quote=", ".join(unknown),
+            )
+    filters = Filters.of(days[0], end, selections)
+    view = forecast_view(ds, filters, "policy_domain", args.weeks * 7, args.model)
+    result = split_plan(ds, filters, view, scenario, args.by)
+    if result.plan.is_empty():
+        raise SourceError(
+            result.note or "No vendor reviewed the selected tickets over the last 8 weeks and no staffing serves them.",
+            fix="Widen the selection, or check the source's staffing table and vendor column.",
+        )
+    keys = list(SPLITS[args.by])
+    rows = result.plan.rename({"sla_projected": "projected_sla"}).select(*keys, *PLAN_COLUMNS)
+    if args.format == "table":
+        with pl.Config(tbl_width_chars=1000):  # one line per row, however narrow the terminal
+            print(render(rows, "table", float_precision=3) + (f"\n\nNote: {result.note}" if result.note else ""))
+    else:
+        print(render(rows.with_columns(pl.lit(result.note or None, pl.String).alias("note")), args.format))
+    return 0
+
+
+def _saved_scenario(name: str) -> Scenario:
+    """The latest unscoped version of the saved scenario `name` in the store at BELLWETHER_SCENARIO_URL."""
+    url = os.environ.get("BELLWETHER_SCENARIO_URL")
+    if not url:
+        raise SourceError(
+            "--scenario needs the scenario store, and BELLWETHER_SCENARIO_URL is not set.",
+            fix="Set BELLWETHER_SCENARIO_URL to the store the dashboard saves to (by default "
+            "sqlite:///data/scenarios.db, or scenarios.db in BELLWETHER_DATA_DIR).",
+        )
+    store = ScenarioStore(url, scope=None)
+    try:
+        return store.load(name).scenario
+    except KeyError:
+        saved = sorted(set(store.list().filter(pl.col("scope").is_null())["name"].to_list()))
+        raise SourceError(
+            f"No saved scenario named {name!r} in {store.shown}.",
+            fix=f"Use one of: {', '.join(saved)}." if saved else "Save one on the Forecast & capacity page first.",
+        ) from None

@@ -116,24 +116,29 @@ def planning_inputs(ds: Source, filters: Filters, weeks: int = ALLOCATION_WEEKS)
     else:
         # Over the allocation's window: a vendor given the selection's work is given the supply that served it.
         served = Filters(window.start, window.end, vendor=filters.vendor)
-        supply = supply.join(_selection_share(ds, served, filters), on="vendor", how="left").with_columns(
+        supply = supply.join(selection_share(ds, served, filters), on="vendor", how="left").with_columns(
             pl.col("supply_share").fill_null(0.0)
         )
     return PlanningInputs(automation, allocation, supply, window.start, window.end)
 
 
-def _selection_share(ds: Source, served: Filters, filters: Filters) -> pl.DataFrame:
-    """Per vendor: the share of its human review hours in `served` that fell in the filters' selection
-    (0 for a vendor without review hours in it)."""
+def selection_share(ds: Source, served: Filters, filters: Filters, by: tuple[str, ...] = ("vendor",)) -> pl.DataFrame:
+    """Per group of `by` (vendor first): the share of its human review hours in `served` that fell in the filters'
+    selection (0 for a group without review hours in it)."""
+    keys = list(by)
     selected = Filters.of(served.start, served.end, filters.selections())
     hours = [
-        summarize(ds, "handle_time", f, by=["vendor"])
+        summarize(ds, "handle_time", f, by=keys)
         .filter(pl.col("vendor").is_not_null())
-        .select("vendor", pl.col("handle_hours").fill_null(0.0).alias(name))
+        .select(*keys, pl.col("handle_hours").fill_null(0.0).alias(name))
         for f, name in ((served, "all_hours"), (selected, "selected_hours"))
     ]
-    joined = hours[0].join(hours[1], on="vendor", how="left").with_columns(pl.col("selected_hours").fill_null(0.0))
-    return joined.select("vendor", ratio("selected_hours", "all_hours").fill_null(0.0).alias("supply_share"))
+    joined = (
+        hours[0]
+        .join(hours[1], on=keys, how="left", nulls_equal=True)
+        .with_columns(pl.col("selected_hours").fill_null(0.0))
+    )
+    return joined.select(*keys, ratio("selected_hours", "all_hours").fill_null(0.0).alias("supply_share"))
 
 
 def _rework(ds: Source, f: Filters) -> pl.DataFrame:
@@ -150,8 +155,8 @@ def _rework(ds: Source, f: Filters) -> pl.DataFrame:
     return decided.select("vendor", (pl.col("overturned") + pl.col("qa_error").fill_null(0.0)).alias("rework_share"))
 
 
-def demand_by_vendor(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scenario: Scenario) -> pl.DataFrame:
-    """Daily human-review tickets and workload hours per vendor (mean and 80 % upper bound)."""
+def demand_by_domain(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scenario: Scenario) -> pl.DataFrame:
+    """Daily human-review tickets and workload hours per vendor and policy domain (mean and 80 % upper bound)."""
     uplift = dict(scenario.uplift_by_domain)
     fc = domain_forecast.rename({"series": "policy_domain"}).with_columns(
         factor=(1 + scenario.volume_uplift) * (1 + pl.col("policy_domain").replace_strict(uplift, default=0.0))
@@ -167,16 +172,24 @@ def demand_by_vendor(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
         aht=pl.col("aht_seconds") * (1 + scenario.handle_time_change),
     )
     sensitive = pl.col("policy_domain").is_in(scenario.sensitive_domains)
-    return (
-        rows.group_by("vendor", "ds")
-        .agg(
-            pl.col("tickets").sum().alias("human_tickets"),
-            (pl.col("tickets") * pl.col("aht")).sum().truediv(3600).alias("workload_hours"),
-            (pl.col("tickets_hi_80") * pl.col("aht")).sum().truediv(3600).alias("workload_hours_hi_80"),
-            (pl.col("tickets") * pl.col("aht")).filter(sensitive).sum().truediv(3600).alias("sensitive_hours"),
-        )
-        .sort("vendor", "ds")
+    return rows.select(
+        "vendor",
+        "policy_domain",
+        "ds",
+        pl.col("tickets").alias("human_tickets"),
+        (pl.col("tickets") * pl.col("aht") / 3600).alias("workload_hours"),
+        (pl.col("tickets_hi_80") * pl.col("aht") / 3600).alias("workload_hours_hi_80"),
+        pl.when(sensitive).then(pl.col("tickets") * pl.col("aht") / 3600).otherwise(0.0).alias("sensitive_hours"),
     )
+
+
+DEMAND_MEASURES = ("human_tickets", "workload_hours", "workload_hours_hi_80", "sensitive_hours")
+
+
+def demand_by_vendor(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scenario: Scenario) -> pl.DataFrame:
+    """Daily human-review tickets and workload hours per vendor (mean and 80 % upper bound)."""
+    rows = demand_by_domain(domain_forecast, inputs, scenario)
+    return rows.group_by("vendor", "ds").agg(pl.col(DEMAND_MEASURES).sum()).sort("vendor", "ds")
 
 
 def _shifted_allocation(allocation: pl.DataFrame, shifts: tuple[tuple[str, str, float], ...]) -> pl.DataFrame:
@@ -231,7 +244,8 @@ def supply_by_vendor(inputs: PlanningInputs, scenario: Scenario, days: list[dt.d
             for hire in scenario.hiring:
                 if hire.vendor == vendor:
                     started = t - (hire.start_week - 1) * 7
-                    ramp = min(1.0, started / (hire.ramp_weeks * 7)) if started > 0 else 0.0
+                    ramping = min(1.0, started / (hire.ramp_weeks * 7)) if hire.ramp_weeks else 1.0  # 0: no ramp
+                    ramp = ramping if started > 0 else 0.0
                     hours += hire.fte * hours_per_fte * ramp
             rows.append({"vendor": vendor, "ds": day, "supply_hours": hours * (1 - rework) * share})
     return pl.DataFrame(rows, schema={"vendor": pl.String, "ds": pl.Date, "supply_hours": pl.Float64})
@@ -242,31 +256,40 @@ def demand_vs_supply(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
     demand = demand_by_vendor(domain_forecast, inputs, scenario)
     days = sorted(set(demand["ds"].to_list()))
     supply = supply_by_vendor(inputs, scenario, days)
-    daily = demand.join(supply, on=["vendor", "ds"], how="full", coalesce=True).fill_null(0.0).sort("vendor", "ds")
+    daily = demand.join(supply, on=["vendor", "ds"], how="full", coalesce=True).fill_null(0.0)
     if daily.is_empty():  # no vendor reviewed the selection's tickets and none of its supply serves them
         return pl.DataFrame()
+    return weekly_plan(daily, ("vendor",), scenario).join(
+        inputs.supply.select("vendor", "supply_share"), on="vendor", how="left"
+    )
+
+
+def weekly_plan(
+    daily: pl.DataFrame, keys: tuple[str, ...], scenario: Scenario, simulate_by: tuple[str, ...] | None = None
+) -> pl.DataFrame:
+    """Per group of `keys` and week (Monday start), from daily demand (DEMAND_MEASURES) and `supply_hours` per group
+    of `simulate_by` (default `keys`): demand and supply in hours and FTE, the gap, backlog and SLA.
+
+    The backlog is simulated per group of `simulate_by` (work of one group is only done by that group's supply) and
+    summed to `keys`, never netted across those groups. A null `supply_hours` (supply not known at that split) gives
+    null supply, gap, backlog and SLA.
+    """
+    simulate_by = simulate_by or keys
+    known_supply = daily["supply_hours"].null_count() == 0
+    daily = daily.with_columns(pl.col(DEMAND_MEASURES).fill_null(0.0), pl.col("supply_hours").fill_null(0.0))
+    daily = pl.concat(
+        _projected(part, scenario)
+        for _, part in daily.sort(*simulate_by, "ds").group_by(simulate_by, maintain_order=True)
+    )
+    if simulate_by != keys:
+        measures = (*DEMAND_MEASURES, "supply_hours", "backlog_hours", "sla_met_hours", "sla_measured_hours")
+        daily = daily.group_by(*keys, "ds").agg(pl.col(measures).sum())
     assumptions = scenario.assumptions
-    projected = []
-    for _, part in daily.group_by("vendor", maintain_order=True):
-        # Backlog in hours of work: capacity is supply at the occupancy cap.
-        sim = backlog_projection(
-            part["workload_hours"].to_list(),
-            [h * scenario.max_occupancy for h in part["supply_hours"].to_list()],
-            sla_days=scenario.sla_hours / 24,
-        )
-        known = sim["sla_met_share"].is_not_null()
-        projected.append(
-            part.with_columns(
-                backlog_hours=sim["backlog_end"],
-                sla_met_hours=(sim["sla_met_share"] * sim["arrivals"]).fill_null(0.0),
-                sla_measured_hours=pl.when(known).then(sim["arrivals"]).otherwise(0.0),
-            )
-        )
-    daily = pl.concat(projected)
     per_fte_day = assumptions.productive_hours_per_fte_day
     weekly = (
         daily.with_columns(pl.col("ds").dt.truncate("1w").alias("week"))
-        .group_by("vendor", "week")
+        .sort(*keys, "ds")
+        .group_by(*keys, "week")
         .agg(
             pl.len().alias("days"),
             pl.col("human_tickets").sum(),
@@ -279,7 +302,7 @@ def demand_vs_supply(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
             pl.col("sla_measured_hours").sum(),
         )
         .with_columns(
-            # Work-weighted; null, not NaN, for a vendor-week without work whose outcome is known.
+            # Work-weighted; null, not NaN, for a week without work whose outcome is known.
             ratio("sla_met_hours", "sla_measured_hours").alias("sla_projected"),
             (pl.col("workload_hours") / pl.col("days") / per_fte_day).alias("required_fte"),
             (pl.col("workload_hours_hi_80") / pl.col("days") / per_fte_day).alias("required_fte_hi_80"),
@@ -296,10 +319,25 @@ def demand_vs_supply(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
                 "required_fte"
             )
         )
-    return (
-        weekly.with_columns((pl.col("supply_fte") - pl.col("required_fte")).alias("gap_fte"))
-        .join(inputs.supply.select("vendor", "supply_share"), on="vendor", how="left")
-        .sort("vendor", "week")
+    weekly = weekly.with_columns((pl.col("supply_fte") - pl.col("required_fte")).alias("gap_fte"))
+    if not known_supply:
+        unknown = ("supply_hours", "supply_fte", "gap_fte", "backlog_hours_end", "sla_met_hours", "sla_measured_hours")
+        weekly = weekly.with_columns(pl.lit(None, pl.Float64).alias(c) for c in (*unknown, "sla_projected"))
+    return weekly.sort(*keys, "week")
+
+
+def _projected(part: pl.DataFrame, scenario: Scenario) -> pl.DataFrame:
+    """One group's days with its backlog (hours of work; capacity is supply at the occupancy cap) and SLA hours."""
+    sim = backlog_projection(
+        part["workload_hours"].to_list(),
+        [h * scenario.max_occupancy for h in part["supply_hours"].to_list()],
+        sla_days=scenario.sla_hours / 24,
+    )
+    known = sim["sla_met_share"].is_not_null()
+    return part.with_columns(
+        backlog_hours=sim["backlog_end"],
+        sla_met_hours=(sim["sla_met_share"] * sim["arrivals"]).fill_null(0.0),
+        sla_measured_hours=pl.when(known).then(sim["arrivals"]).otherwise(0.0),
     )
 
 

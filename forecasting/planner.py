@@ -117,14 +117,23 @@ def capacity_plan(
     calendar day of the horizon. Empty (and no inputs) when the source lacks what supply needs: staffing and
     vendor-level decisions.
     """
-    if missing_inputs(ds, "throughput") or missing_inputs(ds, "handle_time"):
+    if plan_inputs_missing(ds):
         return pl.DataFrame(), None
+    inputs = planning_inputs(ds, filters)
+    return demand_vs_supply(horizon_forecasts(filters, domain_view), inputs, scenario), inputs
+
+
+def plan_inputs_missing(ds: Source) -> str | None:
+    """What the source lacks for a capacity plan (staffing, vendor-level decisions), or None."""
+    return missing_inputs(ds, "throughput") or missing_inputs(ds, "handle_time")
+
+
+def horizon_forecasts(filters: Filters, domain_view: ForecastView) -> pl.DataFrame:
+    """The policy-domain forecasts on every calendar day of the horizon after filters.end (0 on closed days)."""
     parts = domain_view.forecasts.filter(pl.col("series") != "total")
     first = filters.end + dt.timedelta(days=1)
     last = domain_view.horizon_end or parts["ds"].max() or filters.end
-    domains = on_days(parts, pl.date_range(first, max(first, last), eager=True))
-    inputs = planning_inputs(ds, filters)
-    return demand_vs_supply(domains, inputs, scenario), inputs
+    return on_days(parts, pl.date_range(first, max(first, last), eager=True))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from queries.analyses.health import (
     values_block,
 )
 from queries.contract import FUTURE_TOLERANCE
+from queries.display import display_name
 from queries.errors import SourceError
 from queries.sources.draft import draft_mapping
 
@@ -50,7 +51,7 @@ def render(ctx: PageContext) -> None:
             "clock or time zone of the system that exports them."
         )
     table(
-        tables,
+        tables.with_columns(pl.col("table").map_elements(display_name, return_dtype=pl.String)),
         "health.tables",
         {
             "rows_read": count_column("Rows read"),

@@ -13,23 +13,27 @@ from dashboard.charts.capacity import (
     backtest_chart,
     demand_supply_chart,
     forecast_chart,
+    fte_digits,
     gap_heatmap,
     interval_staffing_chart,
 )
-from dashboard.components import decimal_column, percent_column, table
+from dashboard.components import count_column, decimal_column, share_column, table
 from dashboard.context import PageContext
+from dashboard.palette import category_colours, recolour
 from dashboard.scenario_controls import scenario_controls, scenario_store_panel
+from dashboard.url_state import from_url
 from forecasting.models import MODELS
 from forecasting.plan import ALLOCATION_WEEKS, plan_headline
 from forecasting.planner import LiveQueue
+from queries.display import display_name, display_value, with_display_values
 from queries.engines import groupable
 from queries.filters import Filters
 from queries.metrics import missing_inputs
 
-# label -> the tickets column the forecast is split by (None: the total)
-GROUPINGS = {"Total": None} | {
-    c.replace("_", " ").capitalize(): c for c in ("policy_domain", "market", "language", "queue")
-}
+TOTAL = "total"  # the forecast of all tickets: the `by` option and the series name
+SPLITS = ("policy_domain", "market", "language", "queue")  # the tickets columns a forecast can be split by
+LIVE_TARGETS = "live_p0=60, live_p1=300, live_p2=900"  # queue=seconds: the answer-time goal of each live queue
+AUTO = "auto"  # the model option that picks, per series, the model with the lowest backtest MASE
 
 
 def render(ctx: PageContext) -> None:
@@ -38,27 +42,31 @@ def render(ctx: PageContext) -> None:
         return
     ds, filters = ctx.dataset, ctx.filters
     left, middle, right = st.columns(3)
-    groupings = {k: v for k, v in GROUPINGS.items() if v is None or groupable(ds, v)}
-    label = left.selectbox("Forecast by", list(groupings), key="forecast.by")
-    weeks = middle.slider("Horizon (weeks)", 4, 12, 8, key="forecast.weeks")
+    splits = [TOTAL, *(c for c in SPLITS if groupable(ds, c))]
+    from_url("forecast.by", TOTAL, options=splits)
+    by = left.selectbox("Forecast by", splits, key="forecast.by", format_func=_split_name)
+    from_url("forecast.weeks", 8, parse=int, valid=lambda n: 4 <= n <= 12, expected="a whole number from 4 to 12")
+    weeks = middle.slider("Horizon (weeks)", 4, 12, key="forecast.weeks")
+    from_url("forecast.model", AUTO, options=[AUTO, *MODELS])
     model = right.selectbox(
         "Model",
-        ["auto", *MODELS],
+        [AUTO, *MODELS],
         key="forecast.model",
-        help="auto: the model with the lowest backtest MASE per series",
+        format_func=_model_name,
+        help="Best by backtest: the model with the lowest backtest MASE per series.",
     )
     st.caption(
         f"History: every day up to {filters.end} in the selected groups; forecast: the {weeks} weeks after it. "
         "Rolling-origin backtest with 4 folds of the same horizon."
     )
-    view = loaders.forecast_view(ds, filters, groupings[label], weeks * 7, model)
+    view = loaders.forecast_view(ds, filters, None if by == TOTAL else by, weeks * 7, model)
     with st.expander("What-if scenario", icon=":material/tune:"):
         scenario = scenario_controls(ctx)
     forecast_tab, capacity_tab, live_tab, scenarios_tab = st.tabs(
         ["Forecast", "Demand vs supply", "Live queues (Erlang)", "Scenarios"]
     )
     with forecast_tab:
-        _forecast(view)
+        _forecast(view, by)
     with capacity_tab:
         _capacity(ctx, scenario, weeks)
     with live_tab:
@@ -67,18 +75,35 @@ def render(ctx: PageContext) -> None:
         scenario_store_panel(ctx, scenario, weeks)
 
 
-def _forecast(view) -> None:
+def _split_name(by: str) -> str:
+    return "Total" if by == TOTAL else display_name(by)
+
+
+def _model_name(model: str) -> str:
+    return "Best by backtest (auto)" if model == AUTO else display_value("model", model)
+
+
+def _series_name(by: str, series: str) -> str:
+    """A forecast series for people: "Total", or the display name of its value of `by`."""
+    return "Total" if series == TOTAL else display_value(by, series)
+
+
+def _forecast(view, by: str) -> None:
     if view.scores.is_empty():
         st.info("No tickets in the selected groups up to the end of the period: nothing to forecast.")
         return
     series = view.scores["series"].to_list()
-    chosen = st.selectbox("Series", series, key="forecast.series") if len(series) > 1 else series[0]
+    if len(series) > 1:
+        from_url("forecast.series", series[0], options=series, expected="a series of this forecast")
+        chosen = st.selectbox("Series", series, key="forecast.series", format_func=lambda s: _series_name(by, s))
+    else:
+        chosen = series[0]
     history = view.history.filter(pl.col("series") == chosen)
     forecast = view.forecasts.filter(pl.col("series") == chosen)
     score = view.scores.filter(pl.col("series") == chosen).row(0, named=True)
     st.plotly_chart(forecast_chart(history, forecast), key="forecast.chart")
     cols = st.columns(4)
-    cols[0].metric("Model", score["model"], help=score["note"] or None)
+    cols[0].metric("Model", _model_name(score["model"]), help=score["note"] or None)
     cols[1].metric(
         "MASE (backtest)",
         f"{score['mase']:.2f}",
@@ -93,6 +118,8 @@ def _forecast(view) -> None:
     cols[3].metric(
         "95 % interval coverage", f"{score['coverage_95']:.0%}", help="Share of past actuals inside the 95 % band."
     )
+    if score["note"]:
+        st.caption(f"Why {_model_name(score['model'])}: {score['note']}.")
     if score["closed_weekdays"]:
         st.caption(
             f"Closed on {score['closed_weekdays']}: no tickets on those weekdays in any week of the history, so they "
@@ -103,11 +130,21 @@ def _forecast(view) -> None:
     st.plotly_chart(backtest_chart(view.backtests.filter(pl.col("series") == chosen)), key="forecast.backtest")
     if view.note:
         st.caption(view.note)
+    scores = view.scores.with_columns(
+        pl.col("series").map_elements(lambda s: _series_name(by, s), return_dtype=pl.String),
+        pl.col("closed_weekdays").replace("", None),  # open every day: "—"
+    )
     table(
-        view.scores.drop("history_days"),
+        with_display_values(scores, ["model"]),
         "forecast.scores",
-        {c: st.column_config.NumberColumn(format="%.2f") for c in ("mase", "baseline_mase", "bias")}
-        | {c: st.column_config.NumberColumn(format="percent") for c in ("coverage_80", "coverage_95")},
+        {c: decimal_column(display_name(c), digits=2) for c in ("mase", "baseline_mase")}
+        | {
+            "bias": share_column("Bias", "Mean error over mean actual in the backtest: + forecasts ran high."),
+            "coverage_80": share_column("80 % coverage", "Share of past actuals inside the 80 % band."),
+            "coverage_95": share_column("95 % coverage", "Share of past actuals inside the 95 % band."),
+            "history_days": None,
+            "note": None,  # the chosen series' note is the caption under its tiles
+        },
     )
 
 
@@ -150,14 +187,57 @@ def _capacity(ctx: PageContext, scenario, weeks: int) -> None:
     st.subheader("Surplus or deficit per vendor and week (FTE)")
     st.plotly_chart(gap_heatmap(plan), key="capacity.gap")
     st.subheader("Projected backlog")
-    st.plotly_chart(backlog_chart(plan), key="capacity.backlog")
-    table(plan, "capacity.table")
+    vendors = category_colours(loaders.dimension_values(ctx.dataset, "vendor"))  # as on Vendors & quality
+    st.plotly_chart(recolour(backlog_chart(plan), vendors), key="capacity.backlog")
+    shown = plan.with_columns(pl.col("human_tickets").round(0)).select(*PLAN_ORDER, pl.exclude(PLAN_ORDER))
+    table(shown, "capacity.table", _plan_columns(plan))
+
+
+FTE_COLUMNS = ("required_fte", "required_fte_hi_80", "supply_fte", "gap_fte")
+FTE_LABELS = {"required_fte_hi_80": "80 % upper (FTE)"}  # next to "Required (FTE)": short, so the table fits
+# The plan table's columns as a planner reads them (the rest are hidden).
+PLAN_ORDER = ("vendor", "week", *FTE_COLUMNS, "sla_projected", "backlog_hours_end", "human_tickets")
+
+
+def _plan_columns(plan: pl.DataFrame) -> dict:
+    """The plan table: what a planner reads per vendor and week, FTE at a precision that shows the largest figure's
+    size; the inputs of the tiles' sums stay in the data, hidden."""
+    largest = plan.select(pl.max_horizontal(pl.col(FTE_COLUMNS).abs().max())).item() or 0.0
+    digits = fte_digits(largest)
+    fte_help = {
+        "required_fte_hi_80": "Required FTE with the forecast's 80 % upper bound.",
+        "gap_fte": "Supply − required: + surplus, − deficit.",
+    }
+    hidden = (
+        "days",
+        "workload_hours",
+        "workload_hours_hi_80",
+        "supply_hours",
+        "sensitive_hours_per_day",
+        "sla_met_hours",
+    )
+    return (
+        {
+            "week": st.column_config.DateColumn("Week of", format="YYYY-MM-DD", help="Monday of the week (UTC)."),
+            "human_tickets": count_column("Tickets", "Human-review tickets the forecast brings that week."),
+            "backlog_hours_end": decimal_column(
+                display_name("backlog_hours_end"), "Work still waiting at the week's end."
+            ),
+            "sla_projected": share_column(
+                display_name("sla_projected"), "Hours of work cleared within the SLA window."
+            ),
+            "supply_share": None,  # in the caption above
+            "sla_measured_hours": None,
+            "sla_met_hours": None,
+        }
+        | {c: None for c in hidden}
+        | {c: decimal_column(FTE_LABELS.get(c, display_name(c)), fte_help.get(c), digits) for c in FTE_COLUMNS}
+    )
 
 
 def _fte(value: float, sign: str = "") -> str:
-    """FTE with more decimals for small figures, so a small team's deficit never reads as 0.0."""
-    decimals = 1 if abs(value) >= 10 else 2 if abs(value) >= 0.1 else 3
-    return f"{value:{sign}.{decimals}f}"
+    """FTE with more decimals for small figures (fte_digits)."""
+    return f"{value:{sign}.{fte_digits(abs(value))}f}"
 
 
 def _supply_note(filters: Filters, plan: pl.DataFrame) -> str:
@@ -171,10 +251,13 @@ def _supply_note(filters: Filters, plan: pl.DataFrame) -> str:
     if others:
         shares = plan.group_by("vendor").agg(pl.col("supply_share").first()).sort("vendor")
         listed = ", ".join(f"{v} {s:.0%}" for v, s in shares.iter_rows() if s is not None)
-        selection = "; ".join(f"{k.replace('_', ' ')} {', '.join(v)}" for k, v in others.items())
+        selection = "; ".join(
+            f"{display_name(k).lower()} {', '.join(display_value(k, x) for x in v)}" for k, v in others.items()
+        )
+        split = ", ".join(display_name(k).lower() for k in others)
         text += (
-            f" Staffing is not split by {', '.join(k.replace('_', ' ') for k in others)}: each vendor's supply counts "
-            f"for the selection ({selection}) by the share of its human review hours of the last "
+            f" Staffing is not split by {split}: each vendor's supply counts for the selection ({selection}) by the "
+            "share of its human review hours of the last "
             f"{ALLOCATION_WEEKS} weeks that fell in it ({listed})."
         )
     return text
@@ -184,21 +267,33 @@ def _live(ctx: PageContext, scenario, weeks: int) -> None:
     if not ctx.has_rows("live queues (they need each queue's half-hour arrival profile)"):
         return
     first = ctx.filters.end + dt.timedelta(days=1)
-    day = st.date_input(
-        "Day", first, min_value=first, max_value=first + dt.timedelta(days=weeks * 7 - 1), key="live.day"
+    last = first + dt.timedelta(days=weeks * 7 - 1)
+    if not first <= st.session_state.get("live.day", first) <= last:  # another period or horizon: back to its first day
+        del st.session_state["live.day"]
+    from_url(
+        "live.day",
+        first,
+        parse=dt.date.fromisoformat,
+        valid=lambda d: first <= d <= last,
+        expected=f"a day from {first} to {last}",
     )
+    day = st.date_input("Day", min_value=first, max_value=last, key="live.day")
     cols = st.columns(3)
-    level = cols[0].slider("Service level", 0.5, 0.99, 0.9, key="live.level")
+    from_url("live.level", 0.9, parse=float, valid=lambda x: 0.5 <= x <= 0.99, expected="a share from 0.5 to 0.99")
+    level = cols[0].slider("Service level", 0.5, 0.99, key="live.level")
+    from_url("live.patience", 0, parse=int, valid=lambda n: 0 <= n <= 3600, expected="whole seconds from 0 to 3600")
     patience = cols[1].number_input(
         "Stream patience (s, 0 = none)",
         0,
         3600,
-        0,
         step=30,
         key="live.patience",
         help="Mean time until a stream ends unreviewed (Erlang A); 0 uses Erlang C.",
     )
-    targets = cols[2].text_input("Targets (queue=seconds)", "live_p0=60, live_p1=300, live_p2=900", key="live.targets")
+    from_url("live.targets", LIVE_TARGETS)
+    targets = cols[2].text_input(
+        "Targets (queue=seconds)", key="live.targets", help="Each live queue's identifier and its answer-time goal."
+    )
     queues = [
         LiveQueue(q.strip(), float(t), level, float(patience) or None)
         for q, _, t in (item.partition("=") for item in targets.split(","))
@@ -220,15 +315,17 @@ def _live(ctx: PageContext, scenario, weeks: int) -> None:
             (pl.col("agent_hours") / (scenario.paid_hours_per_fte_day * (1 - scenario.shrinkage))).alias("fte")
         )
     )
-    st.plotly_chart(interval_staffing_chart(staffing), key="live.chart")
+    queues = with_display_values(staffing, ["queue"])
+    colours = category_colours([display_value("queue", q) for q in loaders.dimension_values(ctx.dataset, "queue")])
+    st.plotly_chart(recolour(interval_staffing_chart(queues), colours), key="live.chart")
     table(
-        summary.sort("queue"),
+        with_display_values(summary.sort("queue"), ["queue"]),
         "live.summary",
         {
-            "tickets": decimal_column("Human-review tickets", digits=0),
-            "peak_agents": "Peak agents",
+            "tickets": count_column("Human-review tickets"),
+            "peak_agents": count_column("Peak agents"),
             "agent_hours": decimal_column("Agent hours"),
-            "lowest_service_level": percent_column("Lowest interval service level"),
+            "lowest_service_level": share_column("Lowest half-hour service level"),
             "fte": decimal_column("FTE (after shrinkage)"),
         },
     )

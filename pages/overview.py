@@ -14,9 +14,13 @@ from dashboard.charts.targets import goal_history_chart
 from dashboard.charts.volumes import movers_chart, weekly_trend_chart
 from dashboard.components import kpi_tiles, table, text_table, view_targets
 from dashboard.context import PageContext
+from dashboard.palette import MAX_SERIES, OTHER, category_colours, recolour
 from dashboard.snapshot import chromium_path
+from dashboard.url_state import from_url, switch
 from queries.analyses.alerts import alerts_frame
+from queries.analyses.overview import top_weekly
 from queries.analyses.targets import Targets, readable_frame
+from queries.display import display_value, with_display_values
 
 ALERT_DAYS = 7  # the alerts section checks the last week of the period
 MOVERS = {
@@ -89,13 +93,32 @@ def render(ctx: PageContext) -> None:
     _review(ctx, goals)
 
     st.subheader("Weekly tickets by policy domain")
-    st.caption("Full weeks (Monday start) up to the end of the period; ▼ marks events, hover for details.")
-    st.plotly_chart(weekly_trend_chart(trend, events, highlight=(filters.start, filters.end)), key="overview.trend")
+    st.caption(
+        f"Full weeks (Monday start) up to the end of the period; the {MAX_SERIES} largest policy domains, the rest "
+        f"as “{OTHER}”; ▼ marks events, hover for details."
+    )
+    chart = weekly_trend_chart(_top_domains(trend), events, highlight=(filters.start, filters.end))
+    st.plotly_chart(recolour(chart, _domain_colours(ctx)), key="overview.trend")
 
     _movers(ctx, movers, no_previous)
     first_week = trend["week"].min() if trend.height else filters.start
     _targets(ctx, goals, first_week)
     _alerts(ctx, goals)
+
+
+def _top_domains(trend: pl.DataFrame) -> pl.DataFrame:
+    """The trend's policy domains by their display names, the ones beyond the top MAX_SERIES summed as "Other"."""
+    if "policy_domain" not in trend.columns:
+        return trend
+    return with_display_values(top_weekly(trend, "policy_domain", MAX_SERIES, OTHER), ["policy_domain"])
+
+
+def _domain_colours(ctx: PageContext) -> dict[str, str]:
+    """Each policy domain's colour, the same as on every page (by its place among all the source's domains)."""
+    if not ctx.dataset.has("tickets", "policy_domain"):
+        return {}
+    domains = loaders.dimension_values(ctx.dataset, "policy_domain")
+    return category_colours([display_value("policy_domain", d) for d in domains])
 
 
 def _movers(ctx: PageContext, movers: pl.DataFrame, no_previous: str | None) -> None:
@@ -107,6 +130,7 @@ def _movers(ctx: PageContext, movers: pl.DataFrame, no_previous: str | None) -> 
         st.info(f"Top movers compare with the previous period, which has no data: {no_previous}")
         return
     st.caption("Largest change in tickets received vs the previous period.")
+    movers = with_display_values(movers, ["policy_domain"])
     left, right = st.columns([3, 2])
     with left:
         text_table(movers, MOVERS)
@@ -155,7 +179,7 @@ def _targets(ctx: PageContext, goals: Targets, first_week: dt.date) -> None:
         f"Every target in force on {ctx.filters.end} ({goals.file}), over the period, each for its own selection. "
         "A result resting on fewer than 100 tickets, or within the noise, is not news (see the note)."
     )
-    st.table(readable_frame(results), hide_index=True)
+    st.table(readable_frame(results, screen=True), hide_index=True)
     histories = loaders.goal_histories(ctx.dataset, ctx.filters, goals, first_week)
     if histories:
         st.caption(
@@ -173,14 +197,24 @@ def _alerts(ctx: PageContext, goals: Targets) -> None:
             "What `python -m queries alerts` would report for these days: spikes, SLA below its goal, backlog aging, "
             "missed targets and days outside the forecast's 95 % band, for the whole operation."
         )
+        from_url("overview.alerts", False, parse=switch, expected="true or false")
         if not st.toggle("Check now", key="overview.alerts"):
             return
         run = loaders.alert_run(ctx.dataset, since, until, goals, ctx.source.key)
         if run.alerts:
+            words = pl.col("severity", "status").str.replace_all("_", " ")
             table(
-                alerts_frame(run.alerts).drop("key", "groups"),
+                with_display_values(alerts_frame(run.alerts).drop("key", "groups"), ["kind"]).with_columns(
+                    words.str.slice(0, 1).str.to_uppercase() + words.str.slice(1)
+                ),
                 "overview.alerts_table",
-                {"link": st.column_config.LinkColumn("View", display_text="Open")},
+                {
+                    "kind": "Alert",
+                    "start": st.column_config.DateColumn("From"),
+                    "end": st.column_config.DateColumn("To"),
+                    "message": st.column_config.TextColumn("What", width="large"),
+                    "link": st.column_config.LinkColumn("View", display_text="Open"),
+                },
             )
         else:
             st.success("No alert for these days.")

@@ -8,9 +8,10 @@ import polars as pl
 import streamlit as st
 
 from dashboard import loaders
-from dashboard.components import format_value, table
+from dashboard.components import format_value
 from dashboard.context import PageContext
-from queries.analyses.transparency import rows_needed, transparency_html
+from queries.analyses.transparency import SECTION_FIELDS, readable_figures, rows_needed, transparency_html
+from queries.display import display_name
 from queries.export import safe_csv
 
 # How each figure's unit is written; any other unit (minutes, hours, FTE) is a plain number in that unit, so the
@@ -34,19 +35,20 @@ def render(ctx: PageContext) -> None:
     if figures.is_empty():
         st.info("The source provides none of the fields these figures need; see Data health.")
         return
-    for (section,), rows in figures.group_by("section", maintain_order=True):
+    for (section,), rows in readable_figures(figures).group_by("section", maintain_order=True):
         st.subheader(section)
         shown = rows.with_columns(
             pl.Series(
                 "value",
                 [format_value(v, UNIT_STYLE.get(u, "number")) for v, u in rows.select("value", "unit").iter_rows()],
             )
-        )
-        table(
-            shown.drop("section", "period"),
-            f"transparency.{section}",
-            {"definition": st.column_config.TextColumn(width="large")},
-        )
+        ).drop("section", "period")
+        field = SECTION_FIELDS.get(section)
+        if field is None and set(shown["group"]) == {"All"}:  # one figure per row for the whole selection
+            shown = shown.drop("group")
+        # A static table: the definitions wrap (no sideways scrolling) and the page prints whole.
+        headers = {"group": display_name(field) if field else "Group", "figure": "Figure", "value": "Value"}
+        st.table(shown.rename({c: headers.get(c, display_name(c)) for c in shown.columns}), hide_index=True)
     title = f"Transparency pack {filters.start} to {filters.end}"
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     left, right = st.columns(2)

@@ -26,24 +26,27 @@ from dashboard.components import (
     view_targets,
 )
 from dashboard.context import PageContext
+from dashboard.url_state import from_url, section_picker
 from queries.analyses.turnaround import MEASURES, Headline, TurnaroundView
 from queries.definitions import METRICS
-from queries.display import display_name
+from queries.display import CATEGORY_FIELDS, display_name, display_value, with_display_values
 from queries.engines import groupable, own_dimensions
 from queries.metrics import missing_inputs
 from queries.sla import load_sla_policy
 
-SPLITS = {
-    "Nothing": None,
-    "Policy domain": "policy_domain",
-    "Priority": "priority",
-    "Queue": "queue",
-    "Market": "market",
-    "Source": "source",
-    "Vendor": "vendor",
+NONE = "none"  # the split "nothing": one series
+SPLITS = {  # stable identifier (in the URL) → label
+    NONE: "Nothing",
+    "policy_domain": "Policy domain",
+    "priority": "Priority",
+    "queue": "Queue",
+    "market": "Market",
+    "source": "Detection source",
+    "vendor": "Vendor",
 }
-STATISTICS = {"P50": "p50_hours", "P90": "p90_hours", "P99": "p99_hours", "Mean": "mean_hours"}
-SLA_BY = {"SLA rule": "sla_rule", "Queue": "queue", "Priority": "priority", "Source": "source"}
+STATISTICS = {"p50_hours": "P50", "p90_hours": "P90", "p99_hours": "P99", "mean_hours": "Mean"}
+SLA_BY = {"sla_rule": "SLA rule", "queue": "Queue", "priority": "Priority", "source": "Detection source"}
+PERIODS = {"day": "Day", "week": "Week"}
 DURATION_COLUMNS = {  # hours in the data, minutes in the tables
     "p50_hours": "P50 (min)",
     "p90_hours": "P90 (min)",
@@ -60,32 +63,31 @@ def render(ctx: PageContext) -> None:
         return
     ds, filters = ctx.dataset, ctx.filters
     st.caption(f"{filters.describe()} · every time and hour on this page is UTC")
-    measures = {label: column for column, label in MEASURES.items() if ds.has("tickets", column)}
+    measures = {column: label for column, label in MEASURES.items() if ds.has("tickets", column)}
     if not measures:
         st.info("Turnaround needs tickets.first_action_at or tickets.closed_at; map them under [tickets.columns].")
         return
-    splits = {label: column for label, column in SPLITS.items() if column is None or groupable(ds, column)}
-    splits.update({display_name(d): d for d in own_dimensions(ds)})
+    splits = {c: label for c, label in SPLITS.items() if c == NONE or groupable(ds, c)}
+    splits.update({d: display_name(d) for d in own_dimensions(ds)})
+    from_url("turnaround.measure", next(iter(measures)), options=list(measures), aliases=_aliases(measures))
+    from_url("turnaround.by", NONE, options=list(splits), aliases=_aliases(SPLITS | {"source": "Source"}))
+    from_url("turnaround.period", "day" if filters.days <= 62 else "week", options=list(PERIODS))
     left, middle, right = st.columns(3)
-    measure = left.selectbox("Measure", list(measures), key="turnaround.measure", bind="query-params")
-    split = middle.selectbox("Split by", list(splits), key="turnaround.by", bind="query-params")
-    period = right.selectbox(
-        "Granularity",
-        ["day", "week"],
-        index=0 if filters.days <= 62 else 1,
-        key="turnaround.period",
-        bind="query-params",
-    )
-    view = loaders.turnaround(ds, filters, measures[measure], splits[split], period)
+    measure = left.selectbox("Measure", list(measures), key="turnaround.measure", format_func=measures.get)
+    split = middle.selectbox("Split by", list(splits), key="turnaround.by", format_func=splits.get)
+    period = right.selectbox("Granularity", list(PERIODS), key="turnaround.period", format_func=PERIODS.get)
+    view = loaders.turnaround(ds, filters, measure, None if split == NONE else split, period)
     headline = loaders.turnaround_headline(ds, filters)
     _tiles(view, headline, filters.describe())
 
-    # Only the open tab runs (lazy tabs), and the open tab is part of the link.
-    tabs = st.tabs(list(SECTIONS), key="turnaround.tab", bind="query-params")
-    for tab, section in zip(tabs, SECTIONS.values(), strict=True):
-        if tab.open:
-            with tab:
-                section(ctx, view, headline)
+    # Only the open section runs, and the open section is part of the link.
+    section = section_picker("turnaround.tab", SECTIONS, aliases=_aliases(SECTIONS, label=0))
+    SECTIONS[section][1](ctx, view, headline)
+
+
+def _aliases(labels: dict, label: int | None = None) -> dict[str, str]:
+    """Label → identifier: links made before the URL kept identifiers carried the labels; they still open."""
+    return {(text if label is None else text[label]): key for key, text in labels.items()}
 
 
 def _tiles(view: TurnaroundView, headline: Headline, period: str) -> None:
@@ -129,9 +131,9 @@ def _durations(ctx: PageContext, view: TurnaroundView, headline: Headline) -> No
     )
     stat = "p90_hours"
     if view.by:
-        shown = [s for s in STATISTICS if s != "P99" or 99 in view.percentiles]
-        choice = st.radio("Statistic", shown, index=1, horizontal=True, key="turnaround.stat", bind="query-params")
-        stat = STATISTICS[choice]
+        shown = [s for s in STATISTICS if s != "p99_hours" or 99 in view.percentiles]
+        from_url("turnaround.stat", stat, options=shown, aliases=_aliases(STATISTICS))
+        stat = st.radio("Statistic", shown, horizontal=True, key="turnaround.stat", format_func=STATISTICS.get)
     metric = "time_to_first_action" if view.end == "first_action_at" else "time_to_close"
     targets, f = view_targets(ctx.user.vendor), ctx.filters
     goals = {
@@ -148,7 +150,7 @@ def _durations(ctx: PageContext, view: TurnaroundView, headline: Headline) -> No
         )
         st.plotly_chart(duration_distribution_chart(view.histogram, view.by), key="turnaround.distribution")
     if view.by_group is not None:
-        st.subheader(f"By {view.by.replace('_', ' ')}")
+        st.subheader(f"By {display_name(view.by).lower()}")
         st.plotly_chart(group_percentiles_chart(view.by_group, view.by), key="turnaround.groups")
         _table(
             view.by_group,
@@ -170,20 +172,24 @@ def _sla(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
         table(
             pl.DataFrame(
                 {
-                    "rule": [r.name for r in policy.rules],
-                    "applies to": [
-                        ", ".join(f"{c} = {' / '.join(v)}" for c, v in r.conditions) or "every other ticket"
+                    "Rule": [r.name for r in policy.rules],
+                    "Applies to": [
+                        ", ".join(
+                            f"{display_name(c)}: {' / '.join(display_value(c, x) for x in v)}" for c, v in r.conditions
+                        )
+                        or "every other ticket"
                         for r in policy.rules
                     ],
-                    "measures": [f"time to {r.measure.replace('_', ' ')}" for r in policy.rules],
-                    "target": [duration_label(r.target_seconds / 3600) for r in policy.rules],
+                    "Measures": [f"time to {r.measure.replace('_', ' ')}" for r in policy.rules],
+                    "Target": [duration_label(r.target_seconds / 3600) for r in policy.rules],
                 }
             ),
             "turnaround.sla_policy",
         )
-    options = {label: g for label, g in SLA_BY.items() if g == "sla_rule" or groupable(ctx.dataset, g)}
-    group = st.selectbox("Attainment by", list(options), key="turnaround.sla_by", bind="query-params")
-    sla = loaders.turnaround_sla(ctx.dataset, ctx.filters, options[group])
+    options = {g: label for g, label in SLA_BY.items() if g == "sla_rule" or groupable(ctx.dataset, g)}
+    from_url("turnaround.sla_by", "sla_rule", options=list(options), aliases=_aliases(SLA_BY | {"source": "Source"}))
+    group = st.selectbox("Attainment by", list(options), key="turnaround.sla_by", format_func=options.get)
+    sla = loaders.turnaround_sla(ctx.dataset, ctx.filters, group)
     caption.caption(
         f"The SLA policy in `{policy.file}` measures {sla.measures} (first matching rule wins; edit the file and "
         "reload). Tickets still waiting past their target or due time count as missed."
@@ -191,9 +197,11 @@ def _sla(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
     f = ctx.filters
     steps = view_targets(ctx.user.vendor).goal_line("sla", "attainment", f.selections(), f.start, f.end)
     goal = (steps[-1][2], steps[-1][3]) if steps else None  # the goal in force at the end of the period
-    st.plotly_chart(sla_attainment_chart(sla.attainment, options[group], goal), key="turnaround.sla_chart")
+    st.plotly_chart(sla_attainment_chart(sla.attainment, group, goal), key="turnaround.sla_chart")
     _table(
-        sla.attainment,
+        sla.attainment.with_columns(("time to " + pl.col("measure").str.replace_all("_", " ")).alias("measure"))
+        if "measure" in sla.attainment.columns
+        else sla.attainment,
         "turnaround.sla_table",
         {
             "sla_rule": "SLA rule",
@@ -255,7 +263,7 @@ def _backlog(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None
             backlog.flow,
             "turnaround.backlog_table",
             {
-                "period": "Day",
+                "period": st.column_config.DateColumn("Day"),
                 "open_start": count_column("Open at start"),
                 "arrivals": count_column("Arrivals"),
                 "closures": count_column("Closures"),
@@ -357,12 +365,15 @@ def _sources(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None
     )
     st.subheader(f"{MEASURES[view.end]} by detection source")
     st.plotly_chart(group_percentiles_chart(view.by_source, "source"), key="turnaround.sources")
+    by_source = view.by_source.with_columns(pl.col("detection").str.to_titlecase())
     _table(
-        view.by_source.select("source", "detection", "ticket_share", pl.exclude("source", "detection", "ticket_share")),
+        by_source.select("source", "detection", "ticket_share", pl.exclude("source", "detection", "ticket_share")),
         "turnaround.sources_table",
         {
             "source": "Source",
-            "detection": "Detection",
+            "detection": st.column_config.TextColumn(
+                "Detection", help="Proactive (found by the platform) or reactive (reported)"
+            ),
             "ticket_share": percent_column("Share of tickets"),
             "tickets": count_column("Tickets"),
             "measured": count_column("Measured"),
@@ -376,6 +387,7 @@ def _table(frame: pl.DataFrame, key: str, column_config: dict) -> None:
     if "p99_hours" in frame.columns and frame.height and frame["p99_hours"].null_count() == frame.height:
         frame = frame.drop("p99_hours")
     durations = {c: label for c, label in DURATION_COLUMNS.items() if c in frame.columns}
+    frame = with_display_values(frame, CATEGORY_FIELDS)
     table(
         frame.with_columns(pl.col(pl.String).fill_null("(not given)"), *[pl.col(c) * 60 for c in durations]),
         key,
@@ -387,12 +399,12 @@ def _share(value: float | None) -> str:
     return f"{value:.1%}" if value is not None else "–"
 
 
-# Tab label → section; each section gets (ctx, view, headline).
+# Section identifier (in the URL) → (label, section); each section gets (ctx, view, headline).
 SECTIONS = {
-    "Time to act": _durations,
-    "SLA": _sla,
-    "Backlog": _backlog,
-    "Exposure": _exposure,
-    "Hour of week": _hour_of_week,
-    "Proactive vs reactive": _sources,
+    "time": ("Time to act", _durations),
+    "sla": ("SLA", _sla),
+    "backlog": ("Backlog", _backlog),
+    "exposure": ("Exposure", _exposure),
+    "hour-of-week": ("Hour of week", _hour_of_week),
+    "sources": ("Proactive vs reactive", _sources),
 }

@@ -17,7 +17,7 @@ from dashboard.charts.quality import (
 from dashboard.components import SHARE_FORMAT, count_column, decimal_column, explain_missing, share_column, table
 from dashboard.context import PageContext
 from dashboard.palette import category_colours, recolour
-from dashboard.url_state import from_url
+from dashboard.url_state import from_url, section_picker
 from queries.analyses import quality, vendors
 from queries.contract import ERROR_TYPES
 from queries.definitions import METRICS
@@ -192,16 +192,7 @@ def render(ctx: PageContext) -> None:
         f"{ctx.filters.describe()} · 95 % intervals with their sample sizes (n); a row is marked better or worse "
         "only when the difference is statistically significant."
     )
-    from_url("vendors.tab", next(iter(SECTIONS)), options=list(SECTIONS))
-    section = st.segmented_control(
-        "Section",
-        list(SECTIONS),
-        key="vendors.tab",
-        format_func=lambda s: SECTIONS[s][0],
-        required=True,
-        label_visibility="collapsed",
-        width="stretch",
-    )
+    section = section_picker("vendors.tab", SECTIONS)
     SECTIONS[section][1](ctx)
 
 

@@ -30,6 +30,20 @@ NAMES = {
     "dau_days": "DAU × days",
     "p_value": "p-value",
     "handled_per_productive_hour": "Decisions per productive hour",
+    # Forecast & capacity
+    "mase": "MASE",
+    "baseline_mase": "Seasonal-naive MASE",
+    "coverage_80": "80 % interval coverage",
+    "coverage_95": "95 % interval coverage",
+    "human_tickets": "Human-review tickets",
+    "required_fte_hi_80": "Required, 80 % upper (FTE)",
+    "gap_fte": "Surplus / deficit (FTE)",
+    "backlog_hours_end": "Backlog at end (h)",
+    "backlog_hours_at_end": "Backlog at end (h)",
+    "sla_projected": "Projected SLA",
+    "worst_vendor_week_gap_fte": "Worst vendor-week surplus / deficit (FTE)",
+    "worst_vendor_week": "Worst vendor-week",
+    "vendor_weeks_in_deficit": "Vendor-weeks in deficit",
 }
 # Category values a rule gets wrong ("&", hyphens).
 VALUES = {
@@ -42,6 +56,7 @@ VALUES = {
     "non_violating": "Non-violating",
     "over_enforcement": "Over-enforcement",
     "under_enforcement": "Under-enforcement",
+    "ets": "Damped ETS",  # forecast models (forecasting.models.MODELS)
 }
 ACRONYMS = {"qa", "sla", "fte", "dau", "dsa", "ci", "id", "utc", "csv", "url", "p0", "p1", "p2", "p3", "ai"}
 UNIT_WORDS = {"hours": "(h)", "seconds": "(s)", "fte": "(FTE)", "avg": "(avg)", "max": "(max)", "min": "(min)"}
@@ -49,7 +64,7 @@ UNIT_WORDS = {"hours": "(h)", "seconds": "(s)", "fte": "(FTE)", "avg": "(avg)", 
 # (market, language) and proper names (vendor, site) are shown as the data gives them.
 CATEGORY_FIELDS = frozenset(
     {f.name for t in TABLES.values() for f in t.fields if f.values}
-    | {"policy_domain", "surface", "queue", "error_type", "kind"}
+    | {"policy_domain", "surface", "queue", "error_type", "kind", "model"}
 )
 IDENTIFIER = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
 

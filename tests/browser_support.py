@@ -14,6 +14,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
+# Screenshots of every page and section (tests/test_browser.py): BELLWETHER_ARTIFACTS, else artifacts/screenshots.
+SCREENSHOTS = Path(os.environ.get("BELLWETHER_ARTIFACTS") or REPO / "artifacts" / "screenshots")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [
     "--no-sandbox",

@@ -59,7 +59,7 @@ def test_data_health_lists_tables_and_freshness():
     at = run("data-health")
     assert at.title[0].value == "Data health"
     tables = at.dataframe[0].value
-    assert set(tables["table"]) == {"tickets", "staffing", "qa_reviews", "platform_metrics", "events"}
+    assert set(tables["table"]) == {"Tickets", "Staffing", "QA reviews", "Platform metrics", "Events"}  # display names
     assert (tables["rows_loaded"] > 0).all()
     assert any("No rows rejected" in s.value for s in at.success)
 
@@ -186,7 +186,7 @@ def test_forecast_page_groups_and_reconciles(tmp_path: Path):
     at = run("forecast")
     at.selectbox(key="forecast.by").set_value("Policy domain").run()
     assert not at.exception
-    assert "total" in at.selectbox(key="forecast.series").options
+    assert "Total" in at.selectbox(key="forecast.series").options  # shown by its display name
     assert any("add up to the total" in c.value for c in at.caption)
 
 

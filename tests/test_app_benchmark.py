@@ -16,7 +16,7 @@ def test_benchmark_page_compares_platforms_and_shows_gaps():
     assert at.title[0].value.startswith("Public benchmark")
     assert len(at.get("plotly_chart")) == 5  # volume, detection, decision, delay, category mix
     assert any("CC BY 4.0" in c.value for c in at.caption)
-    at.date_input(key="benchmark.dates").set_value((dt.date(2024, 6, 1), dt.date(2024, 6, 30))).run()
+    at.date_input(key="benchmark.period").set_value((dt.date(2024, 6, 1), dt.date(2024, 6, 30))).run()
     assert not at.exception
     gaps = at.dataframe[0].value
     tiktok = gaps[gaps["platform"] == "TikTok"]

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 import pytest
 
-from tests.apptest import metrics_by_label, run
+from forecasting.models import MODELS
+from queries.display import display_value
+from tests.apptest import DEMO_END, IDENTIFIER, WIDGETS, metrics_by_label, raw_identifiers_on_screen, run
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
 WORST = "Worst week: surplus / deficit"
+
+
+def widget(at, key: str):
+    """The control with this key, whatever its kind (the page also has a text input)."""
+    return next(w for kind in (*WIDGETS, "text_input") for w in at.get(kind) if w.key == key)
 
 
 def plan_table(at) -> pl.DataFrame:
@@ -38,10 +47,12 @@ def test_worst_vendor_week_and_projected_sla_come_from_the_rows_not_a_net(tmp_pa
     at.text_input(key="scenario.name").set_value("plus 20")
     at.button[0].click().run()  # the save form's submit button
     at.multiselect(key="scenario.compare").set_value([("plus 20", 1, None)]).run()  # (name, version, scope)
-    compared = next(d.value for d in at.dataframe if "scenario" in d.value.columns).iloc[-1]
-    assert compared["worst_vendor_week_gap_fte"] == pytest.approx(worst["gap_fte"])
-    assert compared["worst_vendor_week"] == f"{worst['vendor']}, week of {worst['week']}"
-    assert compared["projected_sla"] == pytest.approx(sla)
+    compared = next(d.value for d in at.dataframe if "measure" in d.value.columns).set_index("measure")
+    current = compared["Current controls"]
+    gap = float(current["Worst vendor-week surplus / deficit (FTE)"].split(" (")[0])
+    assert gap == pytest.approx(worst["gap_fte"], abs=0.0005)
+    assert current["Worst vendor-week"] == f"{worst['vendor']}, week of {worst['week']}"
+    assert current["Projected SLA"].startswith(f"{100 * sla:.1f} %")
 
 
 def test_a_vendor_filter_plans_that_vendor_against_its_own_supply():
@@ -70,3 +81,125 @@ def test_a_market_selection_gets_the_share_of_supply_that_served_it():
 def test_a_selection_no_vendor_served_says_there_is_nothing_to_plan():
     at = run("forecast", {"source": "legal", "market": "FR"})  # no tickets at all
     assert any("nothing to plan" in i.value for i in at.info)
+
+
+# Every control of the page and a value that is not its default (forecast.series: a policy domain's series).
+CHOICES = {
+    "forecast.by": "policy_domain",
+    "forecast.weeks": 6,
+    "forecast.model": "seasonal_regression",
+    "scenario.volume": 25,
+    "scenario.automation": -5,
+    "scenario.aht": 10,
+    "scenario.sla_hours": 48.0,
+    "scenario.shrinkage": 0.3,
+    "scenario.occupancy": 0.9,
+    "scenario.attrition": 0.25,
+    "scenario.exposure_cap": 4.0,
+    "scenario.event_domain": "youth_safety",
+    "scenario.event_uplift": 60,
+    "scenario.shift_share": 20,
+    "scenario.shift_from": "harbor_trust",
+    "scenario.shift_to": "meridian_review",
+    "live.level": 0.8,
+    "live.patience": 120,
+    "live.targets": "live_p0=30, live_p1=600",
+}
+HIRES = ["atlas_cx:2.5:3:4", "internal:1:1:2"]  # the hiring plan in the link: vendor:FTE:start week:ramp weeks
+
+
+def test_every_control_is_in_the_link_and_a_new_session_on_it_shows_the_same_view():
+    at = run("forecast")
+    enabling = ("scenario.event_domain", "scenario.shift_share")  # the controls they enable are disabled before
+    for keys in (enabling, [k for k in CHOICES if k not in enabling]):
+        for key in keys:
+            widget(at, key).set_value(CHOICES[key])
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+    widget(at, "forecast.series").set_value("youth_safety")
+    widget(at, "live.day").set_value(DEMO_END + dt.timedelta(days=3))
+    at.run()
+    chosen = CHOICES | {"forecast.series": "youth_safety", "live.day": DEMO_END + dt.timedelta(days=3)}
+    assert {k: widget(at, k).value for k in chosen} == chosen
+    link = dict(at.query_params)
+    assert link["forecast.by"] == "policy_domain" and link["forecast.model"] == "seasonal_regression"  # not labels
+    assert link["scenario.event_domain"] == "youth_safety" and link["live.day"] == str(chosen["live.day"])
+    again = run("forecast", link)
+    assert {k: widget(again, k).value for k in chosen} == chosen
+    assert not again.warning
+    assert _headline(again) == _headline(at)
+
+
+def _headline(at) -> dict[str, str]:
+    return {k: v for k, v in metrics_by_label(at).items() if k != "Model"}
+
+
+def test_a_hiring_plan_in_the_link_fills_the_table_stays_in_the_link_and_changes_the_plan():
+    without = plan_table(run("forecast"))
+    at = run("forecast", {"scenario.hiring": HIRES})
+    hires = next(d.value for d in at.dataframe if "ramp_weeks" in d.value.columns)  # the editor
+    assert hires.to_dict("records") == [
+        {"vendor": "atlas_cx", "fte": 2.5, "start_week": 3, "ramp_weeks": 4},
+        {"vendor": "internal", "fte": 1.0, "start_week": 1, "ramp_weeks": 2},
+    ]
+    assert at.query_params["scenario.hiring"] == HIRES
+    hired = plan_table(at)
+    atlas = pl.col("vendor") == "atlas_cx"
+    assert hired.filter(atlas)["supply_fte"].sum() > without.filter(atlas)["supply_fte"].sum()
+
+
+def test_an_invalid_value_in_a_link_is_named_in_a_warning_and_the_link_then_says_what_is_shown():
+    bad = {
+        "forecast.by": "galaxy",
+        "forecast.weeks": "40",
+        "forecast.model": "prophet",
+        "scenario.volume": "7",  # not on the slider's steps of 5
+        "scenario.shrinkage": "lots",
+        "scenario.hiring": ["atlas_cx:2:1:4", "nobody:1:1:1"],
+        "live.day": "2020-01-01",
+    }
+    at = run("forecast", bad)
+    warnings = " ".join(w.value for w in at.warning)
+    for key, value in bad.items():
+        shown = value[-1] if isinstance(value, list) else value
+        assert f"`{key}`" in warnings and repr(shown) in warnings, key
+    assert widget(at, "forecast.by").value == "total" and widget(at, "forecast.weeks").value == 8
+    assert widget(at, "scenario.volume").value == 0 and widget(at, "live.day").value == DEMO_END + dt.timedelta(1)
+    assert at.query_params["forecast.weeks"] == "8" and at.query_params["scenario.hiring"] in (
+        bad["scenario.hiring"][0],
+        bad["scenario.hiring"][:1],
+    )
+
+
+def test_no_raw_identifiers_in_tables_tiles_model_names_or_the_scenario_comparison(tmp_path, monkeypatch):
+    monkeypatch.setenv("BELLWETHER_SCENARIO_URL", f"sqlite:///{tmp_path / 'scenarios.db'}")
+    at = run("forecast", {"forecast.by": "policy_domain", "forecast.model": "seasonal_regression"})
+    at.text_input(key="scenario.name").set_value("plus 20")
+    at.button[0].click().run()
+    at.multiselect(key="scenario.compare").set_value([("plus 20", 1, None)]).run()
+    assert raw_identifiers_on_screen(at) == []
+    scores = next(d.value for d in at.dataframe if "mase" in d.value.columns)
+    for column in ("series", "model"):
+        assert not [v for v in scores[column] if IDENTIFIER.fullmatch(v)], column
+    assert set(scores["model"]) == {"Seasonal regression"}
+    assert metrics_by_label(at)["Model"] == "Seasonal regression"
+    assert [o for o in widget(at, "forecast.model").options if "_" in o] == []
+    live = next(d.value for d in at.dataframe if "peak_agents" in d.value.columns)
+    assert live["queue"].tolist() == ["Live P0", "Live P1"]
+    auto = run("forecast")
+    assert metrics_by_label(auto)["Model"] in {display_value("model", m) for m in MODELS}
+
+
+def test_the_scenario_comparison_shows_each_figure_against_the_baseline_with_its_unit(tmp_path, monkeypatch):
+    monkeypatch.setenv("BELLWETHER_SCENARIO_URL", f"sqlite:///{tmp_path / 'scenarios.db'}")
+    at = run("forecast", {"scenario.volume": "20"})
+    at.text_input(key="scenario.name").set_value("plus 20")
+    at.button[0].click().run()
+    at.multiselect(key="scenario.compare").set_value([("plus 20", 1, None)]).run()
+    shown = next(d.value for d in at.dataframe if "measure" in d.value.columns).set_index("measure")
+    assert list(shown.columns) == ["Baseline (no what-if)", "plus 20 v1", "Current controls"]
+    required = shown.loc["Required FTE (avg)"]
+    base, plus = float(required.iloc[0]), float(required.iloc[1].split(" (")[0])
+    assert plus > base and required.iloc[1].endswith(f"(+{plus - base:.2f})")  # +20 % volume needs more people
+    assert shown.loc["Projected SLA"].iloc[1].endswith(" pts)") and "%" in shown.loc["Projected SLA"].iloc[0]
+    assert "Backlog at end (h)" in shown.index and "Vendor-weeks in deficit" in shown.index

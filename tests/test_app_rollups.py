@@ -125,9 +125,9 @@ def test_turnaround_tiles_from_rollups_match_the_rows(rolled_up: None, data_dir:
 def test_data_health_counts_the_rolled_up_tickets(rolled_up: None, data_dir: Path):
     at = run("data-health")
     tables = at.dataframe[0].value
-    rows_loaded = tables.loc[tables["table"] == "tickets", "rows_loaded"].iloc[0]  # a pandas frame
+    rows_loaded = tables.loc[tables["table"] == "Tickets", "rows_loaded"].iloc[0]  # a pandas frame
     assert rows_loaded == load_dataset(data_dir / "demo").reports["tickets"].rows_loaded
-    assert set(tables["table"]) == {"tickets", "staffing", "qa_reviews", "platform_metrics", "events"}
+    assert set(tables["table"]) == {"Tickets", "Staffing", "QA reviews", "Platform metrics", "Events"}
 
 
 def test_percentiles_beyond_the_exact_read_limit_are_explained(rolled_up: None, monkeypatch: pytest.MonkeyPatch):

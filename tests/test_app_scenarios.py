@@ -67,6 +67,11 @@ def _saved_table(at: AppTest):
     return next(d.value for d in at.dataframe if "version" in d.value.columns)
 
 
+def _compared(at: AppTest) -> list[str]:
+    """The scenarios in the comparison table, in its column order (after the figure names)."""
+    return list(next(d.value for d in at.dataframe if "measure" in d.value.columns).columns[1:])
+
+
 def test_a_scoped_user_sees_and_loads_only_their_scope_without_authors(saved: str):
     at = signed_in("lee@atlas.example")
     table = _saved_table(at)
@@ -75,8 +80,7 @@ def test_a_scoped_user_sees_and_loads_only_their_scope_without_authors(saved: st
     shown = "\n".join([table.to_csv(), *(str(w.options) for w in (*at.selectbox, *at.multiselect))])
     assert "@" not in shown and "harbor" not in shown and "sentinel" not in shown
     at.multiselect(key="scenario.compare").set_value([("atlas hires", 1, "atlas_cx")]).run()
-    comparison = next(d.value for d in at.dataframe if "scenario" in d.value.columns)
-    assert not at.exception and comparison["scenario"].tolist() == ["atlas hires v1", "current controls"]
+    assert not at.exception and _compared(at) == ["Baseline (no what-if)", "atlas hires v1", "Current controls"]
     # (A name typed past the widget is refused by the store itself: tests/test_scenario_store.py.)
 
 
@@ -118,12 +122,12 @@ def test_an_admin_tells_same_named_scenarios_of_different_scopes_apart(same_name
     pick.set_value(("Q3 plan", 1, "sentinel_ops")).run()
     at.button(key="scenario.load").click().run()
     assert not at.exception and at.slider(key="scenario.volume").value == 20
+    assert at.query_params["scenario.volume"] == "20"  # a loaded scenario is in the link like any other view
     at.selectbox(key="scenario.pick").set_value(("Q3 plan", 1, None)).run()
     at.button(key="scenario.load").click().run()
     assert not at.exception and at.slider(key="scenario.volume").value == 30
     at.multiselect(key="scenario.compare").set_value([("Q3 plan", 1, "atlas_cx"), ("Q3 plan", 1, None)]).run()
-    comparison = next(d.value for d in at.dataframe if "scenario" in d.value.columns)
-    assert comparison["scenario"].tolist() == ["Q3 plan v1 (atlas_cx)", "Q3 plan v1", "current controls"]
+    assert _compared(at) == ["Baseline (no what-if)", "Q3 plan v1 (atlas_cx)", "Q3 plan v1", "Current controls"]
 
 
 def test_a_scoped_user_sees_their_own_version_numbers_and_no_scope_column(same_name: str):

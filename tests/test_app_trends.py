@@ -4,47 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from queries.analyses.spikes import detect_spikes
-from queries.display import CATEGORY_FIELDS, display_value
+from queries.display import display_value
 from queries.filters import Filters
 from queries.sources.dataset import load_dataset
-from tests.apptest import DEMO_END, run
+from tests.apptest import DEMO_END, raw_identifiers_on_screen, run, widget
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
 WIDE = {"start": "2026-03-20", "end": str(DEMO_END)}  # the small demo has spikes in April and May
-IDENTIFIER = re.compile(r"[a-z0-9]+(_[a-z0-9]+)+")  # snake_case: a raw identifier, not a word
 
 
 def spike_list(at) -> pl.DataFrame:
     """The spike table on the page (empty when the page says there are none)."""
     tables = [d.value for d in at.dataframe if "excess" in d.value.columns]
     return pl.from_pandas(tables[0]).with_columns(pl.col("start", "end").cast(pl.Date)) if tables else pl.DataFrame()
-
-
-def raw_identifiers_on_screen(at) -> list[str]:
-    """Table headers, tile labels and category cells that show an identifier (snake_case) instead of words."""
-    found = []
-    for frame in at.dataframe:
-        config = json.loads(frame.proto.columns or "{}")
-        name = f"table of {', '.join(frame.value.columns[:3])}"
-        for column in frame.value.columns:
-            shown = config.get(column, {})
-            if shown.get("hidden"):
-                continue
-            label = shown.get("label", column)
-            if "_" in label or IDENTIFIER.fullmatch(label):
-                found.append(f"{name}: header {label!r}")
-            if column in CATEGORY_FIELDS:
-                found += [f"{name}: {column} {v!r}" for v in frame.value[column] if IDENTIFIER.fullmatch(str(v))]
-    found += [f"tile {m.label!r}" for m in at.metric if "_" in m.label]
-    return found
 
 
 def test_trends_page_shows_volumes_spikes_drill_down_emerging_trends_and_the_forecast_band(data_dir: Path):
@@ -107,14 +86,6 @@ def test_filters_and_choices_change_the_view_and_the_link():
     assert at.query_params["trends.by"] == "market" and at.query_params["trends.measure"] == "share"
     link = at.code[-1].value
     assert "trends.by=market" in link and "policy_domain=self_harm_dangerous_acts" in link
-
-
-WIDGETS = ("selectbox", "radio", "multiselect", "select_slider", "number_input", "slider", "segmented_control")
-
-
-def widget(at, key: str):
-    """The widget with this key, whatever its kind."""
-    return next(w for kind in WIDGETS for w in at.get(kind) if w.key == key)
 
 
 def test_every_control_is_in_the_link_and_a_new_session_on_it_shows_the_same_view():

@@ -50,16 +50,16 @@ def test_filter_change_changes_the_figures(data_dir: Path):
 
 def test_split_and_measure_change_the_view_and_the_link():
     at = run("turnaround")
-    at.selectbox(key="turnaround.by").set_value("Queue").run()
+    at.selectbox(key="turnaround.by").set_value("queue").run()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 3  # trend per queue, ECDF per queue, P50/P90/P99 per queue
-    assert at.radio(key="turnaround.stat").value == "P90"
-    assert set(at.dataframe[0].value["queue"]) == {"live_p0", "live_p1", "live_comments", "gifts", "reports"}
-    at.selectbox(key="turnaround.measure").set_value("Time to close").run()
+    assert at.radio(key="turnaround.stat").value == "p90_hours"
+    assert set(at.dataframe[0].value["queue"]) == {"Live P0", "Live P1", "Live comments", "Gifts", "Reports"}
+    at.selectbox(key="turnaround.measure").set_value("closed_at").run()
     assert "P90 time to close" in metrics_by_label(at)
     # The choices are part of the link: opening it reproduces the view.
-    linked = run("turnaround", {"turnaround.by": "Queue", "turnaround.measure": "Time to close"})
-    assert linked.selectbox(key="turnaround.by").value == "Queue" and len(linked.get("plotly_chart")) == 3
+    linked = run("turnaround", {"turnaround.by": "queue", "turnaround.measure": "closed_at"})
+    assert linked.selectbox(key="turnaround.by").value == "queue" and len(linked.get("plotly_chart")) == 3
     assert metrics_by_label(linked) == metrics_by_label(at)
 
 
@@ -93,7 +93,7 @@ def test_sla_tab_groups_by_queue_and_says_when_there_is_no_source_flag():
     at = run("turnaround", {"turnaround.tab": "SLA"})
     assert at.dataframe[1].value["sla_rule"].tolist()[0].startswith("Live P0")
     assert any("gives no `sla_met`" in c.value for c in at.caption)
-    at.selectbox(key="turnaround.sla_by").set_value("Queue").run()
+    at.selectbox(key="turnaround.sla_by").set_value("queue").run()
     assert "queue" in at.dataframe[1].value.columns
 
 
@@ -120,7 +120,7 @@ def test_a_source_without_action_times_explains_what_to_map(tmp_path: Path, monk
     )
     monkeypatch.setenv("BELLWETHER_SOURCE", str(tmp_path))
     at = run("turnaround", {"src": "extracts"})
-    assert at.selectbox(key="turnaround.measure").options == ["Time to close"]
+    assert at.selectbox(key="turnaround.measure").options == ["Time to close"]  # the labels shown
     assert set(metrics_by_label(at)) == {
         "P50 time to close",
         "P90 time to close",

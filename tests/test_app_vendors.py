@@ -13,8 +13,7 @@ from queries.analyses.vendors import scorecard
 from queries.filters import Filters
 from queries.sla import load_sla_policy
 from queries.sources.dataset import load_dataset
-from tests.apptest import DEMO_END, metrics_by_label, run
-from tests.test_app_trends import raw_identifiers_on_screen, widget
+from tests.apptest import DEMO_END, metrics_by_label, raw_identifiers_on_screen, run, widget
 
 pytestmark = pytest.mark.usefixtures("app_env")
 

@@ -92,7 +92,7 @@ def test_transparency_on_a_warehouse_shows_the_same_figures_as_the_extracts(ware
 def test_data_health_shows_the_warehouse_tables(warehouse_env: str):
     at = run("data-health", {"src": "warehouse"})
     tables = at.dataframe[0].value
-    assert set(tables["table"]) == {"tickets", "staffing", "qa_reviews", "platform_metrics", "events"}
+    assert set(tables["table"]) == {"Tickets", "Staffing", "QA reviews", "Platform metrics", "Events"}
     assert (tables["rows_loaded"] > 0).all()
     assert "row counts or latest timestamps" in " ".join(c.value for c in at.caption)
 

@@ -11,7 +11,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from bench import equal_work
 from bench.scale_data import add_next_day, ensure_scale_data
+from queries.engines.rollups.build import build_rollups
 from queries.sources.dataset import load_dataset
 
 REPO = Path(__file__).resolve().parent.parent
@@ -22,6 +24,8 @@ KEYS = (
     "polars_naive_s", "polars_naive_peak_rss_mb", "polars_naive_groups",
     "pandas_s", "pandas_peak_rss_mb", "pandas_groups",
     "duckdb_s", "duckdb_peak_rss_mb", "duckdb_groups",
+    "duckdb_equal_s", "duckdb_equal_peak_rss_mb", "duckdb_equal_groups", "duckdb_equal_runs_s",
+    "duckdb_equal_mismatches", "duckdb_equal_tables_compared", "rollup_over_duckdb_equal",
     "polars_hist_s", "polars_hist_groups", "duckdb_hist_s", "duckdb_hist_groups",
     "polars_read_s", "polars_read_groups", "duckdb_read_s", "duckdb_read_groups",
     "incremental_s", "incremental_rebuilt", "rollup_load_ms",
@@ -61,7 +65,16 @@ def test_tiny_benchmark_run_reports_every_measurement(tmp_path: Path):
     assert done.returncode == 0, done.stdout + done.stderr
     results = json.loads(out.read_text())
     assert not [k for k in KEYS if k not in results] and results["failed_steps"] == {}
-    timed = ("rollup_s", "polars_naive_s", "pandas_s", "duckdb_s", "polars_hist_s", "duckdb_hist_s", "polars_read_s")
+    timed = (
+        "rollup_s",
+        "duckdb_equal_s",
+        "polars_naive_s",
+        "pandas_s",
+        "duckdb_s",
+        "polars_hist_s",
+        "duckdb_hist_s",
+        "polars_read_s",
+    )
     for key in (*timed, "duckdb_read_s"):
         assert results[key] > 0, key
     for key in (*timed, "duckdb_read_s"):  # the median of the two interleaved rounds, each run listed
@@ -76,6 +89,61 @@ def test_tiny_benchmark_run_reports_every_measurement(tmp_path: Path):
     assert results["percentiles_compared_small_groups"] > 0
     assert results["percentile_error_max"] <= results["percentile_error_bound"]
     assert results["count_mismatches"] == 0
-    assert {t["target"] for t in results["targets"]} >= {"page_ms ≤ 150", "percentile error ≤ bound"}
+    assert results["duckdb_equal_mismatches"] == 0 and results["duckdb_equal_tables_compared"] == 43
+    assert results["duckdb_equal_groups"] > results["duckdb_groups"]  # day × all five dimensions
+    assert {t["target"] for t in results["targets"]} >= {
+        "page_ms ≤ 150",
+        "percentile error ≤ bound",
+        "rollup_s ≤ 0.8 × duckdb_equal_s",
+        "duckdb_equal_mismatches = 0",
+    }
     assert report.read_text() in done.stdout and "| target | measured | limit | result |" in done.stdout
     assert not list(tmp_path.glob("rollups-*"))  # the run's rollup cache is removed
+
+
+def test_equal_work_duckdb_build_equals_the_rollups_with_rejected_and_quarantined_rows(tmp_path: Path):
+    """The DuckDB build applies the loader's rules as the rollups do (rows rejected by reason, duplicates, optional
+    fields quarantined), and the check notices a table that differs."""
+    data = ensure_scale_data(3000, days=3, seed=5, data_dir=tmp_path / "data")
+    source = tmp_path / "bad"
+    (source / "tickets").mkdir(parents=True)
+    for i, path in enumerate(sorted(data.tickets_dir.glob("*.parquet"))):
+        frame = pl.read_parquet(path)
+        if i == 1:
+            row = pl.int_range(pl.len())
+            before = pl.col("created_at") - pl.duration(hours=1)
+            frame = frame.with_columns(
+                pl.when(row == 0).then(None).otherwise(pl.col("ticket_id")).alias("ticket_id"),
+                pl.when(row == 1).then(dt.datetime(1960, 1, 1)).otherwise(pl.col("created_at")).alias("created_at"),
+                pl.when(row.is_between(2, 9)).then(before).otherwise(pl.col("closed_at")).alias("closed_at"),
+                pl.when(row.is_between(10, 14)).then(before).otherwise(pl.col("first_action_at"))
+                .alias("first_action_at"),
+                pl.when(row.is_between(15, 19)).then(-5.0).when(row == 20).then(float("nan"))
+                .otherwise(pl.col("handle_seconds")).alias("handle_seconds"),
+                pl.when(row.is_between(21, 24)).then(pl.lit("rumour")).otherwise(pl.col("source")).alias("source"),
+                pl.when(row.is_between(25, 27)).then(-1).otherwise(pl.col("views_before_action"))
+                .alias("views_before_action"),
+            )  # fmt: skip
+            frame = pl.concat([frame, frame.slice(100, 3)])  # three ticket_ids twice
+        frame.write_parquet(source / "tickets" / path.name)
+    rollups, _ = build_rollups(source, cache_dir=tmp_path / "cache")
+    assert rollups.rejections == {
+        "missing ticket_id": 1,
+        "created_at out of range": 1,
+        "duplicate ticket_id": 6,
+    }
+    assert len(rollups.quarantined) == 6
+    out = tmp_path / "duckdb"
+    built = equal_work.build(source, out)
+    assert built["rows"] == rollups.rows and built["rejected_rows"] == rollups.rejected_rows == 8
+    assert equal_work.compare(rollups, out)["duckdb_equal_mismatches"] == 0
+
+    hist = equal_work.read_output(out / "created_hist@market.arrow")
+    hist.with_columns(pl.col("count") + (pl.int_range(pl.len()) == 0).cast(pl.Int64)).write_ipc(
+        out / "created_hist@market.arrow"
+    )
+    (out / "rejected.arrow").unlink()
+    pl.DataFrame({"_reason": ["missing ticket_id"], "rows": [1]}).write_ipc(out / "rejected.arrow")
+    differ = equal_work.compare(rollups, out)
+    assert differ["duckdb_equal_mismatches"] == 3
+    assert differ["duckdb_equal_differing"] == ["created_hist@market", "rejected"]

@@ -269,3 +269,17 @@ def test_shifting_work_to_a_vendor_new_to_a_domain_keeps_the_work():
     assert by_vendor == pytest.approx({"a": 75 * 7, "b": 125 * 7})
     hours = dict(shifted.group_by("vendor").agg(pl.col("workload_hours").sum()).iter_rows())
     assert hours["b"] == pytest.approx(7 * (75 * 90 + 50 * 300) / 3600)
+
+
+def test_a_hire_without_ramp_is_fully_productive_from_the_start_week(demo):
+    inputs = planning_inputs(demo, PERIOD)
+    days = [END + dt.timedelta(days=d) for d in range(1, 22)]
+    vendor = inputs.supply["vendor"][0]
+    base = supply_by_vendor(inputs, Scenario(attrition_annual=0.0), days).filter(pl.col("vendor") == vendor)
+    hired = supply_by_vendor(
+        inputs, Scenario(attrition_annual=0.0, hiring=(Hiring(vendor, fte=5, start_week=2, ramp_weeks=0),)), days
+    ).filter(pl.col("vendor") == vendor)
+    rework = inputs.supply.filter(pl.col("vendor") == vendor)["rework_share"][0]
+    extra = (hired["supply_hours"] - base["supply_hours"]).to_list()
+    assert extra[:7] == [0.0] * 7  # nothing before week 2
+    assert extra[7:] == pytest.approx([5 * 8 * (1 - 0.32) * (1 - rework)] * 14)  # no ramp: full from day one

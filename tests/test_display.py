@@ -25,7 +25,7 @@ from queries.display import (
         ("policy_domain", "Policy domain"),
         ("source", "Detection source"),
         ("required_fte_avg", "Required FTE (avg)"),
-        ("backlog_hours_at_end", "Backlog hours at end"),
+        ("backlog_hours_at_end", "Backlog at end (h)"),
         ("p90_hours", "P90 (h)"),
         ("mean_handle_seconds", "Mean handle (s)"),
         ("qa_accuracy", "QA accuracy"),  # the metric's own label

@@ -143,11 +143,7 @@ def test_summarize_and_spikes_take_your_dimension_on_the_command_line(source: tu
         assert spikes.returncode == 0, spikes.stderr
 
 
-def test_the_sidebar_filters_by_your_dimension_and_keeps_it_in_the_url(
-    source: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, app_env: None
-):
-    monkeypatch.setenv("BELLWETHER_SOURCE", str(source[0]))
-    monkeypatch.setenv("BELLWETHER_MAPPING", str(source[1]))
+def test_the_sidebar_filters_by_your_dimension_and_keeps_it_in_the_url(on_the_source: None):
     params = {"src": "extracts", "start": "2025-03-01", "end": "2025-03-14", "region": "north"}
     at = run("overview", params)
     region = next(m for m in at.sidebar.multiselect if m.label == "Region")
@@ -156,6 +152,13 @@ def test_the_sidebar_filters_by_your_dimension_and_keeps_it_in_the_url(
     north = sum(1 for d in tickets()["Supervisor District"] if d == "north")
     assert received.value == f"{north:,}"
     assert at.query_params["region"] in ("north", ["north"])  # one value reads back as text
+
+
+@pytest.fixture
+def on_the_source(source: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, app_env: None) -> None:
+    """The app configured with the source and its mapping (BELLWETHER_SOURCE / BELLWETHER_MAPPING)."""
+    monkeypatch.setenv("BELLWETHER_SOURCE", str(source[0]))
+    monkeypatch.setenv("BELLWETHER_MAPPING", str(source[1]))
 
 
 @pytest.fixture
@@ -195,13 +198,11 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "queries", *args], cwd=REPO, capture_output=True, text=True)
 
 
-def test_turnaround_splits_by_your_dimension(source: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, app_env: None):
-    monkeypatch.setenv("BELLWETHER_SOURCE", str(source[0]))
-    monkeypatch.setenv("BELLWETHER_MAPPING", str(source[1]))
-    params = {"src": "extracts", "start": "2025-03-01", "end": "2025-03-14", "turnaround.by": "Region"}
+def test_turnaround_splits_by_your_dimension(on_the_source: None):
+    params = {"src": "extracts", "start": "2025-03-01", "end": "2025-03-14", "turnaround.by": "region"}
     at = run("turnaround", params)
     split = next(s for s in at.selectbox if s.label == "Split by")
-    assert "Region" in split.options and split.value == "Region"
+    assert "Region" in split.options and split.value == "region"  # shown by name, kept as the identifier
     names = {trace.get("name") for chart in at.get("plotly_chart") for trace in _traces(chart)}
     assert {"north", "south", "east"} <= names
 
@@ -210,11 +211,7 @@ def _traces(chart) -> list[dict]:
     return json.loads(chart.proto.spec)["data"]
 
 
-def test_trends_shows_volume_by_your_dimension(
-    source: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, app_env: None
-):
-    monkeypatch.setenv("BELLWETHER_SOURCE", str(source[0]))
-    monkeypatch.setenv("BELLWETHER_MAPPING", str(source[1]))
+def test_trends_shows_volume_by_your_dimension(on_the_source: None):
     params = {"src": "extracts", "start": "2025-03-01", "end": "2025-03-14", "trends.by": "region"}
     at = run("trends", params)
     assert not at.exception and not at.error

@@ -316,7 +316,7 @@ def test_the_overview_and_turnaround_pages_say_what_the_policy_measures(
     assert "This policy measures whether each ticket was closed by its due_at" in tile.help
     sla = run("turnaround", {**params, "turnaround.tab": "SLA"})
     assert any("measures whether each ticket was closed by its due_at" in c.value for c in sla.caption)
-    assert sla.dataframe[0].value["measures"].tolist() == ["time to first action", "time to close"]
+    assert sla.dataframe[0].value["Measures"].tolist() == ["time to first action", "time to close"]
     assert sla.dataframe[1].value["sla_rule"].tolist() == [P0, CLOSE, DUE_RULE]
 
 

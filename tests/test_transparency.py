@@ -97,8 +97,8 @@ def test_the_median_time_to_action_is_given_in_the_unit_it_names(tmp_path, minut
 @pytest.mark.usefixtures("app_env")
 def test_the_page_shows_each_value_in_the_unit_next_to_it(data_dir):
     at = run("transparency")
-    speed = next(d.value for d in at.dataframe if "Median time to action for notices" in set(d.value["figure"]))
-    row = speed[speed["figure"] == "Median time to action for notices"].iloc[0]
+    speed = next(t.value for t in at.table if "Median time to action for notices" in set(t.value["Figure"]))
+    row = speed[speed["Figure"] == "Median time to action for notices"].iloc[0].rename(str.lower)
     ds = load_dataset(data_dir / "demo")
     end = DEMO_END
     figures = transparency_figures(ds, Filters(end - dt.timedelta(days=27), end))

@@ -68,6 +68,7 @@ def gap_heatmap(plan: pl.DataFrame) -> go.Figure:
     lookup = {(r["vendor"], r["week"]): r["gap_fte"] for r in plan.iter_rows(named=True)}
     z = [[lookup.get((v, w)) for w in weeks] for v in vendors]
     limit = max((abs(x) for row in z for x in row if x is not None), default=1.0) or 1.0
+    digits = fte_digits(limit)
     fig = go.Figure(
         go.Heatmap(
             z=z,
@@ -75,15 +76,29 @@ def gap_heatmap(plan: pl.DataFrame) -> go.Figure:
             y=vendors,
             zmin=-limit,
             zmax=limit,
-            colorscale="RdBu",
+            colorscale="RdBu",  # red deficit, blue surplus: readable without telling red from green
             colorbar={"title": "FTE"},
-            text=[[f"{x:+.1f}" if x is not None else "" for x in row] for row in z],
+            text=[[signed(x, digits) for x in row] for row in z],
             texttemplate="%{text}",
-            hovertemplate="%{y}<br>week of %{x|%d %b}<br>%{z:+.2f} FTE<extra></extra>",
+            textfont={"size": 12},
+            hovertemplate=f"%{{y}}<br>week of %{{x|%d %b}}<br>%{{z:+.{digits + 1}f}} FTE<extra></extra>",
         )
     )
     fig.update_layout(height=60 + 45 * len(vendors), margin=margin())
     return fig
+
+
+def fte_digits(largest: float) -> int:
+    """Decimals that show FTE figures up to `largest` in size, so a small team's deficit never reads as 0.0."""
+    return 1 if largest >= 10 else 2 if largest >= 0.1 else 3
+
+
+def signed(value: float | None, digits: int) -> str:
+    """A surplus (+) or deficit (−) as cell text; one that rounds to zero is "0" (never "-0.0"), none is empty."""
+    if value is None:
+        return ""
+    text = f"{value:+.{digits}f}"
+    return "0" if float(text) == 0 else text
 
 
 def demand_supply_chart(plan: pl.DataFrame) -> go.Figure:
@@ -119,11 +134,14 @@ def interval_staffing_chart(staffing: pl.DataFrame) -> go.Figure:
     fig = go.Figure()
     for i, queue, part in each_group(staffing, "queue", "interval_start"):
         starts = part["interval_start"].to_list()
-        fig.add_bar(x=starts, y=part["agents"].to_list(), name=f"{queue}: agents", marker_color=colour(i))
+        fig.add_bar(
+            x=starts, y=part["agents"].to_list(), name=f"{queue}: agents", legendgroup=queue, marker_color=colour(i)
+        )
         fig.add_scatter(
             x=starts,
             y=part["traffic_erlangs"].to_list(),
             name=f"{queue}: load (erlangs)",
+            legendgroup=queue,
             line={"color": colour(i), "dash": "dot"},
         )
     fig.update_layout(barmode="stack", height=320, margin=margin(), yaxis_title="agents", legend=legend_below())

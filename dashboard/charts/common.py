@@ -1,4 +1,5 @@
-"""Styling shared by every chart family: the palette, margins, legends, group order and interval bands."""
+"""Styling shared by every chart family: the palette (dashboard/palette.py), margins, legends, group order and
+interval bands."""
 
 from __future__ import annotations
 
@@ -8,23 +9,8 @@ from collections.abc import Iterator
 import plotly.graph_objects as go
 import polars as pl
 
-PALETTE = (
-    "#3366CC",
-    "#DC3912",
-    "#FF9900",
-    "#109618",
-    "#990099",
-    "#0099C6",
-    "#DD4477",
-    "#66AA00",
-    "#B82E2E",
-    "#316395",
-    "#994499",
-    "#22AA99",
-    "#AAAA11",
-    "#6633CC",
-    "#E67300",
-)
+from dashboard.palette import PALETTE  # one palette: re-exported for the chart families
+
 NOT_GIVEN = "(not given)"  # how an empty group value is labelled
 
 

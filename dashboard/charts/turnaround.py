@@ -427,6 +427,8 @@ def hour_of_week_chart(grid: pl.DataFrame, value: str) -> go.Figure:
             x=list(range(24)),
             y=list(WEEKDAYS),
             text=text,
+            texttemplate="%{text}",  # each cell's value, readable without hovering
+            textfont={"size": 11},
             colorscale=colorscale,
             colorbar=colorbar,
             hoverongaps=False,

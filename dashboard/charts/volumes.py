@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from dashboard.charts.common import NOT_GIVEN, PALETTE, add_band, colour, largest_first, legend_below, margin
+from queries.display import display_value
 
 EVENT_COLOURS = {
     "policy_change": "#7B1FA2",
@@ -95,7 +96,7 @@ def _add_events(fig: go.Figure, events: pl.DataFrame, top: float | None) -> None
             "color": [EVENT_COLOURS.get(k or "", "#757575") for k in events["kind"].to_list()],
         },
         text=[
-            f"{r['title']}<br>{r['kind']} · {r['start']:%d %b %Y}"
+            f"{r['title']}<br>{display_value('kind', r['kind'])} · {r['start']:%d %b %Y}"
             + (f" – {r['end']:%d %b %Y}" if r["end"] != r["start"] else "")
             for r in events.iter_rows(named=True)
         ],
@@ -215,33 +216,6 @@ def spike_chart(daily: pl.DataFrame, spike: dict, events: pl.DataFrame) -> go.Fi
     )
     _add_events(fig, events, daily["tickets"].max())
     fig.update_layout(height=320, margin=margin(30), legend=legend_below(), yaxis_title="tickets per day", bargap=0.1)
-    return fig
-
-
-def contributions_chart(contributions: pl.DataFrame, top: int = 5) -> go.Figure:
-    """Change in tickets per day during a spike vs normal, for the largest movers of each dimension."""
-    data = pl.concat(
-        [part.head(top) for _, part in contributions.group_by("dimension", maintain_order=True)], how="vertical"
-    ).reverse()
-    fig = go.Figure(
-        _change_bars(
-            data["change_tickets_per_day"].to_list(),
-            [f"{r['dimension']}: {r['value']}" for r in data.iter_rows(named=True)],
-            list(
-                zip(
-                    data["normal_tickets_per_day"].to_list(),
-                    data["spike_tickets_per_day"].to_list(),
-                    data["change_share"].to_list(),
-                    strict=True,
-                )
-            ),
-            "%{y}<br>%{customdata[0]:,.1f} → %{customdata[1]:,.1f} tickets a day"
-            "<br>%{customdata[2]:.0%} of the increase<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        height=max(220, 24 * data.height + 60), margin=margin(), xaxis_title="change in tickets per day vs normal"
-    )
     return fig
 
 

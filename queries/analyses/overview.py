@@ -47,7 +47,7 @@ KPI_TILES: tuple[tuple[str, str, str, str, str, bool | None], ...] = (
     ("proactive_share", "proactive", "proactive_share", "Proactive detection", "share", True),
     ("qa_accuracy", "qa_accuracy", "accuracy", "QA accuracy", "share", True),
     ("overturn_rate", "appeals", "overturn_rate", "Appeal overturn rate", "share", False),
-    ("per_million_dau", "per_million_dau", "tickets_per_million_dau", "Daily tickets per 1M DAU", "per_million", None),
+    ("per_million_dau", "per_million_dau", "tickets_per_million_dau", "Tickets per 1M DAU", "per_million", None),
 )
 
 
@@ -160,3 +160,15 @@ def events_in(ds: Source, filters: Filters, start: dt.date | None = None) -> pl.
         if column in selections:
             keep = keep & (pl.col(column).is_null() | pl.col(column).is_in(selections[column]))
     return events.filter(keep).with_columns(pl.col("end").fill_null(pl.col("start"))).sort("start")
+
+
+def top_weekly(trend: pl.DataFrame, by: str, top: int, other: str = "Other") -> pl.DataFrame:
+    """The weekly trend with the `top` values of `by` with most tickets kept and the rest summed per week into
+    `other` (weekly totals unchanged); as it is when there are no more than `top` values."""
+    ranked = trend.group_by(by).agg(pl.col("tickets").sum()).sort(["tickets", by], descending=[True, False])
+    if ranked.height <= top:
+        return trend
+    kept = ranked[by].head(top).implode()
+    rest = trend.filter(~pl.col(by).is_in(kept) | pl.col(by).is_null()).group_by("week").agg(pl.col("tickets").sum())
+    rest = rest.with_columns(pl.lit(other).cast(trend.schema[by]).alias(by)).select(trend.columns)
+    return pl.concat([trend.filter(pl.col(by).is_in(kept)), rest.cast(trend.schema)]).sort("week", by)

@@ -28,6 +28,7 @@ import polars as pl
 from queries.analyses.formatting import DIRECTION_SIGNS, format_goal, format_value, measure_label, unit_of
 from queries.analyses.overview import KPI_TILES, Kpi
 from queries.definitions import METRICS
+from queries.display import display_name, display_value
 from queries.engines import Source, created_days, engine_for
 from queries.errors import SourceError
 from queries.filters import DIMENSIONS, Filters
@@ -88,6 +89,14 @@ class Target:
     def where_text(self) -> str:
         """The selection as "dimension=value[,value]; …", "" for the whole operation."""
         return "; ".join(f"{d}={','.join(v)}" for d, v in self.where)
+
+    @property
+    def where_words(self) -> str:
+        """The selection for people: "Policy domain: Youth safety; Market: DE, US", "whole operation" when none."""
+        return (
+            "; ".join(f"{display_name(d)}: {', '.join(display_value(d, x) for x in v)}" for d, v in self.where)
+            or "whole operation"
+        )
 
     @property
     def unit(self) -> str:
@@ -359,15 +368,16 @@ def results_frame(results: list[TargetResult]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=TARGETS_SCHEMA)
 
 
-def readable_frame(results: list[TargetResult]) -> pl.DataFrame:
-    """Target results for people: measure label, selection, goal, actual and previous formatted, status, note."""
+def readable_frame(results: list[TargetResult], screen: bool = False) -> pl.DataFrame:
+    """Target results for people: measure label, selection, goal, actual and previous formatted, status, note. For
+    the `screen`, the selection and status in words and capitalised headers; the command line keeps identifiers."""
     rows = []
     for r in results:
         t = r.target
         rows.append(
             {
                 "measure": measure_label(t.metric, t.measure),
-                "for": t.where_text or "whole operation",
+                "for": t.where_words if screen else (t.where_text or "whole operation"),
                 "goal": format_goal(t.direction, t.goal, t.unit),
                 "actual": format_value(r.actual, t.unit),
                 "previous": format_value(r.previous, t.unit),
@@ -375,8 +385,14 @@ def readable_frame(results: list[TargetResult]) -> pl.DataFrame:
                 "note": r.hint or "",
             }
         )
-    return pl.DataFrame(
+    frame = pl.DataFrame(
         rows, schema=dict.fromkeys(("measure", "for", "goal", "actual", "previous", "status", "note"), pl.String)
+    )
+    if not screen:
+        return frame
+    status = pl.col("status").str.replace_all("_", " ")
+    return frame.with_columns(status.str.slice(0, 1).str.to_uppercase() + status.str.slice(1)).rename(
+        lambda c: c.capitalize()
     )
 
 

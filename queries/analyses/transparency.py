@@ -13,6 +13,7 @@ import html
 import polars as pl
 
 from queries.definitions import METRICS
+from queries.display import display_value
 from queries.engines import Source, groupable, small_table
 from queries.filters import Filters
 from queries.metrics import missing_inputs, summarize
@@ -157,6 +158,29 @@ def rows_needed(ds: Source) -> list[str]:
     return [section for field, section in needs.items() if ds.has("tickets", field) and not groupable(ds, field)]
 
 
+SECTION_FIELDS = {  # the field a section's groups are values of
+    "Actions by policy domain": "policy_domain",
+    "Actions by type of content": "surface",
+    "Moderators by language": "language",
+}
+
+
+def readable_figures(figures: pl.DataFrame) -> pl.DataFrame:
+    """The figures for people (the page, the printable report): groups as display names ("Adult nudity", "All"),
+    figures with a capital; the CSV keeps the identifiers."""
+
+    def group(section: str, value: str) -> str:
+        field = SECTION_FIELDS.get(section)
+        return display_value(field, value) if field else value[:1].upper() + value[1:]
+
+    return figures.with_columns(
+        pl.struct("section", "group")
+        .map_elements(lambda r: group(r["section"], r["group"]), return_dtype=pl.String)
+        .alias("group"),
+        pl.col("figure").str.slice(0, 1).str.to_uppercase() + pl.col("figure").str.slice(1),
+    )
+
+
 def transparency_html(figures: pl.DataFrame, title: str, generated: dt.datetime) -> str:
     """A self-contained, printable HTML report of the figures (print to PDF from the browser)."""
     parts = [
@@ -168,10 +192,10 @@ def transparency_html(figures: pl.DataFrame, title: str, generated: dt.datetime)
         f"<h1>{html.escape(title)}</h1>",
         f"<p>Generated {generated:%Y-%m-%d %H:%M} UTC.</p>",
     ]
-    for (section,), rows in figures.group_by("section", maintain_order=True):
+    for (section,), rows in readable_figures(figures).group_by("section", maintain_order=True):
         parts.append(
-            f"<h2>{html.escape(section)}</h2><table><tr><th>group</th><th>figure</th><th>value</th>"
-            "<th>unit</th><th>definition</th><th>period</th></tr>"
+            f"<h2>{html.escape(section)}</h2><table><tr><th>Group</th><th>Figure</th><th>Value</th>"
+            "<th>Unit</th><th>Definition</th><th>Period</th></tr>"
         )
         for r in rows.iter_rows(named=True):
             parts.append(

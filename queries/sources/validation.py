@@ -165,15 +165,21 @@ def dimension_columns(schema: pl.Schema, spec: TableMapping, files: TableFiles) 
     own = {}
     for name, column in spec.dimensions.items():
         if column not in schema:
-            raise SourceError(
-                f"The mapping says [tickets.dimensions] {name} = {column!r}, but {files.label} has no column "
-                f"{column!r}. Columns found: {_column_list(schema)}.",
-                quote=files.quote(),
-                fix=f"Correct [tickets.dimensions] {name} in the mapping file.",
-            )
+            raise _no_column(f"[tickets.dimensions] {name} = {column!r}", column, schema, files)
         text = as_text(pl.col(column), schema[column]).str.strip_chars()
         own[name] = pl.when(text != "").then(text).alias(name)
     return own
+
+
+def _no_column(setting: str, column: str, schema: pl.Schema, files: TableFiles) -> SourceError:
+    """The error for a mapping line (`setting`, e.g. `[tickets.columns] queue = 'team'`) naming a column the
+    file does not have."""
+    return SourceError(
+        f"The mapping says {setting}, but {files.label} has no column {column!r}. Columns found: "
+        f"{_column_list(schema)}.",
+        quote=files.quote(),
+        fix=f"Correct {setting.split(' = ')[0]} in the mapping file.",
+    )
 
 
 def taken_by_name(columns: dict[str, str], spec: TableMapping) -> tuple[tuple[str, str], ...]:
@@ -198,12 +204,7 @@ def join_split_columns(
     for name, parts in spec.joined.items():
         for column in parts:
             if column not in schema:
-                raise SourceError(
-                    f"The mapping says {table.name}.{name} = {list(parts)!r}, but {files.label} has no column "
-                    f"{column!r}. Columns found: {_column_list(schema)}.",
-                    quote=files.quote(),
-                    fix=f"Correct [{table.name}.columns] {name} in the mapping file.",
-                )
+                raise _no_column(f"[{table.name}.columns] {name} = {list(parts)!r}", column, schema, files)
         first, second = (as_text(pl.col(c), schema[c]) for c in parts)
         both = pl.concat_str([first, second], separator=" ", ignore_nulls=True)
         joined.append(pl.when(first.is_null() & second.is_null()).then(None).otherwise(both).alias(JOINED + name))
@@ -222,12 +223,7 @@ def resolve_columns(table: Table, schema: pl.Schema, spec: TableMapping, files: 
         elif f.name in spec.columns:
             source_col = spec.columns[f.name]
             if source_col not in schema:
-                raise SourceError(
-                    f"The mapping says {table.name}.{f.name} = {source_col!r}, but {files.label} has no column "
-                    f"{source_col!r}. Columns found: {_column_list(schema)}.",
-                    quote=files.quote(),
-                    fix=f"Correct [{table.name}.columns] {f.name} in the mapping file.",
-                )
+                raise _no_column(f"[{table.name}.columns] {f.name} = {source_col!r}", source_col, schema, files)
             columns[f.name] = source_col
         elif f.name in schema:
             columns[f.name] = f.name

@@ -1,0 +1,217 @@
+"""Every view is a link, on Overview, Turnaround & SLA, Data health, Transparency and Public benchmark and in the
+filter bar: each control set to a value that is not its default is in the URL, a new session on that URL shows the
+same view, an invalid value in a link is named in a warning, and no raw identifier reaches the screen."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from dashboard.palette import MAX_SERIES, OTHER, category_colours
+from queries.analyses.overview import top_weekly
+from queries.display import display_value
+from tests.apptest import DEMO_END, link, metrics_by_label, raw_identifiers_on_screen, run, widget
+
+pytestmark = pytest.mark.usefixtures("app_env")
+
+FIRST_DAY = DEMO_END - dt.timedelta(days=119)  # the small demo's first day
+
+
+def warnings(at) -> str:
+    return " ".join(w.value for w in at.warning)
+
+
+def same_view(page: str, at, chosen: dict) -> None:
+    """The choices show on `at`, are in its link, and a new session on the link shows them again, without warning."""
+    assert {k: widget(at, k).value for k in chosen} == chosen
+    again = run(page, link(at))
+    assert {k: widget(again, k).value for k in chosen} == chosen
+    assert not again.warning, warnings(again)
+
+
+# --- Turnaround & SLA ------------------------------------------------------------------------------------------------
+
+
+def test_turnaround_controls_are_in_the_link_with_stable_identifiers():
+    at = run("turnaround")
+    chosen = {
+        "turnaround.measure": "closed_at",
+        "turnaround.by": "queue",
+        "turnaround.period": "week",
+    }
+    for key, value in chosen.items():
+        widget(at, key).set_value(value)
+    at.run()
+    widget(at, "turnaround.stat").set_value("p50_hours")
+    at.run()
+    assert not at.exception
+    chosen["turnaround.stat"] = "p50_hours"
+    assert at.query_params["turnaround.by"] == "queue" and at.query_params["turnaround.measure"] == "closed_at"
+    same_view("turnaround", at, chosen)
+    again = run("turnaround", link(at))
+    assert metrics_by_label(again) == metrics_by_label(at)
+
+
+def test_turnaround_tab_and_sla_grouping_are_in_the_link():
+    at = run("turnaround")
+    widget(at, "turnaround.tab").set_value("sla")
+    at.run()
+    widget(at, "turnaround.sla_by").set_value("queue")
+    at.run()
+    assert not at.exception
+    assert at.query_params["turnaround.tab"] == "sla"
+    same_view("turnaround", at, {"turnaround.tab": "sla", "turnaround.sla_by": "queue"})
+
+
+def test_old_turnaround_links_with_labels_still_open_their_view():
+    at = run(
+        "turnaround",
+        {"turnaround.by": "Queue", "turnaround.measure": "Time to close", "turnaround.tab": "Backlog"},
+    )
+    assert widget(at, "turnaround.by").value == "queue" and widget(at, "turnaround.measure").value == "closed_at"
+    assert widget(at, "turnaround.tab").value == "backlog"
+    assert at.query_params["turnaround.by"] == "queue" and not at.warning
+
+
+def test_an_invalid_turnaround_link_is_named_in_a_warning():
+    at = run("turnaround", {"turnaround.by": "galaxy", "turnaround.period": "decade"})
+    text = warnings(at)
+    assert "`turnaround.by`" in text and "'galaxy'" in text
+    assert "`turnaround.period`" in text and "'decade'" in text
+    assert widget(at, "turnaround.by").value == "none"
+
+
+# --- Overview, Public benchmark --------------------------------------------------------------------------------------
+
+
+def test_overview_alerts_switch_is_in_the_link():
+    at = run()
+    widget(at, "overview.alerts").set_value(True)
+    at.run()
+    assert not at.exception
+    same_view("overview", at, {"overview.alerts": True})
+    assert "`overview.alerts`" in warnings(run(params={"overview.alerts": "maybe"}))
+
+
+def test_benchmark_controls_are_in_the_link():
+    at = run("benchmark")
+    chosen = {
+        "benchmark.platforms": ["YouTube", "Discord"],
+        "benchmark.period": (dt.date(2025, 3, 1), dt.date(2025, 5, 31)),
+        "benchmark.own": False,
+    }
+    for key, value in chosen.items():
+        widget(at, key).set_value(value)
+    at.run()
+    widget(at, "benchmark.mix_platform").set_value("Discord")
+    at.run()
+    assert not at.exception
+    chosen["benchmark.mix_platform"] = "Discord"
+    assert at.query_params["benchmark.period"] == "2025-03-01..2025-05-31"
+    same_view("benchmark", at, chosen)
+
+
+def test_an_invalid_benchmark_link_is_named_in_a_warning():
+    at = run("benchmark", {"benchmark.period": "2025-05-31..2025-03-01", "benchmark.platforms": ["Nowhere", "TikTok"]})
+    text = warnings(at)
+    assert "`benchmark.period`" in text and "'2025-05-31..2025-03-01'" in text
+    assert "`benchmark.platforms`" in text and "'Nowhere'" in text
+    assert widget(at, "benchmark.platforms").value == ["TikTok"]
+
+
+# --- The filter bar -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"start": "2026-06-20", "end": "2026-06-01"}, ["`end`", "'2026-06-01'"]),  # end before start
+        ({"start": "2019-01-01"}, ["`start`", "'2019-01-01'"]),  # before the data
+        ({"end": "2031-01-01"}, ["`end`", "'2031-01-01'"]),  # after the data
+        ({"start": "yesterday"}, ["`start`", "'yesterday'"]),  # not a date
+        ({"market": ["DE", "Atlantis"]}, ["`market`", "'Atlantis'"]),  # an unknown market
+    ],
+)
+def test_an_invalid_filter_in_a_link_is_named_in_a_warning(params: dict, named: list[str]):
+    at = run(params=params)
+    text = warnings(at)
+    assert all(n in text for n in named), text
+    start, end = (dt.date.fromisoformat(at.query_params[k]) for k in ("start", "end"))
+    assert FIRST_DAY <= start <= end <= DEMO_END
+    if "market" in params:
+        assert at.multiselect(key="filters.market").value == ["DE"]
+
+
+def test_an_unknown_vendor_in_a_link_is_counted_not_named():
+    text = warnings(run(params={"vendor": "sentinel_opz"}))
+    assert "`vendor`" in text and "1 vendor(s) not in this data" in text and "sentinel_opz" not in text
+
+
+def test_a_valid_filter_link_shows_no_warning():
+    at = run(params={"start": "2026-05-01", "end": "2026-05-31", "market": "DE"})
+    assert not at.warning
+
+
+# --- Words on screen ---------------------------------------------------------------------------------------------
+
+VIEWS = [
+    ("overview", {"overview.alerts": "true"}),
+    *[("turnaround", {"turnaround.tab": t}) for t in ("time", "sla", "backlog", "exposure", "sources")],
+    ("turnaround", {"turnaround.by": "queue"}),
+    ("data-health", {}),
+    ("transparency", {}),
+    ("benchmark", {}),
+]
+
+
+@pytest.mark.parametrize(("page", "params"), VIEWS)
+def test_no_raw_identifiers_in_table_headers_tiles_or_categories(page: str, params: dict):
+    at = run(page, params)
+    assert raw_identifiers_on_screen(at) == []
+
+
+# --- Charts -----------------------------------------------------------------------------------------------------------
+
+
+def chart(at, key: str) -> dict:
+    return json.loads(next(c for c in at.get("plotly_chart") if c.key == key).proto.spec)
+
+
+def test_overview_trend_shows_top_domains_and_other_by_name_in_the_shared_colours(data_dir: Path):
+    at = run()
+    bars = [t for t in chart(at, "overview.trend")["data"] if t["type"] == "bar"]
+    names = [t["name"] for t in bars]
+    assert len(bars) == MAX_SERIES + 1 and OTHER in names
+    assert not [n for n in names if "_" in n], names
+    domains = sorted(pl.read_parquet(data_dir / "demo" / "tickets.parquet")["policy_domain"].unique().to_list())
+    colours = category_colours([display_value("policy_domain", d) for d in domains])
+    assert {t["name"]: t["marker"]["color"] for t in bars} == {n: colours[n] for n in names}
+
+
+def test_benchmark_delay_is_on_a_log_axis_and_the_category_mix_has_top_categories_and_other():
+    at = run("benchmark")
+    assert chart(at, "benchmark.delay")["layout"]["yaxis"]["type"] == "log"
+    mix = chart(at, "benchmark.mix")
+    assert len(mix["data"]) <= MAX_SERIES + 1
+    assert mix["layout"]["legend"]["orientation"] == "h"
+    assert not [t["name"] for t in mix["data"] if "_" in t["name"] or t["name"].isupper()]
+
+
+def test_hour_of_week_cells_show_their_value_at_a_readable_size():
+    at = run("turnaround", {"turnaround.tab": "hour-of-week"})
+    heat = chart(at, "turnaround.arrivals_heatmap")["data"][0]
+    assert heat["texttemplate"] == "%{text}" and heat["textfont"]["size"] >= 11
+
+
+def test_top_weekly_keeps_the_largest_groups_and_sums_the_rest():
+    week = dt.date(2026, 6, 1)
+    trend = pl.DataFrame(
+        {"week": [week] * 4, "policy_domain": ["a", "b", "c", None], "tickets": [5, 3, 2, 1]},
+    )
+    shown = top_weekly(trend, "policy_domain", 2, other="Other")
+    assert dict(shown.select("policy_domain", "tickets").iter_rows()) == {"a": 5, "b": 3, "Other": 3}
+    assert top_weekly(trend, "policy_domain", 4).equals(trend)

@@ -50,8 +50,11 @@ def render(ctx: PageContext) -> None:
             "loaded and counted, but do not count as the latest value nor move the default period. Check the "
             "clock or time zone of the system that exports them."
         )
-    table(
-        tables.with_columns(pl.col("table").map_elements(display_name, return_dtype=pl.String)),
+    exceptional = [c for c in ("rows_superseded", "rows_in_future") if c in tables.columns and not tables[c].sum()]
+    table(  # columns of exceptions show only when something happened; fields not provided are listed below
+        tables.with_columns(pl.col("table").map_elements(display_name, return_dtype=pl.String)).drop(
+            *exceptional, "not_provided"
+        ),
         "health.tables",
         {
             "rows_read": count_column("Rows read"),
@@ -65,7 +68,6 @@ def render(ctx: PageContext) -> None:
             ),
             "latest": "Latest value",
             "age_hours": decimal_column("Age (h)"),
-            "not_provided": "Fields not provided",
             "time_zone": st.column_config.TextColumn(
                 "Time zone",
                 help="The zone times without an offset were read in (the mapping's timezone); "
@@ -73,10 +75,14 @@ def render(ctx: PageContext) -> None:
             ),
         },
     )
+    if ctx.source.mapping is None:
+        st.caption("No mapping file: columns are matched to fields by their names.")
     for report in ds.reports.values():
-        taken = taken_by_name(report)
+        taken = taken_by_name(report) if ctx.source.mapping is not None else None
         if taken:
             st.caption(f"**{report.table}**: {taken} (matched by name: map another column in the mapping file).")
+        if report.missing_fields:
+            st.caption(f"**{report.table}**: not provided: {', '.join(report.missing_fields)}.")
         if report.dimensions:
             st.caption(f"**{report.table}**: your own dimensions {', '.join(report.dimensions)} (filters and splits).")
     missing = [t for t in ("staffing", "qa_reviews", "platform_metrics", "events") if t not in ds.reports]

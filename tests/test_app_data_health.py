@@ -96,3 +96,13 @@ def test_large_extracts_show_the_same_unknown_values_and_say_where_the_examples_
     assert quarantined[["field", "rows"]].values.tolist() == [["source", 2]]
     assert any("validate" in c.value and "examples" in c.value for c in at.caption)
     assert len(draft_buttons(at)) == 1
+
+
+@pytest.mark.usefixtures("app_env")
+def test_a_source_without_a_mapping_file_says_so_once_and_the_tables_table_fits():
+    at = run("data-health")  # the demo: contract names, no mapping file
+    captions = " ".join(c.value for c in at.caption)
+    assert "taken from your column" not in captions  # every field matched by its own name: not a surprise
+    assert "No mapping file: columns are matched to fields by their names" in captions
+    columns = set(at.dataframe[0].value.columns)
+    assert not columns & {"rows_superseded", "rows_in_future", "not_provided"}  # all zero / long text: not columns

@@ -142,25 +142,18 @@ def _review(ctx: PageContext, goals: Targets) -> None:
     """The weekly review of this view to download: HTML (opens anywhere, no network) or PDF."""
     shown, filters = ctx.source.shown, ctx.filters
     left, right, note = st.columns([2, 2, 5])
-    left.download_button(
-        "Review (HTML)",
-        data=lambda: loaders.snapshot_html(ctx.dataset, filters, goals, shown),
-        file_name=f"bellwether-review-{filters.start}-to-{filters.end}.html",
-        mime="text/html",
-        icon=":material/download:",
-        on_click="ignore",
-        key="overview.review_html",
-        width="stretch",
-    )
-    if chromium_path():
-        right.download_button(
-            "Review (PDF)",
-            data=lambda: loaders.snapshot_pdf(ctx.dataset, filters, goals, shown),
-            file_name=f"bellwether-review-{filters.start}-to-{filters.end}.pdf",
-            mime="application/pdf",
-            icon=":material/picture_as_pdf:",
+    formats = [("html", left, loaders.snapshot_html, "text/html", ":material/download:")]
+    if chromium_path():  # PDF is printed by headless Chromium
+        formats.append(("pdf", right, loaders.snapshot_pdf, "application/pdf", ":material/picture_as_pdf:"))
+    for ext, column, render, mime, icon in formats:
+        column.download_button(
+            f"Review ({ext.upper()})",
+            data=lambda render=render: render(ctx.dataset, filters, goals, shown),
+            file_name=f"bellwether-review-{filters.start}-to-{filters.end}.{ext}",
+            mime=mime,
+            icon=icon,
             on_click="ignore",
-            key="overview.review_pdf",
+            key=f"overview.review_{ext}",
             width="stretch",
         )
     note.caption(

@@ -219,13 +219,9 @@ def test_hiring_ramps_and_attrition_decays_supply(demo):
     days = [END + dt.timedelta(days=d) for d in range(1, 85)]
     vendor = inputs.supply["vendor"][0]
     base = supply_by_vendor(inputs, Scenario(attrition_annual=0.0), days).filter(pl.col("vendor") == vendor)
-    hired = supply_by_vendor(
-        inputs, Scenario(attrition_annual=0.0, hiring=(Hiring(vendor, fte=5, start_week=2, ramp_weeks=4),)), days
-    ).filter(pl.col("vendor") == vendor)
-    rework = inputs.supply.filter(pl.col("vendor") == vendor)["rework_share"][0]
-    extra = (hired["supply_hours"] - base["supply_hours"]).to_list()
+    extra, full = _extra_supply(inputs, vendor, Hiring(vendor, fte=5, start_week=2, ramp_weeks=4), days=84)
     assert extra[:7] == [0.0] * 7  # nothing before week 2
-    assert extra[-1] == pytest.approx(5 * 8 * (1 - 0.32) * (1 - rework))  # fully ramped
+    assert extra[-1] == pytest.approx(full)  # fully ramped
     assert extra[7 + 13] == pytest.approx(extra[-1] * 14 / 28)  # half-way through a 4-week ramp
     decayed = supply_by_vendor(inputs, Scenario(attrition_annual=0.4), days).filter(pl.col("vendor") == vendor)
     assert decayed["supply_hours"][-1] == pytest.approx(base["supply_hours"][-1] * 0.6 ** (84 / 365))
@@ -273,13 +269,17 @@ def test_shifting_work_to_a_vendor_new_to_a_domain_keeps_the_work():
 
 def test_a_hire_without_ramp_is_fully_productive_from_the_start_week(demo):
     inputs = planning_inputs(demo, PERIOD)
-    days = [END + dt.timedelta(days=d) for d in range(1, 22)]
     vendor = inputs.supply["vendor"][0]
-    base = supply_by_vendor(inputs, Scenario(attrition_annual=0.0), days).filter(pl.col("vendor") == vendor)
-    hired = supply_by_vendor(
-        inputs, Scenario(attrition_annual=0.0, hiring=(Hiring(vendor, fte=5, start_week=2, ramp_weeks=0),)), days
-    ).filter(pl.col("vendor") == vendor)
-    rework = inputs.supply.filter(pl.col("vendor") == vendor)["rework_share"][0]
-    extra = (hired["supply_hours"] - base["supply_hours"]).to_list()
+    extra, full = _extra_supply(inputs, vendor, Hiring(vendor, fte=5, start_week=2, ramp_weeks=0), days=21)
     assert extra[:7] == [0.0] * 7  # nothing before week 2
-    assert extra[7:] == pytest.approx([5 * 8 * (1 - 0.32) * (1 - rework)] * 14)  # no ramp: full from day one
+    assert extra[7:] == pytest.approx([full] * 14)  # no ramp: full from day one
+
+
+def _extra_supply(inputs, vendor: str, hire: Hiring, days: int) -> tuple[list[float], float]:
+    """Daily supply hours the hire adds to its vendor (no attrition), and a full hire's hours per day."""
+    horizon = [END + dt.timedelta(days=d) for d in range(1, days + 1)]
+    base = supply_by_vendor(inputs, Scenario(attrition_annual=0.0), horizon).filter(pl.col("vendor") == vendor)
+    hired = supply_by_vendor(inputs, Scenario(attrition_annual=0.0, hiring=(hire,)), horizon)
+    hired = hired.filter(pl.col("vendor") == vendor)
+    rework = inputs.supply.filter(pl.col("vendor") == vendor)["rework_share"][0]
+    return (hired["supply_hours"] - base["supply_hours"]).to_list(), hire.fte * 8 * (1 - 0.32) * (1 - rework)

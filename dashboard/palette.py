@@ -39,11 +39,14 @@ def category_colours(values: Sequence[str]) -> dict[str, str]:
 
 
 def recolour(fig: go.Figure, colours: dict[str, str]) -> go.Figure:
-    """Give each trace named (or legend-grouped) after a category its colour: lines, markers, bars and bands."""
+    """Give each trace named (or legend-grouped) after a category its colour: lines, markers, bars and bands;
+    "Other" goes last in the legend."""
     for trace in fig.data:
         colour = colours.get(str(trace.name)) or colours.get(str(trace.legendgroup))
         if colour is None:
             continue
+        if trace.name == OTHER:
+            trace.legendrank = 2000  # after every category (Plotly's default rank is 1000)
         if isinstance(trace, go.Bar):
             trace.marker.color = colour
             continue

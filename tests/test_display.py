@@ -139,3 +139,14 @@ def test_a_category_keeps_its_colour_whatever_else_a_chart_shows():
     recolour(fig, colours)
     assert fig.data[0].line.color == colours["domain 9"] and fig.data[1].marker.color == OTHER_COLOUR
     assert fig.data[2].line.color is None  # not a category: left alone
+
+
+def test_other_is_listed_last_in_the_legend():
+    import plotly.graph_objects as go
+
+    from dashboard.palette import OTHER, category_colours, recolour
+
+    fig = go.Figure([go.Bar(name="domain 1", y=[1]), go.Bar(name=OTHER, y=[1]), go.Bar(name="domain 2", y=[1])])
+    recolour(fig, category_colours(["domain 1", "domain 2"]))
+    ranks = {trace.name: trace.legendrank if trace.legendrank is not None else 1000 for trace in fig.data}
+    assert ranks[OTHER] > max(r for name, r in ranks.items() if name != OTHER)

@@ -14,13 +14,13 @@ from dashboard.charts.targets import goal_history_chart
 from dashboard.charts.volumes import movers_chart, weekly_trend_chart
 from dashboard.components import kpi_tiles, table, text_table, view_targets
 from dashboard.context import PageContext
-from dashboard.palette import MAX_SERIES, OTHER, category_colours, recolour
+from dashboard.palette import MAX_SERIES, OTHER, field_colours
 from dashboard.snapshot import chromium_path
 from dashboard.url_state import from_url, switch
 from queries.analyses.alerts import alerts_frame
 from queries.analyses.overview import top_weekly
 from queries.analyses.targets import Targets, readable_frame
-from queries.display import display_value, with_display_values
+from queries.display import with_display_values
 
 ALERT_DAYS = 7  # the alerts section checks the last week of the period
 MOVERS = {
@@ -97,8 +97,10 @@ def render(ctx: PageContext) -> None:
         f"Full weeks (Monday start) up to the end of the period; the {MAX_SERIES} largest policy domains, the rest "
         f"as “{OTHER}”; ▼ marks events, hover for details."
     )
-    chart = weekly_trend_chart(_top_domains(trend), events, highlight=(filters.start, filters.end))
-    st.plotly_chart(recolour(chart, _domain_colours(ctx)), key="overview.trend")
+    chart = weekly_trend_chart(
+        _top_domains(trend), events, highlight=(filters.start, filters.end), colours=_domain_colours(ctx)
+    )
+    st.plotly_chart(chart, key="overview.trend")
 
     _movers(ctx, movers, no_previous)
     first_week = trend["week"].min() if trend.height else filters.start
@@ -117,8 +119,7 @@ def _domain_colours(ctx: PageContext) -> dict[str, str]:
     """Each policy domain's colour, the same as on every page (by its place among all the source's domains)."""
     if not ctx.dataset.has("tickets", "policy_domain"):
         return {}
-    domains = loaders.dimension_values(ctx.dataset, "policy_domain")
-    return category_colours([display_value("policy_domain", d) for d in domains])
+    return field_colours("policy_domain", loaders.dimension_values(ctx.dataset, "policy_domain"))
 
 
 def _movers(ctx: PageContext, movers: pl.DataFrame, no_previous: str | None) -> None:

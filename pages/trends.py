@@ -12,7 +12,7 @@ from dashboard import loaders
 from dashboard.charts.volumes import forecast_band_chart, spike_chart, volume_chart
 from dashboard.components import count_column, decimal_column, format_value, share_column, table
 from dashboard.context import PageContext
-from dashboard.palette import MAX_SERIES, OTHER, category_colours, recolour
+from dashboard.palette import MAX_SERIES, OTHER, field_colours
 from dashboard.url_state import from_url
 from queries.analyses.spikes import SEGMENT_DEFINITION, events_concerning
 from queries.analyses.trends import top_and_other
@@ -70,11 +70,6 @@ def _names(field: str):
     return lambda value: display_value(field, value)
 
 
-def _colours(ctx: PageContext, field: str) -> dict[str, str]:
-    """Each display name of the field's values (all the source has, so colours hold on every page) → its colour."""
-    return category_colours([display_value(field, v) for v in loaders.dimension_values(ctx.dataset, field)])
-
-
 def _volumes(ctx: PageContext, dims: list[str]) -> None:
     ds, filters = ctx.dataset, ctx.filters
     st.subheader("Volume over time")
@@ -117,10 +112,10 @@ def _volumes(ctx: PageContext, dims: list[str]) -> None:
                 help=f"The {display_name(by).lower()} values with the most tickets; the rest summed as “{OTHER}”.",
             )
             volumes = top_and_other(volumes, by, top, other=OTHER)
-        volumes, colours = with_display_values(volumes, [by]), _colours(ctx, by)
+        volumes, colours = with_display_values(volumes, [by]), field_colours(by, loaders.dimension_values(ds, by))
     events = _events(ctx, filters.start, shown_kinds)
-    chart = volume_chart(volumes.drop("dau_days"), measure, events)  # it takes any other column for the group
-    st.plotly_chart(recolour(chart, colours), key="trends.volume_chart")
+    chart = volume_chart(volumes.drop("dau_days"), measure, events, colours)  # any other column is the group
+    st.plotly_chart(chart, key="trends.volume_chart")
     st.caption(
         "Hollow markers: a period cut by the selected dates (hover shows its days); its ticket count is not "
         "comparable with a full period's, so it stays off the line. ▼ marks events; hover for details."

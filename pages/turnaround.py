@@ -26,6 +26,7 @@ from dashboard.components import (
     view_targets,
 )
 from dashboard.context import PageContext
+from dashboard.palette import field_colours
 from dashboard.url_state import from_url, section_picker
 from queries.analyses.turnaround import MEASURES, Headline, TurnaroundView
 from queries.definitions import METRICS
@@ -140,7 +141,10 @@ def _durations(ctx: PageContext, view: TurnaroundView, headline: Headline) -> No
         c: targets.goal_line(metric, c, f.selections(), f.start, f.end)
         for c in ("p50_hours", "p90_hours", "mean_hours")
     }
-    st.plotly_chart(percentile_trend_chart(view.over_time, view.by, stat, goals), key="turnaround.trend")
+    # groups by their display names, each in its colour on every page (by its place among all the source's values)
+    colours = field_colours(view.by, loaders.dimension_values(ctx.dataset, view.by)) if view.by else None
+    over_time = with_display_values(view.over_time, CATEGORY_FIELDS)
+    st.plotly_chart(percentile_trend_chart(over_time, view.by, stat, goals, colours), key="turnaround.trend")
     st.subheader("Distribution")
     splits = "" if groupable(ctx.dataset, "queue") else ", and splits by queue or priority"
     if ctx.has_rows(f"the distribution of durations and P99{splits}"):
@@ -148,10 +152,12 @@ def _durations(ctx: PageContext, view: TurnaroundView, headline: Headline) -> No
             "Share of measured tickets per duration bin (four bins per tenfold, log scale) and the share done "
             "within each duration (ECDF), so the long tail is visible."
         )
-        st.plotly_chart(duration_distribution_chart(view.histogram, view.by), key="turnaround.distribution")
+        histogram = with_display_values(view.histogram, CATEGORY_FIELDS)
+        st.plotly_chart(duration_distribution_chart(histogram, view.by, colours), key="turnaround.distribution")
     if view.by_group is not None:
         st.subheader(f"By {display_name(view.by).lower()}")
-        st.plotly_chart(group_percentiles_chart(view.by_group, view.by), key="turnaround.groups")
+        by_group = with_display_values(view.by_group, CATEGORY_FIELDS)
+        st.plotly_chart(group_percentiles_chart(by_group, view.by), key="turnaround.groups")
         _table(
             view.by_group,
             "turnaround.groups_table",

@@ -16,7 +16,7 @@ from dashboard.charts.quality import (
 )
 from dashboard.components import SHARE_FORMAT, count_column, decimal_column, explain_missing, share_column, table
 from dashboard.context import PageContext
-from dashboard.palette import category_colours, recolour
+from dashboard.palette import field_colours
 from dashboard.url_state import from_url, section_picker
 from queries.analyses import quality, vendors
 from queries.contract import ERROR_TYPES
@@ -257,8 +257,9 @@ def _vendors(ctx: PageContext) -> None:
             "The 12 full weeks (Monday to Sunday) up to the end of the period. 95 % bands appear when at most two "
             "vendors are shown: pick them in the Vendor filter."
         )
-        chart = vendor_trend_chart(trend, measure, low=low, high=high, axis_title=axis)
-        st.plotly_chart(recolour(chart, _vendor_colours(ctx)), key="vendors.trend")
+        vendor_colours = field_colours("vendor", loaders.dimension_values(ds, "vendor"))  # as on every page
+        chart = vendor_trend_chart(trend, measure, low=low, high=high, axis_title=axis, colours=vendor_colours)
+        st.plotly_chart(chart, key="vendors.trend")
 
 
 def _quality_scorecard(card: pl.DataFrame, keys: tuple[str, ...]) -> None:
@@ -295,11 +296,6 @@ def _quality_scorecard(card: pl.DataFrame, keys: tuple[str, ...]) -> None:
         key="vendors.quality_chart",
     )
     st.caption("95 % intervals; a point is coloured only when it differs significantly from the other rows.")
-
-
-def _vendor_colours(ctx: PageContext) -> dict[str, str]:
-    """Each vendor's colour, the same on every chart (by its place among all the source's vendors)."""
-    return category_colours(loaders.dimension_values(ctx.dataset, "vendor"))
 
 
 def _capacity(ctx: PageContext) -> None:
@@ -435,8 +431,8 @@ def _quality(ctx: PageContext) -> None:
     if ds.has("qa_reviews", "error_type"):
         errors = with_display_values(loaders.error_types(ds, ctx.filters), ["error_type"])
         st.caption(quality.DEFINITIONS["error_share"])
-        colours = category_colours([display_value("error_type", e) for e in ERROR_TYPES])
-        st.plotly_chart(recolour(error_types_chart(errors), colours), key="vendors.error_types")
+        chart = error_types_chart(errors, colours=field_colours("error_type", ERROR_TYPES))
+        st.plotly_chart(chart, key="vendors.error_types")
     else:
         st.info("Error types need qa_reviews.error_type; map it under [qa_reviews.columns].")
     _sampling(ctx)

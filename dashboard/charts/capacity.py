@@ -3,10 +3,13 @@ week, projected backlog and live-queue staffing per half hour."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboard.charts.common import PALETTE, add_band, colour, each_group, legend_below, margin
+from dashboard.charts.common import add_band, each_group, legend_below, margin
+from dashboard.palette import PALETTE, recolour, series_colours
 
 
 def forecast_chart(history: pl.DataFrame, forecast: pl.DataFrame, title: str = "") -> go.Figure:
@@ -118,31 +121,29 @@ def demand_supply_chart(plan: pl.DataFrame) -> go.Figure:
     return fig
 
 
-def backlog_chart(plan: pl.DataFrame) -> go.Figure:
-    """Projected backlog (hours of work) at the end of each week, per vendor."""
+def backlog_chart(plan: pl.DataFrame, colours: Mapping[str, str] | None = None) -> go.Figure:
+    """Projected backlog (hours of work) at the end of each week, per vendor in its category colour (`colours`, see
+    `palette.series_colours`)."""
     fig = go.Figure()
-    for i, vendor, part in each_group(plan, "vendor", "week"):
-        fig.add_scatter(
-            x=part["week"].to_list(), y=part["backlog_hours_end"].to_list(), name=vendor, line={"color": colour(i)}
-        )
+    for _, vendor, part in each_group(plan, "vendor", "week"):
+        fig.add_scatter(x=part["week"].to_list(), y=part["backlog_hours_end"].to_list(), name=vendor)
     fig.update_layout(height=300, margin=margin(), yaxis_title="backlog (hours of work)", legend=legend_below())
-    return fig
+    return recolour(fig, series_colours(plan["vendor"].unique(), colours))
 
 
-def interval_staffing_chart(staffing: pl.DataFrame) -> go.Figure:
-    """Agents needed per half hour for each live queue (bars) and the offered load in erlangs (line)."""
+def interval_staffing_chart(staffing: pl.DataFrame, colours: Mapping[str, str] | None = None) -> go.Figure:
+    """Agents needed per half hour for each live queue (bars) and the offered load in erlangs (line), both in the
+    queue's category colour (`colours`, see `palette.series_colours`)."""
     fig = go.Figure()
-    for i, queue, part in each_group(staffing, "queue", "interval_start"):
+    for _, queue, part in each_group(staffing, "queue", "interval_start"):
         starts = part["interval_start"].to_list()
-        fig.add_bar(
-            x=starts, y=part["agents"].to_list(), name=f"{queue}: agents", legendgroup=queue, marker_color=colour(i)
-        )
+        fig.add_bar(x=starts, y=part["agents"].to_list(), name=f"{queue}: agents", legendgroup=queue)
         fig.add_scatter(
             x=starts,
             y=part["traffic_erlangs"].to_list(),
             name=f"{queue}: load (erlangs)",
             legendgroup=queue,
-            line={"color": colour(i), "dash": "dot"},
+            line={"dash": "dot"},
         )
     fig.update_layout(barmode="stack", height=320, margin=margin(), yaxis_title="agents", legend=legend_below())
-    return fig
+    return recolour(fig, series_colours(staffing["queue"].unique(), colours))

@@ -1,5 +1,5 @@
-"""Styling shared by every chart family: the palette (dashboard/palette.py), margins, legends, group order and
-interval bands."""
+"""Styling shared by every chart family: margins, legends, group order, interval bands and goal lines. Colours come
+from dashboard/palette.py (a category's colour from its `series_colours`)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,7 @@ from collections.abc import Iterator
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboard.palette import PALETTE  # one palette: re-exported for the chart families
-
 NOT_GIVEN = "(not given)"  # how an empty group value is labelled
-
-
-def colour(i: int) -> str:
-    """The i-th palette colour, starting over after the last."""
-    return PALETTE[i % len(PALETTE)]
 
 
 def margin(top: int = 10) -> dict:
@@ -35,7 +28,7 @@ def largest_first(frame: pl.DataFrame, group: str, measure: str = "tickets") -> 
 
 
 def each_group(frame: pl.DataFrame, column: str, order_by: str) -> Iterator[tuple[int, object, pl.DataFrame]]:
-    """Each value of `column` in sorted order with its rows sorted by `order_by`, numbered for the palette."""
+    """Each value of `column` in sorted order with its rows sorted by `order_by`, numbered from 0."""
     for i, value in enumerate(sorted(frame[column].unique().to_list())):
         yield i, value, frame.filter(pl.col(column) == value).sort(order_by)
 

@@ -3,10 +3,13 @@ and error rates before and after an event."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboard.charts.common import PALETTE, add_band, colour, each_group, legend_below, margin
+from dashboard.charts.common import add_band, each_group, legend_below, margin
+from dashboard.palette import PALETTE, recolour, series_colours
 
 FLAG_COLOURS = {"better": "#2E7D32", "worse": "#C62828"}
 
@@ -98,16 +101,18 @@ def matrix_heatmap(
     return fig
 
 
-def error_types_chart(errors: pl.DataFrame, group: str = "vendor") -> go.Figure:
-    """Stacked bars per group: the share of its QA reviews that found each kind of error."""
+def error_types_chart(
+    errors: pl.DataFrame, group: str = "vendor", colours: Mapping[str, str] | None = None
+) -> go.Figure:
+    """Stacked bars per group: the share of its QA reviews that found each kind of error, each kind in its category
+    colour (`colours`, see `palette.series_colours`)."""
     fig = go.Figure()
-    for i, kind, part in each_group(errors, "error_type", group):
+    for _, kind, part in each_group(errors, "error_type", group):
         fig.add_bar(
             y=[str(v) for v in part[group].to_list()],
             x=part["error_share"].to_list(),
             orientation="h",
             name=kind,
-            marker_color=colour(i),
             customdata=list(zip(part["errors"].to_list(), part["reviews"].to_list(), strict=True)),
             hovertemplate=f"%{{y}}<br>{kind}: %{{x:.1%}} of reviews"
             "<br>%{customdata[0]:,} of %{customdata[1]:,} reviews<extra></extra>",
@@ -119,18 +124,24 @@ def error_types_chart(errors: pl.DataFrame, group: str = "vendor") -> go.Figure:
         xaxis={"title": "share of QA reviews with this error", "tickformat": ".0%"},
         legend=legend_below(-0.25),
     )
-    return fig
+    return recolour(fig, series_colours(errors["error_type"].unique(), colours))
 
 
 def vendor_trend_chart(
-    trend: pl.DataFrame, value: str, *, low: str | None = None, high: str | None = None, axis_title: str = ""
+    trend: pl.DataFrame,
+    value: str,
+    *,
+    low: str | None = None,
+    high: str | None = None,
+    axis_title: str = "",
+    colours: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """One line per vendor over the periods; 95 % bands when the measure has them and at most two vendors
-    are shown (more overlapping bands are unreadable)."""
+    """One line per vendor over the periods in its category colour (`colours`, see `palette.series_colours`); 95 %
+    bands when the measure has them and at most two vendors are shown (more overlapping bands are unreadable)."""
     fig = go.Figure()
     percent = low is not None
     bands = bool(low and high) and trend["vendor"].n_unique() <= 2
-    for i, vendor, rows in each_group(trend, "vendor", "period"):
+    for _, vendor, rows in each_group(trend, "vendor", "period"):
         part = rows.filter(pl.col(value).is_not_null())
         days = part["period"].to_list()
         if bands:
@@ -139,7 +150,6 @@ def vendor_trend_chart(
                 days,
                 part[low].to_list(),
                 part[high].to_list(),
-                fillcolor=colour(i),
                 opacity=0.15,
                 legendgroup=vendor,
                 showlegend=False,
@@ -149,7 +159,6 @@ def vendor_trend_chart(
             y=part[value].to_list(),
             name=vendor,
             legendgroup=vendor,
-            line={"color": colour(i)},
             hovertemplate=f"{vendor}<br>%{{x|%d %b %Y}}<br>%{{y:{'.1%' if percent else ',.1f'}}}<extra></extra>",
         )
     fig.update_layout(
@@ -158,7 +167,7 @@ def vendor_trend_chart(
         yaxis={"title": axis_title, "tickformat": ".0%" if percent else None},
         legend=legend_below(),
     )
-    return fig
+    return recolour(fig, series_colours(trend["vendor"].unique(), colours))
 
 
 def before_after_chart(effects: pl.DataFrame) -> go.Figure:

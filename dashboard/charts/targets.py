@@ -5,7 +5,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.charts.common import PALETTE, add_goal_line, margin
+from dashboard.charts.common import add_goal_line, margin
+from dashboard.palette import PALETTE
 from queries.analyses.formatting import format_value
 from queries.analyses.targets import GoalHistory
 

@@ -4,6 +4,7 @@ group), SLA attainment, backlog flow and aging, exposure before action and hour-
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 import plotly.graph_objects as go
 import polars as pl
@@ -11,13 +12,12 @@ import polars as pl
 from dashboard.charts.common import (
     GOAL_COLOUR,
     NOT_GIVEN,
-    PALETTE,
     add_goal_line,
-    colour,
     largest_first,
     legend_below,
     margin,
 )
+from dashboard.palette import PALETTE, recolour, series_colours
 
 GoalSteps = list[tuple[dt.date, dt.date, float, str]]  # (first day, last day, goal, label) per stretch
 
@@ -88,11 +88,17 @@ def _range(frame: pl.DataFrame, columns: list[str]) -> tuple[float, float]:
 
 
 def percentile_trend_chart(
-    over_time: pl.DataFrame, by: str | None = None, stat: str = "p90_hours", goals: dict[str, GoalSteps] | None = None
+    over_time: pl.DataFrame,
+    by: str | None = None,
+    stat: str = "p90_hours",
+    goals: dict[str, GoalSteps] | None = None,
+    colours: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """Durations per period on a log scale: P50/P90/P99 and mean in total, or one statistic per group; the goal of
-    each statistic drawn (`goals`: statistic → its goal steps; split by a group, only the shown statistic's)."""
+    """Durations per period on a log scale: P50/P90/P99 and mean in total, or one statistic per group in its
+    category colour (`colours`, see `palette.series_colours`); the goal of each statistic drawn (`goals`: statistic
+    → its goal steps; split by a group, only the shown statistic's)."""
     fig = go.Figure()
+    groups: list[str] = []
     if by is None:
         styles = [(c, name, {"color": colour, "dash": dash}) for c, (name, dash, colour) in PERCENTILE_STYLES.items()]
         for column, name, line in [*styles, ("mean_hours", "mean", {"color": "#616161", "width": 1})]:
@@ -109,15 +115,15 @@ def percentile_trend_chart(
             )
         columns = [*PERCENTILE_STYLES, "mean_hours"]
     else:
-        data = over_time.with_columns(pl.col(by).fill_null(NOT_GIVEN))
-        for i, group in enumerate(largest_first(data, by)):
+        data = over_time.with_columns(pl.col(by).cast(pl.String).fill_null(NOT_GIVEN))
+        groups = largest_first(data, by)
+        for group in groups:
             part = data.filter(pl.col(by) == group).sort("period")
             fig.add_scatter(
                 x=part["period"].to_list(),
                 y=part[stat].to_list(),
-                name=str(group),
+                name=group,
                 mode="lines",
-                line={"color": colour(i)},
                 customdata=[duration_label(v) for v in part[stat].to_list()],
                 hovertemplate=f"{group} %{{customdata}}<extra></extra>",
             )
@@ -134,17 +140,20 @@ def percentile_trend_chart(
         legend=legend_below(-0.15),
         hovermode="x unified",
     )
-    return fig
+    return recolour(fig, series_colours(groups, colours))
 
 
-def duration_distribution_chart(histogram: pl.DataFrame, by: str | None = None) -> go.Figure:
-    """Log-scale histogram (share per bin) with the ECDF on the right axis; one ECDF per group when split."""
+def duration_distribution_chart(
+    histogram: pl.DataFrame, by: str | None = None, colours: Mapping[str, str] | None = None
+) -> go.Figure:
+    """Log-scale histogram (share per bin) with the ECDF on the right axis; one ECDF per group when split, each in
+    its category colour (`colours`, see `palette.series_colours`)."""
     fig = go.Figure()
     groups: list = [None]
     if by is not None:
-        histogram = histogram.with_columns(pl.col(by).fill_null(NOT_GIVEN))
+        histogram = histogram.with_columns(pl.col(by).cast(pl.String).fill_null(NOT_GIVEN))
         groups = largest_first(histogram, by)
-    for i, group in enumerate(groups):
+    for group in groups:
         part = histogram if group is None else histogram.filter(pl.col(by) == group)
         lower, upper = part["lower_hours"].to_list(), part["upper_hours"].to_list()
         labels = [
@@ -171,8 +180,8 @@ def duration_distribution_chart(histogram: pl.DataFrame, by: str | None = None) 
             y=[y for _, y in ends],
             yaxis="y2",
             mode="lines",
-            name="share done within (ECDF)" if group is None else str(group),
-            line={"color": PALETTE[1] if group is None else colour(i)},
+            name="share done within (ECDF)" if group is None else group,
+            line={"color": PALETTE[1]} if group is None else None,
             customdata=[duration_label(hi) for hi in upper if hi],
             hovertemplate=("" if group is None else f"{group}: ") + "%{y:.1%} within %{customdata}<extra></extra>",
         )
@@ -194,7 +203,7 @@ def duration_distribution_chart(histogram: pl.DataFrame, by: str | None = None) 
         legend=legend_below(-0.25),
         bargap=0.05,
     )
-    return fig
+    return recolour(fig, series_colours([] if by is None else groups, colours))
 
 
 def group_percentiles_chart(frame: pl.DataFrame, by: str) -> go.Figure:

@@ -4,11 +4,13 @@ with events drawn on every time chart."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboard.charts.common import NOT_GIVEN, PALETTE, add_band, colour, largest_first, legend_below, margin
+from dashboard.charts.common import NOT_GIVEN, add_band, largest_first, legend_below, margin
+from dashboard.palette import PALETTE, recolour, series_colours
 from queries.display import display_value
 
 EVENT_COLOURS = {
@@ -30,24 +32,27 @@ TREND_AXIS = {
 
 
 def weekly_trend_chart(
-    trend: pl.DataFrame, events: pl.DataFrame, highlight: tuple[dt.date, dt.date] | None = None
+    trend: pl.DataFrame,
+    events: pl.DataFrame,
+    highlight: tuple[dt.date, dt.date] | None = None,
+    colours: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """Stacked weekly tickets by the trend's group column, with events as shaded spans and markers."""
+    """Stacked weekly tickets by the trend's group column, each group in its category colour (`colours`, see
+    `palette.series_colours`), with events as shaded spans and markers."""
     group = next((c for c in trend.columns if c not in ("week", "tickets")), None)
     if group:
         trend = trend.with_columns(pl.col(group).fill_null(NOT_GIVEN))
     fig = go.Figure()
-    if group:
-        for i, name in enumerate(largest_first(trend, group)):
-            part = trend.filter(pl.col(group) == name).sort("week")
-            fig.add_bar(
-                x=part["week"].to_list(),
-                y=part["tickets"].to_list(),
-                name=str(name),
-                marker_color=colour(i),
-                hovertemplate=f"{name}<br>week of %{{x|%d %b %Y}}<br>%{{y:,}} tickets<extra></extra>",
-            )
-    else:
+    names = largest_first(trend, group) if group else []
+    for name in names:
+        part = trend.filter(pl.col(group) == name).sort("week")
+        fig.add_bar(
+            x=part["week"].to_list(),
+            y=part["tickets"].to_list(),
+            name=str(name),
+            hovertemplate=f"{name}<br>week of %{{x|%d %b %Y}}<br>%{{y:,}} tickets<extra></extra>",
+        )
+    if not group:
         fig.add_bar(x=trend["week"].to_list(), y=trend["tickets"].to_list(), name="tickets", marker_color=PALETTE[0])
     # each bar spans its week (Monday to Sunday), so the period and the events shaded below line up with it
     fig.update_traces(xperiod=WEEK_MS, xperiod0=A_MONDAY, xperiodalignment="middle", selector={"type": "bar"})
@@ -70,7 +75,7 @@ def weekly_trend_chart(
         yaxis_title="tickets per week",
         hovermode="closest",
     )
-    return fig
+    return recolour(fig, series_colours(names, colours))
 
 
 def _add_events(fig: go.Figure, events: pl.DataFrame, top: float | None) -> None:
@@ -133,20 +138,22 @@ def movers_chart(movers: pl.DataFrame, by: tuple[str, ...] = ("policy_domain", "
     return fig
 
 
-def volume_chart(volumes: pl.DataFrame, measure: str, events: pl.DataFrame) -> go.Figure:
-    """One line per group (the largest 15) of tickets, share of mix (stacked) or daily tickets per 1M DAU.
+def volume_chart(
+    volumes: pl.DataFrame, measure: str, events: pl.DataFrame, colours: Mapping[str, str] | None = None
+) -> go.Figure:
+    """One line per group (the largest 15) of tickets, share of mix (stacked) or daily tickets per 1M DAU, each
+    group in its category colour (`colours`, see `palette.series_colours`).
 
     Periods cut by the selection are hollow markers; for ticket counts they stay off the line,
     which would otherwise plunge at a partial first or last week. Events as in the Overview.
     """
     group = next((c for c in volumes.columns if c not in ("period", *TREND_AXIS, "days", "partial")), None)
     data = volumes.with_columns(pl.col(group).cast(pl.String).fill_null(NOT_GIVEN)) if group else volumes
-    names = largest_first(data, group)[:15] if group else [None]
+    labels = [str(name) for name in largest_first(data, group)[:15]] if group else ["all tickets"]
     value_format = ".1%" if measure == "share" else ",.2f"
     fig = go.Figure()
-    for i, name in enumerate(names):
-        part = (data.filter(pl.col(group) == name) if group else data).sort("period")
-        label = str(name) if group else "all tickets"
+    for label in labels:
+        part = (data.filter(pl.col(group) == label) if group else data).sort("period")
         partial = part["partial"].to_list()
         values = part[measure].to_list()
         shared = {
@@ -162,7 +169,6 @@ def volume_chart(volumes: pl.DataFrame, measure: str, events: pl.DataFrame) -> g
             legendgroup=label,
             mode="lines+markers",
             stackgroup="share" if measure == "share" else None,
-            line={"color": colour(i)},
             marker={"symbol": ["circle-open" if p else "circle" for p in partial], "size": 6},
             **shared,
         )
@@ -173,7 +179,7 @@ def volume_chart(volumes: pl.DataFrame, measure: str, events: pl.DataFrame) -> g
                 legendgroup=label,
                 showlegend=False,
                 mode="markers",
-                marker={"symbol": "circle-open", "size": 8, "color": colour(i)},
+                marker={"symbol": "circle-open", "size": 8},
                 **shared,
             )
     top = 1.0 if measure == "share" else data[measure].max()
@@ -185,7 +191,7 @@ def volume_chart(volumes: pl.DataFrame, measure: str, events: pl.DataFrame) -> g
         yaxis={"title": TREND_AXIS[measure], "tickformat": ".0%" if measure == "share" else None},
         hovermode="closest",
     )
-    return fig
+    return recolour(fig, series_colours(labels, colours))
 
 
 def spike_chart(daily: pl.DataFrame, spike: dict, events: pl.DataFrame) -> go.Figure:

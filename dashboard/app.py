@@ -120,8 +120,9 @@ def _context(option: SourceOption, user: User) -> PageContext:
     try:
         if option.is_demo and not Path(option.path, "tickets.parquet").exists():
             with st.status("First start: generating the demo warehouse…", expanded=True) as status:
-                st.write(f"Two years of synthetic Live-safety operations into `{option.path}` (about 20 s, once).")
-                loaders.ensure_demo(option)
+                st.write(f"Two years of synthetic Live-safety operations into `{option.path}` (about 10 s, once).")
+                bar = st.progress(0.0)
+                loaders.ensure_demo(option, progress=lambda done, step: bar.progress(done, text=step))
                 status.update(label="Demo warehouse generated.", state="complete", expanded=False)
             st.session_state["demo.generated"] = True
         ds, signature = loaders.warehouse(option) if option.is_warehouse else loaders.dataset(option)

@@ -17,7 +17,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import snapshot as snapshot_report
-from dashboard.settings import SourceOption, demo_tickets_per_day, rollup_threshold_rows
+from dashboard.settings import SourceOption, demo_tickets_per_day
 from forecasting import planner
 from forecasting.alerts import evaluate_alerts
 from forecasting.plan import Scenario
@@ -40,8 +40,10 @@ from queries.analyses.targets import (
 )
 from queries.analyses.transparency import transparency_figures
 from queries.demo import generate_demo
+from queries.demo.generate import Progress
 from queries.engines import Source, distinct_values, small_table
 from queries.engines.rollups.source import RolledUpSource, open_rolled_up, ticket_rows
+from queries.engines.serving import rollup_threshold_rows
 from queries.filters import Filters
 from queries.sla import load_sla_policy, policy_file
 from queries.sources.access import scope_dataset
@@ -54,15 +56,16 @@ TTL_SECONDS = 600
 WAREHOUSE_CHECK_SECONDS = 60  # a warehouse has no file signature: look for new data this often
 
 
-def ensure_demo(option: SourceOption) -> bool:
-    """Generate the demo warehouse if it is not there yet; True when it was generated now."""
+def ensure_demo(option: SourceOption, progress: Progress | None = None) -> bool:
+    """Generate the demo warehouse if it is not there yet; True when it was generated now.
+    `progress(share_done, step)` hears of each generation step."""
     target = Path(option.path)
     if (target / "tickets.parquet").exists():
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="demo-", dir=target.parent))
     try:
-        generate_demo(staging, tickets_per_day=demo_tickets_per_day())
+        generate_demo(staging, tickets_per_day=demo_tickets_per_day(), progress=progress)
         if target.exists() and not (target / "tickets.parquet").exists():
             shutil.rmtree(target)  # an earlier, interrupted generation
         os.replace(staging, target)  # atomic: another session never sees half a demo

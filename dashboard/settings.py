@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from queries.demo.world import SCALES
 from queries.errors import SourceError
 from queries.sources.warehouse import is_database_url, mask_password
 
@@ -39,15 +40,23 @@ def data_dir() -> Path:
     return Path(os.environ.get("BELLWETHER_DATA_DIR", REPO_ROOT / "data"))
 
 
+# The demo the dashboard generates on first start. The full-size operation (`default`, ≈ 8.8M tickets) is
+# below BELLWETHER_ROLLUP_ROWS and would be held in memory, where a filter change takes seconds; it moves here
+# once every page runs on rollups (docs/performance.md, "The default demo in the dashboard").
+FIRST_START_SCALE = "small"
+
+
 def demo_tickets_per_day() -> int:
-    """Size of a demo generated on first start (BELLWETHER_DEMO_TICKETS_PER_DAY, default 2,000 ≈ 1.46M tickets)."""
-    return int(os.environ.get("BELLWETHER_DEMO_TICKETS_PER_DAY", "2000"))
-
-
-def rollup_threshold_rows() -> int:
-    """Extracts with at least this many tickets are served from rollups, not held in memory
-    (BELLWETHER_ROLLUP_ROWS, default 10,000,000)."""
-    return int(os.environ.get("BELLWETHER_ROLLUP_ROWS", "10000000"))
+    """Size of a demo generated on first start: BELLWETHER_DEMO_TICKETS_PER_DAY, else BELLWETHER_DEMO_SCALE
+    (`small`, the default here: 2,000 a day ≈ 1.46M tickets over two years; `default`: 12,000 a day)."""
+    if count := os.environ.get("BELLWETHER_DEMO_TICKETS_PER_DAY"):
+        return int(count)
+    scale = os.environ.get("BELLWETHER_DEMO_SCALE", FIRST_START_SCALE)
+    if scale not in SCALES:
+        raise SourceError(
+            f"BELLWETHER_DEMO_SCALE={scale!r} is not a demo scale.", fix=f"Use one of: {', '.join(SCALES)}."
+        )
+    return SCALES[scale]
 
 
 def source_options(secrets_warehouse_url: str | None = None) -> list[SourceOption]:

@@ -20,11 +20,10 @@ from forecasting.plan_splits import SPLITS, split_plan
 from forecasting.planner import forecast_view
 from forecasting.scenarios import ScenarioStore
 from queries.commandline import command_parser, render, run
-from queries.engines import Source, created_days, distinct_values
+from queries.engines import created_days, distinct_values
+from queries.engines.serving import open_served
 from queries.errors import SourceError
 from queries.filters import Filters
-from queries.sources.dataset import load_dataset
-from queries.sources.warehouse import connect_warehouse, is_database_url
 
 PLAN_COLUMNS = (
     "week",
@@ -160,7 +159,7 @@ def _forecast(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    ds = load_dataset(args.source, args.mapping)
+    ds = open_served(args.source, args.mapping)
     by = [c.strip() for c in args.by.split(",") if c.strip()]
     missing = [c for c in by if not ds.has("tickets", c)]
     if missing:
@@ -177,11 +176,7 @@ def _plan(args: argparse.Namespace) -> int:
     if args.weeks < 1:
         raise SourceError(f"--weeks {args.weeks} is not a horizon.", fix="Give at least 1 week.")
     scenario = _saved_scenario(args.scenario) if args.scenario else Scenario()
-    ds: Source = (
-        connect_warehouse(args.source, args.mapping)
-        if is_database_url(args.source)
-        else load_dataset(args.source, args.mapping)
-    )
+    ds = open_served(args.source, args.mapping)
     days = created_days(ds)
     if days is None:
         raise SourceError(f"{args.source} has no valid tickets.", fix="Run `python -m queries validate` to see why.")

@@ -21,10 +21,10 @@ from queries.analyses.targets import evaluate_targets, load_targets, readable_fr
 from queries.commandline import command_parser, render, run
 from queries.contract import TABLES, Kind, contract_markdown
 from queries.definitions import METRICS
-from queries.demo import generate_demo
+from queries.demo import SCALES, generate_demo
 from queries.docs import metrics_markdown
 from queries.engines import Source, created_days, engine_for
-from queries.engines.rollups.source import open_rolled_up, ticket_rows
+from queries.engines.serving import open_served
 from queries.errors import SourceError
 from queries.filters import PERIODS, Filters
 from queries.metrics import missing_inputs, summarize
@@ -49,7 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="generate the demo warehouse")
     demo.add_argument("--out", required=True, type=Path, help="folder to write (replaced)")
     demo.add_argument("--days", type=int, default=730)
-    demo.add_argument("--tickets-per-day", type=int, default=2000, help="mean over the whole period")
+    demo.add_argument(
+        "--scale",
+        choices=tuple(SCALES),
+        default="default",
+        help=", ".join(f"{name}: {n:,} tickets a day" for name, n in SCALES.items()),
+    )
+    demo.add_argument("--tickets-per-day", type=int, help="mean over the whole period (instead of --scale)")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--end", type=dt.date.fromisoformat, help="last day (default: yesterday, UTC)")
     demo.set_defaults(run=_demo)
@@ -131,7 +137,12 @@ def _open(args: argparse.Namespace) -> Dataset | Warehouse:
 
 def _demo(args: argparse.Namespace) -> int:
     summary = generate_demo(
-        args.out, days=args.days, tickets_per_day=args.tickets_per_day, seed=args.seed, end=args.end
+        args.out,
+        days=args.days,
+        tickets_per_day=args.tickets_per_day or SCALES[args.scale],
+        seed=args.seed,
+        end=args.end,
+        progress=lambda done, step: print(f"{done:4.0%} {step}", file=sys.stderr),
     )
     print(json.dumps(summary.as_dict(), indent=2, default=str))
     return 0
@@ -377,17 +388,6 @@ def _report_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sla-policy", type=Path, help="SLA policy file (default: config/sla.toml)")
 
 
-def _open_report_source(args: argparse.Namespace) -> Source:
-    """The --source as the dashboard serves it: a warehouse, rollups from BELLWETHER_ROLLUP_ROWS tickets, or rows."""
-    from dashboard.settings import rollup_threshold_rows  # the one threshold the dashboard uses too
-
-    if is_database_url(args.source):
-        return connect_warehouse(args.source, args.mapping)
-    if ticket_rows(args.source, args.mapping) >= rollup_threshold_rows():
-        return open_rolled_up(args.source, args.mapping)
-    return load_dataset(args.source, args.mapping)
-
-
 def _report_period(ds: Source, args: argparse.Namespace) -> Filters:
     """--start to --end. By default the last full week (Monday to Sunday) with tickets, so the review's week is a
     whole bar of the weekly trend; with less than a full week of data, the last SNAPSHOT_DAYS days there are."""
@@ -404,7 +404,7 @@ def _shown(source: str) -> str:
 
 
 def _targets(args: argparse.Namespace) -> int:
-    ds = _open_report_source(args)
+    ds = open_served(args.source, args.mapping)
     period = _report_period(ds, args)
     results = evaluate_targets(
         ds, load_targets(args.targets), period.start, period.end, load_sla_policy(args.sla_policy)
@@ -422,7 +422,7 @@ def _alerts(args: argparse.Namespace) -> int:
     from forecasting.alerts import evaluate_alerts  # the forecast band needs the forecasting package
 
     delivery = _delivery(args)
-    ds = _open_report_source(args)
+    ds = open_served(args.source, args.mapping)
     days = created_days(ds)
     if days is None:
         raise SourceError(f"{ds.source} has no valid tickets.", fix="Run `python -m queries validate` to see why.")
@@ -490,7 +490,7 @@ def _snapshot(args: argparse.Namespace) -> int:
     if suffix not in (".html", ".pdf"):
         raise SourceError(f"--out {args.out} is neither .html nor .pdf.", fix="Name the file FILE.html or FILE.pdf.")
     started = time.perf_counter()
-    ds = _open_report_source(args)
+    ds = open_served(args.source, args.mapping)
     targets = load_targets(args.targets)
     snapshot, ahead = build(
         ds, _report_period(ds, args), targets, load_sla_policy(args.sla_policy), _shown(args.source)

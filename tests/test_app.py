@@ -100,6 +100,15 @@ def test_first_start_generates_the_demo_and_says_so(tmp_path: Path, monkeypatch:
     assert os.listdir(tmp_path) == ["demo"]  # no staging folder left behind
 
 
+def test_an_unknown_demo_scale_is_an_error_panel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("BELLWETHER_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BELLWETHER_DEMO_SCALE", "huge")
+    at = run()
+    assert not at.exception
+    assert "BELLWETHER_DEMO_SCALE='huge' is not a demo scale. Fix: Use one of: default, small." in at.error[0].value
+    assert not (tmp_path / "demo" / "tickets.parquet").exists()
+
+
 @pytest.mark.parametrize(
     ("value", "unit", "text"),
     [

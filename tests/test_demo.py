@@ -17,7 +17,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from queries import contract
-from queries.demo import DemoSummary, generate_demo, world
+from queries.demo import DemoSummary, generate_demo, staffing, world
 
 END = dt.date(2025, 6, 10)
 DAYS = 150
@@ -344,11 +344,16 @@ def test_understaffing_builds_a_backlog(tickets: pl.DataFrame, tables: dict[str,
 
 def test_staffing_shows_the_shortfall(tables: dict[str, pl.DataFrame], tickets: pl.DataFrame) -> None:
     """The attrition wave is visible in the staffing table: fewer people, fewer productive
-    hours than the pool's human workload (from the raw tickets) during the freeze."""
+    hours than the pool's human workload (from the raw tickets) during the freeze — in the
+    site's main language; its small pools are staffed for coverage and keep some slack."""
     episode, start, end = _episode(tables, "other")
-    staff = tables["staffing"].filter(pl.col("vendor") == episode.vendor, pl.col("site") == episode.site)
+    site = tickets.filter(pl.col("vendor") == episode.vendor, pl.col("site") == episode.site)
+    language = site.group_by("language").len().sort("len", descending=True)["language"][0]
+    staff = tables["staffing"].filter(
+        pl.col("vendor") == episode.vendor, pl.col("site") == episode.site, pl.col("language") == language
+    )
     work = (
-        tickets.filter(pl.col("vendor") == episode.vendor, pl.col("site") == episode.site)
+        site.filter(pl.col("language") == language)
         .group_by("date")
         .agg((pl.col("handle_seconds").sum() / 3600).alias("work_h"))
     )
@@ -359,3 +364,77 @@ def test_staffing_shows_the_shortfall(tables: dict[str, pl.DataFrame], tickets: 
     assert before["work_h"].sum() < before["productive_hours"].sum()
     assert late["work_h"].sum() > late["productive_hours"].sum()
     assert staff["attrition"].sum() > 0
+
+
+# --- the default scale: a mid-size Live operation --------------------------------------------
+
+
+def test_coverage_minimum_matches_a_hand_computation() -> None:
+    """A round-the-clock outsourced pool keeps 0.75 reviewers at work for 24 h: 0.75 × 24 h over the paid
+    hours left after planned shrinkage (8 h × 0.68) = 3.309 scheduled FTE a day, halved at half the size."""
+    floor = staffing.coverage_fte(1.0)
+    manila = next(i for i, p in enumerate(world.POOLS) if (p.site, p.language) == ("manila", "en"))
+    bogota = next(i for i, p in enumerate(world.POOLS) if (p.site, p.language) == ("bogota", "es"))
+    assert floor[manila] == pytest.approx(0.75 * 24 / (8 * (1 - 0.32)))
+    assert floor[bogota] == pytest.approx(0.75 * 18 / (8 * (1 - 0.32)))  # covers 06–24 local
+    assert staffing.coverage_fte(0.5)[manila] == pytest.approx(floor[manila] / 2)
+
+
+@pytest.fixture(scope="module")
+def default_scale(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
+    """Eight weeks of the default demo (the full default is 730 days of the same days)."""
+    out = tmp_path_factory.mktemp("default")
+    generate_demo(out, days=56, seed=7, end=END)
+    return {name: pl.read_parquet(out / f"{name}.parquet") for name in ("tickets", "staffing")}
+
+
+def test_default_scale_is_a_mid_size_operation(default_scale: dict[str, pl.DataFrame]) -> None:
+    """DOMAIN.md's mid-size Live operation: ≥ 10,000 tickets a day on average, ≥ 50 scheduled FTE on every day
+    across 4–5 vendors, the roster's people at least the FTE scheduled on a day."""
+    tickets, staff = default_scale["tickets"], default_scale["staffing"]
+    assert world.SCALES["default"] == world.REFERENCE_TICKETS_PER_DAY >= 10_000
+    assert tickets.height / 56 >= 10_000
+    daily = staff.group_by("date").agg(pl.col("scheduled_fte", "headcount").sum())
+    assert daily.height == 56
+    assert daily["scheduled_fte"].min() >= 50
+    assert (daily["headcount"] >= daily["scheduled_fte"]).all()
+    assert 4 <= staff.filter(pl.col("scheduled_fte") > 0)["vendor"].n_unique() <= 5
+
+
+def test_small_pools_are_staffed_for_coverage(default_scale: dict[str, pl.DataFrame]) -> None:
+    """At night coverage, not volume, decides staffing: every pool is scheduled at least its coverage
+    minimum on most days (a leaver waits for the next hiring class), so the busiest pool runs far busier
+    than the quietest."""
+    tickets, staff = default_scale["tickets"], default_scale["staffing"]
+    work = tickets.group_by("vendor", "site", "language").agg((pl.col("handle_seconds").sum() / 3600).alias("work_h"))
+    pools = (
+        staff.group_by("vendor", "site", "language")
+        .agg(pl.col("productive_hours").sum())
+        .join(work, on=["vendor", "site", "language"])
+    )
+    occupancy = pools["work_h"] / pools["productive_hours"]
+    assert occupancy.max() > 2 * occupancy.min()
+    minimum = dict(zip(world.POOLS, staffing.coverage_fte(1.0), strict=True))
+    for pool, fte in minimum.items():
+        days = staff.filter(
+            pl.col("vendor") == pool.vendor, pl.col("site") == pool.site, pl.col("language") == pool.language
+        )
+        assert days["scheduled_fte"].median() >= 0.8 * fte, pool  # one leaver of six waits for a hiring class
+
+
+def test_cli_scale_small(tmp_path: Path) -> None:
+    """`python -m queries demo --scale small` writes a demo of the small size."""
+    from queries.cli import main
+
+    assert main(["demo", "--out", str(tmp_path), "--scale", "small", "--days", "7", "--end", str(END)]) == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["parameters"]["tickets_per_day"] == world.SCALES["small"]
+
+
+def test_progress_is_reported_step_by_step(tmp_path: Path) -> None:
+    """The first start's progress bar hears every step, in order, ending at 100 %."""
+    steps: list[tuple[float, str]] = []
+    generate_demo(tmp_path, days=7, tickets_per_day=50, end=END, progress=lambda done, step: steps.append((done, step)))
+    shares = [done for done, _ in steps]
+    assert shares == sorted(shares) and shares[0] == 0.0 and steps[-1] == (1.0, "Done")
+    assert len(steps) >= 4 and all(step for _, step in steps)

@@ -4,5 +4,6 @@
 """
 
 from queries.demo.generate import DemoSummary, generate_demo
+from queries.demo.world import SCALES
 
-__all__ = ["DemoSummary", "generate_demo"]
+__all__ = ["SCALES", "DemoSummary", "generate_demo"]

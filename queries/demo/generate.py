@@ -21,6 +21,7 @@ from queries.demo.frames import labels, nullable, timestamps
 TABLE_FILES = {name: f"{name}.parquet" for name in contract.TABLES}
 SPIKES_FILE = Path("truth") / "spikes.csv"
 MANIFEST_FILE = "manifest.json"
+Progress = Callable[[float, str], None]  # (share done, step starting)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,22 +49,27 @@ def generate_demo(
     out: Path,
     *,
     days: int = 730,
-    tickets_per_day: int = 2000,
+    tickets_per_day: int = world.REFERENCE_TICKETS_PER_DAY,
     seed: int = 7,
     end: dt.date | None = None,
+    progress: Progress | None = None,
 ) -> DemoSummary:
     """Generate the demo warehouse into `out/` (replacing a previous demo there).
 
     Covers `days` days ending at `end` (inclusive; default: yesterday, the last full UTC
     day, so no timestamp lies in the future) with on average
     `tickets_per_day` tickets a day. The same parameters give byte-identical tables.
+    `progress(share_done, step)` hears of each step as it starts.
     """
     if days < 1 or tickets_per_day < 1:
         raise ValueError("days and tickets_per_day must be positive")
     began = time.perf_counter()
+    report = progress or (lambda done, step: None)
     end = end or dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     start = end - dt.timedelta(days=days - 1)
-    tables, spikes = build_tables(start, days, tickets_per_day, seed)
+    tables, spikes = build_tables(start, days, tickets_per_day, seed, report)
+
+    report(0.85, "Writing the tables")
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -86,6 +92,7 @@ def generate_demo(
     }
     text = json.dumps(manifest, indent=2) + "\n"
     written += _write(out / MANIFEST_FILE, lambda p: p.write_text(text, encoding="utf-8"))
+    report(1.0, "Done")
     return DemoSummary(out, days, tickets_per_day, seed, start, end, rows, seconds, written)
 
 
@@ -98,10 +105,11 @@ def _write(path: Path, writer: Callable[[Path], object]) -> int:
 
 
 def build_tables(
-    start: dt.date, days: int, tickets_per_day: int, seed: int
+    start: dt.date, days: int, tickets_per_day: int, seed: int, report: Progress = lambda done, step: None
 ) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
     """All contract tables (in contract order and dtypes) and the spike truth, in memory."""
     rng = np.random.default_rng(seed)
+    report(0.0, "Drawing the calendar, users and tickets")
     tl = timeline.build(start, days, rng)
     dau = volume.daily_active_users(tl, rng)
     counts = volume.draw_counts(volume.expected_tickets(tl, dau, tickets_per_day, rng), rng)
@@ -111,8 +119,10 @@ def build_tables(
     work = np.bincount(
         t.pool[human] * days + t.day[human], weights=t.handle_s[human], minlength=len(world.POOLS) * days
     ).reshape(len(world.POOLS), days)
-    staff = staffing.simulate(work, tl, rng)
+    report(0.3, "Staffing the vendors and simulating their queues")
+    staff = staffing.simulate(work, tl, rng, size=tickets_per_day / world.REFERENCE_TICKETS_PER_DAY)
     delays = queue_sim.first_action_delays(t, staff.productive_s, rng)
+    report(0.5, "Deciding tickets, appeals and QA reviews")
     acc = quality.accuracy(tl)
     end_s = days * 86_400
     res = outcomes.decide(t, delays, acc, end_s, rng)

@@ -3,7 +3,8 @@ productive hours actually delivered — the capacity the queue simulation works 
 
 Plan: planners forecast each pool's human workload from the trailing mean of past days
 (lagged, weekday-shaped, plus a safety margin for day-to-day variation) and turn it into
-FTE at the target occupancy. Roster: people leave every day (attrition, plus waves),
+FTE at the target occupancy, never below the pool's coverage minimum (reviewers on the
+floor through every covered hour). Roster: people leave every day (attrition, plus waves),
 hiring classes every few weeks refill toward the plan with a lag, new hires ramp up over
 weeks. Capacity stays consistent with the ticket workload at any demo size: small pools
 are staffed by blended agents (see `simulate`).
@@ -56,8 +57,22 @@ def _episode_arrays(tl: Timeline) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return wave, freeze, workable
 
 
-def simulate(work_s: np.ndarray, tl: Timeline, rng: np.random.Generator) -> Staffing:
-    """Plan, roster and delivered productive hours for human work `work_s` (pool × day, seconds)."""
+def coverage_fte(size: float) -> np.ndarray:
+    """Scheduled FTE a day per pool that keeps its vendor's `min_on_floor` reviewers at work through every
+    covered hour, after planned shrinkage; `size` scales it (demo tickets a day ÷ the reference size).
+
+    At night, coverage rather than volume decides staffing (DOMAIN.md).
+    """
+    vendors = {v.name: v for v in world.VENDORS}
+    sites = {(v.name, s.name): s for v in world.VENDORS for s in v.sites}
+    covered_h = np.array([float(end - start) for start, end in (sites[p.vendor, p.site].hours for p in world.POOLS)])
+    on_floor = np.array([vendors[p.vendor].min_on_floor for p in world.POOLS])
+    return size * on_floor * covered_h / (world.PAID_HOURS * (1.0 - world.PLANNED_SHRINKAGE))
+
+
+def simulate(work_s: np.ndarray, tl: Timeline, rng: np.random.Generator, size: float = 1.0) -> Staffing:
+    """Plan, roster and delivered productive hours for human work `work_s` (pool × day, seconds) of a demo
+    of `size` (its tickets a day ÷ world.REFERENCE_TICKETS_PER_DAY)."""
     n_pools, days = work_s.shape
     weekday = tl.weekday
 
@@ -72,11 +87,12 @@ def simulate(work_s: np.ndarray, tl: Timeline, rng: np.random.Generator) -> Staf
     level = forecast(work_s / factor, world.PLAN_WINDOW_DAYS, world.PLAN_LAG_DAYS, world.PLAN_SAFETY_Z)
 
     productive_per_fte = world.PAID_HOURS * (1.0 - world.PLANNED_SHRINKAGE) * 3600.0
-    required_fte = level * factor / (productive_per_fte * world.OCCUPANCY_TARGET)
+    # FTE a day: for the workload at the target occupancy, but never below the coverage minimum.
+    floor_fte = coverage_fte(size)[:, None]
+    required_fte = np.maximum(level * factor / (productive_per_fte * world.OCCUPANCY_TARGET), floor_fte)
+    average_fte = np.maximum(level / (productive_per_fte * world.OCCUPANCY_TARGET), floor_fte)
     # People-equivalents the roster needs: each works WORKDAYS_PER_WEEK days of 7.
-    roster_need = (
-        level / (productive_per_fte * world.OCCUPANCY_TARGET) * 7 / world.WORKDAYS_PER_WEEK * (1 + world.ROSTER_BUFFER)
-    )
+    roster_need = average_fte * 7 / world.WORKDAYS_PER_WEEK * (1 + world.ROSTER_BUFFER)
 
     # Roster in whole people, one step per day vectorised over pools. A pool keeps at least
     # `min_trained` people trained; when its volume needs fewer FTE, they are blended with
@@ -111,7 +127,8 @@ def simulate(work_s: np.ndarray, tl: Timeline, rng: np.random.Generator) -> Staf
     ramp = np.where(people > 0, np.clip(1.0 - deficit / np.maximum(people, 1), 0.0, 1.0), 1.0)
 
     # Schedule people for the plan (topping up for ramping hires) as far as the roster allows.
-    available_fte = people * dedication[:, None] * world.WORKDAYS_PER_WEEK / 7 * factor
+    # Shifts follow the weekday pattern of the work, flat where the coverage minimum decides.
+    available_fte = people * dedication[:, None] * world.WORKDAYS_PER_WEEK / 7 * required_fte / average_fte
     wanted_fte = required_fte * (1 + world.ROSTER_BUFFER) / np.maximum(ramp, world.RAMP_START)
     scheduled_fte = np.minimum(available_fte, wanted_fte)
 

@@ -11,7 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
+
+# --- size ---------------------------------------------------------------------------------
+
+# Mean tickets a day by demo size. The default is a mid-size Live operation (DOMAIN.md: 10–20k
+# tickets a day, 50–150 scheduled FTE); "small" keeps tests and quick looks fast. Staffing minimums
+# (MIN_ON_FLOOR) are set for REFERENCE_TICKETS_PER_DAY and scale with the size, so a small demo is
+# a scaled-down copy of the same operation.
+SCALES = {"default": 12_000, "small": 2_000}
+REFERENCE_TICKETS_PER_DAY = SCALES["default"]
 
 # --- surfaces, queues, priorities -------------------------------------------------------
 
@@ -214,6 +223,7 @@ class Vendor:
     accuracy_by_domain: tuple[tuple[str, float], ...]  # strengths (+) and weaknesses (−)
     hiring_offset_days: int  # phase of the hiring-class cycle
     min_trained: int  # fewest people trained per pool; below that volume they are blended
+    min_on_floor: float  # reviewers per pool at work through every covered hour (at the reference size)
     sites: tuple[Site, ...]
     internal: bool = False
 
@@ -227,7 +237,8 @@ VENDORS = (
         accuracy_offset=0.0,
         accuracy_by_domain=(("harassment_bullying", -0.03),),
         hiring_offset_days=0,
-        min_trained=12,
+        min_trained=6,
+        min_on_floor=0.75,
         sites=(
             Site("manila", 8, (0, 24), (("en", 0.45), ("tl", 1.0))),
             Site("bogota", -5, (6, 24), (("en", 0.15), ("es", 0.6), ("pt", 0.5))),
@@ -240,7 +251,8 @@ VENDORS = (
         accuracy_offset=0.01,
         accuracy_by_domain=(),
         hiring_offset_days=7,
-        min_trained=12,
+        min_trained=6,
+        min_on_floor=0.75,
         sites=(
             Site("lisbon", 0, (0, 24), (("es", 0.4), ("pt", 0.5), ("fr", 0.4))),
             Site("berlin", 1, (6, 24), (("fr", 0.6), ("de", 0.7))),
@@ -253,7 +265,8 @@ VENDORS = (
         accuracy_offset=-0.01,
         accuracy_by_domain=(("hateful_conduct", -0.08),),
         hiring_offset_days=14,
-        min_trained=12,
+        min_trained=6,
+        min_on_floor=0.75,
         sites=(
             Site("istanbul", 3, (0, 24), (("tr", 1.0), ("de", 0.3))),
             Site("jakarta", 7, (0, 24), (("id", 0.6), ("en", 0.2))),
@@ -266,7 +279,8 @@ VENDORS = (
         accuracy_offset=-0.015,
         accuracy_by_domain=(("youth_safety", 0.02), ("regulated_goods_gifting", -0.05)),
         hiring_offset_days=3,
-        min_trained=12,
+        min_trained=6,
+        min_on_floor=0.75,
         sites=(
             Site("tokyo", 9, (8, 24), (("ja", 1.0),)),
             Site("kuala_lumpur", 8, (0, 24), (("en", 0.2), ("id", 0.4))),
@@ -279,7 +293,8 @@ VENDORS = (
         accuracy_offset=0.03,
         accuracy_by_domain=(),
         hiring_offset_days=10,
-        min_trained=4,
+        min_trained=3,
+        min_on_floor=0.2,  # multilingual escalation specialists: a fifth of a reviewer per language
         sites=(Site("dublin", 0, (0, 24), tuple((lang, 1.0) for lang in LANGUAGES)),),
         internal=True,
     ),
@@ -413,6 +428,6 @@ STAFFING_EPISODES = (
     StaffingEpisode(0.20, "atlas_cx", "manila", "outage", 3, "Typhoon closes atlas_cx Manila", capacity_factor=0.15),
     StaffingEpisode(
         0.50, "sentinel_ops", "jakarta", "other", 42, "Attrition wave and hiring freeze at sentinel_ops Jakarta",
-        leave_fraction=0.30, leave_days=10, hiring_freeze=True,
+        leave_fraction=0.50, leave_days=10, hiring_freeze=True,
     ),
 )  # fmt: skip

@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     staff.add_argument("--shrinkage", type=float, default=0.0)
     staff.add_argument("--max-occupancy", type=float, default=1.0)
     staff.add_argument("--patience-seconds", type=float, help="mean patience: use Erlang A (abandonment)")
+    staff.add_argument(
+        "--max-abandon", type=float, help="with --patience-seconds: cap on the share that abandons, e.g. 0.02"
+    )
     staff.add_argument("--format", choices=("json", "table"), default="table")
     staff.set_defaults(run=_staff)
 
@@ -112,6 +115,7 @@ def _staff(args: argparse.Namespace) -> int:
         shrinkage=args.shrinkage,
         max_occupancy=args.max_occupancy,
         patience_seconds=args.patience_seconds,
+        max_abandon=args.max_abandon,
     )
     record = dataclasses.asdict(result)
     if args.patience_seconds is None:

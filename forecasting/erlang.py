@@ -167,11 +167,13 @@ def required_agents(
     shrinkage: float = 0.0,
     max_occupancy: float = 1.0,
     patience_seconds: float | None = None,
+    max_abandon: float | None = None,
 ) -> StaffingResult:
-    """Fewest agents meeting the service level and the occupancy cap in one interval.
+    """Fewest agents meeting the service level, the occupancy cap and (Erlang A) the abandon cap in one interval.
 
     traffic = volume·AHT / (interval·60) erlangs. Erlang A when patience is given (occupancy then
     counts carried load, abandoned contacts excluded), else Erlang C (occupancy = traffic / agents).
+    `max_abandon` (Erlang A only) caps the share of arrivals that abandon — Live streams that end unreviewed.
     positions = ceil(agents / (1 − shrinkage)): people to schedule so that enough are on the floor.
     Searches by galloping from the Erlang C start (N just above the traffic) and bisecting, so a
     few dozen evaluations suffice even for thousands of agents.
@@ -185,6 +187,9 @@ def required_agents(
     _require(0 < max_occupancy <= 1, f"max_occupancy must be in (0, 1], got {max_occupancy!r}")
     if patience_seconds is not None:
         _check_positive("patience_seconds", patience_seconds)
+    if max_abandon is not None:
+        _require(patience_seconds is not None, "max_abandon needs patience_seconds (Erlang A)")
+        _require(0 < max_abandon < 1, f"max_abandon must be in (0, 1), got {max_abandon!r}")
 
     arrival_rate = volume / (interval_minutes * 60.0)
     traffic = arrival_rate * aht_seconds
@@ -200,8 +205,12 @@ def required_agents(
             abandon_rate=None if patience_seconds is None else 0.0,
         )
 
-    def meets(metrics: QueueMetrics) -> bool:
-        return metrics.service_level >= service_level and metrics.occupancy <= max_occupancy + _ROUNDING_SLACK
+    def meets(metrics: QueueMetrics) -> bool:  # each condition only gets easier with more agents
+        return (
+            metrics.service_level >= service_level
+            and metrics.occupancy <= max_occupancy + _ROUNDING_SLACK
+            and (max_abandon is None or metrics.abandon_rate is None or metrics.abandon_rate <= max_abandon)
+        )
 
     agents, metrics = _fewest_agents(
         lambda n: erlang_c_metrics(n, traffic, aht_seconds, target_seconds), meets, math.floor(traffic) + 1

@@ -8,6 +8,7 @@ tagged arrival's phase-type chain for Erlang A, and a seeded simulation of the F
 from __future__ import annotations
 
 import heapq
+import json
 import math
 import time
 from fractions import Fraction
@@ -314,6 +315,43 @@ def test_occupancy_cap_binds() -> None:
     assert erlang_a.occupancy <= 0.7
     over_cap = erlang_a_metrics(erlang_a.agents - 1, 100 / 1800, 180, 120.0, 20)
     assert over_cap.service_level >= 0.5 and over_cap.occupancy > 0.7
+
+
+@pytest.mark.parametrize("cap", [0.05, 0.02, 0.005])
+def test_abandon_cap_binds_and_stays_minimal(cap: float) -> None:
+    """Erlang A with an abandon cap: the fewest agents whose service level and abandon rate both hold, found by
+    walking up from one agent (an independent loop over the birth-death chain's metrics)."""
+    volume, interval, aht, target, level, patience = 300, 30, 60, 60, 0.5, 45.0
+    rate = volume / (interval * 60)
+    result = required_agents(volume, interval, aht, target, level, patience_seconds=patience, max_abandon=cap)
+    walked = next(
+        n
+        for n in range(1, 200)
+        if (m := erlang_a_metrics(n, rate, aht, patience, target)).service_level >= level and m.abandon_rate <= cap
+    )
+    assert result.agents == walked
+    assert result.abandon_rate <= cap
+    uncapped = required_agents(volume, interval, aht, target, level, patience_seconds=patience)
+    assert uncapped.abandon_rate > 0.05  # the service level alone lets more than 5 % of streams end unreviewed
+    assert result.agents > uncapped.agents
+
+
+def test_abandon_cap_needs_erlang_a() -> None:
+    with pytest.raises(ValueError, match="max_abandon needs patience_seconds"):
+        required_agents(100, 30, 60, 60, 0.8, max_abandon=0.02)
+    with pytest.raises(ValueError, match="max_abandon must be in"):
+        required_agents(100, 30, 60, 60, 0.8, patience_seconds=60, max_abandon=0.0)
+
+
+def test_staff_cli_takes_an_abandon_cap(capsys: pytest.CaptureFixture) -> None:
+    from forecasting.cli import main
+
+    argv = ["staff", "--volume", "300", "--interval-minutes", "30", "--aht-seconds", "60", "--target-seconds", "60"]
+    argv += ["--service-level", "0.5", "--patience-seconds", "45", "--max-abandon", "0.02", "--format", "json"]
+    assert main(argv) == 0
+    record = json.loads(capsys.readouterr().out)
+    expected = required_agents(300, 30, 60, 60, 0.5, patience_seconds=45, max_abandon=0.02)
+    assert record["agents"] == expected.agents and record["abandon_rate"] <= 0.02
 
 
 def test_zero_volume_needs_nobody() -> None:

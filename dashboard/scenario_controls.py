@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
 import polars as pl
@@ -13,7 +14,7 @@ from dashboard.components import error_panel, table
 from dashboard.context import PageContext
 from dashboard.settings import scenario_store_url
 from dashboard.url_state import from_url
-from forecasting.plan import Hiring, Scenario, plan_headline
+from forecasting.plan import EventUplift, Hiring, Scenario, plan_headline
 from forecasting.scenarios import ScenarioStore
 from queries.display import NULL_TEXT, display_name, display_value
 from queries.errors import SourceError
@@ -21,6 +22,8 @@ from queries.export import safe_csv
 
 NONE = "none"  # no event uplift (the link's value); shown as NONE_TEXT
 NONE_TEXT = "(none)"
+ALL = "all"  # an event in every policy domain, or every market
+EVENT_CHOICES = {NONE: NONE_TEXT, ALL: "All policy domains"}
 SavedKey = tuple[str, int, str | None]  # a saved version: name, version, scope it was saved under (None: unscoped)
 HIRING_COLUMNS = {"vendor": pl.String, "fte": pl.Float64, "start_week": pl.Int64, "ramp_weeks": pl.Int64}
 
@@ -43,9 +46,9 @@ def _number(key: str, default: float, low: float, high: float, step: float | Non
 
 def scenario_controls(ctx: PageContext) -> Scenario:
     """Planner controls (widget keys `scenario.*`, each kept in the link); results update as they change."""
-    domains, vendors = (
+    domains, vendors, markets = (
         loaders.dimension_values(ctx.dataset, c) if ctx.dataset.has("tickets", c) else []
-        for c in ("policy_domain", "vendor")
+        for c in ("policy_domain", "vendor", "market")
     )
     c1, c2, c3, c4 = st.columns(4)
     _number("scenario.volume", 0, -50, 200, 5)
@@ -71,30 +74,19 @@ def scenario_controls(ctx: PageContext) -> Scenario:
         step=0.5,
         key="scenario.exposure_cap",
     )
+    event = _event(domains, markets)
     c1, c2, c3 = st.columns(3)
-    from_url("scenario.event_domain", NONE, options=[NONE, *domains])
-    event_domain = c1.selectbox(
-        "Event uplift: policy domain",
-        [NONE, *domains],
-        key="scenario.event_domain",
-        format_func=lambda d: NONE_TEXT if d == NONE else display_value("policy_domain", d),
-    )
-    _number("scenario.event_uplift", 40, 0, 300, 10)
-    event_uplift = c2.slider(
-        "Event uplift (%)", 0, 300, step=10, key="scenario.event_uplift", disabled=event_domain == NONE
-    )
     _number("scenario.shift_share", 0, 0, 100, 5)
-    shift_share = c3.slider("Shift work between vendors (%)", 0, 100, step=5, key="scenario.shift_share")
-    c1, c2 = st.columns(2)
+    shift_share = c1.slider("Shift work between vendors (%)", 0, 100, step=5, key="scenario.shift_share")
     choices = vendors or [NONE]
     from_url("scenario.shift_from", choices[0], options=choices)
-    shift_from = c1.selectbox("From vendor", choices, key="scenario.shift_from", disabled=not shift_share)
+    shift_from = c2.selectbox("From vendor", choices, key="scenario.shift_from", disabled=not shift_share)
     from_url("scenario.shift_to", choices[-1], options=choices)
-    shift_to = c2.selectbox("To vendor", choices, key="scenario.shift_to", disabled=not shift_share)
+    shift_to = c3.selectbox("To vendor", choices, key="scenario.shift_to", disabled=not shift_share)
     hiring = _hiring_plan(vendors)
     return Scenario(
         volume_uplift=volume / 100,
-        uplift_by_domain=((event_domain, event_uplift / 100),) if event_domain != NONE else (),
+        events=(event,) if event else (),
         automation_change=automation / 100,
         handle_time_change=aht / 100,
         shrinkage=shrinkage,
@@ -105,6 +97,47 @@ def scenario_controls(ctx: PageContext) -> Scenario:
         vendor_shift=((shift_from, shift_to, shift_share / 100),) if shift_share and shift_from != shift_to else (),
         exposure_cap_hours=cap or None,
     )
+
+
+def _event(domains: list[str], markets: list[str]) -> EventUplift | None:
+    """One expected event: a policy domain (or all), a market (or all), days (empty: the whole horizon), uplift."""
+    c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 3])
+    from_url("scenario.event_domain", NONE, options=[NONE, ALL, *domains])
+    domain = c1.selectbox(
+        "Event uplift: policy domain",
+        [NONE, ALL, *domains],
+        key="scenario.event_domain",
+        format_func=lambda d: EVENT_CHOICES.get(d) or display_value("policy_domain", d),
+    )
+    off = domain == NONE
+    from_url("scenario.event_market", ALL, options=[ALL, *markets])
+    market = c2.selectbox(
+        "Market",
+        [ALL, *markets],
+        key="scenario.event_market",
+        format_func=lambda m: "All markets" if m == ALL else display_value("market", m),
+        disabled=off or not markets,
+    )
+    days = {}
+    for column, key, label in ((c3, "scenario.event_start", "From"), (c4, "scenario.event_end", "To")):
+        from_url(key, None, parse=_optional_day, expected="a date (YYYY-MM-DD) or None for the horizon's edge")
+        days[key] = column.date_input(label, key=key, disabled=off, help="Empty: the horizon's start / end.")
+    _number("scenario.event_uplift", 40, 0, 300, 10)
+    uplift = c5.slider("Event uplift (%)", 0, 300, step=10, key="scenario.event_uplift", disabled=off)
+    if off:
+        return None
+    return EventUplift(
+        uplift / 100,
+        None if domain == ALL else domain,
+        None if market == ALL else market,
+        days["scenario.event_start"],
+        days["scenario.event_end"],
+    )
+
+
+def _optional_day(text: str) -> dt.date | None:
+    """A day of the link, or None (the horizon's edge); ValueError for anything else."""
+    return None if text == "None" else dt.date.fromisoformat(text)
 
 
 HIRING_TEXT = "vendor:FTE:start week:ramp weeks"  # one hire in the link, e.g. atlas_cx:3:2:6
@@ -177,9 +210,12 @@ def apply_scenario(scenario: Scenario) -> None:
     st.session_state["scenario.occupancy"] = scenario.max_occupancy
     st.session_state["scenario.attrition"] = scenario.attrition_annual
     st.session_state["scenario.exposure_cap"] = float(scenario.exposure_cap_hours or 0.0)
-    domain, uplift = scenario.uplift_by_domain[0] if scenario.uplift_by_domain else (NONE, 0.4)
-    st.session_state["scenario.event_domain"] = domain
-    st.session_state["scenario.event_uplift"] = round(uplift * 100)
+    event = scenario.events[0] if scenario.events else EventUplift(0.4, NONE)
+    st.session_state["scenario.event_domain"] = event.policy_domain or ALL
+    st.session_state["scenario.event_market"] = event.market or ALL
+    st.session_state["scenario.event_start"] = event.start
+    st.session_state["scenario.event_end"] = event.end
+    st.session_state["scenario.event_uplift"] = round(event.uplift * 100)
     source, target, share = scenario.vendor_shift[0] if scenario.vendor_shift else (None, None, 0.0)
     st.session_state["scenario.shift_share"] = round(share * 100)
     if source:

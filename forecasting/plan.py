@@ -40,11 +40,43 @@ class Hiring:
 
 
 @dataclass(frozen=True)
+class EventUplift:
+    """An expected event: tickets of `policy_domain` in `market` (None: every domain / market) rise by `uplift`
+    (0.4 = +40 %) from `start` to `end`, inclusive (None: from the horizon's start / to its end)."""
+
+    uplift: float
+    policy_domain: str | None = None
+    market: str | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+    def to_dict(self) -> dict:
+        return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EventUplift:
+        days = {k: dt.date.fromisoformat(data[k]) if data.get(k) else None for k in ("start", "end")}
+        return cls(**(data | days))
+
+    def factor(self, market_share: pl.Expr) -> pl.Expr:
+        """Each demand row's extra share of tickets from this event: the uplift on the days and domain it
+        covers, times the share of the domain's tickets in its market (`market_share`, 1 for every market)."""
+        covered = pl.lit(True)
+        if self.policy_domain is not None:
+            covered &= pl.col("policy_domain") == self.policy_domain
+        if self.start is not None:
+            covered &= pl.col("ds") >= self.start
+        if self.end is not None:
+            covered &= pl.col("ds") <= self.end
+        return pl.when(covered).then(self.uplift * market_share).otherwise(0.0)
+
+
+@dataclass(frozen=True)
 class Scenario:
     """Planner controls. Shares and changes are fractions: 0.2 = +20 %."""
 
     volume_uplift: float = 0.0
-    uplift_by_domain: tuple[tuple[str, float], ...] = ()
+    events: tuple[EventUplift, ...] = ()  # expected events by domain, market and days
     automation_change: float = 0.0  # points added to each domain's automated share
     handle_time_change: float = 0.0  # relative change of handle time
     shrinkage: float = 0.32
@@ -62,12 +94,14 @@ class Scenario:
         return StaffingAssumptions(self.paid_hours_per_fte_day, self.shrinkage, self.max_occupancy)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return asdict(self) | {"events": [e.to_dict() for e in self.events]}
 
     @classmethod
     def from_dict(cls, data: dict) -> Scenario:
         data = dict(data)
-        data["uplift_by_domain"] = tuple(tuple(x) for x in data.get("uplift_by_domain", ()))
+        # Scenarios saved before events had a market and days carry (domain, uplift) pairs.
+        older = [EventUplift(uplift, domain) for domain, uplift in data.pop("uplift_by_domain", ())]
+        data["events"] = (*older, *(EventUplift.from_dict(e) for e in data.get("events", ())))
         data["hiring"] = tuple(Hiring(**h) for h in data.get("hiring", ()))
         data["vendor_shift"] = tuple(tuple(x) for x in data.get("vendor_shift", ()))
         data["sensitive_domains"] = tuple(data.get("sensitive_domains", SENSITIVE_DOMAINS))
@@ -83,6 +117,7 @@ class PlanningInputs:
     supply: pl.DataFrame  # vendor, productive_hours_per_day, rework_share, supply_share
     history_start: dt.date
     history_end: dt.date
+    market_mix: pl.DataFrame | None = None  # policy_domain, market, share of the domain's tickets; None: no market
 
 
 SUPPLY_WEEKS = 4  # supply and rework: the last 4 weeks
@@ -119,7 +154,14 @@ def planning_inputs(ds: Source, filters: Filters, weeks: int = ALLOCATION_WEEKS)
         supply = supply.join(selection_share(ds, served, filters), on="vendor", how="left").with_columns(
             pl.col("supply_share").fill_null(0.0)
         )
-    return PlanningInputs(automation, allocation, supply, window.start, window.end)
+    market_mix = None
+    if ds.has("tickets", "market"):
+        market_mix = summarize(ds, "volume", window, by=["policy_domain", "market"]).select(
+            "policy_domain",
+            "market",
+            (pl.col("tickets") / pl.col("tickets").sum().over("policy_domain")).alias("share"),
+        )
+    return PlanningInputs(automation, allocation, supply, window.start, window.end, market_mix)
 
 
 def selection_share(ds: Source, served: Filters, filters: Filters, by: tuple[str, ...] = ("vendor",)) -> pl.DataFrame:
@@ -157,10 +199,20 @@ def _rework(ds: Source, f: Filters) -> pl.DataFrame:
 
 def demand_by_domain(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scenario: Scenario) -> pl.DataFrame:
     """Daily human-review tickets and workload hours per vendor and policy domain (mean and 80 % upper bound)."""
-    uplift = dict(scenario.uplift_by_domain)
-    fc = domain_forecast.rename({"series": "policy_domain"}).with_columns(
-        factor=(1 + scenario.volume_uplift) * (1 + pl.col("policy_domain").replace_strict(uplift, default=0.0))
-    )
+    fc = domain_forecast.rename({"series": "policy_domain"})
+    events = pl.lit(0.0)
+    for i, event in enumerate(scenario.events):
+        share = pl.lit(1.0)
+        if event.market is not None:
+            if inputs.market_mix is None:
+                raise ValueError(f"An event in market {event.market} needs the tickets' market, which is not mapped.")
+            mix = inputs.market_mix.filter(pl.col("market") == event.market).select(
+                "policy_domain", pl.col("share").alias(f"share_{i}")
+            )
+            fc = fc.join(mix, on="policy_domain", how="left")
+            share = pl.col(f"share_{i}").fill_null(0.0)
+        events = events + event.factor(share)
+    fc = fc.with_columns(factor=(1 + scenario.volume_uplift) * (1 + events))
     fc = fc.join(inputs.automation, on="policy_domain", how="left").with_columns(
         human=(1 - (pl.col("automated_share").fill_null(0.0) + scenario.automation_change).clip(0, 1))
         * pl.col("factor")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
+from dataclasses import replace
 
 import polars as pl
 import pytest
@@ -12,9 +13,11 @@ from hypothesis import strategies as st
 
 from forecasting.capacity import StaffingAssumptions, backlog_projection, required_fte, workload_hours
 from forecasting.plan import (
+    EventUplift,
     Hiring,
     PlanningInputs,
     Scenario,
+    demand_by_domain,
     demand_by_vendor,
     demand_vs_supply,
     plan_headline,
@@ -136,6 +139,45 @@ def test_weekly_sla_matches_a_hand_computation():
     assert plan["workload_hours"].to_list() == [12.0, 14.0]
     assert plan["backlog_hours_end"].to_list() == [8.0, 0.0]
     assert plan["sla_projected"].to_list() == [pytest.approx(6 / 12), pytest.approx(10 / 14)]
+
+
+def test_an_event_lifts_its_market_share_of_its_domain_on_its_days_only():
+    """Two domains, 10 tickets a day each, no automation, 1 h a ticket. DE has 30 % of spam and 80 % of hate; an
+    event in DE from day 2 to day 3 at +50 % adds 10 × 0.5 × 0.3 = 1.5 spam tickets on those days only, and an
+    all-market hate event on day 4 alone adds 10 × 1.0 = 10."""
+    days = [dt.date(2026, 4, 6) + dt.timedelta(days=d) for d in range(5)]
+    forecast = pl.DataFrame({"series": ["spam"] * 5 + ["hate"] * 5, "ds": days * 2, "mean": [10.0] * 10}).with_columns(
+        lo_80=pl.col("mean"), hi_80=pl.col("mean"), lo_95=pl.col("mean"), hi_95=pl.col("mean")
+    )
+    inputs = PlanningInputs(
+        automation=pl.DataFrame({"policy_domain": ["spam", "hate"], "automated_share": [0.0, 0.0]}),
+        allocation=pl.DataFrame(
+            {"policy_domain": ["spam", "hate"], "vendor": ["v", "v"], "share": [1.0, 1.0], "aht_seconds": [3600.0] * 2}
+        ),
+        supply=pl.DataFrame(
+            {"vendor": ["v"], "productive_hours_per_day": [4.0], "rework_share": [0.0], "supply_share": [1.0]}
+        ),
+        history_start=dt.date(2026, 2, 9),
+        history_end=dt.date(2026, 4, 5),
+        market_mix=pl.DataFrame(
+            {"policy_domain": ["spam", "spam", "hate", "hate"], "market": ["DE", "US", "DE", "US"],
+             "share": [0.3, 0.7, 0.8, 0.2]}
+        ),
+    )  # fmt: skip
+    events = (
+        EventUplift(0.5, None, "DE", days[1], days[2]),  # every domain, in DE
+        EventUplift(1.0, "hate", None, days[3], days[3]),
+    )
+    demand = demand_by_domain(forecast, inputs, Scenario(events=events)).sort("policy_domain", "ds")
+    expected = {
+        "spam": [10, 11.5, 11.5, 10, 10],
+        "hate": [10, 10 + 10 * 0.5 * 0.8, 14, 20, 10],
+    }
+    for domain, tickets in expected.items():
+        assert demand.filter(pl.col("policy_domain") == domain)["human_tickets"].to_list() == pytest.approx(tickets)
+    without_markets = replace(inputs, market_mix=None)
+    with pytest.raises(ValueError, match="market DE needs the tickets' market"):
+        demand_by_domain(forecast, without_markets, Scenario(events=events))
 
 
 def test_headline_names_the_worst_vendor_week_and_weights_sla_by_work():

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import sqlite3
@@ -20,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from forecasting import scenarios
-from forecasting.plan import Hiring, Scenario
+from forecasting.plan import EventUplift, Hiring, Scenario
 from forecasting.scenarios import SCENARIOS, ScenarioStore, scenario_vendors
 from queries.errors import SourceError
 
@@ -72,11 +73,21 @@ def test_scenarios_are_versioned_never_overwritten(tmp_path: Path):
         store.load("nothing")
 
 
+def test_events_with_a_market_and_days_round_trip_and_older_domain_uplifts_still_load(tmp_path: Path):
+    store = ScenarioStore.sqlite_file(tmp_path / "s.db", scope=None)
+    election = EventUplift(0.5, "hateful_conduct", "BR", dt.date(2026, 10, 26), dt.date(2026, 11, 1))
+    scenario = Scenario(events=(election, EventUplift(0.1)))
+    store.save("run-off", scenario, "ana")
+    assert store.load("run-off").scenario == scenario
+    older = Scenario.from_dict({"volume_uplift": 0.1, "uplift_by_domain": [["youth_safety", 0.4]]})
+    assert older.events == (EventUplift(0.4, "youth_safety"),)
+
+
 def test_scenario_vendors_are_the_hiring_and_shift_vendors():
     scenario = Scenario(
         hiring=(Hiring("atlas_cx", 1, 1, 1),),
         vendor_shift=(("harbor_trust", "sentinel_ops", 0.3),),
-        uplift_by_domain=(("spam", 0.2),),
+        events=(EventUplift(0.2, "spam"),),
     )
     assert scenario_vendors(scenario) == {"atlas_cx", "harbor_trust", "sentinel_ops"}
     assert scenario_vendors(Scenario(volume_uplift=0.5)) == set()

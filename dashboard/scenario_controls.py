@@ -9,13 +9,14 @@ import polars as pl
 import streamlit as st
 
 from dashboard import loaders
-from dashboard.charts.capacity import fte_digits
-from dashboard.components import error_panel, table
+from dashboard.charts.capacity import fte_digits, plan_vs_actual_chart
+from dashboard.components import decimal_column, error_panel, share_column, table
 from dashboard.context import PageContext
 from dashboard.settings import scenario_store_url
 from dashboard.url_state import from_url
 from forecasting.plan import EventUplift, Hiring, Scenario, plan_headline
-from forecasting.scenarios import ScenarioStore
+from forecasting.plan_actual import PlanRecord, plan_vs_actual
+from forecasting.scenarios import SavedScenario, ScenarioStore
 from queries.display import NULL_TEXT, display_name, display_value
 from queries.errors import SourceError
 from queries.export import safe_csv
@@ -233,7 +234,7 @@ def scenario_store_panel(ctx: PageContext, scenario: Scenario, weeks: int) -> No
     try:
         store = ScenarioStore(scenario_store_url(), scope=ctx.user.vendor)
         if ctx.user.can_save_scenarios:
-            _save_form(ctx, store, scenario)
+            _save_form(ctx, store, scenario, weeks)
         else:
             st.caption("Saving scenarios is for planners and admins; you can load and compare saved ones.")
         saved = store.list()
@@ -266,17 +267,53 @@ def scenario_store_panel(ctx: PageContext, scenario: Scenario, weeks: int) -> No
             _comparison(ctx, store, scenario, weeks, compare)
         except SourceError as exc:
             _store_error("Could not compare the scenarios", ctx, exc)
+    review = st.selectbox(
+        "Plan vs actual: how a saved plan compared with what came",
+        [None, *keys],
+        format_func=lambda k: NONE_TEXT if k is None else label(k),
+        key="scenario.review",
+    )
+    if review is not None:
+        try:
+            _plan_vs_actual(ctx, store.load(review[0], review[1], scope=review[2]))
+        except SourceError as exc:
+            _store_error("Could not load the scenario", ctx, exc)
 
 
-def _save_form(ctx: PageContext, store: ScenarioStore, scenario: Scenario) -> None:
-    """Name and save the current controls as a new version; a store fault is an error panel under the form."""
+def _plan_vs_actual(ctx: PageContext, saved: SavedScenario) -> None:
+    """The saved plan's ended weeks against what arrived and was staffed (forecasting.plan_actual)."""
+    if saved.context is None:
+        st.info("This version was saved before plans were recorded with their scenario: save it again to follow it.")
+        return
+    record = PlanRecord.from_dict(saved.context)
+    compared = plan_vs_actual(ctx.dataset, record, saved.scenario)
+    made_on = f"made on the history up to {record.period_end} for {record.first_day} to {record.last_day}"
+    if compared.is_empty():
+        st.info(f"{saved.name} v{saved.version} was {made_on}; none of its weeks has ended in the data yet.")
+        return
+    st.caption(
+        f"{saved.name} v{saved.version}, {made_on}: its weeks that have ended, planned against what arrived and was "
+        "staffed, all vendors of the plan (the table per vendor)."
+    )
+    st.plotly_chart(plan_vs_actual_chart(compared), key="scenario.review_chart")
+    digits = fte_digits(compared["planned_required_fte"].abs().max() or 0.0)
+    fte = {c: decimal_column(display_name(c), digits=digits) for c in compared.columns if c.endswith("_fte")}
+    shown = compared.drop("days", "planned_workload_hours", "actual_workload_hours")  # fits at 1,400 px
+    table(shown, "scenario.review_table", fte | {"tickets_error": share_column("Tickets vs plan")})
+
+
+def _save_form(ctx: PageContext, store: ScenarioStore, scenario: Scenario, weeks: int) -> None:
+    """Name and save the current controls as a new version, with the period, filters and plan they give (for plan
+    vs actual later); a store fault is an error panel under the form."""
     with st.form("scenario.save_form", clear_on_submit=False):
         c1, c2 = st.columns(2)
         name = c1.text_input("Scenario name", key="scenario.name")
         author = c2.text_input("Your name", ctx.user.name, key="scenario.author")
         if st.form_submit_button("Save as new version") and name.strip():
+            plan = loaders.capacity_plan(ctx.dataset, ctx.filters, weeks * 7, scenario)
+            record = PlanRecord.of(ctx.filters, weeks * 7, plan)
             try:
-                version = store.save(name, scenario, author)
+                version = store.save(name, scenario, author, record.to_dict())
             except SourceError as exc:
                 _store_error("Could not save the scenario", ctx, exc)
             else:

@@ -1,4 +1,4 @@
-"""Command line: `python -m forecasting staff|forecast|backtest|plan` for scripts and checks."""
+"""Command line: `python -m forecasting staff|forecast|backtest|plan|plan-vs-actual` for scripts and checks."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from forecasting.erlang import required_agents
 from forecasting.history import ticket_series
 from forecasting.models import MODELS
 from forecasting.plan import Scenario
+from forecasting.plan_actual import PlanRecord, plan_vs_actual
 from forecasting.plan_splits import SPLITS, split_plan
 from forecasting.planner import forecast_view
-from forecasting.scenarios import ScenarioStore
+from forecasting.scenarios import SavedScenario, ScenarioStore
 from queries.commandline import command_parser, render, run
 from queries.engines import created_days, distinct_values
 from queries.engines.serving import open_served
@@ -102,6 +103,14 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--model", choices=("auto", *sorted(MODELS)), default="auto", help="forecast model (page: auto)")
     plan.add_argument("--format", choices=("json", "csv", "table"), default="table")
     plan.set_defaults(run=_plan)
+
+    actual = commands.add_parser("plan-vs-actual", help="a saved scenario's plan against what then arrived")
+    actual.add_argument("--source", required=True, help="folder of extracts, or a database URL")
+    actual.add_argument("--mapping", type=Path)
+    actual.add_argument("--scenario", required=True, help="a saved scenario's name (store: BELLWETHER_SCENARIO_URL)")
+    actual.add_argument("--version", type=int, help="its version (default: the latest)")
+    actual.add_argument("--format", choices=("json", "csv", "table"), default="table")
+    actual.set_defaults(run=_plan_vs_actual)
     return parser
 
 
@@ -214,8 +223,32 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan_vs_actual(args: argparse.Namespace) -> int:
+    saved = _saved(args.scenario, args.version)
+    if saved.context is None:
+        raise SourceError(
+            f"{saved.name} v{saved.version} was saved before plans were recorded with their scenario.",
+            fix="Save it again on the Forecast & capacity page, then compare once its weeks have ended.",
+        )
+    compared = plan_vs_actual(
+        open_served(args.source, args.mapping), PlanRecord.from_dict(saved.context), saved.scenario
+    )
+    if compared.is_empty():
+        raise SourceError(
+            f"None of the weeks {saved.name} v{saved.version} planned has ended in {args.source} yet.",
+            fix="Compare again once the data covers at least one of its weeks.",
+        )
+    print(render(compared, args.format, float_precision=3))
+    return 0
+
+
 def _saved_scenario(name: str) -> Scenario:
     """The latest unscoped version of the saved scenario `name` in the store at BELLWETHER_SCENARIO_URL."""
+    return _saved(name).scenario
+
+
+def _saved(name: str, version: int | None = None) -> SavedScenario:
+    """An unscoped saved scenario (its latest version unless given) from the store at BELLWETHER_SCENARIO_URL."""
     url = os.environ.get("BELLWETHER_SCENARIO_URL")
     if not url:
         raise SourceError(
@@ -225,10 +258,12 @@ def _saved_scenario(name: str) -> Scenario:
         )
     store = ScenarioStore(url, scope=None)
     try:
-        return store.load(name).scenario
+        return store.load(name, version)
     except KeyError:
         saved = sorted(set(store.list().filter(pl.col("scope").is_null())["name"].to_list()))
         raise SourceError(
-            f"No saved scenario named {name!r} in {store.shown}.",
+            f"No saved scenario named {name!r}"
+            + (f" with version {version}" if version else "")
+            + f" in {store.shown}.",
             fix=f"Use one of: {', '.join(saved)}." if saved else "Save one on the Forecast & capacity page first.",
         ) from None

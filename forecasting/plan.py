@@ -312,7 +312,7 @@ def demand_vs_supply(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
     if daily.is_empty():  # no vendor reviewed the selection's tickets and none of its supply serves them
         return pl.DataFrame()
     return weekly_plan(daily, ("vendor",), scenario).join(
-        inputs.supply.select("vendor", "supply_share"), on="vendor", how="left"
+        inputs.supply.select("vendor", "supply_share", "rework_share"), on="vendor", how="left"
     )
 
 

@@ -45,6 +45,7 @@ SCENARIOS = sa.Table(
     sa.Column("saved_at", sa.DateTime, nullable=False),
     sa.Column("parameters", sa.Text, nullable=False),
     sa.Column("scope", sa.String(200), nullable=False, server_default=UNSCOPED),  # the saver's vendor
+    sa.Column("context", sa.Text, nullable=True),  # JSON: what it was made on and the plan it gave (None: older)
     VERSION_KEY,
 )
 LOCK_WAIT_SECONDS = 1.5  # how long one statement waits for another writer's lock
@@ -60,6 +61,7 @@ class SavedScenario:
     author: str
     saved_at: dt.datetime
     scenario: Scenario
+    context: dict | None = None  # what it was made on and the plan it gave (forecasting.plan_actual.PlanRecord)
 
 
 def scenario_vendors(scenario: Scenario) -> set[str]:
@@ -86,8 +88,9 @@ class ScenarioStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         return cls(f"sqlite:///{path}", scope=scope)
 
-    def save(self, name: str, scenario: Scenario, author: str) -> int:
-        """Store a new version of `name` under this store's scope; returns its version number."""
+    def save(self, name: str, scenario: Scenario, author: str, context: dict | None = None) -> int:
+        """Store a new version of `name` under this store's scope, with the JSON-ready `context` it was made in
+        (period, filters, the plan it gave); returns its version number."""
         name = name.strip()
         if not name:
             raise ValueError("a scenario needs a name")
@@ -105,7 +108,7 @@ class ScenarioStore:
         while True:
             try:
                 with self._errors("save to"):
-                    return self._insert(name, parameters, author)
+                    return self._insert(name, parameters, author, json.dumps(context) if context else None)
             except _WriteConflict:
                 attempt += 1
                 if time.monotonic() + LOCK_WAIT_SECONDS > deadline:  # another try could overrun the deadline
@@ -149,7 +152,8 @@ class ScenarioStore:
         row = next(self._visible_rows(query), None)
         if row is None:
             raise KeyError(f"no saved scenario {name!r}" + (f" version {version}" if version else ""))
-        return SavedScenario(row.name, row.version, row.author, row.saved_at, _scenario(row.parameters))
+        context = json.loads(row.context) if row.context else None
+        return SavedScenario(row.name, row.version, row.author, row.saved_at, _scenario(row.parameters), context)
 
     def _visible_rows(self, query: sa.Select) -> Iterator[sa.Row]:
         """The rows of `query` this scope may see (the query must select `scope` and `parameters`)."""
@@ -161,7 +165,7 @@ class ScenarioStore:
             return iter(rows)
         return (r for r in rows if _names_only(r.parameters, self.scope))
 
-    def _insert(self, name: str, parameters: str, author: str) -> int:
+    def _insert(self, name: str, parameters: str, author: str, context: str | None) -> int:
         """Add the next version of `name` in this store's scope (the unique key refuses a version taken meanwhile)."""
         scope = self.scope or UNSCOPED
         with self.engine.begin() as conn:
@@ -177,6 +181,7 @@ class ScenarioStore:
                     saved_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
                     parameters=parameters,
                     scope=scope,
+                    context=context,
                 )
             )
         return version
@@ -299,8 +304,25 @@ def _check_sqlite_folder(url: sa.URL, shown: str) -> None:
 def _prepare_schema(engine: sa.Engine) -> None:
     """Create the table, or upgrade one an earlier schema made (no scope, or versions numbered per name only)."""
     METADATA.create_all(engine)
-    if _is_current(engine):
+    if not _is_current(engine):
+        _upgrade_keys(engine)
+    _add_context_column(engine)
+
+
+def _add_context_column(engine: sa.Engine) -> None:
+    """Add the nullable `context` column to a table an earlier schema made (another process may add it first)."""
+    if "context" in {c["name"] for c in sa.inspect(engine).get_columns(SCENARIOS.name)}:
         return
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"ALTER TABLE {SCENARIOS.name} ADD COLUMN context TEXT")
+    except DBAPIError:
+        if "context" not in {c["name"] for c in sa.inspect(engine).get_columns(SCENARIOS.name)}:
+            raise
+
+
+def _upgrade_keys(engine: sa.Engine) -> None:
+    """Give a table an earlier schema made the scope column and versions numbered per name and scope."""
     backend = engine.dialect.name
     if backend == "sqlite":
         _upgrade_sqlite(engine)
@@ -331,7 +353,8 @@ def _upgrade_sqlite(engine: sa.Engine) -> None:
     """Rebuild the table with the current schema in one transaction, keeping every row (SQLite cannot drop a key)."""
     table = SCENARIOS.name
     upgrading = SCENARIOS.to_metadata(sa.MetaData(), name=f"{table}_upgrading")
-    copied = ", ".join(c.name for c in SCENARIOS.columns if c.name != "scope")
+    old_columns = {c["name"] for c in sa.inspect(engine).get_columns(table)}
+    copied = ", ".join(c.name for c in SCENARIOS.columns if c.name != "scope" and c.name in old_columns)
     # pysqlite would commit DDL outside any transaction: begin one by hand, taking the write lock at once
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("BEGIN IMMEDIATE")

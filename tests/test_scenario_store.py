@@ -489,3 +489,35 @@ def test_a_store_that_cannot_be_opened_says_why(tmp_path: Path):
     with pytest.raises(SourceError, match="cannot be opened") as caught:
         ScenarioStore("postgresql+psycopg://bob:s3cret@127.0.0.1:1/scenarios", scope=None)
     assert "s3cret" not in str(caught.value) and "***" in str(caught.value)
+
+
+def test_a_store_made_before_contexts_gets_the_column_and_keeps_its_rows(fresh_url: str):
+    """A table with scopes and the current key but no `context` column (the schema before plans were recorded):
+    opening adds the column; its rows load with no context, new saves keep theirs."""
+    earlier = sa.Table(
+        "bellwether_scenarios",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("author", sa.String(200), nullable=False),
+        sa.Column("saved_at", sa.DateTime, nullable=False),
+        sa.Column("parameters", sa.Text, nullable=False),
+        sa.Column("scope", sa.String(200), nullable=False, server_default=""),
+        sa.UniqueConstraint("name", "scope", "version", name="uq_scenario_name_scope_version"),
+    )
+    engine = sa.create_engine(fresh_url)
+    earlier.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            earlier.insert().values(
+                name="old", version=1, author="ana", saved_at=sa.func.current_timestamp(), parameters="{}", scope=""
+            )
+        )
+    engine.dispose()
+    store = ScenarioStore(fresh_url, scope=None)
+    assert store.load("old").context is None and store.load("old").scenario == Scenario()
+    context = {"period_start": "2026-01-01", "plan": [{"vendor": "atlas_cx", "required_fte": 3.5}]}
+    assert store.save("new", Scenario(volume_uplift=0.1), "ana", context) == 1
+    assert store.load("new").context == context
+    ScenarioStore(fresh_url, scope=None)  # opening again leaves the column as it is

@@ -147,3 +147,29 @@ def interval_staffing_chart(staffing: pl.DataFrame, colours: Mapping[str, str] |
         )
     fig.update_layout(barmode="stack", height=320, margin=margin(), yaxis_title="agents", legend=legend_below())
     return recolour(fig, series_colours(staffing["queue"].unique(), colours))
+
+
+def plan_vs_actual_chart(compared: pl.DataFrame) -> go.Figure:
+    """All vendors per week: planned against actual human-review tickets (bars) and required against staffed FTE."""
+    weekly = compared.group_by("week").agg(pl.exclude("vendor", "week").sum()).sort("week")
+    weeks = weekly["week"].to_list()
+    fig = go.Figure()
+    fig.add_bar(x=weeks, y=weekly["planned_human_tickets"].to_list(), name="tickets planned", marker_color="#90A4AE")
+    fig.add_bar(x=weeks, y=weekly["actual_human_tickets"].to_list(), name="tickets arrived", marker_color=PALETTE[0])
+    for column, name, dash in (
+        ("planned_required_fte", "FTE required (plan)", "dot"),
+        ("actual_required_fte", "FTE required (actual work)", None),
+        ("actual_supply_fte", "FTE staffed", "dash"),
+    ):
+        fig.add_scatter(
+            x=weeks, y=weekly[column].to_list(), name=name, yaxis="y2", line={"color": PALETTE[1], "dash": dash}
+        )
+    fig.update_layout(
+        height=340,
+        margin=margin(),
+        barmode="group",
+        yaxis_title="human-review tickets",
+        yaxis2={"title": "FTE", "overlaying": "y", "side": "right", "rangemode": "tozero"},
+        legend=legend_below(),
+    )
+    return fig

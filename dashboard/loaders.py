@@ -20,7 +20,7 @@ from dashboard import snapshot as snapshot_report
 from dashboard.settings import SourceOption, demo_tickets_per_day
 from forecasting import planner
 from forecasting.alerts import evaluate_alerts
-from forecasting.plan import Scenario
+from forecasting.plan import Scenario, planning_inputs
 from queries.analyses import dsa, quality, vendors
 from queries.analyses import spikes as spike_queries
 from queries.analyses import trends as trend_queries
@@ -166,6 +166,17 @@ def capacity_plan(ds: Source, filters: Filters, horizon_days: int, scenario: Sce
     """Weekly demand vs supply per vendor under a scenario (forecast by policy domain, auto models)."""
     view = forecast_view(ds, filters, "policy_domain", horizon_days, "auto")
     return planner.capacity_plan(ds, filters, view, scenario)[0]
+
+
+@cached()
+def staffed_fte(ds: Source, filters: Filters, shrinkage: float) -> dict[str, float]:
+    """FTE each vendor staffed over the 4 weeks before filters.end (productive hours a day over paid hours less
+    `shrinkage`): what an empty roster cell keeps."""
+    if planner.plan_inputs_missing(ds):
+        return {}
+    supply = planning_inputs(ds, filters).supply
+    per_fte = Scenario().paid_hours_per_fte_day * (1 - shrinkage)
+    return {v: hours / per_fte for v, hours in supply.select("vendor", "productive_hours_per_day").iter_rows()}
 
 
 @cached()

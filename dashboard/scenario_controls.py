@@ -14,7 +14,7 @@ from dashboard.components import decimal_column, error_panel, share_column, tabl
 from dashboard.context import PageContext
 from dashboard.settings import scenario_store_url
 from dashboard.url_state import from_url
-from forecasting.plan import EventUplift, Hiring, Scenario, plan_headline
+from forecasting.plan import EventUplift, Hiring, RosterLine, Scenario, plan_headline
 from forecasting.plan_actual import PlanRecord, plan_vs_actual
 from forecasting.scenarios import SavedScenario, ScenarioStore
 from queries.display import NULL_TEXT, display_name, display_value
@@ -85,6 +85,7 @@ def scenario_controls(ctx: PageContext) -> Scenario:
     from_url("scenario.shift_to", choices[-1], options=choices)
     shift_to = c3.selectbox("To vendor", choices, key="scenario.shift_to", disabled=not shift_share)
     hiring = _hiring_plan(vendors)
+    roster = _roster(ctx, vendors, domains, shrinkage)
     return Scenario(
         volume_uplift=volume / 100,
         events=(event,) if event else (),
@@ -97,6 +98,7 @@ def scenario_controls(ctx: PageContext) -> Scenario:
         hiring=hiring,
         vendor_shift=((shift_from, shift_to, shift_share / 100),) if shift_share and shift_from != shift_to else (),
         exposure_cap_hours=cap or None,
+        roster=roster,
     )
 
 
@@ -139,6 +141,108 @@ def _event(domains: list[str], markets: list[str]) -> EventUplift | None:
 def _optional_day(text: str) -> dt.date | None:
     """A day of the link, or None (the horizon's edge); ValueError for anything else."""
     return None if text == "None" else dt.date.fromisoformat(text)
+
+
+ROSTER_TEXT = "vendor:FTE:attrition:shrinkage:domain|domain"  # one roster line in the link; empty = as is
+ROSTER_COLUMNS = {"vendor": pl.String, "fte": pl.Float64, "attrition": pl.Float64, "shrinkage": pl.Float64}
+
+
+def _roster_from_text(text: str) -> RosterLine:
+    """One roster line of the link ("atlas_cx:12.5:0.3::youth_safety|hateful_conduct"); ValueError if not one."""
+    vendor, fte, attrition, shrinkage, domains = text.rsplit(":", 4)
+    numbers = [float(x) if x else None for x in (fte, attrition, shrinkage)]
+    return RosterLine(vendor, *numbers, tuple(domains.split("|")) if domains else None)
+
+
+def _roster_text(line: RosterLine) -> str:
+    numbers = ("" if x is None else f"{x:g}" for x in (line.fte, line.attrition_annual, line.shrinkage))
+    return ":".join((line.vendor, *numbers, "|".join(line.domains or ())))
+
+
+def _set_roster(roster: tuple[RosterLine, ...], vendors: list[str]) -> None:
+    """Put roster lines into the table and the skills pickers (a new table: edits to the old one do not apply)."""
+    lines = {line.vendor: line for line in roster}
+    rows = [
+        (v, lines[v].fte, _percent(lines[v].attrition_annual), _percent(lines[v].shrinkage))
+        if v in lines
+        else (v, None, None, None)
+        for v in vendors
+    ]
+    st.session_state["scenario.roster_rows"] = pl.DataFrame(rows, schema=ROSTER_COLUMNS, orient="row")
+    st.session_state["scenario.roster_version"] = st.session_state.get("scenario.roster_version", 0) + 1
+    for v in vendors:
+        st.session_state[f"scenario.skills.{v}"] = list(lines[v].domains or ()) if v in lines else []
+
+
+def _percent(share: float | None) -> float | None:
+    return None if share is None else round(share * 100, 6)
+
+
+def _roster(ctx: PageContext, vendors: list[str], domains: list[str], shrinkage: float) -> tuple[RosterLine, ...]:
+    """The roster table and skills; its lines live in the link as repeated `scenario.roster` (ROSTER_TEXT)."""
+
+    def valid(text: str) -> bool:
+        try:
+            line = _roster_from_text(text)
+        except ValueError:
+            return False
+        shares = [x for x in (line.attrition_annual, line.shrinkage) if x is not None]
+        return (
+            line.vendor in vendors
+            and (line.fte is None or line.fte >= 0)
+            and all(0 <= x < 1 for x in shares)
+            and set(line.domains or ()) <= set(domains)
+        )
+
+    seeded = "scenario.roster" not in st.session_state
+    from_url("scenario.roster", [], many=True, valid=valid, expected=f"{ROSTER_TEXT} with a vendor of the source")
+    rows = st.session_state.get("scenario.roster_rows")
+    if seeded or rows is None or rows["vendor"].to_list() != vendors:  # a link's roster, or other vendors
+        _set_roster(tuple(_roster_from_text(t) for t in st.session_state["scenario.roster"]), vendors)
+        rows = st.session_state["scenario.roster_rows"]
+    staffed = loaders.staffed_fte(ctx.dataset, ctx.filters, shrinkage) if vendors else {}
+    with st.expander(
+        "Roster: headcount, attrition, shrinkage and skills per vendor", expanded=bool(rows["fte"].count())
+    ):
+        st.caption(
+            "Empty cells keep what the staffing history and the sliders above say. FTE staffed now (last 4 weeks): "
+            + ", ".join(f"{display_value('vendor', v)} {fte:.1f}" for v, fte in staffed.items())
+            + ". Skills: the policy domains a vendor may review (none picked: as in the history); work no vendor is "
+            "skilled for is planned without supply."
+        )
+        names = {display_value("vendor", v): v for v in vendors}  # shown by name, kept by identifier
+        edited = st.data_editor(
+            rows.with_columns(pl.col("vendor").replace(list(names.values()), list(names))).to_pandas(),
+            key=f"scenario.roster_table.{st.session_state.get('scenario.roster_version', 0)}",
+            hide_index=True,
+            disabled=["vendor"],
+            column_config={
+                "vendor": st.column_config.TextColumn("Vendor"),
+                "fte": st.column_config.NumberColumn("FTE on the roster", min_value=0.0, step=0.5),
+                "attrition": st.column_config.NumberColumn("Attrition (% a year)", min_value=0.0, max_value=99.0),
+                "shrinkage": st.column_config.NumberColumn("Shrinkage (%)", min_value=0.0, max_value=90.0),
+            },
+        )
+        columns = st.columns(min(len(vendors), 3) or 1)
+        skills = {}
+        for i, vendor in enumerate(vendors):
+            skills[vendor] = columns[i % len(columns)].multiselect(
+                f"{display_value('vendor', vendor)}: skilled for",
+                domains,
+                key=f"scenario.skills.{vendor}",
+                format_func=lambda d: display_value("policy_domain", d),
+            )
+    roster = []
+    for r in edited.to_dict("records"):
+        r["vendor"] = names[r["vendor"]]
+        numbers = [None if x is None or x != x else float(x) for x in (r["fte"], r["attrition"], r["shrinkage"])]
+        fte, attrition, shrink = numbers[0], *(None if x is None else x / 100 for x in numbers[1:])
+        picked = tuple(skills.get(r["vendor"], ())) or None
+        if any(x is not None for x in (fte, attrition, shrink, picked)):
+            roster.append(RosterLine(r["vendor"], fte, attrition, shrink, picked))
+    st.session_state["scenario.roster"] = [_roster_text(line) for line in roster]
+    from_url("scenario.roster", [], many=True)  # the table as it now is, into the link
+    return tuple(roster)
 
 
 HIRING_TEXT = "vendor:FTE:start week:ramp weeks"  # one hire in the link, e.g. atlas_cx:3:2:6
@@ -222,6 +326,8 @@ def apply_scenario(scenario: Scenario) -> None:
     if source:
         st.session_state["scenario.shift_from"], st.session_state["scenario.shift_to"] = source, target
     _set_hiring_rows(scenario.hiring)
+    st.session_state["scenario.roster"] = [_roster_text(line) for line in scenario.roster]
+    st.session_state.pop("scenario.roster_rows", None)  # rebuilt from those lines on the next run
 
 
 def scenario_store_panel(ctx: PageContext, scenario: Scenario, weeks: int) -> None:

@@ -39,6 +39,20 @@ class Hiring:
     ramp_weeks: int = 6
 
 
+UNSKILLED = "(no skilled vendor)"  # where work goes that no vendor of the roster is skilled for
+
+
+@dataclass(frozen=True)
+class RosterLine:
+    """The planner's roster of one vendor; None keeps what the history says (or the scenario's general value)."""
+
+    vendor: str
+    fte: float | None = None  # people on the roster now, in FTE (instead of the staffing history's)
+    attrition_annual: float | None = None  # share leaving per year, without backfill
+    shrinkage: float | None = None  # share of paid time not worked
+    domains: tuple[str, ...] | None = None  # skills: the policy domains it may review (None: as in the history)
+
+
 @dataclass(frozen=True)
 class EventUplift:
     """An expected event: tickets of `policy_domain` in `market` (None: every domain / market) rise by `uplift`
@@ -85,6 +99,7 @@ class Scenario:
     sla_hours: float = 24.0
     attrition_annual: float = 0.40
     hiring: tuple[Hiring, ...] = ()
+    roster: tuple[RosterLine, ...] = ()  # per-vendor headcount, attrition, shrinkage and skills
     vendor_shift: tuple[tuple[str, str, float], ...] = ()  # (from vendor, to vendor, share of its work)
     exposure_cap_hours: float | None = None  # wellbeing: sensitive-media hours per reviewer per day
     sensitive_domains: tuple[str, ...] = field(default=SENSITIVE_DOMAINS)
@@ -103,6 +118,10 @@ class Scenario:
         older = [EventUplift(uplift, domain) for domain, uplift in data.pop("uplift_by_domain", ())]
         data["events"] = (*older, *(EventUplift.from_dict(e) for e in data.get("events", ())))
         data["hiring"] = tuple(Hiring(**h) for h in data.get("hiring", ()))
+        data["roster"] = tuple(
+            RosterLine(**(r | {"domains": None if r.get("domains") is None else tuple(r["domains"])}))
+            for r in data.get("roster", ())
+        )
         data["vendor_shift"] = tuple(tuple(x) for x in data.get("vendor_shift", ()))
         data["sensitive_domains"] = tuple(data.get("sensitive_domains", SENSITIVE_DOMAINS))
         return cls(**data)
@@ -217,7 +236,7 @@ def demand_by_domain(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
         human=(1 - (pl.col("automated_share").fill_null(0.0) + scenario.automation_change).clip(0, 1))
         * pl.col("factor")
     )
-    alloc = _shifted_allocation(inputs.allocation, scenario.vendor_shift)
+    alloc = _skilled_allocation(_shifted_allocation(inputs.allocation, scenario.vendor_shift), scenario.roster)
     rows = fc.join(alloc, on="policy_domain", how="inner").with_columns(
         tickets=pl.col("mean") * pl.col("human") * pl.col("share"),
         tickets_hi_80=pl.col("hi_80") * pl.col("human") * pl.col("share"),
@@ -278,21 +297,68 @@ def _shifted_allocation(allocation: pl.DataFrame, shifts: tuple[tuple[str, str, 
     return alloc
 
 
+def _skilled_allocation(allocation: pl.DataFrame, roster: tuple[RosterLine, ...]) -> pl.DataFrame:
+    """Take each domain's work away from the vendors the roster does not skill for it, to the skilled vendors of
+    that domain in proportion to their shares; work no skilled vendor takes goes to UNSKILLED (no supply)."""
+    allowed = pl.lit(True)
+    for line in roster:
+        if line.domains is not None:
+            allowed &= (pl.col("vendor") != line.vendor) | pl.col("policy_domain").is_in(line.domains)
+    marked = allocation.with_columns(allowed.alias("allowed"))
+    taken = (
+        marked.filter(~pl.col("allowed"))
+        .group_by("policy_domain")
+        .agg(pl.col("share").sum().alias("taken"), (pl.col("aht_seconds") * pl.col("share")).sum().alias("work"))
+    )
+    if taken.is_empty():
+        return allocation
+    kept = marked.filter("allowed").with_columns(pl.col("share").sum().over("policy_domain").alias("kept"))
+    kept = kept.join(taken, on="policy_domain", how="left").with_columns(
+        pl.when(pl.col("kept") > 0)
+        .then(pl.col("share") * (1 + pl.col("taken").fill_null(0.0) / pl.col("kept")))
+        .otherwise(pl.col("share"))
+        .alias("share")
+    )
+    orphaned = taken.join(
+        kept.filter(pl.col("kept") > 0).select("policy_domain").unique(), on="policy_domain", how="anti"
+    ).select(
+        "policy_domain",
+        pl.lit(UNSKILLED).alias("vendor"),
+        pl.col("taken").alias("share"),
+        (pl.col("work") / pl.col("taken")).alias("aht_seconds"),  # the handle time of the work it was
+    )
+    return pl.concat([kept.select(allocation.columns), orphaned.select(allocation.columns)])
+
+
 def supply_by_vendor(inputs: PlanningInputs, scenario: Scenario, days: list[dt.date]) -> pl.DataFrame:
     """Daily productive hours per vendor over the horizon: attrition decay, hires ramping, rework removed, times
-    the share of the vendor's supply that serves the selection (hires serve the same mix)."""
+    the share of the vendor's supply that serves the selection (hires serve the same mix).
+
+    A roster line replaces the vendor's history: its FTE give paid hours less its shrinkage (history's productive
+    hours are rescaled to its shrinkage when only that is given), and its attrition replaces the scenario's. A
+    vendor only on the roster has no rework and serves the whole selection."""
     if not days:
         return pl.DataFrame(schema={"vendor": pl.String, "ds": pl.Date, "supply_hours": pl.Float64})
-    hours_per_fte = scenario.paid_hours_per_fte_day * (1 - scenario.shrinkage)
+    roster = {line.vendor: line for line in scenario.roster}
+    columns = ("vendor", "productive_hours_per_day", "rework_share", "supply_share")
+    history = {row[0]: row[1:] for row in inputs.supply.select(columns).iter_rows()}
     first = days[0]
     rows = []
-    columns = ("vendor", "productive_hours_per_day", "rework_share", "supply_share")
-    for vendor, base, rework, share in inputs.supply.select(columns).iter_rows():
+    for vendor in [*history, *(v for v in roster if v not in history)]:
+        base, rework, share = history.get(vendor, (0.0, 0.0, 1.0))
+        line = roster.get(vendor, RosterLine(vendor))
+        shrinkage = scenario.shrinkage if line.shrinkage is None else line.shrinkage
+        hours_per_fte = scenario.paid_hours_per_fte_day * (1 - shrinkage)
+        if line.fte is not None:
+            base = line.fte * hours_per_fte
+        elif line.shrinkage is not None:  # the same people, working a different share of their paid time
+            base *= (1 - shrinkage) / (1 - scenario.shrinkage)
+        attrition = scenario.attrition_annual if line.attrition_annual is None else line.attrition_annual
         if share == 0:  # serves nothing of the selection
             continue
         for day in days:
             t = (day - first).days + 1
-            hours = base * (1 - scenario.attrition_annual) ** (t / 365)
+            hours = base * (1 - attrition) ** (t / 365)
             for hire in scenario.hiring:
                 if hire.vendor == vendor:
                     started = t - (hire.start_week - 1) * 7

@@ -65,10 +65,12 @@ class SavedScenario:
 
 
 def scenario_vendors(scenario: Scenario) -> set[str]:
-    """Every vendor a scenario names: those it hires for and those it shifts work from or to."""
-    return {h.vendor for h in scenario.hiring} | {
-        v for source, target, _ in scenario.vendor_shift for v in (source, target)
-    }
+    """Every vendor a scenario names: those it hires for, shifts work from or to, or has on its roster."""
+    return (
+        {h.vendor for h in scenario.hiring}
+        | {v for source, target, _ in scenario.vendor_shift for v in (source, target)}
+        | {line.vendor for line in scenario.roster}
+    )
 
 
 class ScenarioStore:

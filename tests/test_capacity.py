@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 
 from forecasting.capacity import StaffingAssumptions, backlog_projection, required_fte, workload_hours
 from forecasting.plan import (
+    UNSKILLED,
     EventUplift,
     Hiring,
     PlanningInputs,
+    RosterLine,
     Scenario,
     demand_by_domain,
     demand_by_vendor,
@@ -178,6 +180,65 @@ def test_an_event_lifts_its_market_share_of_its_domain_on_its_days_only():
     without_markets = replace(inputs, market_mix=None)
     with pytest.raises(ValueError, match="market DE needs the tickets' market"):
         demand_by_domain(forecast, without_markets, Scenario(events=events))
+
+
+def _two_vendor_inputs() -> PlanningInputs:
+    """Vendors a and b share spam 60/40 and hate 60/40 (handle 60 s at a, 120 s at b); a has 40 productive hours a
+    day, b 20; no rework; both serve the whole selection."""
+    return PlanningInputs(
+        automation=pl.DataFrame({"policy_domain": ["spam", "hate"], "automated_share": [0.0, 0.0]}),
+        allocation=pl.DataFrame(
+            {
+                "policy_domain": ["spam", "spam", "hate", "hate"],
+                "vendor": ["a", "b", "a", "b"],
+                "share": [0.6, 0.4, 0.6, 0.4],
+                "aht_seconds": [60.0, 120.0, 60.0, 120.0],
+            }
+        ),
+        supply=pl.DataFrame(
+            {"vendor": ["a", "b"], "productive_hours_per_day": [40.0, 20.0], "rework_share": [0.0, 0.0],
+             "supply_share": [1.0, 1.0]}
+        ),
+        history_start=dt.date(2026, 2, 9),
+        history_end=dt.date(2026, 4, 5),
+    )  # fmt: skip
+
+
+def test_a_roster_replaces_the_history_of_its_vendors():
+    """a: 10 FTE at 40 % shrinkage = 10 × 8 × 0.6 = 48 h a day, halving over a year (attrition 0.5); b: its 20 h
+    at the plan's 32 % shrinkage rescaled to 45 % = 20 × 0.55 / 0.68; c: on the roster only, 3 FTE at 32 %."""
+    days = [dt.date(2026, 4, 6), dt.date(2026, 4, 6) + dt.timedelta(days=364)]
+    roster = (
+        RosterLine("a", fte=10.0, attrition_annual=0.5, shrinkage=0.4),
+        RosterLine("b", shrinkage=0.45),
+        RosterLine("c", fte=3.0),
+    )
+    supply = supply_by_vendor(_two_vendor_inputs(), Scenario(attrition_annual=0.0, roster=roster), days)
+    hours = {(r["vendor"], r["ds"]): r["supply_hours"] for r in supply.iter_rows(named=True)}
+    assert hours["a", days[0]] == pytest.approx(48 * 0.5 ** (1 / 365))
+    assert hours["a", days[1]] == pytest.approx(48 * 0.5)
+    assert hours["b", days[0]] == pytest.approx(20 * 0.55 / 0.68)
+    assert hours["c", days[0]] == pytest.approx(3 * 8 * 0.68)
+    untouched = supply_by_vendor(_two_vendor_inputs(), Scenario(attrition_annual=0.0), days)
+    assert untouched.filter(pl.col("vendor") == "b")["supply_hours"].to_list() == [20.0, 20.0]
+
+
+def test_skills_move_work_to_the_vendors_skilled_for_it():
+    """10 tickets a day per domain. a may only review spam: hate goes wholly to b (10 tickets at 120 s); b may only
+    review hate: spam goes wholly to a. With neither skilled for hate, it goes to UNSKILLED at its handle time."""
+    forecast = pl.DataFrame(
+        {"series": ["spam", "hate"], "ds": [dt.date(2026, 4, 6)] * 2, "mean": [10.0, 10.0]}
+    ).with_columns(lo_80=pl.col("mean"), hi_80=pl.col("mean"), lo_95=pl.col("mean"), hi_95=pl.col("mean"))
+    roster = (RosterLine("a", domains=("spam",)), RosterLine("b", domains=("hate",)))
+    demand = demand_by_domain(forecast, _two_vendor_inputs(), Scenario(roster=roster))
+    tickets = {(r["vendor"], r["policy_domain"]): r["human_tickets"] for r in demand.iter_rows(named=True)}
+    assert tickets == {("a", "spam"): pytest.approx(10.0), ("b", "hate"): pytest.approx(10.0)}
+    nobody = (RosterLine("a", domains=("spam",)), RosterLine("b", domains=("spam",)))
+    demand = demand_by_domain(forecast, _two_vendor_inputs(), Scenario(roster=nobody))
+    orphan = demand.filter(pl.col("vendor") == UNSKILLED).row(0, named=True)
+    assert orphan["policy_domain"] == "hate" and orphan["human_tickets"] == pytest.approx(10.0)
+    assert orphan["workload_hours"] == pytest.approx((6 * 60 + 4 * 120) / 3600)  # the work it was
+    assert demand["human_tickets"].sum() == pytest.approx(20.0)  # no work lost
 
 
 def test_headline_names_the_worst_vendor_week_and_weights_sla_by_work():

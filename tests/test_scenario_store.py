@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from forecasting import scenarios
-from forecasting.plan import EventUplift, Hiring, Scenario
+from forecasting.plan import EventUplift, Hiring, RosterLine, Scenario
 from forecasting.scenarios import SCENARIOS, ScenarioStore, scenario_vendors
 from queries.errors import SourceError
 
@@ -73,10 +73,11 @@ def test_scenarios_are_versioned_never_overwritten(tmp_path: Path):
         store.load("nothing")
 
 
-def test_events_with_a_market_and_days_round_trip_and_older_domain_uplifts_still_load(tmp_path: Path):
+def test_events_and_a_roster_round_trip_and_older_domain_uplifts_still_load(tmp_path: Path):
     store = ScenarioStore.sqlite_file(tmp_path / "s.db", scope=None)
     election = EventUplift(0.5, "hateful_conduct", "BR", dt.date(2026, 10, 26), dt.date(2026, 11, 1))
-    scenario = Scenario(events=(election, EventUplift(0.1)))
+    roster = (RosterLine("atlas_cx", fte=12.5, attrition_annual=0.3, shrinkage=0.35, domains=("youth_safety",)),)
+    scenario = Scenario(events=(election, EventUplift(0.1)), roster=roster)
     store.save("run-off", scenario, "ana")
     assert store.load("run-off").scenario == scenario
     older = Scenario.from_dict({"volume_uplift": 0.1, "uplift_by_domain": [["youth_safety", 0.4]]})
@@ -91,6 +92,7 @@ def test_scenario_vendors_are_the_hiring_and_shift_vendors():
     )
     assert scenario_vendors(scenario) == {"atlas_cx", "harbor_trust", "sentinel_ops"}
     assert scenario_vendors(Scenario(volume_uplift=0.5)) == set()
+    assert scenario_vendors(Scenario(roster=(RosterLine("meridian_review", fte=4),))) == {"meridian_review"}
 
 
 def test_a_scoped_store_lists_and_loads_only_its_scope_naming_no_other_vendor(tmp_path: Path):

@@ -355,3 +355,28 @@ def test_a_new_day_repeating_an_old_ticket_id_rejects_both_incrementally(tmp_pat
     assert r.rejections == {x.reason: x.rows for x in load_dataset(src).reports["tickets"].rejections}
     again, stats = build_rollups(src, cache_dir=cache)  # the answer is cached for this set of chunks
     assert stats.rebuilt == 0 and again.rejections == r.rejections
+
+
+def test_an_exact_answer_from_a_sliced_big_file_reads_only_the_selected_days(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big Parquet file is built in row slices; a percentile filtered on two dimensions is answered exactly from
+    its rows, through one scan of the whole file with the days pushed down (before: every slice read and checked
+    in full, 17 s for a 7-day view of the 8.8M-ticket demo), and equals the rows engine's answer."""
+    from queries.engines.rollups import build, checked
+
+    src = tmp_path / "demo"
+    generate_demo(src, days=30, tickets_per_day=200, seed=4, end=END)
+    tickets = pl.read_parquet(src / "tickets.parquet")
+    tickets.write_parquet(src / "tickets.parquet", row_group_size=500)  # row groups the days can skip
+    monkeypatch.setattr(build, "BATCH_ROWS", 1_000)  # so the file is built as slices
+    rollups, stats = build_rollups(src, cache_dir=tmp_path / "cache")
+    assert stats.partitions > 1  # slices
+    slow_path = []
+    monkeypatch.setattr(checked, "checked_rows", lambda *args: slow_path.append(args))
+    view = Filters(END - dt.timedelta(days=6), END, surface=("live_stream",), source=("user_report",))
+    approx = rollup_summary(rollups, "time_to_first_action", view, [], None)
+    exact = summarize(load_dataset(src), "time_to_first_action", view)
+    assert slow_path == []
+    assert approx["tickets"][0] == exact["tickets"][0] > 0
+    assert approx["p90_hours"][0] == pytest.approx(exact["p90_hours"][0])

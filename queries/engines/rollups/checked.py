@@ -291,6 +291,7 @@ def valid_rows(
 ) -> pl.DataFrame:
     """Valid rows (the fields rollups use, text as String) matching a predicate on typed columns (e.g. a date
     range, pushed into the Parquet scan), with the same rules as the build."""
+    partitions = _whole_files(partitions)
     batches = [partitions] if whole_parquet(partitions) else [[p] for p in partitions]
     frames = []
     for batch in batches:
@@ -301,3 +302,12 @@ def valid_rows(
             frames.append(fast[0].filter(pl.col(REASON).is_null()))
     used = [f for f in TICKETS.names if f in USED]
     return pl.concat(frames).select(*used, *FLAGS).with_columns(pl.col(CODED).cast(pl.String))
+
+
+def _whole_files(partitions: list[Partition]) -> list[Partition]:
+    """Row slices of big Parquet files as their whole files: a predicate pushed into a whole file's scan skips the
+    row groups it cannot match, while each slice would be read and checked in full."""
+    if all(p.offset is None for p in partitions) or any(p.files.format != "parquet" for p in partitions):
+        return partitions
+    files = {p.files.paths[0]: p.files for p in partitions}
+    return [Partition(replace(f, paths=(path,)), None, None, 0, "") for path, f in files.items()]

@@ -175,6 +175,8 @@ def tables_sql(dims: tuple[str, ...]) -> dict[str, tuple[str, list[str]]]:
         "known_automated": "count(automated)",
         "automated": "count_if(coalesce(automated, false))",
         "decided": "count(decision)",
+        "human_decided": "count_if(human AND decision IN ('violating', 'non_violating'))",
+        "human_violating": "count_if(human AND decision = 'violating')",
         "appealed": "count_if(was_appealed)",
         "overturned": "count_if(was_appealed AND coalesce(appeal_overturned, false))",
         "acted": "count(first_action_at)",

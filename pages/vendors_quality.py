@@ -21,7 +21,15 @@ from dashboard.url_state import from_url, section_picker
 from queries.analyses import quality, vendors
 from queries.contract import ERROR_TYPES
 from queries.definitions import METRICS
-from queries.display import as_percent, display_name, display_value, interval_text, with_display_values
+from queries.display import (
+    as_percent,
+    definition_words,
+    display_name,
+    display_value,
+    interval_text,
+    with_display_values,
+)
+from queries.engines import Source, groupable
 from queries.metrics import missing_inputs
 
 # URL value: (label, the scorecard's columns after vendor)
@@ -64,7 +72,7 @@ COVERAGE_CONFIG = {
     ),
     "top_vendor_share": share_column("Top vendor share", vendors.DEFINITIONS["top_vendor_share"]),
     "vendor_list": st.column_config.TextColumn("Vendors (largest first)", width="medium"),
-    "tickets": count_column("Tickets", METRICS["volume"].definition),
+    "tickets": count_column("Tickets", definition_words(METRICS["volume"].definition)),
     "previous_tickets": count_column("Previous", "Tickets in the previous equal period."),
     "change_share": share_column("Change", "Tickets vs the previous equal period."),
 }
@@ -106,14 +114,14 @@ COLUMNS = {
         "Per productive h", vendors.DEFINITIONS["handled_per_productive_hour"]
     ),
     "handle_hours": decimal_column("Handle h", vendors.DEFINITIONS["handle_hours"]),
-    "mean_handle_seconds": decimal_column("Mean handle s", METRICS["handle_time"].definition, 0),
+    "mean_handle_seconds": decimal_column("Mean handle s", definition_words(METRICS["handle_time"].definition), 0),
     "occupancy_share": share_column("Occupancy", vendors.DEFINITIONS["occupancy_share"]),
     "quality_adjusted_per_productive_hour": decimal_column(
         "Quality-adjusted per h", vendors.DEFINITIONS["quality_adjusted_per_productive_hour"]
     ),
     "quality_adjusted_low": decimal_column("Quality-adjusted 95 % CI", CI),
     "quality_adjusted_high": decimal_column("Quality-adjusted 95 % CI", CI),
-    "sla_measured": count_column("SLA n", METRICS["sla"].definition),
+    "sla_measured": count_column("SLA n", definition_words(METRICS["sla"].definition)),
     "sla_attainment": share_column("SLA attainment", vendors.DEFINITIONS["sla_attainment"]),
     **_interval_columns("sla", "SLA"),
     "sla_vs_rest": st.column_config.TextColumn("SLA vs others", help=VS_REST),
@@ -121,7 +129,7 @@ COLUMNS = {
     "qa_accuracy": share_column("QA accuracy", vendors.DEFINITIONS["qa_accuracy"]),
     **_interval_columns("qa", "QA"),
     "qa_vs_rest": st.column_config.TextColumn("QA vs others", help=VS_REST),
-    "appealed": count_column("Appealed", METRICS["appeals"].definition),
+    "appealed": count_column("Appealed", definition_words(METRICS["appeals"].definition)),
     "overturn_rate": share_column("Overturn rate", vendors.DEFINITIONS["overturn_rate"]),
     **_interval_columns("overturn", "Overturn"),
     "overturn_vs_rest": st.column_config.TextColumn("Overturns vs others", help=VS_REST),
@@ -129,8 +137,8 @@ COLUMNS = {
     "accuracy": share_column("Accuracy", quality.DEFINITIONS["accuracy"]),
     "ci_low": share_column("95 % CI", CI),
     "ci_high": share_column("95 % CI", CI),
-    "tickets": count_column("Tickets", METRICS["appeals"].definition),
-    "appeal_rate": share_column("Appeal rate", METRICS["appeals"].definition),
+    "tickets": count_column("Tickets", definition_words(METRICS["appeals"].definition)),
+    "appeal_rate": share_column("Appeal rate", definition_words(METRICS["appeals"].definition)),
     **_interval_columns("appeal", "Appeal"),
 }
 
@@ -178,6 +186,11 @@ def _table(frame: pl.DataFrame, columns: list[str], key: str, extra: dict | None
     table(frame.select(shown), key, config)
 
 
+def _splits_by(ds: Source, column: str) -> bool:
+    """True when the source has the tickets column and its metrics group by it (rollups: the five dimensions)."""
+    return ds.has("tickets", column) and groupable(ds, column)
+
+
 def _with_label(frame: pl.DataFrame, keys: tuple[str, ...]) -> pl.DataFrame:
     """A `label` column joining the row's keys (display names), for chart axes."""
     shown = with_display_values(frame, keys)
@@ -186,7 +199,7 @@ def _with_label(frame: pl.DataFrame, keys: tuple[str, ...]) -> pl.DataFrame:
 
 def render(ctx: PageContext) -> None:
     st.title("Vendors & quality")
-    if not ctx.ready():
+    if not ctx.ready(aggregates=True):
         return
     st.caption(
         f"{ctx.filters.describe()} · 95 % intervals with their sample sizes (n); a row is marked better or worse "
@@ -201,7 +214,7 @@ def _vendors(ctx: PageContext) -> None:
     if not ds.has("tickets", "vendor"):
         st.info("Vendor scorecards need tickets.vendor; map it under [tickets.columns].")
         return
-    splits = {k: v for k, v in SCORECARD_SPLITS.items() if all(ds.has("tickets", c) for c in v[1])}
+    splits = {k: v for k, v in SCORECARD_SPLITS.items() if all(_splits_by(ds, c) for c in v[1])}
     from_url("vendors.by", "vendor", options=list(splits))
     by = splits[
         st.selectbox("Scorecard by", list(splits), key="vendors.by", format_func=lambda k: splits[k][0], width=300)
@@ -313,6 +326,8 @@ def _capacity(ctx: PageContext) -> None:
         "tickets than the previous period, and significantly so)."
     )
     st.subheader("By language")
+    if not groupable(ds, "language"):
+        ctx.has_rows("demand and occupancy by language (the capacity from staffing is shown)")
     _coverage(
         languages,
         language_matrix,
@@ -517,7 +532,7 @@ def _appeals(ctx: PageContext) -> None:
             "overturn_vs_rest",
         ],
         "vendors.appeals_table",
-        {"overturned": count_column("Overturned", METRICS["appeals"].definition)},
+        {"overturned": count_column("Overturned", definition_words(METRICS["appeals"].definition))},
     )
     st.plotly_chart(
         interval_chart(
@@ -540,7 +555,7 @@ def _policy_gaps(ctx: PageContext) -> None:
     if missing or not ds.has("qa_reviews", "policy_domain"):
         st.info(missing or "Policy gaps need qa_reviews.policy_domain; map it under [qa_reviews.columns].")
         return
-    groups = {k: v for k, v in GAP_GROUPS.items() if all(ds.has("tickets", c) for c in v[1][1:])}
+    groups = {k: v for k, v in GAP_GROUPS.items() if all(_splits_by(ds, c) for c in v[1][1:])}
     from_url("vendors.gaps_by", "policy_domain", options=list(groups))
     by = groups[
         st.selectbox(

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from pandas.testing import assert_frame_equal
 
 from dashboard.components import format_value
 from queries.filters import Filters
@@ -42,7 +43,8 @@ def test_overview_from_rollups_matches_the_rows(rolled_up: None, data_dir: Path)
     assert abs(float(number) / scale - exact) <= exact * PERCENTILE_ERROR_BOUND + 0.05 / scale
     assert len(at.get("plotly_chart")) == 2
     assert set(at.table[0].value["Market"]) <= {"DE", "US"}  # the movers: a static table, so it prints
-    assert any("QA accuracy" in c.value for c in at.caption)  # explained as not available from rollups
+    qa = summarize(ds, "qa_accuracy", FILTERS)["accuracy"][0]  # QA reviews with their tickets' markets
+    assert tiles["QA accuracy"] == format_value(qa, "share")
     assert any("served from daily rollups" in c.value for c in at.sidebar.caption)
 
 
@@ -79,17 +81,14 @@ def test_forecast_from_rollups_forecasts_and_names_what_needs_rows(rolled_up: No
     # The forecast is fitted on daily counts, which the rollups hold exactly: the same model and scores.
     for label in ("Model", "MASE (backtest)", "80 % interval coverage"):
         assert from_rollups[label] == from_rows[label], label
+    capacity = {"forecast.section": "capacity"}
+    plan_from_rows = metrics_by_label(run("forecast", capacity))
     monkeypatch.setenv("BELLWETHER_ROLLUP_ROWS", "1")
-    at = run("forecast")
-    notes = [i.value for i in at.info]
-    assert any("Throughput needs ticket rows" in n for n in notes), notes  # demand vs supply
+    # Demand vs supply: throughput from the human decisions in the rollups and the staffing table.
+    assert metrics_by_label(run("forecast", capacity)) == plan_from_rows
+    assert "Worst week: surplus / deficit" in plan_from_rows
+    notes = [i.value for i in run("forecast", {"forecast.section": "live"}).info]
     assert any("live queues" in n and "daily rollups" in n for n in notes), notes
-
-
-def test_pages_that_need_rows_explain_the_large_source(rolled_up: None):
-    at = run("vendors")
-    assert any("daily rollups" in i.value for i in at.info), [i.value for i in at.info]
-    assert not at.get("plotly_chart")
 
 
 @pytest.mark.parametrize(
@@ -138,3 +137,34 @@ def test_percentiles_beyond_the_exact_read_limit_are_explained(rolled_up: None, 
     tiles = metrics_by_label(at)
     assert tiles["P50 time to action"] == "–" and tiles["Tickets received"] != "–"
     assert any("two or more dimensions" in c.value for c in at.caption), [c.value for c in at.caption]
+
+
+VENDOR_SECTIONS = ("vendors", "capacity", "quality", "appeals", "policy-gaps", "training")
+
+
+def screen(at) -> tuple:
+    """What a Vendors & quality section shows: its headings, tiles, tables and how many charts."""
+    tables = [d.value for d in at.dataframe]
+    return [s.value for s in at.subheader], metrics_by_label(at), tables, len(at.get("plotly_chart"))
+
+
+@pytest.mark.parametrize("section", VENDOR_SECTIONS)
+def test_vendors_and_quality_from_rollups_show_what_the_rows_show(section: str, monkeypatch: pytest.MonkeyPatch):
+    """Scorecards, QA accuracy, kappa, error types, appeals, policy gaps and training effects from rollups are the
+    rows' figures; only demand by language (rollups do not group tickets by language) says it needs rows."""
+    params = {"vendors.tab": section}
+    headings, tiles, tables, charts = screen(run("vendors", params))
+    monkeypatch.setenv("BELLWETHER_ROLLUP_ROWS", "1")
+    at = run("vendors", params)
+    assert any("served from daily rollups" in c.value for c in at.sidebar.caption)
+    needs_rows = [i.value for i in at.info if "needs ticket rows" in i.value]
+    assert all("demand and occupancy by language" in n for n in needs_rows), needs_rows
+    assert len(needs_rows) == (section == "capacity"), needs_rows
+    got_headings, got_tiles, got_tables, got_charts = screen(at)
+    assert (got_headings, got_tiles, got_charts) == (headings, tiles, charts)
+    assert len(got_tables) == len(tables) > 0
+    for got, want in zip(got_tables, tables, strict=True):
+        if {"language", "tickets"} <= set(want.columns):  # coverage by language: capacity only, no occupancy
+            assert list(got.columns) == [c for c in want.columns if c != "occupancy_share"]
+        else:
+            assert_frame_equal(got, want, check_exact=False)

@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pandas.testing import assert_frame_equal
 
 from tests.apptest import metrics_by_label, run
+from tests.test_app_rollups import VENDOR_SECTIONS, screen
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
@@ -58,17 +60,27 @@ def test_turnaround_on_a_warehouse_equals_the_extracts(warehouse_env: str):
 
 def test_forecast_and_capacity_on_a_warehouse_equal_the_extracts(warehouse_env: str, tmp_path: Path, monkeypatch):
     monkeypatch.setenv("BELLWETHER_SCENARIO_URL", f"sqlite:///{tmp_path / 'scenarios.db'}")
-    from_files = metrics_by_label(run("forecast"))
-    at = run("forecast", {"src": "warehouse"})
-    assert metrics_by_label(at) == from_files  # the forecast and the demand-vs-supply plan, from SQL aggregates
-    assert "Worst week: surplus / deficit" in from_files
+    for section, tile in (("forecast", "MASE (backtest)"), ("capacity", "Worst week: surplus / deficit")):
+        from_files = metrics_by_label(run("forecast", {"forecast.section": section}))
+        at = run("forecast", {"forecast.section": section, "src": "warehouse"})
+        assert metrics_by_label(at) == from_files, section  # the forecast and the plan, from SQL aggregates
+        assert tile in from_files, section
+    at = run("forecast", {"forecast.section": "live", "src": "warehouse"})
     assert any("live queues" in i.value for i in at.info)
 
 
-def test_pages_that_need_ticket_rows_say_so_on_a_warehouse(warehouse_env: str):
-    at = run("vendors", {"src": "warehouse"})
-    assert any("ticket rows held in memory" in i.value for i in at.info), [i.value for i in at.info]
-    assert not at.get("plotly_chart")
+@pytest.mark.parametrize("section", VENDOR_SECTIONS)
+def test_vendors_and_quality_on_a_warehouse_equal_the_extracts(warehouse_env: str, section: str):
+    """Every section (scorecards, capacity, QA accuracy and kappa, appeals, policy gaps, training) from SQL
+    aggregates and the QA-reviewed tickets' dimensions: the extracts' figures, nothing said to need rows."""
+    headings, tiles, tables, charts = screen(run("vendors", {"vendors.tab": section}))
+    at = run("vendors", {"vendors.tab": section, "src": "warehouse"})
+    assert not [i.value for i in at.info if "needs ticket rows" in i.value]
+    got_headings, got_tiles, got_tables, got_charts = screen(at)
+    assert (got_headings, got_tiles, got_charts) == (headings, tiles, charts)
+    assert len(got_tables) == len(tables) > 0
+    for got, want in zip(got_tables, tables, strict=True):
+        assert_frame_equal(got, want, check_exact=False)
 
 
 def test_trends_on_a_warehouse_lists_the_same_spikes_as_the_extracts(warehouse_env: str):

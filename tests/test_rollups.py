@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from queries.calc import complete_periods
 from queries.demo.generate import generate_demo
@@ -22,7 +23,7 @@ from queries.engines.rollups.checked import Partition, typed_rows
 from queries.engines.rollups.read import rollup_summary
 from queries.engines.rollups.storage import Rollups, default_cache_dir
 from queries.errors import SourceError
-from queries.filters import Filters
+from queries.filters import DIMENSIONS, Filters
 from queries.histogram import ABSOLUTE_BOUND, PERCENTILE_ERROR_BOUND, bucket_expr, percentiles
 from queries.metrics import summarize
 from queries.sla import SlaPolicy
@@ -380,3 +381,39 @@ def test_an_exact_answer_from_a_sliced_big_file_reads_only_the_selected_days(
     assert slow_path == []
     assert approx["tickets"][0] == exact["tickets"][0] > 0
     assert approx["p90_hours"][0] == pytest.approx(exact["p90_hours"][0])
+
+
+def test_the_reviewed_tickets_keep_their_dimensions_and_a_new_review_rereads_only_its_chunk(tmp_path: Path):
+    """Rollups.reviewed holds ticket_id and the five dimensions of the valid tickets QA reviewed (ids of no ticket
+    drop out), one cached file per chunk: a review of a new day's ticket adds that chunk's file only, a review of an
+    older ticket replaces the older chunk's file only."""
+    src, cache = _daily_source(tmp_path), tmp_path / "cache"
+    files = sorted((src / "tickets").glob("*.parquet"))
+    new_day = files.pop()
+    moved = tmp_path / new_day.name
+    new_day.rename(moved)
+    old_ids = pl.concat([pl.read_parquet(f, columns=["ticket_id"]) for f in files])["ticket_id"]
+    reviewed = pl.concat([old_ids.gather_every(40), pl.Series(["no-such-ticket"])])
+    r, _ = build_rollups(src, cache_dir=cache, reviewed=reviewed)
+
+    def expected(ids: pl.Series) -> pl.DataFrame:
+        tickets = load_dataset(src).tables["tickets"]
+        return tickets.filter(pl.col("ticket_id").is_in(ids.implode())).select("ticket_id", *DIMENSIONS)
+
+    assert r.reviewed.height == old_ids.gather_every(40).len() > 10
+    assert_frame_equal(r.reviewed.sort("ticket_id"), expected(reviewed).sort("ticket_id"))
+    before = {p.name: p.stat().st_mtime_ns for p in (cache / "reviewed").iterdir()}
+    assert len(before) == 1  # the first build's files are one chunk
+
+    moved.rename(new_day)
+    reviewed = pl.concat([reviewed, pl.read_parquet(new_day, columns=["ticket_id"])["ticket_id"].head(3)])
+    r, _ = build_rollups(src, cache_dir=cache, reviewed=reviewed)
+    assert_frame_equal(r.reviewed.sort("ticket_id"), expected(reviewed).sort("ticket_id"))
+    after = {p.name: p.stat().st_mtime_ns for p in (cache / "reviewed").iterdir()}
+    assert len(after) == 2 and all(after.get(name) == mtime for name, mtime in before.items())
+
+    reviewed = pl.concat([reviewed, old_ids.slice(1, 1)])  # a later review of an older ticket
+    r, _ = build_rollups(src, cache_dir=cache, reviewed=reviewed)
+    assert_frame_equal(r.reviewed.sort("ticket_id"), expected(reviewed).sort("ticket_id"))
+    again = {p.name: p.stat().st_mtime_ns for p in (cache / "reviewed").iterdir()}
+    assert len(again) == 2 and len(set(again) & set(after)) == 1  # the new day's file kept, the older replaced

@@ -17,7 +17,7 @@ import polars as pl
 from scipy import stats
 
 from queries.calc import ratio
-from queries.engines import Source, held_rows, small_table
+from queries.engines import Source, decision_counts, reviewed_tickets, small_table
 from queries.filters import Filters
 from queries.intervals import Z_95, difference_bounds, wilson_bounds
 from queries.metrics import missing_inputs, summarize
@@ -85,7 +85,7 @@ def qa_reviews_in(ds: Source, filters: Filters, columns: Sequence[str] = ()) -> 
     lf = small_table(ds, "qa_reviews").lazy().filter(filters.in_period("reviewed_at") & filters.dimension_expr(own))
     through_ticket = list(dict.fromkeys(c for c in (*filters.selections(), *columns) if c not in own))
     if through_ticket:
-        tickets = held_rows(ds).lazy().select("ticket_id", *through_ticket)
+        tickets = reviewed_tickets(ds, filters, through_ticket).lazy()
         lf = lf.drop(through_ticket, strict=False).join(tickets, on="ticket_id", how="inner")
         lf = lf.filter(filters.dimension_expr(through_ticket))
     return lf
@@ -315,15 +315,11 @@ def _decision_splits(ds: Source, filters: Filters, keys: list[str], min_decision
         )
     similar = [c for c in ("policy_domain", "market", "surface", "source") if ds.has("tickets", c)]
     cell = list(dict.fromkeys([*keys, *similar]))
-    human = ~pl.col("automated").fill_null(False) & pl.col("vendor").is_not_null()
-    decided = pl.col("decision").is_in(["violating", "non_violating"])
     per_vendor = (
-        held_rows(ds)
+        decision_counts(ds, filters, [*cell, "vendor"])
         .lazy()
-        .filter(filters.in_period("created_at") & filters.dimension_expr() & human & decided)
-        .group_by([*cell, "vendor"])
-        .agg(pl.len().alias("n"), (pl.col("decision") == "violating").sum().alias("violating"))
-        .filter(pl.col("n") >= min_decisions)
+        .filter(pl.col("vendor").is_not_null() & (pl.col("decisions") >= min_decisions))
+        .rename({"decisions": "n"})
         .with_columns(
             ((pl.col("violating").sum() / pl.col("n").sum()).over(cell)).alias("pooled"),
             pl.len().over(cell).alias("vendors"),

@@ -8,6 +8,7 @@ from rollups (`RolledUpSource`) or a warehouse (`Warehouse`). Everything above t
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -16,6 +17,7 @@ from queries.engines.rollups.engine import RollupsEngine
 from queries.engines.rollups.source import RolledUpSource
 from queries.engines.rows import RowsEngine
 from queries.engines.sql import SqlEngine
+from queries.filters import Filters
 from queries.sources.dataset import Dataset
 from queries.sources.warehouse import Warehouse
 
@@ -60,3 +62,15 @@ def own_dimensions(src: Source) -> tuple[str, ...]:
 def held_rows(src: Source, table: str = "tickets") -> pl.DataFrame | None:
     """The table's valid rows when the source's engine holds them in memory; None when it keeps aggregates only."""
     return engine_for(src).rows(table)
+
+
+def reviewed_tickets(src: Source, filters: Filters, columns: Sequence[str]) -> pl.DataFrame:
+    """`ticket_id` and `columns` of valid tickets, at least every one QA reviewed in the filters' days (rows held,
+    the rollups' side table of reviewed tickets, or a query restricted to them in the warehouse)."""
+    return engine_for(src).reviewed_tickets(filters, columns)
+
+
+def decision_counts(src: Source, filters: Filters, by: Sequence[str]) -> pl.DataFrame:
+    """Human violating / non-violating decisions of tickets created in the filters' days by `by`: `decisions`,
+    `violating`."""
+    return engine_for(src).decision_counts(filters, by)

@@ -21,6 +21,8 @@ from queries.filters import Filters, period_expr
 from queries.frames import group
 from queries.sla import SlaPolicy
 
+SPLIT_DECISIONS = ("violating", "non_violating")  # the human decisions vendors are compared on (`decision_counts`)
+
 
 class Implementations(dict):
     """An engine's metric implementations by metric name, registered where each is defined:
@@ -96,6 +98,16 @@ class Engine(Protocol):
         """The table's valid rows when the engine holds them in memory; None when it keeps aggregates only."""
         ...
 
+    def reviewed_tickets(self, filters: Filters, columns: Sequence[str]) -> pl.DataFrame:
+        """`ticket_id` and `columns` (ticket dimensions) of valid tickets: at least every ticket with a QA review in
+        the filters' days, for the QA reviews' dimensions taken from their ticket."""
+        ...
+
+    def decision_counts(self, filters: Filters, by: Sequence[str]) -> pl.DataFrame:
+        """Human (not automated) decisions of tickets created in the filters' days and groups that are violating or
+        not (SPLIT_DECISIONS), by `by`: `decisions` and `violating` (Int64)."""
+        ...
+
 
 class EngineBase:
     """What the engines share: the inputs check behind `can`, grouping, per 1M DAU from ticket counts."""
@@ -137,7 +149,8 @@ class EngineBase:
         ungroupable = [b for b in by if not self.groups_by(metric, b)]
         if ungroupable:
             allowed = METRICS[metric].groups
-            why = f"it groups by {', '.join(allowed)} only" if allowed else self.ungrouped
+            outside = allowed is not None and not set(ungroupable) <= set(allowed)  # the metric's limit, not ours
+            why = f"it groups by {', '.join(allowed)} only" if outside else self.ungrouped
             return f"{label} cannot be grouped by {', '.join(ungroupable)}: {why}."
         return None
 

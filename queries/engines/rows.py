@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import polars as pl
 
 from queries.calc import backlog_flow, keys_of, per_productive_hour, period_windows
 from queries.contract import PROACTIVE_SOURCES
 from queries.definitions import THROUGHPUT_GROUPS
-from queries.engines.base import EngineBase, Implementations
+from queries.engines.base import SPLIT_DECISIONS, EngineBase, Implementations
 from queries.filters import Filters, period_expr
 from queries.frames import (
     created_in,
@@ -61,6 +61,19 @@ class RowsEngine(EngineBase):
 
     def rows(self, table: str) -> pl.DataFrame | None:
         return self.source.tables.get(table)
+
+    def reviewed_tickets(self, filters: Filters, columns: Sequence[str]) -> pl.DataFrame:
+        return self.source.tables["tickets"].select("ticket_id", *columns)
+
+    def decision_counts(self, filters: Filters, by: Sequence[str]) -> pl.DataFrame:
+        return split_decisions(created_in(self.source.tables["tickets"], filters), list(by))
+
+
+def split_decisions(tickets: pl.LazyFrame, by: list[str]) -> pl.DataFrame:
+    """Human (not automated) violating or non-violating decisions of these tickets by `by`: `decisions`, `violating`."""
+    human = ~pl.col("automated").fill_null(False) & pl.col("decision").is_in(SPLIT_DECISIONS)
+    violating = (pl.col("decision") == "violating").sum().alias("violating")
+    return group(tickets.filter(human), by, [pl.len().alias("decisions"), violating])
 
 
 def rows_as_of(ds: Dataset) -> dt.datetime:
@@ -257,23 +270,31 @@ def _handle_time(ds: Dataset, filters: Filters, by: list[str], period: str | Non
 
 @_IMPLEMENTATIONS.of("throughput")
 def _throughput(ds: Dataset, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
+    def handled(staff: Filters) -> pl.DataFrame:
+        decisions = human_decisions(ds.tables["tickets"], staff, period).filter(pl.col("vendor").is_not_null())
+        return group(decisions, keys_of(by, period), [pl.len().alias("handled")])
+
+    return throughput(handled, ds.tables["staffing"], filters, by, period)
+
+
+def throughput(
+    handled: Callable[[Filters], pl.DataFrame],
+    staffing: pl.DataFrame,
+    filters: Filters,
+    by: list[str],
+    period: str | None,
+) -> pl.DataFrame:
+    """The `throughput` metric from the staffing table held in memory and `handled(filters)`: human decisions with a
+    vendor by `by` (and period) as `handled`, for the filters staffing has (period and vendor). Shared with the
+    rollups engine, which counts the decisions from its rollups."""
     if set(by) - set(THROUGHPUT_GROUPS):
         raise ValueError(f"throughput can only be grouped by {', '.join(THROUGHPUT_GROUPS)}")
     keys = keys_of(by, period)
     filters = Filters(filters.start, filters.end, vendor=filters.vendor)  # staffing has no other dimensions
-    handled = group(
-        human_decisions(ds.tables["tickets"], filters, period).filter(pl.col("vendor").is_not_null()),
-        keys,
-        [pl.len().alias("handled")],
-    )
-    staffing = (
-        ds.tables["staffing"]
-        .lazy()
-        .filter(
-            (pl.col("date") >= filters.start) & (pl.col("date") <= filters.end) & filters.dimension_expr(["vendor"])
-        )
+    hours = staffing.lazy().filter(
+        (pl.col("date") >= filters.start) & (pl.col("date") <= filters.end) & filters.dimension_expr(["vendor"])
     )
     if period:
-        staffing = staffing.with_columns(period_expr("date", period))
-    hours = group(staffing, keys, [pl.col("productive_hours").sum().alias("productive_hours")])
-    return per_productive_hour(handled, hours, keys)
+        hours = hours.with_columns(period_expr("date", period))
+    hours = group(hours, keys, [pl.col("productive_hours").sum().alias("productive_hours")])
+    return per_productive_hour(handled(filters), hours, keys)

@@ -10,7 +10,7 @@ computed in Polars with the same helpers. Percentiles are linear interpolation b
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -28,7 +28,7 @@ from queries.calc import (
 )
 from queries.contract import PROACTIVE_SOURCES, TICKETS
 from queries.definitions import THROUGHPUT_GROUPS
-from queries.engines.base import EngineBase, Implementations
+from queries.engines.base import SPLIT_DECISIONS, EngineBase, Implementations
 from queries.filters import PERIODS, Filters
 from queries.frames import duration_hours
 from queries.sla import DUE_RULE, SlaPolicy, load_sla_policy
@@ -86,6 +86,23 @@ class SqlEngine(EngineBase):
 
     def as_of(self) -> dt.datetime:
         return self.source.latest_timestamp() or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+    def reviewed_tickets(self, filters: Filters, columns: Sequence[str]) -> pl.DataFrame:
+        wh = self.source
+        qa, t = wh.tables["qa_reviews"], _tickets(wh)
+        reviewed = sa.select(qa.col("ticket_id")).where(qa.valid, in_period(qa.col("reviewed_at"), filters))
+        query = sa.select(t.col("ticket_id").label("ticket_id"), *[t.col(c).label(c) for c in columns]).where(
+            t.valid, t.col("ticket_id").in_(reviewed)
+        )
+        schema = {"ticket_id": pl.String(), **{c: _key_dtype(c) for c in columns}}
+        return pl.DataFrame(wh.execute(query), schema=schema, orient="row")
+
+    def decision_counts(self, filters: Filters, by: Sequence[str]) -> pl.DataFrame:
+        t = _tickets(self.source)
+        decision = t.col("decision")
+        where = [*_created_in(t, filters), t.col("automated").is_not(True), decision.in_(SPLIT_DECISIONS)]
+        aggs = [Agg("decisions", "rows"), Agg("violating", "sum", flag(decision == "violating"))]
+        return aggregate(self.source, where, {b: t.col(b) for b in by}, aggs)
 
 
 # --- building blocks --------------------------------------------------------------------------------------

@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from functools import partial
 
 import polars as pl
 
 from queries.engines.base import EngineBase
-from queries.engines.rollups.read import rollup_summary
+from queries.engines.rollups.read import decision_counts, handled, rollup_summary
 from queries.engines.rollups.source import PERCENTILES_NOT_KEPT, RolledUpSource
 from queries.engines.rollups.storage import ROLLUP_DIMENSIONS, ROLLUP_METRICS
+from queries.engines.rows import RowsEngine, throughput
 from queries.filters import Filters
 from queries.histogram import PERCENTILE_ERROR_BOUND
 from queries.sla import SlaPolicy
+from queries.sources.dataset import Dataset
+
+# Metrics that also read a small table held whole: platform_metrics, qa_reviews (with the reviewed tickets' dimensions
+# kept at build, Rollups.reviewed), staffing (with the human decisions counted in the rollups).
+WITH_SMALL_TABLES = ("per_million_dau", "qa_accuracy", "throughput")
 
 
 class RollupsEngine(EngineBase):
     """Counts and sums from the rollups, percentiles from their histograms (within PERCENTILE_ERROR_BOUND);
     groups by the filter dimensions only."""
 
-    metrics = (*ROLLUP_METRICS, "per_million_dau")
+    metrics = (*ROLLUP_METRICS, *WITH_SMALL_TABLES)
     unsupported = "needs ticket rows, which large extracts served from rollups do not keep."
     groupings = ROLLUP_DIMENSIONS
     ungrouped = (
@@ -55,7 +63,27 @@ class RollupsEngine(EngineBase):
     ) -> pl.DataFrame:
         if metric == "per_million_dau":
             return self.per_million_dau(filters, by, period)
+        if metric == "qa_accuracy":  # the rows engine's, over the reviews and their tickets' dimensions
+            return RowsEngine(self._reviews()).summarize(metric, filters, by, period, None)
+        if metric == "throughput":
+            counted = partial(handled, self.source.rollups, by=by, period=period)
+            return throughput(counted, self.source.tables["staffing"], filters, by, period)
         return rollup_summary(self.source.rollups, metric, filters, by, period, sla_policy=sla_policy)
+
+    def _reviews(self) -> Dataset:
+        """The QA reviews with the dimensions of their tickets (the rollups' side table) as a Dataset."""
+        tables = {"qa_reviews": self.source.tables["qa_reviews"], "tickets": self.source.rollups.reviewed}
+        return Dataset(self.source.source, None, self.source.signature, tables, self.source.reports)
+
+    def reviewed_tickets(self, filters: Filters, columns: Sequence[str]) -> pl.DataFrame:
+        absent = [c for c in columns if c not in ROLLUP_DIMENSIONS]
+        if absent:
+            kept = ", ".join(ROLLUP_DIMENSIONS)
+            raise ValueError(f"rollups keep the QA-reviewed tickets' {kept}, not {', '.join(absent)}")
+        return self.source.rollups.reviewed.select("ticket_id", *columns)
+
+    def decision_counts(self, filters: Filters, by: Sequence[str]) -> pl.DataFrame:
+        return decision_counts(self.source.rollups, filters, list(by))
 
     def distinct_values(self, column: str) -> list[str]:
         return self.source.distinct_values("tickets", column)

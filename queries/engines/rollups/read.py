@@ -48,12 +48,34 @@ def rollup_summary(
         )
     keys = by + (["period"] if period else [])
     out = _QUERIES[metric](r, filters, by, period, keys)
-    out = out.select(*keys, *METRICS[metric].counted).with_columns(  # codes back to text (exact answers have text)
+    return _as_text(r, out.select(*keys, *METRICS[metric].counted), by, keys)
+
+
+def _as_text(r: Rollups, out: pl.DataFrame, by: list[str], keys: list[str]) -> pl.DataFrame:
+    """The answer with its codes back to text (exact answers from rows have text already), sorted by its keys."""
+    out = out.with_columns(
         pl.lit(pl.Series(r.dictionary[k], dtype=pl.String)).gather(pl.col(k)).alias(k)
         for k in by
         if out.schema[k] == pl.UInt32
     )
     return out.sort(keys) if keys else out
+
+
+def handled(r: Rollups, filters: Filters, by: list[str], period: str | None) -> pl.DataFrame:
+    """Human decisions with a vendor whose first action falls in the period, by `by` (and period): `handled`, the
+    `throughput` metric's decisions (rows.throughput adds the staffing hours)."""
+    keys = by + (["period"] if period else [])
+    actioned = _select(r, level_for(r, filters, [*by, "vendor"]).actioned, filters, period)
+    out = _sum(actioned.filter(pl.col("vendor").is_not_null()), keys, ["human"]).rename({"human": "handled"})
+    return _as_text(r, out, by, keys)
+
+
+def decision_counts(r: Rollups, filters: Filters, by: list[str]) -> pl.DataFrame:
+    """Human violating / non-violating decisions of tickets created in the filters' days by `by` (the Engine's
+    `decision_counts`), from the created-day counts."""
+    created = _select(r, level_for(r, filters, by).created, filters, None)
+    out = _sum(created.filter(pl.col("human_decided") > 0), by, ["human_decided", "human_violating"])
+    return _as_text(r, out.rename({"human_decided": "decisions", "human_violating": "violating"}), by, by)
 
 
 def level_for(r: Rollups, filters: Filters, by: Sequence[str], *, histograms: bool = False) -> Level | None:

@@ -1,8 +1,7 @@
 """Extracts too large to hold in memory: tickets as daily rollups, the small tables read whole.
 
-Pages that work from aggregates (every page but Vendors & quality, and the parts of pages that say they need
-ticket rows) run on it in milliseconds at tens of millions of tickets; its engine is
-`queries.engines.rollups.engine.RollupsEngine`.
+Every page runs on it (but the parts of pages that say they need ticket rows), in milliseconds at tens of millions
+of tickets; its engine is `queries.engines.rollups.engine.RollupsEngine`.
 """
 
 from __future__ import annotations
@@ -70,8 +69,9 @@ def open_rolled_up(source: str | Path, mapping_file: str | Path | None = None) -
     """Build or reuse the source's ticket rollups and read its other tables. Raises SourceError with the fix."""
     mapping = load_mapping(mapping_file)
     files = locate_tables(source, mapping)
-    rollups, _ = build_rollups(source, mapping_file)
     tables, reports = read_tables(files, mapping, skip=("tickets",))
+    reviews = tables.get("qa_reviews")
+    rollups, _ = build_rollups(source, mapping_file, reviewed=None if reviews is None else reviews["ticket_id"])
     return RolledUpSource(
         source=str(source),
         mapping_file=str(mapping_file) if mapping_file else None,

@@ -45,7 +45,7 @@ ROLLUP_METRICS = (
 )
 
 
-FORMAT_VERSION = 9
+FORMAT_VERSION = 10
 
 
 EXACT_ROWS_LIMIT = 500_000  # most rows read for an exact percentile over several dimensions (memory, time)
@@ -129,6 +129,9 @@ class Rollups:
     read_rows: Callable[[pl.Expr], pl.DataFrame] | None = None
     latest_created: dt.datetime | None = None  # newest created_at not in the future (as the loader's `latest`)
     rows_in_future: int = 0  # valid tickets with a timestamp later than their file was written (+ tolerance)
+    # ticket_id and the five dimensions (text) of the valid tickets QA reviewed, for QA reviews filtered or grouped
+    # by a ticket field; None when built without the reviewed ids (build_rollups' `reviewed`).
+    reviewed: pl.DataFrame | None = None
 
     def first_day(self) -> dt.date | None:
         days = self.levels[()].created["day"]

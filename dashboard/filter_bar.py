@@ -10,6 +10,22 @@ from queries.display import display_name
 from queries.filters import DIMENSIONS, Filters
 
 DEFAULT_DAYS = 28
+# Streamlit's date field applies a typed date only when the focus moves to another element; Enter does nothing. On
+# Enter in the period's day, month or year, the focus moves to an empty element drawn after the field, so the typed
+# period applies (and Tab goes on from there); the element takes no room. The listener is added to the page once.
+ENTER_APPLIES_DATES = """<span id="filters-dates-after" tabindex="-1"></span>
+<script>
+if (!document.documentElement.dataset.enterAppliesDates) {
+  document.documentElement.dataset.enterAppliesDates = "1";
+  document.addEventListener("keydown", (event) => {
+    const segment = '[data-testid="stSidebar"] [data-testid="stDateInputField"] [role="spinbutton"]';
+    if (event.key === "Enter" && event.target.matches?.(segment)) {
+      document.getElementById("filters-dates-after")?.focus();
+    }
+  }, true);
+}
+</script>"""
+TAKES_NO_ROOM = '<style>[data-testid="stElementContainer"]:has(#filters-dates-after) { position: absolute; }</style>'
 
 
 def read_param_list(name: str) -> list[str]:
@@ -119,6 +135,8 @@ def filter_bar(source_key: str, first_day: dt.date, last_day: dt.date, options: 
         max_value=last_day,
         help="KPIs compare this period with the previous period of equal length.",
     )
+    st.sidebar.html(ENTER_APPLIES_DATES, unsafe_allow_javascript=True)
+    st.sidebar.html(TAKES_NO_ROOM)  # only a style: drawn where it takes no room either
     for name, values in options.items():
         if values:
             st.sidebar.multiselect(display_name(name), values, key=f"filters.{name}", placeholder="All")

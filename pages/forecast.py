@@ -1,4 +1,5 @@
-"""Forecast & capacity for planners: forecasts with past accuracy, demand vs supply, live staffing, scenarios."""
+"""Forecast & capacity for planners: forecasts with past accuracy, demand vs supply, live staffing, scenarios; one
+section at a time, the open one in the link."""
 
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ from dashboard.components import count_column, decimal_column, share_column, tab
 from dashboard.context import PageContext
 from dashboard.palette import category_colours, recolour
 from dashboard.scenario_controls import scenario_controls, scenario_store_panel
-from dashboard.url_state import from_url
+from dashboard.url_state import from_url, section_picker
 from forecasting.models import MODELS
-from forecasting.plan import ALLOCATION_WEEKS, plan_headline
+from forecasting.plan import ALLOCATION_WEEKS, Scenario, plan_headline
 from forecasting.planner import LiveQueue
 from queries.display import display_name, display_value, with_display_values
 from queries.engines import groupable
@@ -40,39 +41,14 @@ def render(ctx: PageContext) -> None:
     st.title("Forecast & capacity")
     if not ctx.ready(aggregates=True):
         return
-    ds, filters = ctx.dataset, ctx.filters
-    left, middle, right = st.columns(3)
-    splits = [TOTAL, *(c for c in SPLITS if groupable(ds, c))]
-    from_url("forecast.by", TOTAL, options=splits)
-    by = left.selectbox("Forecast by", splits, key="forecast.by", format_func=_split_name)
     from_url("forecast.weeks", 8, parse=int, valid=lambda n: 4 <= n <= 12, expected="a whole number from 4 to 12")
-    weeks = middle.slider("Horizon (weeks)", 4, 12, key="forecast.weeks")
-    from_url("forecast.model", AUTO, options=[AUTO, *MODELS])
-    model = right.selectbox(
-        "Model",
-        [AUTO, *MODELS],
-        key="forecast.model",
-        format_func=_model_name,
-        help="Best by backtest: the model with the lowest backtest MASE per series.",
-    )
-    st.caption(
-        f"History: every day up to {filters.end} in the selected groups; forecast: the {weeks} weeks after it. "
-        "Rolling-origin backtest with 4 folds of the same horizon."
-    )
-    view = loaders.forecast_view(ds, filters, None if by == TOTAL else by, weeks * 7, model)
+    weeks = st.columns(3)[0].slider("Horizon (weeks)", 4, 12, key="forecast.weeks")
+    # Drawn in every section: the hiring table keeps its edits only while it is on screen.
     with st.expander("What-if scenario", icon=":material/tune:"):
         scenario = scenario_controls(ctx)
-    forecast_tab, capacity_tab, live_tab, scenarios_tab = st.tabs(
-        ["Forecast", "Demand vs supply", "Live queues (Erlang)", "Scenarios"]
-    )
-    with forecast_tab:
-        _forecast(view, by)
-    with capacity_tab:
-        _capacity(ctx, scenario, weeks)
-    with live_tab:
-        _live(ctx, scenario, weeks)
-    with scenarios_tab:
-        scenario_store_panel(ctx, scenario, weeks)
+    # Only the open section runs, and the open section is part of the link.
+    section = section_picker("forecast.section", SECTIONS)
+    SECTIONS[section][1](ctx, scenario, weeks)
 
 
 def _split_name(by: str) -> str:
@@ -88,7 +64,26 @@ def _series_name(by: str, series: str) -> str:
     return "Total" if series == TOTAL else display_value(by, series)
 
 
-def _forecast(view, by: str) -> None:
+def _forecast(ctx: PageContext, _scenario: Scenario, weeks: int) -> None:
+    """The forecast of the chosen split and model, its past accuracy and every series' scores (no what-if)."""
+    ds, filters = ctx.dataset, ctx.filters
+    left, right = st.columns(2)
+    splits = [TOTAL, *(c for c in SPLITS if groupable(ds, c))]
+    from_url("forecast.by", TOTAL, options=splits)
+    by = left.selectbox("Forecast by", splits, key="forecast.by", format_func=_split_name)
+    from_url("forecast.model", AUTO, options=[AUTO, *MODELS])
+    model = right.selectbox(
+        "Model",
+        [AUTO, *MODELS],
+        key="forecast.model",
+        format_func=_model_name,
+        help="Best by backtest: the model with the lowest backtest MASE per series.",
+    )
+    st.caption(
+        f"History: every day up to {filters.end} in the selected groups; forecast: the {weeks} weeks after it. "
+        "Rolling-origin backtest with 4 folds of the same horizon."
+    )
+    view = loaders.forecast_view(ds, filters, None if by == TOTAL else by, weeks * 7, model)
     if view.scores.is_empty():
         st.info("No tickets in the selected groups up to the end of the period: nothing to forecast.")
         return
@@ -148,7 +143,7 @@ def _forecast(view, by: str) -> None:
     )
 
 
-def _capacity(ctx: PageContext, scenario, weeks: int) -> None:
+def _capacity(ctx: PageContext, scenario: Scenario, weeks: int) -> None:
     plan = loaders.capacity_plan(ctx.dataset, ctx.filters, weeks * 7, scenario)
     if plan.is_empty():
         missing = missing_inputs(ctx.dataset, "throughput") or missing_inputs(ctx.dataset, "handle_time")
@@ -263,7 +258,7 @@ def _supply_note(filters: Filters, plan: pl.DataFrame) -> str:
     return text
 
 
-def _live(ctx: PageContext, scenario, weeks: int) -> None:
+def _live(ctx: PageContext, scenario: Scenario, weeks: int) -> None:
     if not ctx.has_rows("live queues (they need each queue's half-hour arrival profile)"):
         return
     first = ctx.filters.end + dt.timedelta(days=1)
@@ -333,3 +328,12 @@ def _live(ctx: PageContext, scenario, weeks: int) -> None:
         "Real-time queues need enough agents in every half hour, so at low volume they cost more FTE than their "
         "workload alone: compare with Demand vs supply, which staffs deferred work by hours."
     )
+
+
+# Section (its URL value) → (label, function drawing it with the page context, the what-if and the horizon in weeks).
+SECTIONS = {
+    "forecast": ("Forecast", _forecast),
+    "capacity": ("Demand vs supply", _capacity),
+    "live": ("Live queues (Erlang)", _live),
+    "scenarios": ("Scenarios", scenario_store_panel),
+}

@@ -18,7 +18,7 @@ from queries.analyses.spikes import SEGMENT_DEFINITION, events_concerning
 from queries.analyses.trends import top_and_other
 from queries.contract import EVENT_KINDS
 from queries.definitions import METRICS
-from queries.display import NULL_TEXT, display_name, display_value, with_display_values
+from queries.display import NULL_TEXT, definition_words, display_name, display_value, with_display_values
 from queries.engines import created_days, groupable, own_dimensions
 from queries.export import safe_csv
 from queries.filters import Filters
@@ -90,7 +90,7 @@ def _volumes(ctx: PageContext, dims: list[str]) -> None:
         format_func=MEASURES.get,
         horizontal=True,
         help="Share of mix: the group's share of the period's tickets. Per 1M DAU: "
-        + METRICS["per_million_dau"].definition,
+        + definition_words(METRICS["per_million_dau"].definition),
     )
     shown_kinds = events_column.multiselect("Events", kinds, key="trends.event_kinds", format_func=_names("kind"))
     no_dau = missing_inputs(ds, "per_million_dau")
@@ -285,7 +285,7 @@ def _drill_down(ctx: PageContext, scan) -> None:
     drill = loaders.spike_drill_down(ds, filters, group, spike["start"], spike["end"])
     days = (drill.normal_end - drill.normal_start).days + 1
     normal = f"normal = the {days} days before ({drill.normal_start} to {drill.normal_end})"
-    st.markdown("**What explains the increase**", help=SEGMENT_DEFINITION)
+    st.markdown("**What explains the increase**", help=definition_words(SEGMENT_DEFINITION))
     _segments(drill.segments, normal)
     left, right = st.columns([2, 3])
     with left:
@@ -368,7 +368,7 @@ def _turnaround(turnaround: pl.DataFrame, normal: str) -> None:
             format_value(value, "hours"),
             delta=None if change in (None, "0 s") else ("+" if delta > 0 else "-") + change,
             delta_color="inverse",
-            help=f"{METRICS['time_to_first_action'].definition} During the spike vs {normal}: "
+            help=f"{definition_words(METRICS['time_to_first_action'].definition)} During the spike vs {normal}: "
             f"{format_value(before, 'hours')}.",
         )
     if "p50_views" in turnaround.columns:

@@ -30,7 +30,7 @@ from dashboard.palette import field_colours
 from dashboard.url_state import from_url, section_picker
 from queries.analyses.turnaround import MEASURES, Headline, TurnaroundView
 from queries.definitions import METRICS
-from queries.display import CATEGORY_FIELDS, display_name, display_value, with_display_values
+from queries.display import CATEGORY_FIELDS, definition_words, display_name, display_value, with_display_values
 from queries.engines import groupable, own_dimensions
 from queries.metrics import missing_inputs
 from queries.sla import load_sla_policy
@@ -98,24 +98,38 @@ def _tiles(view: TurnaroundView, headline: Headline, period: str) -> None:
     total = view.total.row(0, named=True)
     counted = f"{total['measured']:,} of {total['tickets']:,} tickets created in the period measured."
     tiles = [
-        (f"P{p} {label.lower()}", duration_label(total[f"p{p}_hours"]), f"{metric.definition} {counted}")
+        (
+            f"P{p} {label.lower()}",
+            duration_label(total[f"p{p}_hours"]),
+            f"{definition_words(metric.definition)} {counted}",
+        )
         for p in view.percentiles
     ]
-    tiles.append((f"Mean {label.lower()}", duration_label(total["mean_hours"]), f"{metric.definition} {counted}"))
+    tiles.append(
+        (
+            f"Mean {label.lower()}",
+            duration_label(total["mean_hours"]),
+            f"{definition_words(metric.definition)} {counted}",
+        )
+    )
     if headline.sla is not None:
         sla = headline.sla.row(0, named=True)
         counted = f"{sla['met']:,} of {sla['measured']:,} measured tickets."
-        tiles.append(("SLA attainment", _share(sla["attainment"]), f"{METRICS['sla'].definition} {counted}"))
+        tiles.append(
+            ("SLA attainment", _share(sla["attainment"]), f"{definition_words(METRICS['sla'].definition)} {counted}")
+        )
     if headline.open_backlog is not None:
         open_tickets = headline.open_backlog["open_tickets"][0]
-        tiles.append(("Open at end of period", f"{open_tickets:,}", METRICS["open_backlog"].definition))
+        tiles.append(
+            ("Open at end of period", f"{open_tickets:,}", definition_words(METRICS["open_backlog"].definition))
+        )
     if headline.exposure is not None:
         exposure = headline.exposure.row(0, named=True)
         for name, field in (
             ("Actioned before any views", "zero_view_share"),
             ("Actioned within 24 h", "within_24h_share"),
         ):
-            tiles.append((name, _share(exposure[field]), METRICS["exposure"].definition))
+            tiles.append((name, _share(exposure[field]), definition_words(METRICS["exposure"].definition)))
     for offset in range(0, len(tiles), 4):
         for column, (name, value, definition) in zip(st.columns(4), tiles[offset : offset + 4], strict=False):
             column.metric(name, value, help=f"**{name}.** {definition}\n\nPeriod: {period}.", border=True)
@@ -216,7 +230,7 @@ def _sla(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
             "tickets": count_column("Tickets", "Created in the period"),
             "measured": count_column("Measured", "With a target or due time; reached, or waiting past it"),
             "met": count_column("Within target"),
-            "attainment": percent_column("Attainment", METRICS["sla"].definition),
+            "attainment": percent_column("Attainment", definition_words(METRICS["sla"].definition)),
         },
     )
     st.subheader("Agreement with the source's SLA flag")
@@ -264,7 +278,7 @@ def _backlog(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None
         st.caption("Open tickets at the end of each day by time since creation.")
         st.plotly_chart(backlog_aging_chart(backlog.aging), key="turnaround.aging")
     with st.expander("Daily figures", icon=":material/table:"):
-        st.caption(METRICS["backlog"].definition)
+        st.caption(definition_words(METRICS["backlog"].definition))
         _table(
             backlog.flow,
             "turnaround.backlog_table",
@@ -313,7 +327,7 @@ def _exposure(ctx: PageContext, view: TurnaroundView, headline: Headline) -> Non
         "turnaround.exposure_table",
         {
             "policy_domain": "Policy domain",
-            "tickets": count_column("Actioned", METRICS["exposure"].definition),
+            "tickets": count_column("Actioned", definition_words(METRICS["exposure"].definition)),
             "zero_view_share": percent_column("Before any views"),
             "within_24h_share": percent_column("Within 24 h"),
             "p50_views": decimal_column("P50 views", digits=0),
@@ -367,7 +381,7 @@ def _sources(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None
     st.metric(
         "Detected proactively",
         _share(headline.proactive["proactive_share"][0]),
-        help=f"**Proactive detection share.** {METRICS['proactive'].definition}",
+        help=f"**Proactive detection share.** {definition_words(METRICS['proactive'].definition)}",
     )
     st.subheader(f"{MEASURES[view.end]} by detection source")
     st.plotly_chart(group_percentiles_chart(view.by_source, "source"), key="turnaround.sources")

@@ -64,7 +64,7 @@ METRICS: dict[str, Metric] = {
             "time_to_first_action",
             "Time to first action",
             ("tickets", "measured", "p50_hours", "p90_hours", "mean_hours"),
-            "Hours from created_at to first_action_at for tickets created in the period that have both "
+            "Hours from `created_at` to `first_action_at` for tickets created in the period that have both "
             "timestamps and a non-negative duration (`measured`); P50/P90 with linear interpolation. "
             "Tickets still waiting are not measured. A duration crossing midnight belongs to the day it started.",
             (("tickets", ("first_action_at",)),),
@@ -74,7 +74,7 @@ METRICS: dict[str, Metric] = {
             "time_to_close",
             "Time to close",
             ("tickets", "measured", "p50_hours", "p90_hours", "mean_hours"),
-            "Hours from created_at to closed_at for tickets created in the period that have both "
+            "Hours from `created_at` to `closed_at` for tickets created in the period that have both "
             "timestamps and a non-negative duration; P50/P90 with linear interpolation. Open tickets are not measured.",
             (("tickets", ("closed_at",)),),
             zeros=("tickets", "measured"),
@@ -83,14 +83,14 @@ METRICS: dict[str, Metric] = {
             "sla",
             "SLA attainment",
             ("tickets", "measured", "met", "attainment"),
-            "Share of measured tickets created in the period that met their SLA. A ticket with a `due_at` (the "
-            "source's own due time) is measured against it, whatever the rules say: met when its first action "
-            '(its close with `due_measure = "close"` in config/sla.toml) came at or before due_at. Any other '
-            "ticket takes the first matching rule in config/sla.toml: met when the time from created_at to its "
+            "Share of measured tickets created in the period that met their SLA. A ticket with a due time "
+            "(`due_at`, the source's own) is measured against it, whatever the rules say: met when its first action "
+            '(its close with `due_measure = "close"` in config/sla.toml) came at or before its due time. Any other '
+            "ticket takes the first matching rule in config/sla.toml: met when the time from `created_at` to its "
             'first action (to its close for a rule with `measure = "close"`) is within its target. Measured: '
             "tickets with a due time or a target that were actioned (closed), or are still waiting past it at the "
             "data's latest timestamp that is not in the future (those count as missed). Group by `sla_rule` for "
-            f"the matching rule's name (`{DUE_RULE}` for tickets with a due_at).",
+            f"the matching rule's name (“{DUE_RULE}” for tickets with a due time).",
             (("tickets", ("first_action_at",)),),
             zeros=("tickets", "measured", "met"),
             shares=(("attainment", "met", "measured"),),
@@ -100,7 +100,7 @@ METRICS: dict[str, Metric] = {
             "Proactive detection share",
             ("tickets", "known_source", "proactive", "proactive_share"),
             "Share of tickets created in the period, among those with a known source, that were detected by the "
-            "platform's own models (source = proactive_model) rather than reported.",
+            "platform's own models (`source = proactive_model`) rather than reported.",
             (("tickets", ("source",)),),
             zeros=("tickets", "known_source", "proactive"),
             shares=(("proactive_share", "proactive", "known_source"),),
@@ -109,8 +109,8 @@ METRICS: dict[str, Metric] = {
             "appeals",
             "Appeals",
             ("tickets", "appealed", "overturned", "appeal_rate", "overturn_rate"),
-            "Among tickets created in the period that got a decision (`tickets`): appeal_rate = appealed / tickets; "
-            "overturn_rate = appeals that reversed the decision / appealed.",
+            "Among tickets created in the period that got a decision (`tickets`): "
+            "`appeal_rate = appealed / tickets`; `overturn_rate` = appeals that reversed the decision / `appealed`.",
             (("tickets", ("decision", "appealed", "appeal_overturned")),),
             zeros=("tickets", "appealed", "overturned"),
             shares=(("appeal_rate", "appealed", "tickets"), ("overturn_rate", "overturned", "appealed")),
@@ -120,7 +120,7 @@ METRICS: dict[str, Metric] = {
             "QA accuracy",
             ("reviews", "correct", "accuracy", "ci_low", "ci_high"),
             "QA reviews done in the period where QA agreed with the decision, divided by all QA reviews in the "
-            "period, with its Wilson 95 % interval (ci_low–ci_high). Market, surface and source filters apply "
+            "period, with its Wilson 95 % interval (`ci_low`–`ci_high`). Market, surface and source filters apply "
             "through the reviewed ticket.",
             (("qa_reviews", ()),),
             zeros=("reviews", "correct"),
@@ -141,7 +141,7 @@ METRICS: dict[str, Metric] = {
             "open_backlog",
             "Open backlog",
             ("open_tickets",),
-            "Tickets created before the end of the period and not closed by then (closed_at empty or later).",
+            "Tickets created before the end of the period and not closed by then (`closed_at` empty or later).",
             (("tickets", ("closed_at",)),),
             zeros=("open_tickets",),
         ),
@@ -150,12 +150,12 @@ METRICS: dict[str, Metric] = {
             "Backlog flow",
             ("open_start", "arrivals", "closures", "open_end", "oldest_open_hours"),
             "Open tickets at the boundaries of each period and the flow between them. A ticket is open at an "
-            "instant t when created_at < t and closed_at is empty or ≥ t (closed exactly at midnight: still open "
-            "at that midnight). Each period runs from its first midnight to the midnight after its last day, "
-            "clipped to the selected days: arrivals = tickets created in it, closures = tickets closed in it "
-            "(whenever created), open_start/open_end = tickets open at its first/last boundary, so "
-            "open_end = open_start + arrivals − closures and each open_end is the next period's open_start. "
-            "The last open_end equals `open_backlog`. oldest_open_hours: age at the end boundary of the oldest "
+            "instant t when `created_at` < t and `closed_at` is empty or ≥ t (closed exactly at midnight: still "
+            "open at that midnight). Each period runs from its first midnight to the midnight after its last day, "
+            "clipped to the selected days: `arrivals` = tickets created in it, `closures` = tickets closed in it "
+            "(whenever created), `open_start`/`open_end` = tickets open at its first/last boundary, so "
+            "`open_end = open_start + arrivals − closures` and each `open_end` is the next period's `open_start`. "
+            "The last `open_end` equals `open_backlog`. `oldest_open_hours`: age at the end boundary of the oldest "
             "ticket open then.",
             (("tickets", ("closed_at",)),),
             zeros=None,
@@ -164,10 +164,10 @@ METRICS: dict[str, Metric] = {
             "exposure",
             "Exposure before action",
             ("tickets", "zero_view_share", "within_24h_share", "p50_views", "p90_views"),
-            "Among tickets created in the period that got a first action (`tickets`): within_24h_share = share "
-            "whose first action came at most 24 h after created_at; zero_view_share = share with "
-            "views_before_action = 0 and P50/P90 of views_before_action (linear interpolation), both among "
-            "those whose views are known.",
+            "Among tickets created in the period that got a first action (`tickets`): `within_24h_share` = share "
+            "whose first action came at most 24 h after `created_at`; `zero_view_share` = share with no view "
+            "before action (`views_before_action = 0`) and P50/P90 of `views_before_action` (linear "
+            "interpolation), both among those whose views are known.",
             (("tickets", ("first_action_at", "views_before_action")),),
             zeros=("tickets",),
             shares=(("zero_view_share", "_zero_views", "_views_known"), ("within_24h_share", "_within_24h", "tickets")),
@@ -177,7 +177,7 @@ METRICS: dict[str, Metric] = {
             "Automation share",
             ("tickets", "known", "automated", "automated_share"),
             "Share of tickets created in the period, among those where `automated` is known, that were decided by "
-            "automation without human review. Human review load = tickets × (1 − automated_share).",
+            "automation without human review. Human review load = `tickets × (1 − automated_share)`.",
             (("tickets", ("automated",)),),
             zeros=("tickets", "known", "automated"),
             shares=(("automated_share", "automated", "known"),),
@@ -186,8 +186,8 @@ METRICS: dict[str, Metric] = {
             "handle_time",
             "Handle time",
             ("reviews", "mean_handle_seconds", "p50_handle_seconds", "p90_handle_seconds", "handle_hours"),
-            "Reviewer working time of human decisions (automated = false, handle_seconds present) whose first "
-            "action falls in the period: mean, P50/P90 (linear interpolation) and the total in hours.",
+            "Reviewer working time of human decisions (`automated = false`) with a known `handle_seconds` whose "
+            "first action falls in the period: mean, P50/P90 (linear interpolation) and the total in hours.",
             (("tickets", ("handle_seconds", "first_action_at")),),
             zeros=("reviews", "handle_hours"),
         ),

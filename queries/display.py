@@ -1,7 +1,8 @@
 """Names and numbers for people: the one place stable identifiers become display names.
 
 URLs, exports and the command line keep the identifiers (`policy_domain`, `regulated_goods_gifting`,
-`required_fte_avg`); screens show `display_name` / `display_value`. Names are derived from the
+`required_fte_avg`); screens show `display_name` / `display_value`, and definitions written with their identifiers
+as code spans (queries.definitions, docs/metrics.md) through `definition_words`. Names are derived from the
 identifier itself (words, acronyms, units) and from the metric definitions; the tables below hold
 only the special cases a rule cannot get right.
 """
@@ -30,6 +31,7 @@ NAMES = {
     "dau_days": "DAU × days",
     "p_value": "p-value",
     "handled_per_productive_hour": "Decisions per productive hour",
+    "handle_seconds": "Handle time (s)",
     # Forecast & capacity
     "mase": "MASE",
     "baseline_mase": "Seasonal-naive MASE",
@@ -67,6 +69,10 @@ CATEGORY_FIELDS = frozenset(
     | {"policy_domain", "surface", "queue", "error_type", "kind", "model"}
 )
 IDENTIFIER = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
+CODE_SPAN = re.compile(r"`([^`]+)`")
+SETTING = re.compile(r"([a-z][a-z0-9_]*) = ([A-Za-z0-9_]+)")  # `source = proactive_model`: a field and its value
+FORMULA = re.compile(r"[a-z0-9_ =+\-−×/()<>≤≥.]+")  # identifiers, numbers and operators: `open_end = open_start + …`
+NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 
 
 def _words(identifier: str, units: bool) -> str:
@@ -101,6 +107,25 @@ def display_value(field: str, value: object) -> str:
     if text in VALUES:
         return VALUES[text]
     return _words(text, units=False) if IDENTIFIER.fullmatch(text) else text
+
+
+def definition_words(text: str) -> str:
+    """A definition for people: its code spans of identifiers (as queries.definitions and docs/metrics.md write
+    them) by display names — "`source = proactive_model`" → "Detection source: Proactive model",
+    "`appeal_rate = appealed / tickets`" → "Appeal rate = Appealed / Tickets". A span of file syntax (a quoted
+    value, e.g. `measure = "close"` in config/sla.toml) stays code: it is what to type."""
+    return CODE_SPAN.sub(_span_words, text)
+
+
+def _span_words(span: re.Match) -> str:
+    code = span.group(1)
+    setting = SETTING.fullmatch(code)
+    if setting:
+        field, value = setting.groups()
+        return f"{display_name(field)}: {display_value(field, value)}"
+    if FORMULA.fullmatch(code):
+        return NAME.sub(lambda name: display_name(name.group(0)), code)
+    return span.group(0)
 
 
 def with_display_values(frame: pl.DataFrame, fields: Iterable[str]) -> pl.DataFrame:

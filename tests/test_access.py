@@ -236,8 +236,10 @@ def test_access_file_without_sign_in_configured_says_how_to_fix(policy_file: Pat
 
 def test_only_planners_save_scenarios(policy_file: Path):
     viewer = signed_in("forecast", "lee@atlas.example")
+    viewer.segmented_control(key="forecast.section").set_value("scenarios").run()
     assert not [f for f in viewer.get("form")] and any("for planners" in c.value for c in viewer.caption)
     planner = signed_in("forecast", "pat@example.com")
+    planner.segmented_control(key="forecast.section").set_value("scenarios").run()
     assert planner.text_input(key="scenario.author").value == "pat@example.com"
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import email
 import json
+import re
 import socketserver
 import threading
 from collections.abc import Iterator
 from email import policy as email_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 import polars as pl
@@ -21,13 +23,18 @@ import pytest
 
 from queries import cli
 from queries.analyses.alerts import (
+    ALERT_VIEWS,
     DEFAULT_SLA_GOAL,
+    KINDS,
+    Alert,
     AlertSettings,
+    alert_link,
     band_alerts,
     detect_alerts,
     spike_alerts,
 )
 from queries.analyses.targets import Targets, load_targets
+from queries.display import display_value
 from queries.sla import load_sla_policy
 from queries.sources.dataset import load_dataset
 
@@ -130,7 +137,7 @@ def test_a_deliberate_sla_breach_is_one_alert_with_its_numbers_and_a_link(ops: P
     assert f"SLA below goal for {LIVE}: 60.0% within target (72 of 120) vs a goal of 95.0%" in alert.message
     assert "from 2026-04-01 to 2026-04-03, ended." in alert.message
     assert alert.link.startswith("https://bellwether.example/turnaround?start=2026-03-07&end=2026-04-03")
-    assert "turnaround.tab=SLA" in alert.link
+    assert "turnaround.tab=sla&turnaround.sla_by=sla_rule" in alert.link  # the page's identifiers, not its labels
     record = alert.as_record()
     assert set(record) == {"kind", "key", "severity", "status", "start", "end", "groups", "message", "link"}
     assert record["groups"] == {"sla_rule": LIVE}
@@ -244,7 +251,10 @@ def test_alert_detection_finds_the_demo_s_injected_spikes(data_dir: Path):
         ]
         assert found, f"injected spike not alerted: {spike}"
         assert all(a.kind == "spike" and a.status == "ended" and "tickets vs" in a.message for a in found)
+        named = f"Policy domain: {display_value('policy_domain', spike['policy_domain'])}"
+        assert all(a.message.startswith(f"Spike ({named}") for a in found if len(a.groups) == 1)
     assert checked >= 4
+    assert [a.message for a in alerts if RAW.search(a.message)] == []  # the demo's domains are snake_case
 
 
 def test_band_alerts_runs_of_days_outside_the_95_band_per_total_and_domain(ops: Path):
@@ -267,7 +277,7 @@ def test_band_alerts_runs_of_days_outside_the_95_band_per_total_and_domain(ops: 
     assert set(by) == {("hate", "above"), ("spam", "below")}
     hate = by[("hate", "above")]
     assert (hate.start, hate.end, hate.status, hate.kind) == (days[2], days[3], "ended", "forecast_band")
-    assert "Tickets above the forecast for hate: 185 vs 100 forecast (95 % band up to 120)" in hate.message
+    assert "Tickets above the forecast (Policy domain: Hate): 185 vs 100 forecast (95 % band up to 120)" in hate.message
     assert hate.key == "forecast_band|policy_domain=hate|2026-04-03"
     assert by[("spam", "below")].start == days[7] and by[("spam", "below")].end == days[7]
 
@@ -300,6 +310,108 @@ def test_a_burst_outside_the_forecast_band_alerts_for_its_domain_and_the_total(t
     assert ("hate", burst[0], burst[-1]) in above and ("total", burst[0], burst[-1]) in above
     assert not [a for a in alerts if dict(a.groups).get("policy_domain") == "spam"]  # spam went on as forecast
     assert forecast_bands(ds, first + dt.timedelta(days=30), until) is None  # too little history to forecast from
+
+
+# --- words for people, identifiers for machines ------------------------------------------------------------------
+
+RAW = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b|\w+ ?= ?\w+")  # a snake_case identifier, or `field=value`
+
+
+def _above_the_band(ops: Path, series: str) -> list[Alert]:
+    """The band alerts of one series 60 tickets over its 95 % band for two days."""
+    days = [dt.date(2026, 4, 1), dt.date(2026, 4, 2)]
+    bands = pl.DataFrame(
+        {"series": [series] * 2, "ds": days, "actual": [120.0] * 2, "mean": [50.0] * 2}
+        | {"lo_95": [40.0] * 2, "hi_95": [60.0] * 2}
+    )
+    return band_alerts(load_dataset(ops), bands, "policy_domain", days[0], days[-1], AlertSettings(base_url="x"))
+
+
+def test_messages_name_groups_by_their_display_names_and_the_machine_fields_keep_the_identifiers(
+    ops: Path, tmp_path: Path
+):
+    (alert,) = _above_the_band(ops, "youth_safety")
+    assert alert.message.startswith("Tickets above the forecast (Policy domain: Youth safety): 240 vs 100 forecast")
+    assert RAW.findall(alert.message) == []
+    assert alert.key == "forecast_band|policy_domain=youth_safety|2026-04-01"
+    assert alert.as_record()["groups"] == {"policy_domain": "youth_safety"}
+    (total,) = _above_the_band(ops, "total")
+    assert total.message.startswith("Tickets above the forecast (all tickets): 240") and total.groups == ()
+
+    targets = tmp_path / "targets.toml"
+    targets.write_text(TARGETS + 'where = { policy_domain = "hate", market = ["US", "DE"] }\n')
+    run = _run(ops, targets=load_targets(targets))
+    target = next(a for a in run.alerts if a.kind == "target")
+    assert "Target missed: SLA attainment for Market: DE, US; Policy domain: Hate was " in target.message
+    assert target.groups == (
+        ("metric", "sla"),
+        ("measure", "attainment"),
+        ("market", "DE,US"),
+        ("policy_domain", "hate"),
+    )
+    assert [(a.kind, RAW.findall(a.message)) for a in run.alerts] == [(a.kind, []) for a in run.alerts]
+
+
+# What each page parameter an alert link may carry can hold: the identifiers the page's from_url/section_picker
+# accept (labels of older links are accepted too, silently: only the identifiers are checked here).
+def _page_parameters() -> dict[str, set[str]]:
+    from pages import turnaround
+
+    return {"turnaround.tab": set(turnaround.SECTIONS), "turnaround.sla_by": set(turnaround.SLA_BY)}
+
+
+def _parameters(link: str) -> tuple[str, dict[str, list[str]]]:
+    """A link's page and its query parameters (each name with its values, in order)."""
+    parts = urlsplit(link)
+    params: dict[str, list[str]] = {}
+    for name, value in parse_qsl(parts.query):
+        params.setdefault(name, []).append(value)
+    return parts.path.rstrip("/").rpartition("/")[2], params
+
+
+def test_every_alert_link_carries_the_identifiers_of_the_page_it_opens(ops: Path):
+    from queries.filters import DIMENSIONS
+
+    allowed = _page_parameters()
+    run = _run(ops, link_source="warehouse")
+    links = [(a.kind, a.link) for a in [*run.alerts, *_above_the_band(ops, "youth_safety")]]
+    links += [(kind, alert_link(AlertSettings(), kind, SINCE, UNTIL)) for kind in KINDS]
+    assert {kind for kind, _ in links} == set(KINDS)
+    for kind, link in links:
+        page, params = _parameters(link)
+        assert page == ALERT_VIEWS[kind][0] and params["start"] and params["end"], link
+        for name, values in params.items():
+            if "." in name:  # a page's own control: named by the page, holding one of its identifiers
+                assert name.partition(".")[0] == page and set(values) <= allowed[name], link
+            else:
+                assert name in {"start", "end", "src", *DIMENSIONS}, link
+    sla = next(a for a in run.alerts if a.kind == "sla")
+    assert _parameters(sla.link)[1] == {
+        "start": ["2026-03-07"],
+        "end": ["2026-04-03"],
+        "turnaround.tab": ["sla"],
+        "turnaround.sla_by": ["sla_rule"],
+        "src": ["warehouse"],
+    }
+
+
+def test_every_kind_of_alert_link_opens_its_view_without_a_warning(app_env, data_dir: Path):
+    from tests.apptest import DEMO_END, run, widget
+
+    domain = sorted(load_dataset(data_dir / "demo").tables["tickets"]["policy_domain"].unique())[0]
+    selections = {"spike": (("policy_domain", domain), ("market", "BR")), "target": (("policy_domain", (domain,)),)}
+    selections["forecast_band"] = (("policy_domain", domain),)
+    start = DEMO_END - dt.timedelta(days=27)
+    for kind in KINDS:
+        page, params = _parameters(
+            alert_link(AlertSettings(base_url=""), kind, start, DEMO_END, selections.get(kind, ()))
+        )
+        at = run(page, {name: values if len(values) > 1 else values[0] for name, values in params.items()})
+        assert not at.warning, (kind, [w.value for w in at.warning])
+        shown = {name: at.query_params[name] for name in params}  # the page keeps what it was given…
+        assert shown == {name: values if len(values) > 1 else values[0] for name, values in params.items()}, kind
+        for name, (value,) in ((n, v) for n, v in params.items() if "." in n):  # …and its controls show it
+            assert widget(at, name).value == value, (kind, name)
 
 
 # --- delivery ---------------------------------------------------------------------------------------------------

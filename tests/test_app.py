@@ -172,16 +172,20 @@ def test_filter_values_with_commas_round_trip_through_the_url(tmp_path: Path, mo
 def test_forecast_page_forecasts_plans_staffs_and_saves_scenarios(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("BELLWETHER_SCENARIO_URL", f"sqlite:///{tmp_path / 'scenarios.db'}")
     at = run("forecast")
-    labels = {m.label: m.value for m in at.metric}
-    assert {"Model", "MASE (backtest)", "80 % interval coverage", "Worst week: surplus / deficit"} <= set(labels)
-    assert len(at.get("plotly_chart")) >= 6  # forecast, backtest, demand/supply, gap, backlog, live staffing
-    baseline_gap = float(labels["Worst week: surplus / deficit"].split()[0])
+    assert {"Model", "MASE (backtest)", "80 % interval coverage"} <= set(metrics_by_label(at))
+    assert len(at.get("plotly_chart")) == 2  # the forecast and its backtest: one section at a time
+    at.segmented_control(key="forecast.section").set_value("live").run()
+    assert [c.key for c in at.get("plotly_chart")] == ["live.chart"]
+    at.segmented_control(key="forecast.section").set_value("capacity").run()
+    assert len(at.get("plotly_chart")) == 3  # demand/supply, gap, backlog
+    baseline_gap = float(metrics_by_label(at)["Worst week: surplus / deficit"].split()[0])
 
     at.slider(key="scenario.volume").set_value(100).run()
     assert not at.exception
     stressed_gap = float(metrics_by_label(at)["Worst week: surplus / deficit"].split()[0])
     assert stressed_gap < baseline_gap
 
+    at.segmented_control(key="forecast.section").set_value("scenarios").run()
     at.text_input(key="scenario.name").set_value("double volume")
     at.text_input(key="scenario.author").set_value("planner")
     at.button[0].click().run()  # the form's submit button

@@ -1,4 +1,5 @@
-"""Forecast & capacity through AppTest: the demand-vs-supply tiles and table agree with each other on every view."""
+"""Forecast & capacity through AppTest: one section at a time, each in the link; the demand-vs-supply tiles and table
+agree with each other on every view."""
 
 from __future__ import annotations
 
@@ -14,11 +15,49 @@ from tests.apptest import DEMO_END, IDENTIFIER, WIDGETS, metrics_by_label, raw_i
 pytestmark = pytest.mark.usefixtures("app_env")
 
 WORST = "Worst week: surplus / deficit"
+SECTION = "forecast.section"
+# Each section (its identifier in the link) → its label and the charts it draws, and nothing else.
+SECTIONS = {
+    "forecast": ("Forecast", {"forecast.chart", "forecast.backtest"}),
+    "capacity": ("Demand vs supply", {"capacity.chart", "capacity.gap", "capacity.backlog"}),
+    "live": ("Live queues (Erlang)", {"live.chart"}),
+    "scenarios": ("Scenarios", set()),
+}
 
 
 def widget(at, key: str):
     """The control with this key, whatever its kind (the page also has a text input)."""
     return next(w for kind in (*WIDGETS, "text_input") for w in at.get(kind) if w.key == key)
+
+
+def in_section(name: str, params: dict | None = None):
+    """A new session on the page with the section `name` open (by its link)."""
+    return run("forecast", {SECTION: name, **(params or {})})
+
+
+def section(at, name: str):
+    """The page after choosing a section in its section control."""
+    at.segmented_control(key=SECTION).set_value(name).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def charts(at) -> set[str]:
+    return {c.key for c in at.get("plotly_chart")}
+
+
+def test_only_the_open_section_runs_and_the_link_opens_each_section():
+    at = run("forecast")
+    control = at.segmented_control(key=SECTION)
+    assert control.options == [label for label, _ in SECTIONS.values()] and control.value == "forecast"
+    assert at.query_params[SECTION] == "forecast" and charts(at) == SECTIONS["forecast"][1]
+    assert "MASE (backtest)" in metrics_by_label(at) and WORST not in metrics_by_label(at)
+    for name, (_, drawn) in SECTIONS.items():
+        assert charts(section(at, name)) == drawn, name
+        assert at.query_params[SECTION] == name
+        linked = in_section(name)
+        assert linked.segmented_control(key=SECTION).value == name and charts(linked) == drawn, name
+        assert (WORST in metrics_by_label(linked)) == (name == "capacity"), name
 
 
 def plan_table(at) -> pl.DataFrame:
@@ -29,8 +68,8 @@ def plan_table(at) -> pl.DataFrame:
 
 def test_worst_vendor_week_and_projected_sla_come_from_the_rows_not_a_net(tmp_path, monkeypatch):
     monkeypatch.setenv("BELLWETHER_SCENARIO_URL", f"sqlite:///{tmp_path / 'scenarios.db'}")
-    at = run("forecast")
-    at.slider(key="scenario.volume").set_value(20).run()
+    at = in_section("capacity")
+    at.slider(key="scenario.volume").set_value(100).run()
     assert not at.exception
     plan = plan_table(at)
     worst = plan.sort("gap_fte").row(0, named=True)
@@ -44,9 +83,11 @@ def test_worst_vendor_week_and_projected_sla_come_from_the_rows_not_a_net(tmp_pa
     sla = plan["sla_met_hours"].sum() / plan["sla_measured_hours"].sum()
     assert tiles["Projected SLA (deferred work)"] == f"{sla:.1%}"
     # The scenario comparison's row for the current controls sums the plan up the same way (no net, by work).
-    at.text_input(key="scenario.name").set_value("plus 20")
+    section(at, "scenarios")
+    assert at.slider(key="scenario.volume").value == 100
+    at.text_input(key="scenario.name").set_value("plus 100")
     at.button[0].click().run()  # the save form's submit button
-    at.multiselect(key="scenario.compare").set_value([("plus 20", 1, None)]).run()  # (name, version, scope)
+    at.multiselect(key="scenario.compare").set_value([("plus 100", 1, None)]).run()  # (name, version, scope)
     compared = next(d.value for d in at.dataframe if "measure" in d.value.columns).set_index("measure")
     current = compared["Current controls"]
     gap = float(current["Worst vendor-week surplus / deficit (FTE)"].split(" (")[0])
@@ -56,8 +97,8 @@ def test_worst_vendor_week_and_projected_sla_come_from_the_rows_not_a_net(tmp_pa
 
 
 def test_a_vendor_filter_plans_that_vendor_against_its_own_supply():
-    everyone = plan_table(run("forecast"))
-    at = run("forecast", {"vendor": "atlas_cx"})
+    everyone = plan_table(in_section("capacity"))
+    at = in_section("capacity", {"vendor": "atlas_cx"})
     one = plan_table(at)
     assert one["vendor"].unique().to_list() == ["atlas_cx"]
     mine = everyone.filter(pl.col("vendor") == "atlas_cx")
@@ -66,8 +107,8 @@ def test_a_vendor_filter_plans_that_vendor_against_its_own_supply():
 
 
 def test_a_market_selection_gets_the_share_of_supply_that_served_it():
-    everyone = plan_table(run("forecast"))
-    at = run("forecast", {"market": "DE"})
+    everyone = plan_table(in_section("capacity"))
+    at = in_section("capacity", {"market": "DE"})
     one = plan_table(at)
     joined = one.join(everyone, on=["vendor", "week"], suffix="_all")
     assert joined.height == one.height > 0
@@ -79,7 +120,7 @@ def test_a_market_selection_gets_the_share_of_supply_that_served_it():
 
 
 def test_a_selection_no_vendor_served_says_there_is_nothing_to_plan():
-    at = run("forecast", {"source": "legal", "market": "FR"})  # no tickets at all
+    at = in_section("capacity", {"source": "legal", "market": "FR"})  # no tickets at all
     assert any("nothing to plan" in i.value for i in at.info)
 
 
@@ -106,28 +147,47 @@ CHOICES = {
     "live.targets": "live_p0=30, live_p1=600",
 }
 HIRES = ["atlas_cx:2.5:3:4", "internal:1:1:2"]  # the hiring plan in the link: vendor:FTE:start week:ramp weeks
+OWN = {  # the controls drawn in one section only; the others are above the sections
+    "forecast": ("forecast.by", "forecast.model", "forecast.series"),
+    "live": ("live.level", "live.patience", "live.targets", "live.day"),
+}
 
 
 def test_every_control_is_in_the_link_and_a_new_session_on_it_shows_the_same_view():
     at = run("forecast")
     enabling = ("scenario.event_domain", "scenario.shift_share")  # the controls they enable are disabled before
-    for keys in (enabling, [k for k in CHOICES if k not in enabling]):
+    for keys in (enabling, [k for k in CHOICES if k not in enabling and k not in OWN["live"]]):
         for key in keys:
             widget(at, key).set_value(CHOICES[key])
         at.run()
         assert not at.exception, [e.value for e in at.exception]
     widget(at, "forecast.series").set_value("youth_safety")
+    at.run()
+    section(at, "live")  # not the default section: the link must open it
+    for key in OWN["live"][:-1]:
+        widget(at, key).set_value(CHOICES[key])
     widget(at, "live.day").set_value(DEMO_END + dt.timedelta(days=3))
     at.run()
+    assert not at.exception, [e.value for e in at.exception]
     chosen = CHOICES | {"forecast.series": "youth_safety", "live.day": DEMO_END + dt.timedelta(days=3)}
-    assert {k: widget(at, k).value for k in chosen} == chosen
     link = dict(at.query_params)
-    assert link["forecast.by"] == "policy_domain" and link["forecast.model"] == "seasonal_regression"  # not labels
-    assert link["scenario.event_domain"] == "youth_safety" and link["live.day"] == str(chosen["live.day"])
+    assert link[SECTION] == "live" and link["forecast.by"] == "policy_domain"  # identifiers, not labels
+    assert link["forecast.model"] == "seasonal_regression" and link["scenario.event_domain"] == "youth_safety"
+    assert link["live.day"] == str(chosen["live.day"])
     again = run("forecast", link)
-    assert {k: widget(again, k).value for k in chosen} == chosen
-    assert not again.warning
-    assert _headline(again) == _headline(at)
+    assert widget(again, SECTION).value == "live" and not again.warning
+    for name in ("live", "forecast", "capacity"):  # the link's session against the one that made it, section by section
+        for session in (at, again):
+            section(session, name)
+        drawn = {k: v for k, v in chosen.items() if k not in _elsewhere(name)}
+        assert {k: widget(again, k).value for k in drawn} == drawn == {k: widget(at, k).value for k in drawn}, name
+        assert _headline(again) == _headline(at), name
+        assert not again.warning, name
+
+
+def _elsewhere(name: str) -> set[str]:
+    """The controls drawn in the other sections only."""
+    return {key for other, keys in OWN.items() if other != name for key in keys}
 
 
 def _headline(at) -> dict[str, str]:
@@ -135,8 +195,8 @@ def _headline(at) -> dict[str, str]:
 
 
 def test_a_hiring_plan_in_the_link_fills_the_table_stays_in_the_link_and_changes_the_plan():
-    without = plan_table(run("forecast"))
-    at = run("forecast", {"scenario.hiring": HIRES})
+    without = plan_table(in_section("capacity"))
+    at = in_section("capacity", {"scenario.hiring": HIRES})
     hires = next(d.value for d in at.dataframe if "ramp_weeks" in d.value.columns)  # the editor
     assert hires.to_dict("records") == [
         {"vendor": "atlas_cx", "fte": 2.5, "start_week": 3, "ramp_weeks": 4},
@@ -150,33 +210,32 @@ def test_a_hiring_plan_in_the_link_fills_the_table_stays_in_the_link_and_changes
 
 def test_an_invalid_value_in_a_link_is_named_in_a_warning_and_the_link_then_says_what_is_shown():
     bad = {
+        "forecast.section": "charts",
         "forecast.by": "galaxy",
         "forecast.weeks": "40",
         "forecast.model": "prophet",
         "scenario.volume": "7",  # not on the slider's steps of 5
         "scenario.shrinkage": "lots",
         "scenario.hiring": ["atlas_cx:2:1:4", "nobody:1:1:1"],
-        "live.day": "2020-01-01",
     }
     at = run("forecast", bad)
     warnings = " ".join(w.value for w in at.warning)
     for key, value in bad.items():
         shown = value[-1] if isinstance(value, list) else value
         assert f"`{key}`" in warnings and repr(shown) in warnings, key
-    assert widget(at, "forecast.by").value == "total" and widget(at, "forecast.weeks").value == 8
-    assert widget(at, "scenario.volume").value == 0 and widget(at, "live.day").value == DEMO_END + dt.timedelta(1)
-    assert at.query_params["forecast.weeks"] == "8" and at.query_params["scenario.hiring"] in (
-        bad["scenario.hiring"][0],
-        bad["scenario.hiring"][:1],
-    )
+    assert widget(at, SECTION).value == "forecast" and widget(at, "forecast.by").value == "total"
+    assert widget(at, "forecast.weeks").value == 8 and widget(at, "scenario.volume").value == 0
+    assert at.query_params[SECTION] == "forecast" and at.query_params["forecast.weeks"] == "8"
+    assert at.query_params["scenario.hiring"] in (bad["scenario.hiring"][0], bad["scenario.hiring"][:1])
+    live = in_section("live", {"live.day": "2020-01-01"})  # a section's own control is read where it is drawn
+    warned = " ".join(w.value for w in live.warning)
+    assert "`live.day`" in warned and "'2020-01-01'" in warned
+    assert widget(live, "live.day").value == DEMO_END + dt.timedelta(1)
 
 
 def test_no_raw_identifiers_in_tables_tiles_model_names_or_the_scenario_comparison(tmp_path, monkeypatch):
     monkeypatch.setenv("BELLWETHER_SCENARIO_URL", f"sqlite:///{tmp_path / 'scenarios.db'}")
     at = run("forecast", {"forecast.by": "policy_domain", "forecast.model": "seasonal_regression"})
-    at.text_input(key="scenario.name").set_value("plus 20")
-    at.button[0].click().run()
-    at.multiselect(key="scenario.compare").set_value([("plus 20", 1, None)]).run()
     assert raw_identifiers_on_screen(at) == []
     scores = next(d.value for d in at.dataframe if "mase" in d.value.columns)
     for column in ("series", "model"):
@@ -184,15 +243,20 @@ def test_no_raw_identifiers_in_tables_tiles_model_names_or_the_scenario_comparis
     assert set(scores["model"]) == {"Seasonal regression"}
     assert metrics_by_label(at)["Model"] == "Seasonal regression"
     assert [o for o in widget(at, "forecast.model").options if "_" in o] == []
-    live = next(d.value for d in at.dataframe if "peak_agents" in d.value.columns)
-    assert live["queue"].tolist() == ["Live P0", "Live P1"]
+    section(at, "scenarios")
+    at.text_input(key="scenario.name").set_value("plus 20")
+    at.button[0].click().run()
+    at.multiselect(key="scenario.compare").set_value([("plus 100", 1, None)]).run()
+    assert raw_identifiers_on_screen(at) == []
+    live = next(d.value for d in section(at, "live").dataframe if "peak_agents" in d.value.columns)
+    assert live["queue"].tolist() == ["Live P0", "Live P1"] and raw_identifiers_on_screen(at) == []
     auto = run("forecast")
     assert metrics_by_label(auto)["Model"] in {display_value("model", m) for m in MODELS}
 
 
 def test_the_scenario_comparison_shows_each_figure_against_the_baseline_with_its_unit(tmp_path, monkeypatch):
     monkeypatch.setenv("BELLWETHER_SCENARIO_URL", f"sqlite:///{tmp_path / 'scenarios.db'}")
-    at = run("forecast", {"scenario.volume": "20"})
+    at = in_section("scenarios", {"scenario.volume": "20"})
     at.text_input(key="scenario.name").set_value("plus 20")
     at.button[0].click().run()
     at.multiselect(key="scenario.compare").set_value([("plus 20", 1, None)]).run()

@@ -1,6 +1,7 @@
-"""Every view is a link, on Overview, Turnaround & SLA, Data health, Transparency and Public benchmark and in the
-filter bar: each control set to a value that is not its default is in the URL, a new session on that URL shows the
-same view, an invalid value in a link is named in a warning, and no raw identifier reaches the screen."""
+"""Every view is a link, on Overview, Turnaround & SLA, Forecast & capacity's sections, Data health, Transparency and
+Public benchmark and in the filter bar: each control set to a value that is not its default is in the URL, a new
+session on that URL shows the same view, an invalid value in a link is named in a warning, and no raw identifier
+reaches the screen."""
 
 from __future__ import annotations
 
@@ -85,6 +86,30 @@ def test_an_invalid_turnaround_link_is_named_in_a_warning():
     assert widget(at, "turnaround.by").value == "none"
 
 
+# --- Forecast & capacity (its controls: tests/test_app_forecast.py) -------------------------------------------------
+
+
+def test_forecast_section_and_its_own_controls_are_in_the_link():
+    at = run("forecast")
+    widget(at, "forecast.section").set_value("live")
+    at.run()
+    widget(at, "live.level").set_value(0.8)
+    widget(at, "forecast.weeks").set_value(6)
+    at.run()
+    assert not at.exception
+    assert at.query_params["forecast.section"] == "live"
+    same_view("forecast", at, {"forecast.section": "live", "live.level": 0.8, "forecast.weeks": 6})
+    again = run("forecast", link(at))
+    assert again.get("plotly_chart")[0].key == "live.chart" and len(again.get("plotly_chart")) == 1
+
+
+def test_an_invalid_forecast_section_is_named_in_a_warning():
+    at = run("forecast", {"forecast.section": "Demand"})
+    text = warnings(at)
+    assert "`forecast.section`" in text and "'Demand'" in text and "showing forecast instead" in text
+    assert widget(at, "forecast.section").value == "forecast" and at.query_params["forecast.section"] == "forecast"
+
+
 # --- Overview, Public benchmark --------------------------------------------------------------------------------------
 
 
@@ -162,6 +187,7 @@ VIEWS = [
     ("overview", {"overview.alerts": "true"}),
     *[("turnaround", {"turnaround.tab": t}) for t in ("time", "sla", "backlog", "exposure", "sources")],
     ("turnaround", {"turnaround.by": "queue"}),
+    *[("forecast", {"forecast.section": s}) for s in ("forecast", "capacity", "live", "scenarios")],
     ("data-health", {}),
     ("transparency", {}),
     ("benchmark", {}),

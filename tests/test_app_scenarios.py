@@ -1,4 +1,4 @@
-"""The Scenarios tab of Forecast & capacity: vendor scope, authors shown to admins only, and store faults
+"""The Scenarios section of Forecast & capacity: vendor scope, authors shown to admins only, and store faults
 that leave the rest of the page working."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from forecasting.plan import Hiring, Scenario
 from forecasting.scenarios import ScenarioStore
-from tests.apptest import _app, run
+from tests.apptest import _app, metrics_by_label, run
 
 POLICY = """
 [users."ana@example.com"]
@@ -35,6 +35,7 @@ SAVED = {  # name: (scope, scenario, author)
     "sentinel hires": ("sentinel_ops", Scenario(hiring=(Hiring("sentinel_ops", 2, 1, 4),)), "joe@sentinel.example"),
     "plain uplift": (None, Scenario(volume_uplift=0.3), "pat@example.com"),
 }
+SCENARIOS = {"forecast.section": "scenarios"}  # the link to the page's Scenarios section
 
 
 @pytest.fixture
@@ -58,6 +59,7 @@ def signed_in(email: str) -> AppTest:
     at = AppTest.from_function(_app, args=("forecast",), default_timeout=180)
     at.user = {"is_logged_in": True, "email": email}
     at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test"}
+    at.query_params.update(SCENARIOS)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -139,36 +141,39 @@ def test_a_scoped_user_sees_their_own_version_numbers_and_no_scope_column(same_n
     assert not at.exception and at.slider(key="scenario.volume").value == 10
 
 
-def _page_still_works(at: AppTest) -> None:
+def _other_sections_still_work(at: AppTest) -> None:
+    """The store's fault stays in the Scenarios section: the forecast and the plan still draw (in the same session)."""
     assert not at.exception, [e.value for e in at.exception]
-    assert "Worst week: surplus / deficit" in {m.label for m in at.metric}
-    assert len(at.get("plotly_chart")) >= 6
+    for section, tile, charts in (("capacity", "Worst week: surplus / deficit", 3), ("forecast", "Model", 2)):
+        at.segmented_control(key="forecast.section").set_value(section).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert tile in metrics_by_label(at) and len(at.get("plotly_chart")) == charts and not at.error, section
 
 
-def test_a_locked_store_shows_a_panel_in_the_scenarios_tab_and_the_rest_of_the_page(store_url: str):
+def test_a_locked_store_shows_a_panel_in_the_scenarios_section_and_the_rest_of_the_page(store_url: str):
     path = store_url.removeprefix("sqlite:///")
     ScenarioStore(store_url, scope=None).save("kept", Scenario(), "ana")
     lock = sqlite3.connect(path, isolation_level=None)
     lock.execute("BEGIN EXCLUSIVE")
     try:
-        at = run("forecast")
+        at = run("forecast", SCENARIOS)
+        assert any("is busy" in e.value and path in e.value for e in at.error)
+        _other_sections_still_work(at)
     finally:
         lock.rollback()
         lock.close()
-    _page_still_works(at)
-    assert any("is busy" in e.value and path in e.value for e in at.error)
 
 
 def test_a_read_only_store_lists_and_saving_says_so(store_url: str, monkeypatch: pytest.MonkeyPatch):
     path = store_url.removeprefix("sqlite:///")
     ScenarioStore(store_url, scope=None).save("kept", Scenario(), "ana")
     monkeypatch.setenv("BELLWETHER_SCENARIO_URL", f"sqlite:///file:{path}?mode=ro&uri=true")
-    at = run("forecast")
+    at = run("forecast", SCENARIOS)
     at.text_input(key="scenario.name").set_value("new plan")
     at.button[0].click().run()
-    _page_still_works(at)
     assert any("read-only" in e.value for e in at.error) and not at.success
     assert _saved_table(at)["name"].tolist() == ["kept"]
+    _other_sections_still_work(at)
 
 
 @pytest.mark.parametrize(
@@ -182,7 +187,7 @@ def test_a_store_that_cannot_be_opened_leaves_the_rest_of_the_page(
     store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, says: str
 ):
     monkeypatch.setenv("BELLWETHER_SCENARIO_URL", url.format(tmp=tmp_path))
-    at = run("forecast")
-    _page_still_works(at)
+    at = run("forecast", SCENARIOS)
     errors = [e.value for e in at.error]
     assert any(says in e for e in errors) and not any("s3cret" in e for e in errors)
+    _other_sections_still_work(at)

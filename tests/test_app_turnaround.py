@@ -29,7 +29,7 @@ def test_page_shows_tiles_and_the_turnaround_charts(data_dir: Path):
     assert tiles["P99 time to first action"] == duration_label(total["p99_hours"])
     assert tiles["Open at end of period"] == f"{summarize(ds, 'open_backlog', DEFAULT)['open_tickets'][0]:,}"
     assert tiles["SLA attainment"] == f"{summarize(ds, 'sla', DEFAULT)['attainment'][0]:.1%}"
-    assert "Hours from created_at to first_action_at" in next(m.help for m in at.metric if m.label.startswith("P90"))
+    assert "Hours from Created at to First action at" in next(m.help for m in at.metric if m.label.startswith("P90"))
     assert len(at.get("plotly_chart")) == 2  # trend and distribution; the other tabs do not run until opened
     assert any("UTC" in c.value for c in at.caption)
 

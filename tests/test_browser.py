@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 
 from dashboard.app import PAGES
-from pages import turnaround, vendors_quality
+from pages import forecast, turnaround, vendors_quality
 from tests.browser_support import BROWSER_MARKS, CHROMIUM, CHROMIUM_FLAGS, SCREENSHOTS
 
 pytestmark = BROWSER_MARKS
@@ -18,14 +18,14 @@ WIDTH = 1400  # the width issue 20 was judged at
 TITLES = {path: title for path, title, _, _ in PAGES}
 # Every page, and each section of the pages whose sections are in the link: (screenshot name, address).
 VIEWS = (
-    *((path, f"/{path}") for path in TITLES if path not in ("turnaround", "vendors")),
+    *((path, f"/{path}") for path in TITLES if path not in ("turnaround", "vendors", "forecast")),
     *(
         (f"turnaround-{quote(s.lower().replace(' ', '-'))}", f"/turnaround?turnaround.tab={quote(s)}")
         for s in turnaround.SECTIONS
     ),
     *((f"vendors-{s}", f"/vendors?vendors.tab={s}") for s in vendors_quality.SECTIONS),
+    *((f"forecast-{s}", f"/forecast?forecast.section={s}") for s in forecast.SECTIONS),
 )
-FORECAST_TABS = ("Demand vs supply", "Live queues (Erlang)", "Scenarios")  # drawn on every run: clicked, not linked
 PROBLEMS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 
 
@@ -90,18 +90,32 @@ def test_every_page_and_section_renders_without_errors_and_is_screenshotted_at_1
         path = address.split("?")[0].strip("/")
         assert page.locator('[data-testid="stMain"] h1').first.inner_text().startswith(TITLES[path]), name
         assert _problems(page) == [], name
+        if "?" in address:  # the link's section is the one open, and it stays in the link
+            assert address.split("?")[1] in page.url, name
         _shot(page, name)
-        if path == "forecast":
+        if name == "forecast-capacity":  # the what-if controls, open, above the plan they change
             page.get_by_text("What-if scenario").click()
             page.wait_for_timeout(300)
             _shot(page, "forecast-what-if")
-            for tab in FORECAST_TABS:
-                page.get_by_role("tab", name=tab).click()
-                page.wait_for_timeout(500)
-                assert _problems(page) == [], tab
-                _shot(page, f"forecast-{quote(tab.split()[0].lower())}")
     page.close()
-    assert len(list(SCREENSHOTS.glob("*.png"))) >= len(VIEWS) + 1 + len(FORECAST_TABS)
+    assert len(list(SCREENSHOTS.glob("*.png"))) >= len(VIEWS) + 1
+
+
+def test_a_date_typed_into_the_sidebar_period_applies_on_enter(app_server: str, browser) -> None:
+    page = browser.new_page(viewport={"width": WIDTH, "height": 900})
+    _open(page, f"{app_server}/overview?start=2026-06-03&end=2026-06-30")
+    before = _tiles(page)
+    field = page.locator('[data-testid="stSidebar"] [data-testid="stDateInputField"]')
+    field.get_by_role("spinbutton", name="month, Period (UTC, inclusive) start date").click()
+    page.keyboard.type("0501")  # month 05, then the day 01 (the field moves to the day by itself)
+    page.keyboard.press("Enter")  # no click elsewhere: Enter alone applies the typed period
+    page.wait_for_function("() => location.search.includes('start=2026-05-01')", timeout=30_000, polling=250)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=120_000)
+    after = _tiles(page)
+    assert "end=2026-06-30" in page.url and _problems(page) == []
+    assert field.inner_text().replace("\n", "") == "2026/05/01–2026/06/30"
+    assert after["Tickets received"] != before["Tickets received"]
+    page.close()
 
 
 def test_the_navigation_keeps_the_period_and_a_copied_url_reproduces_the_view(app_server: str, browser) -> None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import math
+import re
 
 import polars as pl
 import pytest
 
+from queries.analyses.spikes import SEGMENT_DEFINITION
 from queries.contract import EVENT_KINDS, SOURCES
+from queries.definitions import METRICS
 from queries.display import (
     NULL_TEXT,
     as_percent,
+    definition_words,
     display_name,
     display_value,
     interval_text,
@@ -150,3 +154,29 @@ def test_other_is_listed_last_in_the_legend():
     recolour(fig, category_colours(["domain 1", "domain 2"]))
     ranks = {trace.name: trace.legendrank if trace.legendrank is not None else 1000 for trace in fig.data}
     assert ranks[OTHER] > max(r for name, r in ranks.items() if name != OTHER)
+
+
+CODE_SPAN = re.compile(r"`([^`]*)`")
+RAW = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)+|[a-z0-9_]+=[a-z0-9_]+")  # an identifier, or a `field=value`
+
+
+def test_a_definition_reads_with_display_names_on_screen_and_keeps_its_identifiers_in_the_docs():
+    proactive = METRICS["proactive"].definition  # the one definition: docs/metrics.md shows it as written
+    assert "(`source = proactive_model`)" in proactive
+    assert "(Detection source: Proactive model)" in definition_words(proactive)
+    appeals = definition_words(METRICS["appeals"].definition)
+    assert "Appeal rate = Appealed / Tickets" in appeals and "`" not in appeals
+    automation = definition_words(METRICS["automation"].definition)
+    assert "Tickets × (1 − Automated share)" in automation
+    sla = definition_words(METRICS["sla"].definition)
+    assert '`due_measure = "close"` in config/sla.toml' in sla  # what to type in a file stays as it is typed
+
+
+@pytest.mark.parametrize(
+    "text", [*(m.definition for m in METRICS.values()), SEGMENT_DEFINITION], ids=[*METRICS, "spike_segments"]
+)
+def test_no_definition_shows_a_raw_identifier_on_screen(text: str):
+    shown = definition_words(text)
+    assert [c for c in CODE_SPAN.findall(shown) if '"' not in c] == []  # only file syntax stays code
+    words = re.sub(r"“[^”]*”", "", CODE_SPAN.sub("", shown))  # a quoted name is a name (an SLA rule's)
+    assert RAW.findall(words) == []

@@ -3,6 +3,8 @@
 Every check looks at each day from `since` to `until` (inclusive), and a run of days a check flags in a row is one
 alert, from its first to its last day; `ongoing` when it still holds on `until`, else `ended`. Checks look back
 LOOKBACK_DAYS before `since`, so an alert that began earlier keeps its first day (and its key) from run to run.
+The message is for people (groups by their display names, queries.display); the key, the groups and the link keep
+the stable identifiers.
 
 * **spike**: the spike detector's episodes (queries.analyses.spikes) by policy domain, and by policy domain ×
   market; a market's spike inside its domain's spike is named in the domain's alert instead of alerting again.
@@ -33,6 +35,7 @@ import polars as pl
 from queries.analyses.formatting import format_goal, format_value, measure_label
 from queries.analyses.spikes import MERGE_GAP_DAYS, SpikeSettings, detect_spikes
 from queries.analyses.targets import Target, Targets, goal_hint, measure_sample
+from queries.display import display_name, display_value
 from queries.engines import Source, created_days, engine_for, held_rows
 from queries.filters import DIMENSIONS, Filters
 from queries.frames import open_at
@@ -48,6 +51,15 @@ AGING_GROWTH = 0.25  # aged open tickets up by a quarter on the week before…
 AGING_MIN_TICKETS = 20  # …and by at least this many
 CONTEXT_DAYS = 28  # a link opens the 28 days up to the alert's last day (the dashboard's default period)
 KINDS = ("spike", "sla", "backlog_aging", "target", "forecast_band")
+# The view each kind of alert opens: the page and its own URL parameters, by the identifiers the page's
+# from_url/section_picker options name (pages/turnaround.py: SECTIONS, SLA_BY), never their labels.
+ALERT_VIEWS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "spike": ("trends", ()),
+    "sla": ("turnaround", (("turnaround.tab", "sla"), ("turnaround.sla_by", "sla_rule"))),
+    "backlog_aging": ("turnaround", (("turnaround.tab", "backlog"),)),
+    "target": ("overview", ()),
+    "forecast_band": ("trends", ()),
+}
 ALERT_SCHEMA: dict[str, pl.DataType] = {
     "kind": pl.String(),
     "key": pl.String(),
@@ -78,6 +90,7 @@ class Alert:
 
     @property
     def groups_text(self) -> str:
+        """The groups as identifiers, "column=value; …" (machine fields: `groups` in ALERT_SCHEMA)."""
         return "; ".join(f"{c}={v}" for c, v in self.groups)
 
     @property
@@ -156,6 +169,23 @@ def view_link(
     if settings.link_source:
         params.append(("src", settings.link_source))
     return f"{settings.base_url.rstrip('/')}/{page}?{urlencode(params)}"
+
+
+def alert_link(
+    settings: AlertSettings,
+    kind: str,
+    start: dt.date,
+    end: dt.date,
+    selections: Sequence[tuple[str, str | tuple[str, ...]]] = (),
+) -> str:
+    """The address of the view an alert of `kind` opens (ALERT_VIEWS) for start–end and its selections."""
+    page, extra = ALERT_VIEWS[kind]
+    return view_link(settings, page, start, end, selections, extra)
+
+
+def groups_words(groups: Sequence[tuple[str, str]], whole: str = "all tickets") -> str:
+    """Groups for people: "Policy domain: Youth safety; Market: BR" (`whole` when there is none)."""
+    return "; ".join(f"{display_name(c)}: {display_value(c, v)}" for c, v in groups) or whole
 
 
 def context_start(ds: Source, end: dt.date) -> dt.date:
@@ -252,18 +282,19 @@ def _spike_alert(
     settings: AlertSettings,
 ) -> Alert:
     groups = tuple((c, str(spike[c])) for c in by)
-    name = " × ".join(v for _, v in groups) or "all tickets"
     status = "ended" if spike["end"] < until else "ongoing"
     message = (
-        f"Spike in {name}: {spike['observed']:,} tickets vs {spike['expected']:,.0f} expected "
+        f"Spike ({groups_words(groups)}): {spike['observed']:,} tickets vs {spike['expected']:,.0f} expected "
         f"(×{spike['ratio']:.1f}, +{spike['excess']:,.0f}) {_span(spike['start'], spike['end'])}, {status}."
     )
     finer = [c for c in all_by if c not in by]
     top = sorted(inside, key=lambda c: -c["excess"])[:3]
     if top and finer:
-        named = [f"{' × '.join(str(c[f]) for f in finer)} (×{c['ratio']:.1f}, +{c['excess']:,.0f})" for c in top]
-        message += f" Mostly {', '.join(named)}."
-    link = view_link(settings, "trends", context_start(ds, spike["end"]), spike["end"], groups)
+        named = [
+            f"{' × '.join(display_value(f, c[f]) for f in finer)} (×{c['ratio']:.1f}, +{c['excess']:,.0f})" for c in top
+        ]
+        message += f" Mostly {' × '.join(display_name(f) for f in finer)}: {', '.join(named)}."
+    link = alert_link(settings, "spike", context_start(ds, spike["end"]), spike["end"], groups)
     severe = any(s["ratio"] >= 2 and s["excess"] >= 100 for s in [spike, *inside])
     return Alert(
         "spike", "critical" if severe else "warning", spike["start"], spike["end"], groups, message, link, status
@@ -313,13 +344,7 @@ def sla_alerts(
                 f"SLA below goal for {rule}: {format_value(attainment, 'share')} within target ({met:,} of "
                 f"{measured:,}) vs a goal of {format_value(goal, 'share')} ({source}) {_span(first, last)}, {status}."
             )
-            link = view_link(
-                settings,
-                "turnaround",
-                context_start(ds, last),
-                last,
-                extra=(("turnaround.tab", "SLA"), ("turnaround.sla_by", "SLA rule")),
-            )
+            link = alert_link(settings, "sla", context_start(ds, last), last)
             severity = "critical" if attainment < goal - 0.1 else "warning"
             alerts.append(Alert("sla", severity, first, last, (("sla_rule", rule),), message, link, status))
     return alerts, None
@@ -373,7 +398,7 @@ def backlog_alerts(
             f"at the end of {last}, up from {before:,} a week before ({growth}); "
             f"growing {_span(start, last)}, {status}."
         )
-        link = view_link(settings, "turnaround", context_start(ds, last), last, extra=(("turnaround.tab", "Backlog"),))
+        link = alert_link(settings, "backlog_aging", context_start(ds, last), last)
         severity = "critical" if now >= 2 * before else "warning"
         alerts.append(Alert("backlog_aging", severity, start, last, (), message, link, status))
     return alerts, None
@@ -435,7 +460,7 @@ def _target_alert(
 ) -> Alert:
     status = "ongoing" if last == until else "ended"
     unit = entry.unit
-    scope = f" for {entry.where_text}" if entry.where else ""
+    scope = f" for {entry.where_words}" if entry.where else ""
     counted = f" ({sample:,} {noun})" if sample is not None else ""
     message = (
         f"Target missed: {measure_label(entry.metric, entry.measure)}{scope} was {format_value(actual, unit)} vs "
@@ -443,7 +468,7 @@ def _target_alert(
         f"{counted}; missed in the {TARGET_WINDOW_DAYS} days ending each day {_span(start, last)}, {status}."
     )
     window_start = last - dt.timedelta(days=TARGET_WINDOW_DAYS - 1)
-    link = view_link(settings, "overview", window_start, last, entry.where)
+    link = alert_link(settings, "target", window_start, last, entry.where)
     miss = abs(actual - entry.goal) / entry.goal if entry.goal else np.inf
     severity = "critical" if miss > 0.2 else "warning"
     groups = (("metric", entry.metric), ("measure", entry.measure), *((d, ",".join(v)) for d, v in entry.where))
@@ -480,11 +505,11 @@ def band_alerts(
             groups = () if series == "total" else ((column, series),)
             status = "ongoing" if last == until else "ended"
             message = (
-                f"Tickets {side} the forecast for {series if groups else 'all tickets'}: {actual:,.0f} vs "
+                f"Tickets {side} the forecast ({groups_words(groups)}): {actual:,.0f} vs "
                 f"{mean:,.0f} forecast (95 % band {'up to' if side == 'above' else 'down to'} {bound:,.0f}) "
                 f"{_span(first, last)}, {status}."
             )
-            link = view_link(settings, "trends", context_start(ds, last), last, groups)
+            link = alert_link(settings, "forecast_band", context_start(ds, last), last, groups)
             far = actual > 1.5 * bound if side == "above" else actual < 0.5 * bound
             severity = "critical" if far else "warning"
             alerts.append(Alert("forecast_band", severity, first, last, groups, message, link, status))

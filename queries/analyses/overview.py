@@ -9,6 +9,7 @@ import polars as pl
 
 from queries.analyses.turnaround import sla_due_dates
 from queries.definitions import METRICS
+from queries.display import definition_words
 from queries.engines import Source, created_days, engine_for, small_table
 from queries.filters import Filters
 from queries.metrics import missing_inputs, summarize
@@ -83,7 +84,7 @@ def overview_kpis(ds: Source, filters: Filters, sla_policy: SlaPolicy | None = N
     gap = previous_gap(ds, filters, measure("volume", "tickets", filters.previous()) or 0)
     tiles = []
     for key, metric, measure_name, label, unit, better in KPI_TILES:
-        definition = METRICS[metric].definition
+        definition = definition_words(METRICS[metric].definition)
         missing = missing_inputs(ds, metric)
         if metric == "sla" and missing is None:
             label, definition = _sla_words(ds, filters, sla_policy or load_sla_policy(), label, definition)

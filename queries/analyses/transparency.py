@@ -13,7 +13,7 @@ import html
 import polars as pl
 
 from queries.definitions import METRICS
-from queries.display import display_value
+from queries.display import definition_words, display_value
 from queries.engines import Source, groupable, small_table
 from queries.filters import Filters
 from queries.metrics import missing_inputs, summarize
@@ -167,7 +167,7 @@ SECTION_FIELDS = {  # the field a section's groups are values of
 
 def readable_figures(figures: pl.DataFrame) -> pl.DataFrame:
     """The figures for people (the page, the printable report): groups as display names ("Adult nudity", "All"),
-    figures with a capital; the CSV keeps the identifiers."""
+    figures with a capital, definitions in words; the CSV keeps the identifiers."""
 
     def group(section: str, value: str) -> str:
         field = SECTION_FIELDS.get(section)
@@ -178,6 +178,7 @@ def readable_figures(figures: pl.DataFrame) -> pl.DataFrame:
         .map_elements(lambda r: group(r["section"], r["group"]), return_dtype=pl.String)
         .alias("group"),
         pl.col("figure").str.slice(0, 1).str.to_uppercase() + pl.col("figure").str.slice(1),
+        pl.col("definition").map_elements(definition_words, return_dtype=pl.String),
     )
 
 

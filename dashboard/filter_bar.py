@@ -11,14 +11,15 @@ from queries.filters import DIMENSIONS, Filters
 
 DEFAULT_DAYS = 28
 # Streamlit's date field applies a typed date only when the focus moves to another element; Enter does nothing. On
-# Enter in the period's day, month or year, the focus moves to an empty element drawn after the field, so the typed
-# period applies (and Tab goes on from there); the element takes no room. The listener is added to the page once.
+# Enter in the day, month or year of any date field (the sidebar's period and the pages' own), the focus moves to an
+# empty element drawn after the sidebar's period, so the typed date applies; the element takes no room. The sidebar
+# is on every page, so the listener (added to the page once) serves them all.
 ENTER_APPLIES_DATES = """<span id="filters-dates-after" tabindex="-1"></span>
 <script>
 if (!document.documentElement.dataset.enterAppliesDates) {
   document.documentElement.dataset.enterAppliesDates = "1";
   document.addEventListener("keydown", (event) => {
-    const segment = '[data-testid="stSidebar"] [data-testid="stDateInputField"] [role="spinbutton"]';
+    const segment = '[data-testid="stDateInputField"] [role="spinbutton"]';
     if (event.key === "Enter" && event.target.matches?.(segment)) {
       document.getElementById("filters-dates-after")?.focus();
     }

@@ -118,6 +118,21 @@ def test_a_date_typed_into_the_sidebar_period_applies_on_enter(app_server: str, 
     page.close()
 
 
+def test_a_date_typed_into_a_pages_own_date_field_applies_on_enter(app_server: str, browser) -> None:
+    page = browser.new_page(viewport={"width": WIDTH, "height": 900})
+    _open(page, f"{app_server}/benchmark?benchmark.period=2025-06-01..2026-01-10")
+    field = page.locator('[data-testid="stMain"] [data-testid="stDateInputField"]')
+    field.get_by_role("spinbutton", name="month, Period start date").click()
+    page.keyboard.type("0901")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => location.search.includes('benchmark.period=2025-09-01..2026-01-10')", timeout=30_000, polling=250
+    )
+    _wait_until_done(page)
+    assert _problems(page) == [] and field.inner_text().replace("\n", "") == "2025/09/01–2026/01/10"
+    page.close()
+
+
 def test_the_navigation_keeps_the_period_and_a_copied_url_reproduces_the_view(app_server: str, browser) -> None:
     server = app_server
     page = browser.new_page(viewport={"width": 1500, "height": 1300})

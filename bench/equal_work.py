@@ -29,7 +29,7 @@ from pathlib import Path
 
 VALID = "SELECT * FROM checked WHERE _reason IS NULL"
 ERROR_METRICS = {"time_to_first_action": "first_action_at", "time_to_close": "closed_at"}  # the `errors` step's
-FLOATS = ("handle_sum_seconds",)  # the one float value column (of the actioned table); the others are integers
+FLOATS = ("handle_sum_seconds",)  # the one float value column (actioned and queues tables); the others are integers
 TOLERANCE = 1e-9  # relative, for sums of float columns (handle seconds): the engines add in different orders
 
 
@@ -146,7 +146,7 @@ def derived_sql(checked: str, optional: list[str], policy, due: bool) -> str:
     )
     kept = ["ticket_id", "_reason", *(f'"q.{f}"' for f in optional), "created_at", "first_action_at", "closed_at"]
     kept += [f"CAST({d} AS enum_{d}) AS {d}" for d in FULL]  # ENUM types made by `build` from the files' values
-    kept += ["decision", "automated", "appealed", "appeal_overturned", "handle_seconds", "views_before_action"]
+    kept += ["queue", "decision", "automated", "appealed", "appeal_overturned", "handle_seconds", "views_before_action"]
     kept += ["due_at", "closed_unknown", "acted_unknown"]
     return f"""SELECT {", ".join(kept)}, CAST(created_at AS DATE) AS day, CAST(first_action_at AS DATE) AS action_day,
             CAST(closed_at AS DATE) AS closed_day, CAST(coalesce(first_action_at, created_at) AS DATE) AS hist_day,
@@ -263,6 +263,9 @@ def build(source: Path, out: Path, prepared: dict | None = None) -> dict:
                 for day, b, measure in parts
             ]
             write(p["names"][name, level], " UNION ALL ".join(selects))
+    for name, sql in p["profiles"].items():
+        for level in levels[1:]:
+            write(p["names"][name, level], sql.format(keys="".join(f", {d}" for d in level)))
     write("rejected", "SELECT _reason, count(*) AS rows FROM checked WHERE _reason IS NOT NULL GROUP BY ALL")
     counted = [
         f"""SELECT '{f}' AS field, CASE "q.{f}" {" ".join(f"WHEN {i} THEN {_quote(r)}" for i, r in enumerate(why, 1))}
@@ -288,6 +291,7 @@ def prepare(source: Path) -> dict:
     """Everything `build` needs that imports the project (the rules, the SLA policy, the levels) and the SQL."""
     import pyarrow.parquet as pq
 
+    from queries.engines.base import SLOT_MINUTES
     from queries.engines.rollups.storage import FULL, LEVELS, level_name
     from queries.sla import load_sla_policy
 
@@ -295,13 +299,20 @@ def prepare(source: Path) -> dict:
     present = pq.read_schema(files[0]).names
     checked, optional = checked_sql(present)
     tables = tables_sql(FULL)
-    hists = ("created_hist", "handle_hist")
+    hists = ("created_hist", "handle_hist", "arrivals", "queues")
     names = {(t, level): level_name(t, level) for t in (*tables, *hists) for level in LEVELS}
     return {
         "files": [str(f) for f in files],
         "checked": derived_sql(checked, list(optional), load_sla_policy(), "due_at" in present),
         "optional": optional,
         "tables": tables,
+        "profiles": {  # the live queues' inputs at each level (base.slot_expr; RowsEngine.queue_reviews)
+            "arrivals": f"""SELECT day{{keys}}, CAST(hour(created_at) * 2 + minute(created_at) // {SLOT_MINUTES}
+                AS SMALLINT) AS slot, count(*) AS tickets FROM ({VALID}) GROUP BY ALL""",
+            "queues": f"""SELECT action_day AS day{{keys}}, queue, count(*) AS reviews,
+                sum(handle_seconds) AS handle_sum_seconds FROM ({VALID})
+                WHERE human AND handle_seconds IS NOT NULL AND action_day IS NOT NULL GROUP BY ALL""",
+        },
         "dims": FULL,
         "levels": LEVELS,
         "names": names,
@@ -338,16 +349,23 @@ def compare(rollups, out: Path) -> dict:
     (or reasons) whose values differ or that only one side has; tables compared; the names of those that differ."""
     import polars as pl
 
-    from queries.engines.rollups.storage import COUNT_TABLES, HIST_LEVELS, HIST_TABLES, LEVELS, level_name
+    from queries.engines.rollups.storage import (
+        COUNT_TABLES,
+        HIST_LEVELS,
+        HIST_TABLES,
+        LEVELS,
+        PROFILE_TABLES,
+        level_name,
+    )
 
     differ: dict[str, int] = {}
     compared = 0
     for name, level in [(t, lv) for t in COUNT_TABLES for lv in LEVELS] + [
-        (t, lv) for t in HIST_TABLES for lv in HIST_LEVELS
+        (t, lv) for t in (*HIST_TABLES, *PROFILE_TABLES) for lv in HIST_LEVELS
     ]:
         ours = _decoded(getattr(rollups.levels[level], name), rollups.dictionary)
         theirs = read_output(out / f"{level_name(name, level)}.arrow")
-        keys = [c for c in ("day", *level, "sla_rule", "measure", "bucket") if c in ours.columns]
+        keys = [c for c in ("day", *level, "sla_rule", "measure", "bucket", "slot", "queue") if c in ours.columns]
         differ[level_name(name, level)] = _differences(ours, theirs, keys)
         compared += 1
     rejected = read_output(out / "rejected.arrow")

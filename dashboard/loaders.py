@@ -187,8 +187,9 @@ def live_staffing(
     day: dt.date,
     queues: tuple[planner.LiveQueue, ...],
     scenario: Scenario,
-) -> pl.DataFrame:
-    """Agents per half hour for the live queues on one forecast day."""
+) -> pl.DataFrame | None:
+    """Agents per half hour for the live queues on one forecast day (None: the source cannot count the arrivals
+    for these filters, see `forecasting.planner.live_staffing`)."""
     view = forecast_view(ds, filters, None, horizon_days, "auto")
     return planner.live_staffing(ds, filters, view, day, list(queues), scenario)
 

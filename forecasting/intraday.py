@@ -2,8 +2,8 @@
 
 Live safety work peaks in the local evening, so staffing needs the day split into half hours.
 `intraday_profile` learns, for each weekday, the share of that day's tickets arriving in each
-of the 48 half-hour slots over the recent weeks; `split_intraday` spreads a daily forecast
-over the slots of its weekday.
+of the 48 half-hour slots over the recent weeks (from the arrival counts every engine gives);
+`split_intraday` spreads a daily forecast over the slots of its weekday.
 
 Times are UTC (naive = UTC everywhere in Bellwether), so the profile is a UTC profile: a
 market's local evening peak shows up where it falls in UTC, and daylight-saving changes shift
@@ -17,9 +17,9 @@ from datetime import time, timedelta
 import polars as pl
 
 from forecasting.models import FORECAST_SCHEMA
+from queries.engines.base import SLOT_MINUTES
 
 SLOTS = 48  # half hours per day
-SLOT_MINUTES = 30
 
 PROFILE_SCHEMA: dict[str, pl.DataType] = {
     "weekday": pl.Int8(),  # 0 = Monday … 6 = Sunday
@@ -40,50 +40,35 @@ INTRADAY_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def intraday_profile(
-    timestamps: pl.Series | pl.LazyFrame | pl.DataFrame,
-    weeks: int = 8,
-    *,
-    column: str = "created_at",
-    prior: float = 48.0,
-) -> pl.DataFrame:
-    """Weekday × half-hour shares of arrivals over the last `weeks` weeks of `timestamps`.
+def intraday_profile(arrivals: pl.DataFrame, weeks: int = 8, *, prior: float = 48.0) -> pl.DataFrame:
+    """Weekday × half-hour shares of arrivals over the last `weeks` weeks of `arrivals`.
 
-    `timestamps`: a Datetime Series, or a (Lazy)Frame with a `column` of Datetimes (only that
-    column is read). The window is the `7 × weeks` calendar days ending on the day of the latest
-    timestamp. Shares are smoothed towards the all-weekday profile with the weight of `prior`
-    tickets, `share = (count + prior · pooled) / (weekday total + prior)`, so a quiet weekday or
-    an empty slot does not get an all-or-nothing share; with no data at all every slot gets
-    1/48. Each weekday's shares sum to 1.
+    `arrivals`: tickets per day and half-hour slot (`day`, `slot`, `tickets`: the engines' `arrivals`, from rows,
+    rollups or the warehouse alike). The window is the `7 × weeks` calendar days ending on the latest day with
+    tickets. Shares are smoothed towards the all-weekday profile with the weight of `prior` tickets,
+    `share = (count + prior · pooled) / (weekday total + prior)`, so a quiet weekday or an empty slot does not get
+    an all-or-nothing share; with no data at all every slot gets 1/48. Each weekday's shares sum to 1.
     """
     if weeks < 1:
         raise ValueError("weeks must be at least 1")
-    lf = timestamps.rename(column).to_frame().lazy() if isinstance(timestamps, pl.Series) else timestamps.lazy()
-    ts = pl.col(column).cast(pl.Datetime("us"))
-    arrivals = lf.select(ts.alias("ts")).drop_nulls()
-    last = arrivals.select(pl.col("ts").max().dt.date()).collect().item()
-    if last is None:
-        counts = pl.DataFrame(schema={"weekday": pl.Int8(), "slot": pl.Int16(), "tickets": pl.Int64()})
-    else:
-        first = last - timedelta(days=7 * weeks - 1)
-        counts = (
-            arrivals.filter(pl.col("ts").dt.date().is_between(first, last))
-            .group_by(
-                (pl.col("ts").dt.weekday() - 1).cast(pl.Int8).alias("weekday"),
-                (
-                    pl.col("ts").dt.hour().cast(pl.Int16) * 2 + pl.col("ts").dt.minute().cast(pl.Int16) // SLOT_MINUTES
-                ).alias("slot"),
-            )
-            .agg(pl.len().cast(pl.Int64).alias("tickets"))
-            .collect()
-        )
+    last = arrivals.filter(pl.col("tickets") > 0)["day"].max()
+    window = (
+        arrivals.filter(pl.col("day").is_between(last - timedelta(days=7 * weeks - 1), last))
+        if last is not None
+        else arrivals.clear()
+    )
+    counts = window.group_by((pl.col("day").dt.weekday() - 1).cast(pl.Int8).alias("weekday"), "slot").agg(
+        pl.col("tickets").sum().cast(pl.Int64)
+    )
     grid = pl.DataFrame(
         {
             "weekday": pl.Series([w for w in range(7) for _ in range(SLOTS)], dtype=pl.Int8),
             "slot": pl.Series(list(range(SLOTS)) * 7, dtype=pl.Int16),
         }
     )
-    profile = grid.join(counts, on=["weekday", "slot"], how="left").with_columns(pl.col("tickets").fill_null(0))
+    profile = grid.join(counts.cast({"slot": pl.Int16}), on=["weekday", "slot"], how="left").with_columns(
+        pl.col("tickets").fill_null(0)
+    )
     pooled = (
         profile.group_by("slot")
         .agg(pl.col("tickets").sum().alias("pooled"))

@@ -16,9 +16,9 @@ from forecasting.intraday import intraday_profile, split_intraday
 from forecasting.models import FORECAST_SCHEMA, WEEKDAY_NAMES, forecast_frame
 from forecasting.plan import PlanningInputs, Scenario, demand_vs_supply, planning_inputs
 from forecasting.reconcile import reconcile
-from queries.engines import Source, created_days, held_rows, small_table
+from queries.engines import Source, arrivals, created_days, queue_reviews, small_table
 from queries.filters import Filters
-from queries.metrics import missing_inputs, summarize
+from queries.metrics import missing_inputs
 
 HISTORY_WEEKS_SHOWN = 16
 RECONCILIATION = (
@@ -148,30 +148,30 @@ class LiveQueue:
 
 def live_staffing(
     ds: Source, filters: Filters, view: ForecastView, day: dt.date, queues: list[LiveQueue], scenario: Scenario
-) -> pl.DataFrame:
+) -> pl.DataFrame | None:
     """Agents needed per 30-minute interval of `day` for each live queue (Erlang C, or A with patience).
 
     Volume per interval: the total forecast for the day × the queue's recent share of tickets
     reviewed by people (last 8 weeks), × the scenario's uplift, split by the weekday's
-    half-hour arrival profile of the same 8 weeks.
+    half-hour arrival profile of the same 8 weeks. None when the source's engine cannot count arrivals or reviews
+    for these filters (rollups with two or more dimensions selected, past their exact-read limit).
     """
     daily = view.forecasts.filter((pl.col("series") == "total") & (pl.col("ds") == day))
     if daily.is_empty():  # a closed day: no tickets expected
         daily = forecast_frame(["total"], [day], *(np.zeros(1) for _ in range(5)))
     recent = Filters.of(filters.end - dt.timedelta(weeks=8) + dt.timedelta(days=1), filters.end, filters.selections())
-    mix = summarize(ds, "handle_time", recent, by=["queue"]).filter(pl.col("reviews") > 0)
-    created = summarize(ds, "volume", recent)["tickets"][0]
-    profile = intraday_profile(
-        held_rows(ds).lazy().filter(recent.in_period("created_at") & recent.dimension_expr()), weeks=8
-    )
-    slots = split_intraday(daily, profile)
+    counts, mix = arrivals(ds, recent), queue_reviews(ds, recent)
+    if counts is None or mix is None:
+        return None
+    created = counts["tickets"].sum()
+    slots = split_intraday(daily, intraday_profile(counts, weeks=8))
     rows = []
     for q in queues:
         row = mix.filter(pl.col("queue") == q.queue)
         if row.is_empty() or not created:
             continue
         share = row["reviews"][0] / created * (1 + scenario.volume_uplift)
-        aht = row["mean_handle_seconds"][0] * (1 + scenario.handle_time_change)
+        aht = row["handle_sum_seconds"][0] / row["reviews"][0] * (1 + scenario.handle_time_change)
         for slot in slots.iter_rows(named=True):
             volume = slot["mean"] * share
             staffing = required_agents(

@@ -87,8 +87,33 @@ def test_forecast_from_rollups_forecasts_and_names_what_needs_rows(rolled_up: No
     # Demand vs supply: throughput from the human decisions in the rollups and the staffing table.
     assert metrics_by_label(run("forecast", capacity)) == plan_from_rows
     assert "Worst week: surplus / deficit" in plan_from_rows
-    notes = [i.value for i in run("forecast", {"forecast.section": "live"}).info]
-    assert any("live queues" in n and "daily rollups" in n for n in notes), notes
+
+
+def live_summary(at) -> object:
+    """The live section's table per queue (tickets, peak agents, agent hours, FTE) as shown."""
+    assert not at.exception
+    return next(d.value for d in at.dataframe if "peak_agents" in d.value.columns)
+
+
+def test_live_queues_from_rollups_staff_as_from_the_rows(rolled_up: None, tmp_path: Path, monkeypatch):
+    """Erlang staffing of the live queues from the rollups' half-hour arrivals and reviews per queue: the rows' table,
+    also filtered by one dimension; two dimensions past the exact-read limit are named as needing rows."""
+    monkeypatch.setenv("BELLWETHER_SCENARIO_URL", f"sqlite:///{tmp_path / 'scenarios.db'}")
+    live = {"forecast.section": "live", "live.targets": "live_p0=30, live_p1=600"}
+    one_vendor = {**live, "vendor": ["atlas_cx"]}
+    from_rollups = [live_summary(run("forecast", p)) for p in (live, one_vendor)]
+    monkeypatch.delenv("BELLWETHER_ROLLUP_ROWS")
+    from_rows = [live_summary(run("forecast", p)) for p in (live, one_vendor)]
+    for got, expected in zip(from_rollups, from_rows, strict=True):
+        assert len(expected) == 2 and expected["tickets"].sum() > 0
+        assert_frame_equal(got, expected, rtol=1e-9)
+    assert not from_rows[0].equals(from_rows[1])  # the vendor filter reaches the arrivals and the reviews
+    monkeypatch.setenv("BELLWETHER_ROLLUP_ROWS", "1")
+    monkeypatch.setattr("queries.engines.rollups.read.EXACT_ROWS_LIMIT", 0)
+    at = run("forecast", {**live, "market": ["DE", "US"], "vendor": ["atlas_cx"]})
+    assert not at.exception and not [d for d in at.dataframe if "peak_agents" in d.value.columns]
+    notes = [i.value for i in at.info]
+    assert any("live queues filtered by two or more dimensions" in n and "daily rollups" in n for n in notes), notes
 
 
 @pytest.mark.parametrize(

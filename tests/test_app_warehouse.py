@@ -65,8 +65,13 @@ def test_forecast_and_capacity_on_a_warehouse_equal_the_extracts(warehouse_env: 
         at = run("forecast", {"forecast.section": section, "src": "warehouse"})
         assert metrics_by_label(at) == from_files, section  # the forecast and the plan, from SQL aggregates
         assert tile in from_files, section
-    at = run("forecast", {"forecast.section": "live", "src": "warehouse"})
-    assert any("live queues" in i.value for i in at.info)
+    live = {"forecast.section": "live", "live.targets": "live_p0=30, live_p1=600", "vendor": ["atlas_cx"]}
+    from_files = run("forecast", live)
+    at = run("forecast", {**live, "src": "warehouse"})  # half-hour arrivals and reviews per queue from SQL
+    summaries = [next(d.value for d in a.dataframe if "peak_agents" in d.value.columns) for a in (at, from_files)]
+    assert len(summaries[1]) == 2 and summaries[1]["tickets"].sum() > 0
+    assert_frame_equal(*summaries, rtol=1e-9)
+    assert not any("live queues" in i.value for i in at.info)
 
 
 @pytest.mark.parametrize("section", VENDOR_SECTIONS)

@@ -472,6 +472,56 @@ def test_has_and_small_tables_agree(engine: str, source: Source, rows_source: Da
             assert_frame_equal(have.sort(have.columns), want.sort(want.columns), check_exact=False, rel_tol=FLOATS)
 
 
+# --- the live queues' inputs: arrivals per half hour and reviews per queue -------------------------------------
+
+PROFILE_FILTERS = {
+    "all": Filters(FIRST, END),
+    "one-vendor": Filters(dt.date(2026, 5, 4), END, vendor=("atlas_cx",)),
+    "two-dimensions": Filters(dt.date(2026, 6, 1), END, market=("DE", "FR"), surface=("live_stream",)),
+}
+
+
+def test_the_rows_engine_counts_arrivals_and_reviews_as_a_plain_loop(rows_source: Dataset):
+    """The reference: every ticket counted once in its created day and half hour; reviews by queue from the rows."""
+    f = PROFILE_FILTERS["one-vendor"]
+    tickets = rows_source.tables["tickets"]
+    arrivals: dict[tuple[dt.date, int], int] = {}
+    reviews: dict[str | None, list[float]] = {}
+    for t in tickets.iter_rows(named=True):
+        created, acted = t["created_at"], t["first_action_at"]
+        if t["vendor"] != "atlas_cx":
+            continue
+        if f.start <= created.date() <= f.end:
+            key = (created.date(), created.hour * 2 + created.minute // 30)
+            arrivals[key] = arrivals.get(key, 0) + 1
+        human = not t["automated"]
+        if acted is not None and f.start <= acted.date() <= f.end and human and t["handle_seconds"] is not None:
+            reviews.setdefault(t["queue"], []).append(t["handle_seconds"])
+    engine = engine_for(rows_source)
+    got = engine.arrivals(f)
+    assert dict(zip(zip(got["day"], got["slot"], strict=True), got["tickets"], strict=True)) == arrivals
+    by_queue = engine.queue_reviews(f)
+    assert by_queue["queue"].to_list() == sorted(reviews, key=lambda q: (q is not None, q))
+    for q, n, total in by_queue.iter_rows():
+        assert n == len(reviews[q]) and total == pytest.approx(sum(reviews[q]), rel=FLOATS)
+
+
+@pytest.mark.parametrize("filters", PROFILE_FILTERS)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_arrivals_and_queue_reviews_give_the_rows_engine_answer(
+    engine: str, filters: str, source: Source, rows_source: Dataset
+):
+    f = PROFILE_FILTERS[filters]
+    answers, rows = engine_for(source), engine_for(rows_source)
+    expected_arrivals, expected_reviews = rows.arrivals(f), rows.queue_reviews(f)
+    assert expected_arrivals["tickets"].sum() > 0 and expected_reviews["reviews"].sum() > 0
+    if engine == "rollups_over_limit" and len(f.selections()) >= 2:  # no level, no rows read: cannot honour them
+        assert answers.arrivals(f) is None and answers.queue_reviews(f) is None
+        return
+    assert_frame_equal(answers.arrivals(f), expected_arrivals)
+    assert_frame_equal(answers.queue_reviews(f), expected_reviews, check_exact=False, rel_tol=FLOATS)
+
+
 # --- quarantined fields: every engine leaves out the same values ---------------------------------------------
 
 Q_FIRST, Q_END = dt.date(2026, 3, 2), dt.date(2026, 3, 4)

@@ -21,6 +21,7 @@ from forecasting.models import (
     fallback_model,
     make_model,
 )
+from queries.engines.base import arrival_counts
 
 START = date(2024, 1, 1)  # a Monday
 
@@ -193,33 +194,9 @@ def arrivals(days: int = 28, seed: int = 5) -> pl.Series:
     return pl.Series("created_at", stamps, dtype=pl.Datetime("us"))
 
 
-def test_intraday_profile_shares_sum_to_one_per_weekday() -> None:
-    profile = intraday_profile(arrivals(), weeks=4)
-    assert profile.height == 7 * 48
-    sums = profile.group_by("weekday").agg(pl.col("share").sum())["share"].to_numpy()
-    np.testing.assert_allclose(sums, 1.0, rtol=0, atol=1e-12)
-    assert (profile["share"] >= 0).all()
-    # A slot empty on one weekday but busy on others borrows the all-weekday shape (smoothing).
-    busy = profile.group_by("slot").agg(pl.col("tickets").sum().alias("all"))
-    borrowed = profile.join(busy, on="slot").filter((pl.col("tickets") == 0) & (pl.col("all") > 0))
-    assert borrowed.height > 0 and (borrowed["share"] > 0).all()
-    peak = profile.filter(pl.col("weekday") == 0).sort("share")["slot"][-1]
-    assert 38 <= peak <= 42  # around 20:00
-    lazy = intraday_profile(arrivals().to_frame().lazy(), weeks=4)
-    assert_frame_equal(profile, lazy)
-
-
-def test_intraday_profile_window_and_empty_input() -> None:
-    stamps = arrivals(days=28)
-    recent = intraday_profile(stamps, weeks=1)
-    assert recent["tickets"].sum() == 7 * 200  # only the last 7 days
-    empty = intraday_profile(pl.Series("created_at", [], dtype=pl.Datetime("us")))
-    np.testing.assert_allclose(empty["share"].to_numpy(), 1 / 48)
-
-
 def test_split_intraday_adds_back_to_the_daily_forecast() -> None:
     daily = SeasonalNaive("total").fit(history(60)).predict(5)
-    halves = split_intraday(daily, intraday_profile(arrivals(), weeks=4))
+    halves = split_intraday(daily, intraday_profile(arrival_counts(arrivals().to_frame().lazy()), weeks=4))
     assert halves.height == 5 * 48
     assert halves["interval_start"].dt.minute().unique().sort().to_list() == [0, 30]
     summed = (

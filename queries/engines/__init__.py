@@ -74,3 +74,15 @@ def decision_counts(src: Source, filters: Filters, by: Sequence[str]) -> pl.Data
     """Human violating / non-violating decisions of tickets created in the filters' days by `by`: `decisions`,
     `violating`."""
     return engine_for(src).decision_counts(filters, by)
+
+
+def arrivals(src: Source, filters: Filters) -> pl.DataFrame | None:
+    """Tickets created per UTC day × half-hour slot in the filters' days and groups (`day`, `slot`, `tickets`); None
+    when the source's engine cannot honour the filters."""
+    return engine_for(src).arrivals(filters)
+
+
+def queue_reviews(src: Source, filters: Filters) -> pl.DataFrame | None:
+    """Human reviews with a handle time by queue, first action in the filters' days and groups (`queue`, `reviews`,
+    `handle_sum_seconds`); None when the source's engine cannot honour the filters."""
+    return engine_for(src).queue_reviews(filters)

@@ -22,6 +22,13 @@ from queries.frames import group
 from queries.sla import SlaPolicy
 
 SPLIT_DECISIONS = ("violating", "non_violating")  # the human decisions vendors are compared on (`decision_counts`)
+SLOT_MINUTES = 30  # the arrival profile's slots (`arrivals`): 48 half hours of a UTC day, 0 = 00:00–00:30
+ARRIVALS_SCHEMA: dict[str, pl.DataType] = {"day": pl.Date(), "slot": pl.Int16(), "tickets": pl.Int64()}
+QUEUE_REVIEWS_SCHEMA: dict[str, pl.DataType] = {
+    "queue": pl.String(),
+    "reviews": pl.Int64(),
+    "handle_sum_seconds": pl.Float64(),
+}
 
 
 class Implementations(dict):
@@ -107,6 +114,29 @@ class Engine(Protocol):
         """Human (not automated) decisions of tickets created in the filters' days and groups that are violating or
         not (SPLIT_DECISIONS), by `by`: `decisions` and `violating` (Int64)."""
         ...
+
+    def arrivals(self, filters: Filters) -> pl.DataFrame | None:
+        """Tickets created in the filters' days and groups per UTC day and half-hour slot of created_at
+        (ARRIVALS_SCHEMA, sorted, empty slots left out); None when the engine cannot honour the filters."""
+        ...
+
+    def queue_reviews(self, filters: Filters) -> pl.DataFrame | None:
+        """Human decisions with a handle time whose first action falls in the filters' days and groups, by queue
+        (QUEUE_REVIEWS_SCHEMA, sorted by queue): `reviews` and their `handle_sum_seconds`; None when the engine
+        cannot honour the filters."""
+        ...
+
+
+def slot_expr(column: str) -> pl.Expr:
+    """The half-hour slot (0–47, Int16) of a Datetime column."""
+    ts = pl.col(column)
+    return (ts.dt.hour().cast(pl.Int16) * 2 + ts.dt.minute().cast(pl.Int16) // SLOT_MINUTES).alias("slot")
+
+
+def arrival_counts(tickets: pl.LazyFrame) -> pl.DataFrame:
+    """Tickets per day and half-hour slot of their created_at (ARRIVALS_SCHEMA, sorted)."""
+    keys = [pl.col("created_at").dt.date().alias("day"), slot_expr("created_at")]
+    return tickets.group_by(keys).agg(pl.len().alias("tickets")).sort("day", "slot").collect().cast(ARRIVALS_SCHEMA)
 
 
 class EngineBase:

@@ -10,7 +10,13 @@ import polars as pl
 from queries.calc import backlog_flow, keys_of, per_productive_hour, period_windows
 from queries.contract import PROACTIVE_SOURCES
 from queries.definitions import THROUGHPUT_GROUPS
-from queries.engines.base import SPLIT_DECISIONS, EngineBase, Implementations
+from queries.engines.base import (
+    QUEUE_REVIEWS_SCHEMA,
+    SPLIT_DECISIONS,
+    EngineBase,
+    Implementations,
+    arrival_counts,
+)
 from queries.filters import Filters, period_expr
 from queries.frames import (
     created_in,
@@ -67,6 +73,15 @@ class RowsEngine(EngineBase):
 
     def decision_counts(self, filters: Filters, by: Sequence[str]) -> pl.DataFrame:
         return split_decisions(created_in(self.source.tables["tickets"], filters), list(by))
+
+    def arrivals(self, filters: Filters) -> pl.DataFrame:
+        return arrival_counts(created_in(self.source.tables["tickets"], filters))
+
+    def queue_reviews(self, filters: Filters) -> pl.DataFrame:
+        seconds = pl.col("handle_seconds")
+        aggs = [pl.len().alias("reviews"), seconds.sum().alias("handle_sum_seconds")]
+        reviewed = human_decisions(self.source.tables["tickets"], filters, None).filter(seconds.is_not_null())
+        return group(reviewed, ["queue"], aggs).sort("queue").cast(QUEUE_REVIEWS_SCHEMA)
 
 
 def split_decisions(tickets: pl.LazyFrame, by: list[str]) -> pl.DataFrame:

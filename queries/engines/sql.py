@@ -28,13 +28,21 @@ from queries.calc import (
 )
 from queries.contract import PROACTIVE_SOURCES, TICKETS
 from queries.definitions import THROUGHPUT_GROUPS
-from queries.engines.base import SPLIT_DECISIONS, EngineBase, Implementations
+from queries.engines.base import (
+    ARRIVALS_SCHEMA,
+    QUEUE_REVIEWS_SCHEMA,
+    SLOT_MINUTES,
+    SPLIT_DECISIONS,
+    EngineBase,
+    Implementations,
+)
 from queries.filters import PERIODS, Filters
 from queries.frames import duration_hours
 from queries.sla import DUE_RULE, SlaPolicy, load_sla_policy
 from queries.sources.warehouse import Warehouse, WarehouseTable
 
 _KEY_DTYPES: dict[str, pl.DataType] = {**TICKETS.schema, "period": pl.Date(), "sla_rule": pl.String()}
+_KEY_DTYPES |= {"day": pl.Date(), "slot": pl.Int64()}  # arrivals' keys
 _SQLITE_PERIODS = {"day": (), "week": ("weekday 0", "-6 days"), "month": ("start of month",)}
 
 
@@ -103,6 +111,21 @@ class SqlEngine(EngineBase):
         where = [*_created_in(t, filters), t.col("automated").is_not(True), decision.in_(SPLIT_DECISIONS)]
         aggs = [Agg("decisions", "rows"), Agg("violating", "sum", flag(decision == "violating"))]
         return aggregate(self.source, where, {b: t.col(b) for b in by}, aggs)
+
+    def arrivals(self, filters: Filters) -> pl.DataFrame:
+        t = _tickets(self.source)
+        created = t.col("created_at")
+        hour, minute = (sa.cast(sa.extract(part, created), sa.Integer) for part in ("hour", "minute"))
+        keys = {"day": period_sql(self.source, created, "day"), "slot": hour * 2 + minute // SLOT_MINUTES}
+        out = aggregate(self.source, _created_in(t, filters), keys, [Agg("tickets", "rows")])
+        return out.cast(ARRIVALS_SCHEMA).sort("day", "slot")
+
+    def queue_reviews(self, filters: Filters) -> pl.DataFrame:
+        t = _tickets(self.source)
+        seconds = t.col("handle_seconds")
+        where = [*_human_decisions(t, filters), seconds.is_not(None)]
+        aggs = [Agg("reviews", "rows"), Agg("handle_sum_seconds", "fsum", seconds)]
+        return aggregate(self.source, where, {"queue": t.col("queue")}, aggs).cast(QUEUE_REVIEWS_SCHEMA).sort("queue")
 
 
 # --- building blocks --------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import polars as pl
 
 from queries.calc import HOUR_US
 from queries.contract import PROACTIVE_SOURCES, TABLES, TIME_UNKNOWN
-from queries.engines.base import SPLIT_DECISIONS
+from queries.engines.base import SPLIT_DECISIONS, slot_expr
 from queries.engines.rollups import aggregate
 from queries.engines.rollups.checked import (
     CUTOFF,
@@ -278,7 +278,7 @@ def _build_chunk(
     checked, loader_report = read.rows, read.report
     dims = list(FULL)
     # Text keys become UInt32 codes into the chunk's dictionary (sorted values) before anything is grouped.
-    dictionary = {c: checked[c].drop_nulls().unique().cast(pl.String).sort() for c in dims}
+    dictionary = {c: checked[c].drop_nulls().unique().cast(pl.String).sort() for c in (*dims, "queue")}
     groups = policy.groups if checked["due_at"].is_not_null().any() else policy.groups[:-1]  # DUE_RULE if used
     dictionary["sla_rule"] = pl.Series(sorted(set(groups)), dtype=pl.String)
     rule_codes = pl.Series([dictionary["sla_rule"].index_of(name) for name in policy.groups], dtype=pl.UInt32)
@@ -297,6 +297,7 @@ def _build_chunk(
             # those rows have no handle bucket, so it only keeps the index non-negative).
             pl.col("first_action_at").fill_null(pl.col("created_at")).dt.date().cast(pl.Int32).alias("_hist_day"),
             pl.col("closed_at").dt.date().alias("_closed_day"),
+            slot_expr("created_at").alias("_slot"),
             ttfa_us.alias("_ttfa_us"),
             ttc_us.alias("_ttc_us"),
             bucket_expr(ttfa_us / US).fill_null(-1).cast(pl.Int16).alias(f"_b{TTFA}"),
@@ -311,11 +312,11 @@ def _build_chunk(
             .alias("_bh"),
             pl.col("source").is_in(PROACTIVE_SOURCES).alias("_proactive"),
         )
-        .with_columns(pl.col(c).cast(pl.Enum(dictionary[c])).to_physical().cast(pl.UInt32) for c in dims)
+        .with_columns(pl.col(c).cast(pl.Enum(dictionary[c])).to_physical().cast(pl.UInt32) for c in (*dims, "queue"))
         .collect()
     )
     # One range for the three day columns, so the coarser levels (keyed by `day`) reuse the same bounds.
-    bounds = aggregate.bounds(rows, [*dims, "sla_rule", "day", "_action_day", "_closed_day"])
+    bounds = aggregate.bounds(rows, [*dims, "sla_rule", "queue", "day", "_action_day", "_closed_day"])
     days = [(bounds.pop(c), rows[c].null_count() < rows.height) for c in ("day", "_action_day", "_closed_day")]
     days = [span for span, seen in days if seen] or [(0, 0)]
     bounds["day"] = bounds["_action_day"] = bounds["_closed_day"] = (
@@ -377,6 +378,18 @@ def _build_chunk(
         ],
         bounds,
     )
+    reviewed = human & handle.is_not_null() & pl.col("_action_day").is_not_null()
+    queues = [
+        aggregate.grouped(
+            rows,
+            ["_action_day", *level, "queue"],
+            [reviewed.sum().alias("reviews"), pl.when(reviewed).then(handle).sum().alias("handle_sum_seconds")],
+            bounds,
+        )
+        .filter(pl.col("reviews") > 0)
+        .rename({"_action_day": "day"})
+        for level in HIST_LEVELS
+    ]
     waiting = rows.lazy().filter(pl.col("sla_waiting"))
     waiting = waiting.select("created_at", *FULL, "sla_rule", "sla_target_seconds", "due_at")  # late? read._sla
     ids = rows.lazy().select(pl.col("ticket_id").hash().alias(_ID_HASH)).sort(_ID_HASH)
@@ -384,17 +397,24 @@ def _build_chunk(
     current = _current(checked, loader_report)
     # Polars runs the group-bys in a thread (it releases the GIL) while numpy counts the histograms.
     with ThreadPoolExecutor(1) as pool:
-        grouped = pool.submit(pl.collect_all, [created_counts, actioned, closed, sla, waiting, ids, rejected, current])
+        grouped = pool.submit(
+            pl.collect_all, [created_counts, actioned, closed, sla, waiting, ids, rejected, current, *queues]
+        )
         dense = {d: aggregate.dense(rows[d], dictionary[d].len()) for d in FULL}
         measures = {m: rows[f"_b{m}"].to_numpy() for m in (TTFA, TTC, VIEWS)}
         created_hists = aggregate.histograms(rows["day"].cast(pl.Int32).to_numpy(), measures, dense)
         handle_hists = aggregate.histograms(rows["_hist_day"].to_numpy(), {0: rows["_bh"].to_numpy()}, dense)
+        # Arrivals are a histogram of the half-hour slot of created_at (every row has one).
+        slots = aggregate.histograms(rows["day"].cast(pl.Int32).to_numpy(), {0: rows["_slot"].to_numpy()}, dense)
         frames = grouped.result()
     names = ("created", "actioned", "closed", "sla", "waiting", "ids", "rejected", "current")
-    out = dict(zip(names, frames, strict=True))
-    for level in HIST_LEVELS:
+    out = dict(zip(names, frames[: len(names)], strict=True))
+    for level, queue_counts in zip(HIST_LEVELS, frames[len(names) :], strict=True):
         out[level_name("created_hist", level)] = created_hists[level]
         out[level_name("handle_hist", level)] = handle_hists[level].drop("measure")
+        arrivals = slots[level].drop("measure").rename({"bucket": "slot", "count": "tickets"})
+        out[level_name("arrivals", level)] = arrivals
+        out[level_name("queues", level)] = queue_counts
     if loader_report is not None and loader_report.rejections:
         out["rejected"] = pl.DataFrame(
             [(r.reason, r.rows) for r in loader_report.rejections],

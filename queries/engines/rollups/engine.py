@@ -9,7 +9,7 @@ from functools import partial
 import polars as pl
 
 from queries.engines.base import EngineBase
-from queries.engines.rollups.read import decision_counts, handled, rollup_summary
+from queries.engines.rollups.read import arrivals, decision_counts, handled, queue_reviews, rollup_summary
 from queries.engines.rollups.source import PERCENTILES_NOT_KEPT, RolledUpSource
 from queries.engines.rollups.storage import ROLLUP_DIMENSIONS, ROLLUP_METRICS
 from queries.engines.rows import RowsEngine, throughput
@@ -84,6 +84,12 @@ class RollupsEngine(EngineBase):
 
     def decision_counts(self, filters: Filters, by: Sequence[str]) -> pl.DataFrame:
         return decision_counts(self.source.rollups, filters, list(by))
+
+    def arrivals(self, filters: Filters) -> pl.DataFrame | None:
+        return arrivals(self.source.rollups, filters)
+
+    def queue_reviews(self, filters: Filters) -> pl.DataFrame | None:
+        return queue_reviews(self.source.rollups, filters)
 
     def distinct_values(self, column: str) -> list[str]:
         return self.source.distinct_values("tickets", column)

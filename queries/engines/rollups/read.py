@@ -12,6 +12,7 @@ import polars.selectors as cs
 
 from queries.calc import HOUR_US, period_windows
 from queries.definitions import METRICS
+from queries.engines.base import ARRIVALS_SCHEMA, QUEUE_REVIEWS_SCHEMA
 from queries.engines.rollups.storage import (
     EXACT_ROWS_LIMIT,
     ROLLUP_DIMENSIONS,
@@ -78,6 +79,27 @@ def decision_counts(r: Rollups, filters: Filters, by: list[str]) -> pl.DataFrame
     return _as_text(r, out.rename({"human_decided": "decisions", "human_violating": "violating"}), by, by)
 
 
+def arrivals(r: Rollups, filters: Filters) -> pl.DataFrame | None:
+    """Tickets per created day × half-hour slot (the Engine's `arrivals`) from the `arrivals` table; with two or more
+    dimensions selected, exactly from the rows when affordable (None otherwise)."""
+    level = level_for(r, filters, (), histograms=True)
+    if level is None:
+        return _rows_engine(r, "volume", filters).arrivals(filters) if _rows_affordable(r, "volume", filters) else None
+    out = _sum(_select(r, level.arrivals, filters, None), ["day", "slot"], ["tickets"])
+    return out.cast(ARRIVALS_SCHEMA).sort("day", "slot")
+
+
+def queue_reviews(r: Rollups, filters: Filters) -> pl.DataFrame | None:
+    """Human reviews with a handle time by queue (the Engine's `queue_reviews`) from the `queues` table; with two or
+    more dimensions selected, exactly from the rows when affordable (None otherwise)."""
+    level = level_for(r, filters, (), histograms=True)
+    if level is None:
+        affordable = _rows_affordable(r, "handle_time", filters)
+        return _rows_engine(r, "handle_time", filters).queue_reviews(filters) if affordable else None
+    out = _sum(_select(r, level.queues, filters, None), ["queue"], ["reviews", "handle_sum_seconds"])
+    return _as_text(r, out, ["queue"], ["queue"]).cast(QUEUE_REVIEWS_SCHEMA).sort("queue")
+
+
 def level_for(r: Rollups, filters: Filters, by: Sequence[str], *, histograms: bool = False) -> Level | None:
     """The smallest rollup keyed by every dimension the query filters or groups on (with `histograms`, among
     those that carry them: None when more than one dimension is involved)."""
@@ -104,10 +126,14 @@ def _from_rows(r: Rollups, metric: str, filters: Filters, by: list[str], period:
     EXACT_ROWS_LIMIT (checked by the caller with _rows_affordable)."""
     if r.read_rows is None:
         raise ValueError(f"{metric} by {', '.join(by) or 'filters'} on several dimensions needs the source's rows")
+    return _rows_engine(r, metric, filters).summarize(metric, filters, by, period, r.sla_policy)
+
+
+def _rows_engine(r: Rollups, metric: str, filters: Filters) -> RowsEngine:
+    """The rows engine over the source's rows of the filters' days (first-action days for handle_time)."""
     day = "first_action_at" if metric == "handle_time" else "created_at"
     rows = r.read_rows(filters.in_period(day))
-    ds = Dataset(r.source, None, r.signature, {"tickets": rows}, {})
-    return RowsEngine(ds).summarize(metric, filters, by, period, r.sla_policy)
+    return RowsEngine(Dataset(r.source, None, r.signature, {"tickets": rows}, {}))
 
 
 def _in_groups(r: Rollups, filters: Filters) -> pl.Expr:

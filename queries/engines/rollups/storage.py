@@ -45,7 +45,7 @@ ROLLUP_METRICS = (
 )
 
 
-FORMAT_VERSION = 10
+FORMAT_VERSION = 11
 
 
 EXACT_ROWS_LIMIT = 500_000  # most rows read for an exact percentile over several dimensions (memory, time)
@@ -69,7 +69,7 @@ CODED = ROLLUP_DIMENSIONS  # text read as Categorical, then turned into codes in
 
 
 # Stored as UInt32 codes into a dictionary (sorted values) so cached tables load without conversion.
-ENCODED = (*ROLLUP_DIMENSIONS, "sla_rule")
+ENCODED = (*ROLLUP_DIMENSIONS, "sla_rule", "queue")
 
 
 # Histogram measures (created-day table): hours to first action, hours to close, views before action.
@@ -89,6 +89,11 @@ COUNT_TABLES = ("created", "actioned", "closed", "sla")
 HIST_TABLES = ("created_hist", "handle_hist")
 
 
+# The live queues' inputs, at the histograms' levels: arrivals per created day × half-hour slot, and human reviews
+# with a handle time per first-action day × queue (docs/rollups.md).
+PROFILE_TABLES = ("arrivals", "queues")
+
+
 @dataclass(frozen=True, eq=False)
 class Level:
     """All rollup tables keyed by `day` plus `dims`."""
@@ -100,6 +105,8 @@ class Level:
     sla: pl.DataFrame  # by created day and sla_rule: tickets, ended (acted or closed, by the SLA) with an SLA, met
     created_hist: pl.DataFrame | None  # by created day: measure, bucket, count (None at the full grain)
     handle_hist: pl.DataFrame | None  # by first-action day: bucket, count of handle seconds (human decisions)
+    arrivals: pl.DataFrame | None  # by created day: slot (half hour of created_at), tickets (None at the full grain)
+    queues: pl.DataFrame | None  # by first-action day: queue, reviews, handle_sum_seconds (None at the full grain)
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,8 +149,9 @@ class Rollups:
         return days.max() if days.len() else None
 
     def values(self, dimension: str) -> list[str]:
-        """Sorted values of a dimension that have tickets."""
-        codes = self.levels[(dimension,)].created[dimension].drop_nulls().unique().to_list()
+        """Sorted values of a dimension that have tickets (queues: those with human reviews, the one table by queue)."""
+        table = self.levels[()].queues if dimension == "queue" else self.levels[(dimension,)].created
+        codes = table[dimension].drop_nulls().unique().to_list()
         return sorted(self.dictionary[dimension][c] for c in codes)
 
 
@@ -221,7 +229,9 @@ def merge(
     levels = {}
     for level in LEVELS:
         tables = {n: combined(level_name(n, level)) for n in COUNT_TABLES}
-        hists = {n: combined(level_name(n, level)) if level in HIST_LEVELS else None for n in HIST_TABLES}
+        hists = {
+            n: combined(level_name(n, level)) if level in HIST_LEVELS else None for n in (*HIST_TABLES, *PROFILE_TABLES)
+        }
         levels[level] = Level(level, **tables, **hists)
     waiting = combined("waiting")
     rejected = combined("rejected").group_by(REASON).agg(pl.col("rows").sum())

@@ -115,7 +115,7 @@ def table(frame: pl.DataFrame, key: str, columns: dict | None = None) -> None:
     columns = columns or {}
     formats = {c: cfg.get("type_config", {}).get("format") for c, cfg in columns.items() if isinstance(cfg, dict)}
     shares = [c for c, f in formats.items() if f == SHARE_FORMAT]
-    digits = {c: int(f[2]) for c, f in formats.items() if f and re.fullmatch(r"%\.\df", f)}
+    digits = {c: int(m[1]) for c, f in formats.items() if f and (m := re.match(r"%\+?\.(\d)f", f))}
     shown = signless_zeros(as_percent(frame, shares), digits) if shares or digits else frame
     labels = {c: display_name(c) for c in frame.columns if c not in columns}
     st.dataframe(shown, hide_index=True, key=key, column_config=labels | columns, placeholder=NULL_TEXT)

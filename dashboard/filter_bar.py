@@ -6,7 +6,7 @@ import datetime as dt
 
 import streamlit as st
 
-from queries.display import display_name
+from queries.display import display_name, display_value
 from queries.filters import DIMENSIONS, Filters
 
 DEFAULT_DAYS = 28
@@ -140,7 +140,13 @@ def filter_bar(source_key: str, first_day: dt.date, last_day: dt.date, options: 
     st.sidebar.html(TAKES_NO_ROOM)  # only a style: drawn where it takes no room either
     for name, values in options.items():
         if values:
-            st.sidebar.multiselect(display_name(name), values, key=f"filters.{name}", placeholder="All")
+            st.sidebar.multiselect(
+                display_name(name),
+                values,
+                key=f"filters.{name}",
+                placeholder="All",
+                format_func=lambda v, field=name: display_value(field, v),  # the link keeps the identifiers
+            )
 
     dates = tuple(st.session_state["filters.dates"]) or (default_start, last_day)
     picking = len(dates) == 1  # the first day of a range is picked, the second not yet

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import polars as pl
 import streamlit as st
@@ -25,7 +27,26 @@ NONE = "none"  # no event uplift (the link's value); shown as NONE_TEXT
 NONE_TEXT = "(none)"
 ALL = "all"  # an event in every policy domain, or every market
 EVENT_CHOICES = {NONE: NONE_TEXT, ALL: "All policy domains"}
-SavedKey = tuple[str, int, str | None]  # a saved version: name, version, scope it was saved under (None: unscoped)
+MAX_COMPARED = 3  # saved versions compared side by side
+
+
+@dataclass(frozen=True)
+class SavedKey:
+    """A saved version: its name, version and the scope it was saved under (None: unscoped). The link names it as
+    "name:version[:scope]", the same text whoever opens the link (one value, not a tuple the link would repeat)."""
+
+    name: str
+    version: int
+    scope: str | None
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.version}" + (f":{self.scope}" if self.scope else "")
+
+    def __iter__(self) -> Iterator:
+        """Unpacks as (name, version, scope), like the rows of the store's list."""
+        return iter((self.name, self.version, self.scope))
+
+
 HIRING_COLUMNS = {"vendor": pl.String, "fte": pl.Float64, "start_week": pl.Int64, "ramp_weeks": pl.Int64}
 
 
@@ -349,6 +370,8 @@ def scenario_store_panel(ctx: PageContext, scenario: Scenario, weeks: int) -> No
         return
     if failed := st.session_state.pop("scenario.load_error", None):
         error_panel("Could not load the scenario", failed)
+    keys = [SavedKey(*row) for row in saved.select("name", "version", "scope").iter_rows()]
+    _saved_choices_from_url(keys)
     if saved.is_empty():
         st.caption("No saved scenarios yet.")
         return
@@ -360,13 +383,16 @@ def scenario_store_panel(ctx: PageContext, scenario: Scenario, weeks: int) -> No
         "scenario.saved",
         {"saved_at": st.column_config.DatetimeColumn("Saved", format="YYYY-MM-DD HH:mm")},
     )
-    keys: list[SavedKey] = list(saved.select("name", "version", "scope").iter_rows())
     label = functools.partial(_label, ctx)
     c1, c2 = st.columns([3, 1])
     c1.selectbox("Load into the controls", keys, format_func=label, key="scenario.pick")
     c2.button("Load", key="scenario.load", on_click=_load_picked, args=(store, ctx))
     compare = st.multiselect(
-        "Compare side by side (up to 3)", keys, format_func=label, max_selections=3, key="scenario.compare"
+        f"Compare side by side (up to {MAX_COMPARED})",
+        keys,
+        format_func=label,
+        max_selections=MAX_COMPARED,
+        key="scenario.compare",
     )
     if compare:
         try:
@@ -375,15 +401,33 @@ def scenario_store_panel(ctx: PageContext, scenario: Scenario, weeks: int) -> No
             _store_error("Could not compare the scenarios", ctx, exc)
     review = st.selectbox(
         "Plan vs actual: how a saved plan compared with what came",
-        [None, *keys],
-        format_func=lambda k: NONE_TEXT if k is None else label(k),
+        [NONE, *keys],
+        format_func=lambda k: NONE_TEXT if k == NONE else label(k),
         key="scenario.review",
     )
-    if review is not None:
+    if review != NONE:
         try:
-            _plan_vs_actual(ctx, store.load(review[0], review[1], scope=review[2]))
+            _plan_vs_actual(ctx, store.load(review.name, review.version, scope=review.scope))
         except SourceError as exc:
             _store_error("Could not load the scenario", ctx, exc)
+
+
+def _saved_choices_from_url(keys: list[SavedKey]) -> None:
+    """Keep the versions picked to load, compared and reviewed in the link (as name:version[:scope]). A version the
+    link names that this user cannot see is named in a warning; a pick only preselects, loading stays a click."""
+    expected = "a saved version you can see, as name:version or name:version:scope"
+    if keys:
+        from_url("scenario.pick", keys[0], options=keys, expected=expected)
+    from_url("scenario.compare", [], options=keys, many=True, expected=expected)
+    compared = st.session_state["scenario.compare"]
+    if len(compared) > MAX_COMPARED:
+        st.warning(
+            f"The link's `scenario.compare` names {len(compared)} versions; comparing the first {MAX_COMPARED}.",
+            icon=":material/link_off:",
+        )
+        st.session_state["scenario.compare"] = compared[:MAX_COMPARED]
+        from_url("scenario.compare", [], options=keys, many=True)  # the versions compared, into the link
+    from_url("scenario.review", NONE, options=[NONE, *keys], expected=expected)
 
 
 def _plan_vs_actual(ctx: PageContext, saved: SavedScenario) -> None:

@@ -208,7 +208,7 @@ def _targets(results: Sequence[TargetResult], targets: Targets) -> list[str]:
         t = r.target
         rows.append(
             f"<tr><td>{html.escape(measure_label(t.metric, t.measure))}</td>"
-            f"<td>{html.escape(t.where_text or 'whole operation')}</td>"
+            f"<td>{html.escape(t.where_words if t.where else 'whole operation')}</td>"
             f"<td class='num'>{html.escape(format_goal(t.direction, t.goal, t.unit))}</td>"
             f"<td class='num'>{format_value(r.actual, t.unit)}</td>"
             f"<td class='num'>{format_value(r.previous, t.unit)}</td>"

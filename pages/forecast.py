@@ -97,7 +97,7 @@ def _forecast(ctx: PageContext, _scenario: Scenario, weeks: int) -> None:
     forecast = view.forecasts.filter(pl.col("series") == chosen)
     score = view.scores.filter(pl.col("series") == chosen).row(0, named=True)
     st.plotly_chart(forecast_chart(history, forecast), key="forecast.chart")
-    cols = st.columns(4)
+    cols = st.columns([1.6, 1, 1, 1])  # the model's name is the longest value: its tile is wider, not cut
     cols[0].metric("Model", _model_name(score["model"]), help=score["note"] or None)
     cols[1].metric(
         "MASE (backtest)",
@@ -182,6 +182,8 @@ def _capacity(ctx: PageContext, scenario: Scenario, weeks: int) -> None:
     st.subheader("Surplus or deficit per vendor and week (FTE)")
     st.plotly_chart(gap_heatmap(plan), key="capacity.gap")
     st.subheader("Projected backlog")
+    if plan["backlog_hours_end"].max() < 0.05:
+        st.caption("No backlog projected: every vendor clears each week's work within the week.")
     vendors = category_colours(loaders.dimension_values(ctx.dataset, "vendor"))  # as on Vendors & quality
     st.plotly_chart(recolour(backlog_chart(plan), vendors), key="capacity.backlog")
     shown = plan.with_columns(pl.col("human_tickets").round(0)).select(*PLAN_ORDER, pl.exclude(PLAN_ORDER))
@@ -195,22 +197,16 @@ PLAN_ORDER = ("vendor", "week", *FTE_COLUMNS, "sla_projected", "backlog_hours_en
 
 
 def _plan_columns(plan: pl.DataFrame) -> dict:
-    """The plan table: what a planner reads per vendor and week, FTE at a precision that shows the largest figure's
-    size; the inputs of the tiles' sums stay in the data, hidden."""
+    """The plan table: what a planner reads per vendor and week (PLAN_ORDER), FTE at a precision that shows the
+    largest figure's size; every other column (the inputs of the tiles' sums, the supply share in the caption)
+    stays in the data, hidden."""
     largest = plan.select(pl.max_horizontal(pl.col(FTE_COLUMNS).abs().max())).item() or 0.0
     digits = fte_digits(largest)
     fte_help = {
         "required_fte_hi_80": "Required FTE with the forecast's 80 % upper bound.",
         "gap_fte": "Supply − required: + surplus, − deficit.",
     }
-    hidden = (
-        "days",
-        "workload_hours",
-        "workload_hours_hi_80",
-        "supply_hours",
-        "sensitive_hours_per_day",
-        "sla_met_hours",
-    )
+    hidden = [c for c in plan.columns if c not in PLAN_ORDER]  # so the table fits at 1400 px without scrolling
     return (
         {
             "week": st.column_config.DateColumn("Week of", format="YYYY-MM-DD", help="Monday of the week (UTC)."),
@@ -221,11 +217,8 @@ def _plan_columns(plan: pl.DataFrame) -> dict:
             "sla_projected": share_column(
                 display_name("sla_projected"), "Hours of work cleared within the SLA window."
             ),
-            "supply_share": None,  # in the caption above
-            "sla_measured_hours": None,
-            "sla_met_hours": None,
         }
-        | {c: None for c in hidden}
+        | dict.fromkeys(hidden)
         | {c: decimal_column(FTE_LABELS.get(c, display_name(c)), fte_help.get(c), digits) for c in FTE_COLUMNS}
     )
 
@@ -259,8 +252,6 @@ def _supply_note(filters: Filters, plan: pl.DataFrame) -> str:
 
 
 def _live(ctx: PageContext, scenario: Scenario, weeks: int) -> None:
-    if not ctx.has_rows("live queues (they need each queue's half-hour arrival profile)"):
-        return
     first = ctx.filters.end + dt.timedelta(days=1)
     last = first + dt.timedelta(days=weeks * 7 - 1)
     if not first <= st.session_state.get("live.day", first) <= last:  # another period or horizon: back to its first day
@@ -295,6 +286,12 @@ def _live(ctx: PageContext, scenario: Scenario, weeks: int) -> None:
         if q.strip() and t.strip().replace(".", "", 1).isdigit()
     ]
     staffing = loaders.live_staffing(ctx.dataset, ctx.filters, weeks * 7, day, tuple(queues), scenario)
+    if staffing is None:
+        ctx.has_rows(
+            "live queues filtered by two or more dimensions over this many tickets (half-hour arrivals and reviews "
+            "per queue are kept by one dimension at a time)"
+        )
+        return
     if staffing.is_empty():
         st.info("No human-reviewed tickets in these queues over the last 8 weeks.")
         return

@@ -212,5 +212,5 @@ def _alerts(ctx: PageContext, goals: Targets) -> None:
             )
         else:
             st.success("No alert for these days.")
-        for note in run.skipped:
+        for note in run.skipped_words:
             st.caption(f"Not checked: {note}")

@@ -59,6 +59,10 @@ VALUES = {
     "over_enforcement": "Over-enforcement",
     "under_enforcement": "Under-enforcement",
     "ets": "Damped ETS",  # forecast models (forecasting.models.MODELS)
+    # EU DSA statement categories (the public benchmark), read in lower case
+    "other_violation_tc": "Other violation of terms & conditions",
+    "not_specified_notice": "Not specified (notice)",
+    "scope_of_platform_service": "Scope of platform service",
 }
 ACRONYMS = {"qa", "sla", "fte", "dau", "dsa", "ci", "id", "utc", "csv", "url", "p0", "p1", "p2", "p3", "ai"}
 UNIT_WORDS = {"hours": "(h)", "seconds": "(s)", "fte": "(FTE)", "avg": "(avg)", "max": "(max)", "min": "(min)"}
@@ -66,7 +70,7 @@ UNIT_WORDS = {"hours": "(h)", "seconds": "(s)", "fte": "(FTE)", "avg": "(avg)", 
 # (market, language) and proper names (vendor, site) are shown as the data gives them.
 CATEGORY_FIELDS = frozenset(
     {f.name for t in TABLES.values() for f in t.fields if f.values}
-    | {"policy_domain", "surface", "queue", "error_type", "kind", "model"}
+    | {"policy_domain", "surface", "queue", "error_type", "kind", "model", "dsa_category"}
 )
 IDENTIFIER = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
 CODE_SPAN = re.compile(r"`([^`]+)`")
@@ -104,6 +108,8 @@ def display_value(field: str, value: object) -> str:
     text = str(value)
     if field not in CATEGORY_FIELDS:
         return text
+    if field == "dsa_category":  # upper-case identifiers: OTHER_VIOLATION_TC
+        text = text.lower()
     if text in VALUES:
         return VALUES[text]
     return _words(text, units=False) if IDENTIFIER.fullmatch(text) else text

@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
+from queries.display import display_name, display_value
+
 DIMENSIONS = ("policy_domain", "market", "surface", "source", "vendor")
 PERIODS = {"day": "1d", "week": "1w", "month": "1mo"}
 
@@ -73,10 +75,10 @@ class Filters:
         return (pl.col(column) >= self.start_at) & (pl.col(column) < self.end_before)
 
     def describe(self) -> str:
-        """One line for tooltips and captions: period and selections."""
+        """One line for tooltips and captions: period and selections, in display names."""
         text = f"{self.start.isoformat()} to {self.end.isoformat()} ({self.days} days, UTC)"
         for name, values in self.selections().items():
-            text += f"; {name}: {', '.join(values)}"
+            text += f"; {display_name(name)}: {', '.join(display_value(name, v) for v in values)}"
         return text
 
 

@@ -27,6 +27,7 @@ from queries.analyses.alerts import (
     DEFAULT_SLA_GOAL,
     KINDS,
     Alert,
+    AlertRun,
     AlertSettings,
     alert_link,
     band_alerts,
@@ -187,6 +188,21 @@ def test_nothing_else_alerts_and_the_order_is_most_severe_then_latest(ops: Path)
     assert sorted(a.kind for a in run.alerts) == ["backlog_aging", "sla", "target"]  # steady volume: no spike
     assert [a.severity for a in run.alerts] == sorted((a.severity for a in run.alerts), key=lambda s: s != "critical")
     assert run.skipped == []  # every check but the forecast band's (forecasting.alerts) could run
+
+
+def test_a_check_not_made_is_named_by_its_kind_for_the_command_line_and_in_words_for_people(ops: Path, tmp_path: Path):
+    path = tmp_path / "targets.toml"
+    path.write_text(
+        '[[targets]]\nmetric = "qa_accuracy"\nmeasure = "accuracy"\ngoal = 0.9\ndirection = "at_least"\n'
+        'where = { policy_domain = "youth_safety", market = "BR" }\n'
+    )
+    run = _run(ops, targets=load_targets(path))  # this source has no QA reviews: the target cannot be evaluated
+    (note,) = run.skipped
+    assert note.startswith("target: not evaluated: QA accuracy for Market: BR; Policy domain: Youth safety ≥ ")
+    (words,) = run.skipped_words
+    assert words == "Target" + note.removeprefix("target")
+    banded = AlertRun(SINCE, UNTIL, [], ["forecast_band: needs 56 days of data", "backlog_aging: no open tickets"])
+    assert banded.skipped_words == ["Forecast band: needs 56 days of data", "Backlog aging: no open tickets"]
 
 
 def test_keys_stay_the_same_as_the_days_checked_move_on(ops: Path):

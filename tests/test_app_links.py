@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from dashboard.palette import MAX_SERIES, OTHER, category_colours
+from forecasting.plan import Scenario
+from forecasting.scenarios import ScenarioStore
 from queries.analyses.overview import top_weekly
 from queries.display import display_value
-from tests.apptest import DEMO_END, link, metrics_by_label, raw_identifiers_on_screen, run, widget
+from tests.apptest import DEMO_END, WIDGETS, link, metrics_by_label, raw_identifiers_on_screen, run, widget
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
@@ -176,6 +179,24 @@ def test_an_unknown_vendor_in_a_link_is_counted_not_named():
     assert "`vendor`" in text and "1 vendor(s) not in this data" in text and "sentinel_opz" not in text
 
 
+def test_every_filter_set_in_the_bar_is_in_the_link_and_a_new_session_on_it_shows_the_same_view():
+    at = run()
+    chosen: dict = {"filters.dates": (dt.date(2026, 5, 4), dt.date(2026, 5, 31))}
+    for name in ("policy_domain", "market", "surface", "source", "vendor"):
+        shown = widget(at, f"filters.{name}").options  # display names ("Youth safety"), in the data's order
+        widget(at, f"filters.{name}").set_value(shown[-2:])  # two of each, as the widget shows them
+    widget(at, "filters.dates").set_value(chosen["filters.dates"])
+    at.run()
+    for name in ("policy_domain", "market", "surface", "source", "vendor"):  # the values behind those labels
+        chosen[f"filters.{name}"] = at.session_state[f"filters.{name}"]
+        assert len(chosen[f"filters.{name}"]) == 2, name
+    assert "youth_safety" in chosen["filters.policy_domain"]  # the identifier is the value; the label only shows
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.query_params["start"] == "2026-05-04" and at.query_params["end"] == "2026-05-31"
+    assert link(at)["market"] == chosen["filters.market"]  # the dimension's own name, values as the data gives them
+    same_view("overview", at, chosen)
+
+
 def test_a_valid_filter_link_shows_no_warning():
     at = run(params={"start": "2026-05-01", "end": "2026-05-31", "market": "DE"})
     assert not at.warning
@@ -183,21 +204,41 @@ def test_a_valid_filter_link_shows_no_warning():
 
 # --- Words on screen ---------------------------------------------------------------------------------------------
 
-VIEWS = [
+VIEWS = [  # every page, every section and tab of it, by its link
     ("overview", {"overview.alerts": "true"}),
-    *[("turnaround", {"turnaround.tab": t}) for t in ("time", "sla", "backlog", "exposure", "sources")],
+    *[("turnaround", {"turnaround.tab": t}) for t in ("time", "sla", "backlog", "exposure", "hour-of-week", "sources")],
     ("turnaround", {"turnaround.by": "queue"}),
+    ("trends", {}),
+    *[("vendors", {"vendors.tab": t}) for t in ("vendors", "capacity", "quality", "appeals", "policy-gaps")],
+    ("vendors", {"vendors.tab": "training"}),
     *[("forecast", {"forecast.section": s}) for s in ("forecast", "capacity", "live", "scenarios")],
     ("data-health", {}),
     ("transparency", {}),
     ("benchmark", {}),
 ]
+# Controls kept in the link under another name, or that change no view: the source (`src`), the filter bar's fields
+# (`start`/`end` and each dimension's own name), a vendor's skills (in `scenario.roster`) and the save form's fields.
+LINKED_OTHERWISE = re.compile(r"source|filters\..+|scenario\.skills\..+|scenario\.(name|author)")
 
 
 @pytest.mark.parametrize(("page", "params"), VIEWS)
-def test_no_raw_identifiers_in_table_headers_tiles_or_categories(page: str, params: dict):
+def test_every_view_keeps_each_control_in_the_link_and_shows_no_raw_identifier(
+    page: str, params: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    store = f"sqlite:///{tmp_path / 'scenarios.db'}"  # one saved version: the Scenarios section draws its pickers
+    ScenarioStore(store, scope=None).save("plus ten", Scenario(volume_uplift=0.1), "ana")
+    monkeypatch.setenv("BELLWETHER_SCENARIO_URL", store)
     at = run(page, params)
+    controls = [w.key for kind in (*WIDGETS, "text_input") for w in at.get(kind)]
+    assert [k for k in controls if k not in at.query_params and not LINKED_OTHERWISE.fullmatch(k)] == []
     assert raw_identifiers_on_screen(at) == []
+
+
+def test_checks_the_alerts_could_not_make_are_named_in_words():
+    early = {"start": str(FIRST_DAY), "end": str(FIRST_DAY + dt.timedelta(days=20)), "overview.alerts": "true"}
+    notes = [c.value for c in run(params=early).caption if c.value.startswith("Not checked: ")]
+    assert notes and any(n.startswith("Not checked: Forecast band: needs ") for n in notes), notes
+    assert not [n for n in notes if "_" in n.split(": ")[1]], notes
 
 
 # --- Charts -----------------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ that leave the rest of the page working."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from forecasting.plan import Hiring, Scenario
 from forecasting.scenarios import ScenarioStore
-from tests.apptest import _app, metrics_by_label, run
+from tests.apptest import DEMO_END, _app, link, metrics_by_label, run, widget
 
 POLICY = """
 [users."ana@example.com"]
@@ -55,11 +56,12 @@ def saved(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> st
     return store_url
 
 
-def signed_in(email: str) -> AppTest:
+def signed_in(email: str, params: dict | None = None) -> AppTest:
+    """The Scenarios section for `email`, opened on the link's `params` (by default the section's own link)."""
     at = AppTest.from_function(_app, args=("forecast",), default_timeout=180)
     at.user = {"is_logged_in": True, "email": email}
     at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test"}
-    at.query_params.update(SCENARIOS)
+    at.query_params.update(params or SCENARIOS)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -139,6 +141,127 @@ def test_a_scoped_user_sees_their_own_version_numbers_and_no_scope_column(same_n
     assert at.selectbox(key="scenario.pick").options == ["Q3 plan v1", "atlas hires v1"]
     at.button(key="scenario.load").click().run()
     assert not at.exception and at.slider(key="scenario.volume").value == 10
+
+
+PICKERS = ("scenario.pick", "scenario.compare", "scenario.review")
+
+
+def _picked(at: AppTest) -> dict:
+    """The versions picked to load, compared and reviewed, as (name, version, scope); None: no review."""
+
+    def key(value) -> tuple | None:
+        return None if value == "none" else tuple(value)
+
+    return {
+        "scenario.pick": key(at.selectbox(key="scenario.pick").value),
+        "scenario.compare": [key(v) for v in at.multiselect(key="scenario.compare").value],
+        "scenario.review": key(at.selectbox(key="scenario.review").value),
+    }
+
+
+def _warnings(at: AppTest) -> str:
+    return " ".join(w.value for w in at.warning)
+
+
+def test_the_picked_compared_and_reviewed_versions_are_in_the_link_and_a_link_loads_nothing(same_name: str):
+    at = signed_in("ana@example.com")
+    chosen = {
+        "scenario.pick": ("Q3 plan", 1, "atlas_cx"),
+        "scenario.compare": [("Q3 plan", 1, "sentinel_ops"), ("plain uplift", 1, None)],
+        "scenario.review": ("harbor to meridian", 1, None),
+    }
+    at.selectbox(key="scenario.pick").set_value(chosen["scenario.pick"])
+    at.multiselect(key="scenario.compare").set_value(chosen["scenario.compare"])
+    at.selectbox(key="scenario.review").set_value(chosen["scenario.review"])
+    at.run()
+    assert not at.exception and _picked(at) == chosen
+    shared = link(at)
+    # The link names each version as name:version[:scope], whoever opens it.
+    assert shared["scenario.pick"] == "Q3 plan:1:atlas_cx" and shared["scenario.review"] == "harbor to meridian:1"
+    assert shared["scenario.compare"] == ["Q3 plan:1:sentinel_ops", "plain uplift:1"]
+    again = signed_in("ana@example.com", shared)
+    assert not again.exception and _picked(again) == chosen and not again.warning, _warnings(again)
+    assert (
+        _compared(again)
+        == _compared(at)
+        == [
+            "Baseline (no what-if)",
+            "Q3 plan v1 (sentinel_ops)",
+            "plain uplift v1",
+            "Current controls",
+        ]
+    )
+    assert any("saved before plans were recorded" in i.value for i in again.info)  # the review is open again
+    # Picking is not loading: the link keeps the controls as they were (loading stays a click on Load).
+    assert again.slider(key="scenario.volume").value == 0
+    again.button(key="scenario.load").click().run()
+    assert again.slider(key="scenario.volume").value == 10 and link(again)["scenario.pick"] == shared["scenario.pick"]
+
+
+def test_unknown_or_unseen_versions_in_a_link_are_named_in_a_warning_without_revealing_others(same_name: str):
+    params = SCENARIOS | {
+        "scenario.pick": "nope:1",
+        "scenario.compare": ["Q3 plan:1:atlas_cx", "sentinel hires:1:sentinel_ops", "Q3 plan:9:atlas_cx"],
+        "scenario.review": "gone:1",
+    }
+    at = signed_in("kim@atlas.example", params)
+    assert not at.exception
+    text = _warnings(at)
+    for key, bad in (
+        ("scenario.pick", "nope:1"),
+        ("scenario.compare", "sentinel hires:1:sentinel_ops"),
+        ("scenario.compare", "Q3 plan:9:atlas_cx"),
+        ("scenario.review", "gone:1"),
+    ):
+        assert f"`{key}`" in text and repr(bad) in text, (key, text)
+    assert "harbor" not in text and "plain uplift" not in text  # the warning does not list what others saved
+    assert _picked(at) == {
+        "scenario.pick": ("Q3 plan", 1, "atlas_cx"),
+        "scenario.compare": [("Q3 plan", 1, "atlas_cx")],
+        "scenario.review": None,
+    }
+    assert link(at)["scenario.compare"] in ("Q3 plan:1:atlas_cx", ["Q3 plan:1:atlas_cx"])
+
+
+def test_a_link_comparing_more_than_three_versions_compares_the_first_three_and_says_so(same_name: str):
+    four = ["Q3 plan:1:sentinel_ops", "Q3 plan:1", "Q3 plan:1:atlas_cx", "plain uplift:1"]
+    at = signed_in("ana@example.com", SCENARIOS | {"scenario.compare": four})
+    assert not at.exception, [e.value for e in at.exception]
+    assert "`scenario.compare`" in _warnings(at) and "first 3" in _warnings(at)
+    assert [str(k) for k in at.multiselect(key="scenario.compare").value] == four[:3]
+    assert link(at)["scenario.compare"] == four[:3]
+
+
+def test_an_empty_store_names_the_links_versions_in_a_warning(store_url: str):
+    at = run("forecast", SCENARIOS | {"scenario.compare": "Q3 plan:1", "scenario.review": "Q3 plan:2"})
+    text = _warnings(at)
+    assert "`scenario.compare`" in text and "`scenario.review`" in text and "'Q3 plan:2'" in text
+
+
+def test_the_expected_event_in_the_link_reopens_with_its_market_days_and_uplift(app_env):
+    at = run("forecast", SCENARIOS)
+    at.selectbox(key="scenario.event_domain").set_value("youth_safety").run()  # enables the event's other controls
+    chosen = {
+        "scenario.event_market": "DE",
+        "scenario.event_start": DEMO_END + dt.timedelta(days=8),
+        "scenario.event_end": DEMO_END + dt.timedelta(days=20),
+        "scenario.event_uplift": 120,
+    }
+    at.selectbox(key="scenario.event_market").set_value(chosen["scenario.event_market"])
+    at.date_input(key="scenario.event_start").set_value(chosen["scenario.event_start"])
+    at.date_input(key="scenario.event_end").set_value(chosen["scenario.event_end"])
+    at.slider(key="scenario.event_uplift").set_value(chosen["scenario.event_uplift"])
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    chosen["scenario.event_domain"] = "youth_safety"
+    shared = link(at)
+    assert (
+        shared["scenario.event_start"] == str(chosen["scenario.event_start"])
+        and shared["scenario.event_market"] == "DE"
+    )
+    again = run("forecast", shared)
+    assert {k: widget(again, k).value for k in chosen} == chosen == {k: widget(at, k).value for k in chosen}
+    assert not again.warning, _warnings(again)
 
 
 def _other_sections_still_work(at: AppTest) -> None:

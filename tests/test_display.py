@@ -180,3 +180,49 @@ def test_no_definition_shows_a_raw_identifier_on_screen(text: str):
     assert [c for c in CODE_SPAN.findall(shown) if '"' not in c] == []  # only file syntax stays code
     words = re.sub(r"“[^”]*”", "", CODE_SPAN.sub("", shown))  # a quoted name is a name (an SLA rule's)
     assert RAW.findall(words) == []
+
+
+def test_a_periods_description_names_the_selections_in_words() -> None:
+    import datetime as dt
+
+    from queries.filters import Filters
+
+    chosen = Filters(
+        dt.date(2026, 6, 1), dt.date(2026, 6, 7), policy_domain=("youth_safety",), source=("proactive_model",)
+    )
+    text = chosen.describe()
+    assert "youth_safety" not in text and "proactive_model" not in text
+    assert f"{display_name('policy_domain')}: {display_value('policy_domain', 'youth_safety')}" in text
+
+
+def _signed_changes_table() -> None:
+    import polars as pl
+    import streamlit as st
+
+    from dashboard.components import table
+
+    frame = pl.DataFrame({"per_hour_change": [-0.04, 0.26, -1.0], "sla_change": [-0.03, 0.0, 2.5]})
+    table(
+        frame,
+        "changes",
+        {
+            "per_hour_change": st.column_config.NumberColumn("Per h", format="%+.1f"),
+            "sla_change": st.column_config.NumberColumn("SLA", format="%+.1f pts"),
+        },
+    )
+
+
+def test_signed_change_columns_never_show_negative_zero() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_signed_changes_table).run()
+    shown = at.dataframe[0].value
+    assert (
+        shown["per_hour_change"].tolist() == [0.0, 0.26, -1.0] and not math.copysign(1, shown["per_hour_change"][0]) < 0
+    )
+    assert shown["sla_change"].tolist() == [0.0, 0.0, 2.5]
+
+
+def test_dsa_categories_read_as_words() -> None:
+    assert display_value("dsa_category", "OTHER_VIOLATION_TC") == "Other violation of terms & conditions"
+    assert display_value("dsa_category", "PROTECTION_OF_MINORS") == "Protection of minors"

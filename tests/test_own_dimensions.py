@@ -85,7 +85,7 @@ def test_a_selection_of_your_dimension_filters_every_metric(source: tuple[Path, 
         for c, d in tickets().select("closed_at", "Supervisor District").iter_rows()
         if d == "north" and (c is None or c >= north.end_before)
     )
-    assert "region: north" in north.describe()
+    assert "Region: north" in north.describe()  # in words, as on screen
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

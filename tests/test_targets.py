@@ -216,7 +216,9 @@ def test_where_selects_the_tickets_and_a_tile_takes_only_the_goal_of_its_own_sel
         if WEEK2.start <= r["created_at"].date() <= WEEK2.end and r["market"] == "US" and r["policy_domain"] != "rare"
     ]
     assert mixed.actual == pytest.approx(sum(r["source"] == "proactive_model" for r in us) / len(us), abs=1e-12)
-    assert mixed.target.where_text == "market=US; policy_domain=hate,youth_safety"
+    assert mixed.target.where_text == "market=US; policy_domain=hate,youth_safety"  # identifiers, for exports
+    said = "Proactive detection for Market: US; Policy domain: Hate, Youth safety ≥ "
+    assert mixed.target.describe().startswith(said)  # words, for people (a tile's help, a check not made)
     # a tile shows the goal whose selection is exactly the view's
     assert targets.for_view("sla", "attainment", {}, WEEK2.end).goal == 0.9
     assert targets.for_view("sla", "attainment", {"policy_domain": ("youth_safety",)}, WEEK2.end).goal == 0.8
@@ -261,6 +263,7 @@ def test_no_data_small_samples_and_noise_are_said_instead_of_good_or_bad(ops: Pa
         load_dataset(ops), targets, WEEK2.start, WEEK2.end, load_sla_policy(ops / "sla.toml")
     )
     assert (nothing.status, nothing.actual) == ("no_data", None) and "nothing to measure" in nothing.hint
+    assert nothing.hint.endswith("for Policy domain: Nothing here")
     assert qa.status == "no_data" and "qa_reviews" in qa.hint
     assert rare.status == "met" and rare.sample == 5 and not rare.judged
     assert rare.hint.startswith(f"only 5 tickets measured: too few to judge (under {MIN_SAMPLE})")

@@ -10,6 +10,7 @@ import polars as pl
 from dashboard.charts.common import each_group, largest_first, legend_below, margin
 from dashboard.palette import MAX_SERIES, OTHER, category_colours
 from queries.analyses.dsa import OWN
+from queries.display import display_value
 
 OWN_COLOUR = "#212121"
 
@@ -56,7 +57,7 @@ def category_mix_chart(mix: pl.DataFrame, platform: str, break_day: dt.date, top
     fig = go.Figure()
     for category in names:
         rows = part.filter(pl.col("category") == category).sort("month")
-        shown = category if category == OTHER else category.replace("_", " ").capitalize()
+        shown = category if category == OTHER else display_value("dsa_category", category)
         fig.add_bar(
             x=rows["month"].to_list(),
             y=rows["share"].to_list(),

@@ -128,6 +128,7 @@ def backlog_chart(plan: pl.DataFrame, colours: Mapping[str, str] | None = None) 
     for _, vendor, part in each_group(plan, "vendor", "week"):
         fig.add_scatter(x=part["week"].to_list(), y=part["backlog_hours_end"].to_list(), name=vendor)
     fig.update_layout(height=300, margin=margin(), yaxis_title="backlog (hours of work)", legend=legend_below())
+    fig.update_yaxes(rangemode="nonnegative")  # a backlog is never below zero: no empty negative half
     return recolour(fig, series_colours(plan["vendor"].unique(), colours))
 
 

@@ -130,7 +130,12 @@ class AlertRun:
     since: dt.date
     until: dt.date
     alerts: list[Alert]
-    skipped: list[str]  # "backlog_aging: …why…"
+    skipped: list[str]  # "backlog_aging: …why…" (the kind's identifier: the command line's `not_checked`)
+
+    @property
+    def skipped_words(self) -> list[str]:
+        """The checks not made, for people: "Backlog aging: …why…"."""
+        return [f"{display_value('kind', kind)}: {why}" for kind, _, why in (s.partition(": ") for s in self.skipped)]
 
 
 def alerts_frame(alerts: Sequence[Alert]) -> pl.DataFrame:

@@ -111,8 +111,8 @@ class Target:
         return actual <= self.goal if self.direction == "at_most" else actual >= self.goal
 
     def describe(self) -> str:
-        """E.g. "P90 time to action for policy_domain=youth_safety ≤ 6.0 min"."""
-        scope = f" for {self.where_text}" if self.where else ""
+        """For people, e.g. "P90 time to action for Policy domain: Youth safety ≤ 6.0 min"."""
+        scope = f" for {self.where_words}" if self.where else ""
         goal = f"{DIRECTION_SIGNS[self.direction]} {format_value(self.goal, self.unit)}"
         return f"{measure_label(self.metric, self.measure)}{scope} {goal}"
 
@@ -400,7 +400,7 @@ def _evaluate(ds: Source, target: Target, start: dt.date, end: dt.date, answers:
     filters = target.filters(start, end)
     absent = [d for d, _ in target.where if not ds.has("tickets", d)]
     missing = engine_for(ds).can(target.metric) or (
-        f"the source has no tickets.{absent[0]} to select {target.where_text}" if absent else None
+        f"the source has no tickets.{absent[0]} to select {target.where_words}" if absent else None
     )
     if missing:
         return TargetResult(target, None, None, None, "no_data", missing)
@@ -412,7 +412,8 @@ def _evaluate(ds: Source, target: Target, start: dt.date, end: dt.date, answers:
     previous = before[target.measure] if before else None
     if actual is None:
         declined = engine_for(ds).declined_note if row and row.get("measured") else None
-        why = declined or f"nothing to measure in {start} to {end} for {target.where_text or 'the whole operation'}"
+        scope = target.where_words if target.where else "the whole operation"
+        why = declined or f"nothing to measure in {start} to {end} for {scope}"
         return TargetResult(
             target, None, previous, measure_sample(target.metric, target.measure, row)[0], "no_data", why
         )

@@ -66,9 +66,7 @@ def intraday_profile(arrivals: pl.DataFrame, weeks: int = 8, *, prior: float = 4
             "slot": pl.Series(list(range(SLOTS)) * 7, dtype=pl.Int16),
         }
     )
-    profile = grid.join(counts.cast({"slot": pl.Int16}), on=["weekday", "slot"], how="left").with_columns(
-        pl.col("tickets").fill_null(0)
-    )
+    profile = grid.join(counts, on=["weekday", "slot"], how="left").with_columns(pl.col("tickets").fill_null(0))
     pooled = (
         profile.group_by("slot")
         .agg(pl.col("tickets").sum().alias("pooled"))

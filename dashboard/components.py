@@ -111,12 +111,15 @@ def error_panel(title: str, message: str) -> None:
 
 def table(frame: pl.DataFrame, key: str, columns: dict | None = None) -> None:
     """A table without the row index; `columns` labels its columns (and explains them on hover). A column without
-    a label shows its display name, an empty cell "—"; `share_column`s are shown in % and "-0.0" never shows."""
+    a label shows its display name, an empty cell "—"; `share_column`s are shown in %, `count_column`s whole and
+    "-0.0" never shows."""
     columns = columns or {}
     formats = {c: cfg.get("type_config", {}).get("format") for c, cfg in columns.items() if isinstance(cfg, dict)}
     shares = [c for c, f in formats.items() if f == SHARE_FORMAT]
     digits = {c: int(m[1]) for c, f in formats.items() if f and (m := re.match(r"%\+?\.(\d)f", f))}
     shown = signless_zeros(as_percent(frame, shares), digits) if shares or digits else frame
+    counts = [c for c, f in formats.items() if f == "localized" and c in frame.columns and frame[c].dtype.is_float()]
+    shown = shown.with_columns(pl.col(counts).round(0))  # count_column: an expected count reads as whole tickets
     labels = {c: display_name(c) for c in frame.columns if c not in columns}
     st.dataframe(shown, hide_index=True, key=key, column_config=labels | columns, placeholder=NULL_TEXT)
 

@@ -186,7 +186,7 @@ def _capacity(ctx: PageContext, scenario: Scenario, weeks: int) -> None:
         st.caption("No backlog projected: every vendor clears each week's work within the week.")
     vendors = category_colours(loaders.dimension_values(ctx.dataset, "vendor"))  # as on Vendors & quality
     st.plotly_chart(recolour(backlog_chart(plan), vendors), key="capacity.backlog")
-    shown = plan.with_columns(pl.col("human_tickets").round(0)).select(*PLAN_ORDER, pl.exclude(PLAN_ORDER))
+    shown = plan.select(*PLAN_ORDER, pl.exclude(PLAN_ORDER))
     table(shown, "capacity.table", _plan_columns(plan))
 
 

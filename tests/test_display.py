@@ -199,20 +199,23 @@ def _signed_changes_table() -> None:
     import polars as pl
     import streamlit as st
 
-    from dashboard.components import table
+    from dashboard.components import count_column, table
 
-    frame = pl.DataFrame({"per_hour_change": [-0.04, 0.26, -1.0], "sla_change": [-0.03, 0.0, 2.5]})
+    frame = pl.DataFrame(
+        {"per_hour_change": [-0.04, 0.26, -1.0], "sla_change": [-0.03, 0.0, 2.5], "tickets": [189.59, 530.525, 2.0]}
+    )
     table(
         frame,
         "changes",
         {
             "per_hour_change": st.column_config.NumberColumn("Per h", format="%+.1f"),
             "sla_change": st.column_config.NumberColumn("SLA", format="%+.1f pts"),
+            "tickets": count_column("Tickets"),
         },
     )
 
 
-def test_signed_change_columns_never_show_negative_zero() -> None:
+def test_signed_change_columns_never_show_negative_zero_and_counts_are_whole() -> None:
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_function(_signed_changes_table).run()
@@ -221,6 +224,7 @@ def test_signed_change_columns_never_show_negative_zero() -> None:
         shown["per_hour_change"].tolist() == [0.0, 0.26, -1.0] and not math.copysign(1, shown["per_hour_change"][0]) < 0
     )
     assert shown["sla_change"].tolist() == [0.0, 0.0, 2.5]
+    assert shown["tickets"].tolist() == [190.0, 531.0, 2.0]  # expected tickets read as whole tickets
 
 
 def test_dsa_categories_read_as_words() -> None:

@@ -40,11 +40,11 @@ from queries.analyses.targets import (
 )
 from queries.analyses.transparency import transparency_figures
 from queries.demo import generate_demo
-from queries.demo.generate import Progress
 from queries.engines import Source, distinct_values, small_table
 from queries.engines.rollups.source import RolledUpSource, open_rolled_up, ticket_rows
 from queries.engines.serving import rollup_threshold_rows
 from queries.filters import Filters
+from queries.progress import Progress, within
 from queries.sla import load_sla_policy, policy_file
 from queries.sources.access import scope_dataset
 from queries.sources.dataset import Dataset, describe_source, load_dataset
@@ -57,15 +57,16 @@ WAREHOUSE_CHECK_SECONDS = 60  # a warehouse has no file signature: look for new 
 
 
 def ensure_demo(option: SourceOption, progress: Progress | None = None) -> bool:
-    """Generate the demo warehouse if it is not there yet; True when it was generated now.
-    `progress(share_done, step)` hears of each generation step."""
+    """Generate the demo warehouse if it is not there yet, and build its rollups when it is served from them; True
+    when it was generated now. `progress(share_done, step)` hears of each step."""
     target = Path(option.path)
     if (target / "tickets.parquet").exists():
         return False
+    report = progress or (lambda done, step: None)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="demo-", dir=target.parent))
     try:
-        generate_demo(staging, tickets_per_day=demo_tickets_per_day(), progress=progress)
+        generate_demo(staging, tickets_per_day=demo_tickets_per_day(), progress=within(report, 0.0, 0.6))
         if target.exists() and not (target / "tickets.parquet").exists():
             shutil.rmtree(target)  # an earlier, interrupted generation
         os.replace(staging, target)  # atomic: another session never sees half a demo
@@ -74,6 +75,8 @@ def ensure_demo(option: SourceOption, progress: Progress | None = None) -> bool:
             raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    if ticket_rows(target, option.mapping) >= rollup_threshold_rows():  # built here, under the progress bar
+        open_rolled_up(target, option.mapping, progress=within(report, 0.6, 1.0))
     return True
 
 

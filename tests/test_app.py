@@ -287,3 +287,24 @@ def test_trends_daily_line_has_every_day_with_zero_on_days_without_tickets(
     line = next(trace for trace in spec["data"] if trace.get("name") == "all tickets")
     assert [x[:10] for x in line["x"]] == [f"2026-01-{d:02d}" for d in range(5, 10)]
     assert line["y"] == [3, 1, 0, 0, 2]  # the line drops to 0, it does not join 6 to 9 January
+
+
+def test_first_start_of_a_demo_served_from_rollups_builds_them_under_the_progress_bar(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A demo at or above BELLWETHER_ROLLUP_ROWS is rolled up during first start (the progress bar runs from
+    generation through the build, in order, to 100 %), so the first page opens on rollups already built."""
+    from dashboard.loaders import ensure_demo
+    from dashboard.settings import SourceOption
+
+    monkeypatch.setenv("BELLWETHER_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BELLWETHER_DEMO_TICKETS_PER_DAY", "20")
+    monkeypatch.setenv("BELLWETHER_ROLLUP_ROWS", "1")
+    steps: list[tuple[float, str]] = []
+    option = SourceOption("demo", "Demo", str(tmp_path / "demo"), None, is_demo=True)
+    assert ensure_demo(option, progress=lambda done, step: steps.append((done, step)))
+    shares = [done for done, _ in steps]
+    assert shares == sorted(shares) and shares[0] == 0.0 and shares[-1] == 1.0
+    assert any(step.startswith("Rolling up tickets") and 0.6 <= done < 1.0 for done, step in steps)
+    assert list((tmp_path / "cache" / "rollups").glob("*/chunks/*"))  # built on disk, reused by the app
+    assert not ensure_demo(option)  # generated once

@@ -17,11 +17,11 @@ import polars as pl
 from queries import contract
 from queries.demo import outcomes, quality, queue_sim, staffing, tickets, timeline, volume, world
 from queries.demo.frames import labels, nullable, timestamps
+from queries.progress import Progress
 
 TABLE_FILES = {name: f"{name}.parquet" for name in contract.TABLES}
 SPIKES_FILE = Path("truth") / "spikes.csv"
 MANIFEST_FILE = "manifest.json"
-Progress = Callable[[float, str], None]  # (share done, step starting)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -64,6 +64,7 @@ from queries.engines.rollups.storage import (
 from queries.errors import SourceError
 from queries.frames import with_sla_outcome
 from queries.histogram import bucket_expr
+from queries.progress import Progress
 from queries.sla import SlaPolicy, load_sla_policy
 from queries.sources import validation
 from queries.sources.files import TableFiles, locate_tables
@@ -97,6 +98,7 @@ def build_rollups(
     cache_dir: Path | None = None,
     sla_policy: SlaPolicy | None = None,
     reviewed: pl.Series | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Rollups, BuildStats]:
     """Build (or reuse from the on-disk cache) the rollups of a source's tickets, partition by partition.
 
@@ -104,6 +106,7 @@ def build_rollups(
     chunk holding a changed or removed partition is rebuilt from its remaining partitions (`rebuilt` counts
     every partition aggregated again). An unchanged source only loads and sums its chunks. `reviewed`: the
     ticket_ids QA reviewed, whose dimensions are kept as `Rollups.reviewed` (see `_reviewed_tickets`).
+    `progress(share_done, step)` hears of each batch as it starts.
     """
     started = time.perf_counter()
     mapping = load_mapping(mapping_file)
@@ -126,7 +129,11 @@ def build_rollups(
     batches = _batches(todo)
     with ThreadPoolExecutor(1) as reader:  # the next batch is read while this one is aggregated
         checked = reader.submit(checked_rows, batches[0], spec, frozenset()) if batches else None
+        total = sum(p.rows for p in todo)
         for i, batch in enumerate(batches):
+            if progress:
+                done = sum(p.rows for b in batches[:i] for p in b)
+                progress(done / total if total else i / len(batches), f"Rolling up tickets ({done:,} of {total:,})")
             rows = checked.result()
             if i + 1 < len(batches):
                 checked = reader.submit(checked_rows, batches[i + 1], spec, frozenset())
@@ -148,6 +155,8 @@ def build_rollups(
         read_rows=lambda predicate: valid_rows(partitions, spec, duplicates, predicate),
         reviewed=None if reviewed is None else _reviewed_tickets(cache, index, partitions, spec, duplicates, reviewed),
     )
+    if progress:
+        progress(1.0, "Rollups ready")
     stats = BuildStats(
         partitions=len(partitions),
         rebuilt=len(todo),

@@ -16,6 +16,7 @@ import polars as pl
 from queries.contract import TICKETS
 from queries.engines.rollups.build import build_rollups
 from queries.engines.rollups.storage import EXACT_ROWS_LIMIT, Rollups
+from queries.progress import Progress
 from queries.sources.dataset import read_tables
 from queries.sources.files import TableFiles, locate_tables, source_signature
 from queries.sources.mapping import load_mapping
@@ -65,13 +66,18 @@ def ticket_rows(source: str | Path, mapping_file: str | Path | None = None) -> i
     return sum(path.stat().st_size for path in files.paths) // CSV_BYTES_PER_ROW
 
 
-def open_rolled_up(source: str | Path, mapping_file: str | Path | None = None) -> RolledUpSource:
-    """Build or reuse the source's ticket rollups and read its other tables. Raises SourceError with the fix."""
+def open_rolled_up(
+    source: str | Path, mapping_file: str | Path | None = None, progress: Progress | None = None
+) -> RolledUpSource:
+    """Build or reuse the source's ticket rollups and read its other tables. Raises SourceError with the fix.
+    `progress(share_done, step)` hears of each batch a build aggregates."""
     mapping = load_mapping(mapping_file)
     files = locate_tables(source, mapping)
     tables, reports = read_tables(files, mapping, skip=("tickets",))
     reviews = tables.get("qa_reviews")
-    rollups, _ = build_rollups(source, mapping_file, reviewed=None if reviews is None else reviews["ticket_id"])
+    rollups, _ = build_rollups(
+        source, mapping_file, reviewed=None if reviews is None else reviews["ticket_id"], progress=progress
+    )
     return RolledUpSource(
         source=str(source),
         mapping_file=str(mapping_file) if mapping_file else None,

@@ -597,8 +597,8 @@ def _plan_summary(plan: pl.DataFrame) -> dict[str, float | str | None]:
         "required_fte_avg": h.required_fte_avg,
         "supply_fte_avg": h.supply_fte_avg,
         "worst_vendor_week_gap_fte": h.worst_gap_fte,
-        "worst_vendor_week": f"{h.worst_vendor}, week of {h.worst_week}",
-        "vendor_weeks_in_deficit": h.vendor_weeks_in_deficit,
+        "worst_vendor_week": f"{', '.join(h.worst_group or ())}, week of {h.worst_week}",
+        "vendor_weeks_in_deficit": h.group_weeks_in_deficit,
         "backlog_hours_at_end": h.backlog_hours_at_end,
         "projected_sla": h.projected_sla,
     }

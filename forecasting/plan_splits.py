@@ -39,7 +39,7 @@ from forecasting.plan import (
 from forecasting.planner import ForecastView, horizon_forecasts, plan_inputs_missing
 from queries.engines import Source, small_table
 from queries.filters import Filters
-from queries.metrics import summarize
+from queries.metrics import missing_inputs, summarize
 
 SPLITS = {
     "vendor": ("vendor",),
@@ -58,12 +58,24 @@ class SplitPlan:
     note: str = ""
 
 
+def split_refusal(ds: Source, split: str) -> str | None:
+    """Why the source cannot plan at `split` (a key of SPLITS): its engine does not group human reviews by the split's
+    dimension (e.g. language on rollups); None when it can."""
+    keys = SPLITS[split]
+    if keys == ("vendor",):
+        return None
+    return missing_inputs(ds, "handle_time", ("policy_domain", "vendor", keys[-1]))
+
+
 def split_plan(ds: Source, filters: Filters, domain_view: ForecastView, scenario: Scenario, split: str) -> SplitPlan:
     """The capacity plan per group of `split` (a key of SPLITS) and week; empty with a note when the source lacks
-    what supply needs."""
+    what supply needs. Raises ValueError (split_refusal's sentence) when the source cannot split by it."""
     missing = plan_inputs_missing(ds)
     if missing:
         return SplitPlan(pl.DataFrame(), f"No capacity plan: {missing}")
+    refused = split_refusal(ds, split)
+    if refused:
+        raise ValueError(refused)
     inputs = planning_inputs(ds, filters)
     forecasts = horizon_forecasts(filters, domain_view)
     keys = SPLITS[split]
@@ -152,8 +164,8 @@ def supply_shares(
     if empty:
         return None, (
             f"Supply by {dimension} is not in the data: {empty} of {rows.height} staffing rows from {start} to "
-            f"{filters.end} name no {dimension} (capacity serving every {dimension}), so supply_fte, gap_fte, "
-            f"backlog_hours_end and projected_sla are empty at this split; the vendor split has them."
+            f"{filters.end} name no {dimension} (capacity serving every {dimension}), so supply, surplus / deficit, "
+            "backlog and projected SLA are empty at this split; the vendor split has them."
         )
     staffed = (
         rows.group_by("vendor", dimension)

@@ -258,8 +258,8 @@ def test_headline_names_the_worst_vendor_week_and_weights_sla_by_work():
         }
     )
     h = plan_headline(plan)
-    assert (h.worst_vendor, h.worst_week, h.worst_gap_fte) == ("a", w2, -2.0)
-    assert (h.vendor_weeks_in_deficit, h.vendor_weeks) == (1, 4)
+    assert (h.worst_group, h.worst_week, h.worst_gap_fte) == (("a",), w2, -2.0)
+    assert (h.group_weeks_in_deficit, h.group_weeks) == (1, 4)
     # Work-weighted: (70 + 0.2 + 35 + 1) / (70 + 2 + 35 + 1); the mean of the four weekly shares would be 0.775.
     assert h.projected_sla == pytest.approx(106.2 / 108)
     # Required FTE per day of the horizon, all vendors: (15 × 7 + 17 × 1) / 8 days, not the mean of 15 and 17.
@@ -268,6 +268,34 @@ def test_headline_names_the_worst_vendor_week_and_weights_sla_by_work():
     assert h.backlog_hours_at_end == 3.0
     nothing_measured = plan.with_columns(pl.lit(0.0).alias("sla_met_hours"), pl.lit(0.0).alias("sla_measured_hours"))
     assert plan_headline(nothing_measured).projected_sla is None
+
+
+def test_headline_at_a_split_names_the_worst_group_week_by_its_keys_and_has_no_supply_figures_without_supply():
+    week = dt.date(2026, 4, 6)
+    plan = pl.DataFrame(
+        {
+            "vendor": ["a", "a", "b"],
+            "language": ["de", "en", "de"],
+            "week": [week] * 3,
+            "days": [7] * 3,
+            "required_fte": [2.0, 3.0, 1.0],
+            "supply_fte": [2.5, 2.0, 1.0],
+            "gap_fte": [0.5, -1.0, 0.0],
+            "backlog_hours_end": [0.0, 4.0, 1.0],
+            "sla_met_hours": [10.0, 5.0, 5.0],
+            "sla_measured_hours": [10.0, 10.0, 5.0],
+        }
+    )
+    h = plan_headline(plan, keys=("vendor", "language"))
+    assert (h.worst_group, h.worst_gap_fte, h.group_weeks_in_deficit, h.group_weeks) == (("a", "en"), -1.0, 1, 3)
+    assert (h.required_fte_avg, h.supply_fte_avg, h.backlog_hours_at_end) == (6.0, 5.5, 5.0)
+    assert h.projected_sla == pytest.approx(20 / 25)
+    languages = plan.group_by("language", "week").agg(pl.col("days").max(), pl.exclude("vendor", "days").sum())
+    assert plan_headline(languages, keys=("language",)).worst_group == ("en",)
+    unknown = plan.with_columns(pl.lit(None, pl.Float64).alias(c) for c in ("supply_fte", "gap_fte"))
+    blind = plan_headline(unknown, keys=("vendor", "language"))
+    assert blind.required_fte_avg == 6.0 and blind.group_weeks == 3
+    assert (blind.supply_fte_avg, blind.worst_group, blind.worst_gap_fte, blind.group_weeks_in_deficit) == (None,) * 4
 
 
 def test_fte_arithmetic():

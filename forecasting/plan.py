@@ -51,6 +51,7 @@ class RosterLine:
     attrition_annual: float | None = None  # share leaving per year, without backfill
     shrinkage: float | None = None  # share of paid time not worked
     domains: tuple[str, ...] | None = None  # skills: the policy domains it may review (None: as in the history)
+    min_on_floor: float | None = None  # coverage: reviewers at work every hour of the week, whatever the volume
 
 
 @dataclass(frozen=True)
@@ -377,9 +378,31 @@ def demand_vs_supply(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
     daily = demand.join(supply, on=["vendor", "ds"], how="full", coalesce=True).fill_null(0.0)
     if daily.is_empty():  # no vendor reviewed the selection's tickets and none of its supply serves them
         return pl.DataFrame()
-    return weekly_plan(daily, ("vendor",), scenario).join(
-        inputs.supply.select("vendor", "supply_share", "rework_share"), on="vendor", how="left"
+    # Coverage: a vendor's floor serves its whole work, so the selection needs its share of it (supply_share).
+    coverage = pl.DataFrame(
+        [(line.vendor, coverage_fte(line, scenario)) for line in scenario.roster],
+        schema={"vendor": pl.String, "coverage_fte": pl.Float64},
+        orient="row",
     )
+    weekly = (
+        weekly_plan(daily, ("vendor",), scenario)
+        .join(inputs.supply.select("vendor", "supply_share", "rework_share"), on="vendor", how="left")
+        .join(coverage, on="vendor", how="left")
+        .with_columns(
+            (pl.col("coverage_fte").fill_null(0.0) * pl.col("supply_share").fill_null(1.0)).alias("coverage_fte")
+        )
+    )
+    return weekly.with_columns(
+        pl.max_horizontal(c, "coverage_fte").alias(c) for c in ("required_fte", "required_fte_hi_80")
+    ).with_columns((pl.col("supply_fte") - pl.col("required_fte")).alias("gap_fte"))
+
+
+def coverage_fte(line: RosterLine, scenario: Scenario) -> float:
+    """FTE a day that keep `line.min_on_floor` reviewers at work through all 24 hours of every day: 24 productive
+    hours each, in the plan's FTE (paid hours less the general shrinkage, the unit of required and supply FTE).
+    Coverage is presence, not workload, so no occupancy cap applies."""
+    per_fte_day = scenario.paid_hours_per_fte_day * (1 - scenario.shrinkage)
+    return (line.min_on_floor or 0.0) * 24 / per_fte_day
 
 
 def weekly_plan(

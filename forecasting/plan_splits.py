@@ -12,6 +12,7 @@ to the vendor rows (required and supply FTE) and those to the total:
   selection. Hires follow the same split. Supply by a dimension the staffing rows do not name (a missing column, or
   any empty value in those weeks: an empty queue is capacity serving every queue) is not in the data: the plan then
   has no supply, gap, backlog or SLA at that split, and says so.
+- **Coverage** (the roster's reviewers on the floor) is a vendor's minimum and applies at the vendor split only.
 - **Backlog and SLA** are simulated per vendor × group (a group's work is done by that group's supply only) and
   summed over vendors for the language split, never netted across vendors or groups; so a vendor's backlog can be
   smaller than the sum of its groups' backlogs.
@@ -48,6 +49,10 @@ SPLITS = {
     "language": ("language",),
 }
 NO_VALUE = "(none)"  # the group of tickets without a value for the split's dimension
+COVERAGE_NOTE = (
+    "The roster's reviewers on the floor are a vendor's minimum: they raise required FTE at the vendor split only, "
+    "so where they bind, this split's rows add up to less than the vendor's."
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,8 @@ def split_plan(ds: Source, filters: Filters, domain_view: ForecastView, scenario
         )
     if daily.is_empty():
         return SplitPlan(pl.DataFrame(), note)
+    if any(line.min_on_floor for line in scenario.roster):
+        note = " ".join(filter(None, (note, COVERAGE_NOTE)))
     return SplitPlan(weekly_plan(daily, keys, scenario, simulate_by=("vendor", dimension)), note)
 
 

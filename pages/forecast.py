@@ -219,7 +219,8 @@ def _capacity(ctx: PageContext, scenario: Scenario, weeks: int) -> None:
         if keys == ("vendor",):
             chart = recolour(chart, category_colours(loaders.dimension_values(ctx.dataset, "vendor")))  # as on Vendors
         st.plotly_chart(chart, key="capacity.backlog")
-    order = (*keys, *PLAN_ORDER)
+    covered = "coverage_fte" in plan.columns and plan["coverage_fte"].max() > 0  # a roster's floor: shown where set
+    order = (*keys, *PLAN_ORDER, *(("coverage_fte",) if covered else ()))
     table(
         with_display_values(plan, keys).select(*order, pl.exclude(order)), "capacity.table", _plan_columns(plan, order)
     )
@@ -262,6 +263,11 @@ def _plan_columns(plan: pl.DataFrame, order: tuple[str, ...]) -> dict:
             ),
             "sla_projected": share_column(
                 display_name("sla_projected"), "Hours of work cleared within the SLA window."
+            ),
+            "coverage_fte": decimal_column(
+                display_name("coverage_fte"),
+                "FTE that keep the roster's reviewers on the floor every hour; required FTE are at least this.",
+                digits,
             ),
         }
         | dict.fromkeys(hidden)

@@ -204,6 +204,33 @@ def _two_vendor_inputs() -> PlanningInputs:
     )  # fmt: skip
 
 
+def test_a_coverage_minimum_raises_required_fte_to_what_keeps_the_floor_staffed_around_the_clock():
+    """100 spam and 100 hate tickets a day for a week, no automation: a reviews 120 a day at 60 s = 2 h, b 80 at
+    120 s = 8/3 h; FTE give 8 × (1 − 0.32) productive hours a day, work at most 85 % of them. a keeps 0.5 reviewers
+    on the floor: 12 h a day = 12 / 5.44 FTE, more than its 2 h of work need; b's 0.01 (0.24 h a day) binds not."""
+    days = [dt.date(2026, 4, 6) + dt.timedelta(days=d) for d in range(7)]
+    forecast = pl.DataFrame(
+        {"series": [d for d in ("spam", "hate") for _ in days], "ds": days * 2, "mean": 100.0}
+    ).with_columns(lo_80=pl.col("mean"), hi_80=pl.col("mean"), lo_95=pl.col("mean"), hi_95=pl.col("mean"))
+    roster = (RosterLine("a", min_on_floor=0.5), RosterLine("b", min_on_floor=0.01))
+    plan = demand_vs_supply(forecast, _two_vendor_inputs(), Scenario(attrition_annual=0.0, roster=roster))
+    rows = {r["vendor"]: r for r in plan.iter_rows(named=True)}
+    productive = 8 * (1 - 0.32)
+    assert rows["a"]["coverage_fte"] == pytest.approx(0.5 * 24 / productive)
+    assert rows["a"]["required_fte"] == pytest.approx(12 / productive)  # the floor, not the 2 h of work
+    assert rows["a"]["required_fte_hi_80"] == pytest.approx(12 / productive)
+    assert rows["a"]["gap_fte"] == pytest.approx(40 / productive - 12 / productive)  # supply: 40 h a day
+    assert rows["b"]["coverage_fte"] == pytest.approx(0.24 / productive)
+    assert rows["b"]["required_fte"] == pytest.approx((8 / 3) / (productive * 0.85))  # the work binds
+    without = demand_vs_supply(forecast, _two_vendor_inputs(), Scenario(attrition_annual=0.0))
+    assert without["coverage_fte"].to_list() == [0.0, 0.0]
+    assert without["supply_fte"].to_list() == plan["supply_fte"].to_list()  # coverage needs people, gives none
+    # A selection's share of a vendor's supply needs the same share of its floor.
+    half = replace(_two_vendor_inputs(), supply=_two_vendor_inputs().supply.with_columns(supply_share=0.5))
+    selected = demand_vs_supply(forecast, half, Scenario(attrition_annual=0.0, roster=roster))
+    assert selected.filter(pl.col("vendor") == "a")["required_fte"][0] == pytest.approx(6 / productive)
+
+
 def test_a_roster_replaces_the_history_of_its_vendors():
     """a: 10 FTE at 40 % shrinkage = 10 × 8 × 0.6 = 48 h a day, halving over a year (attrition 0.5); b: its 20 h
     at the plan's 32 % shrinkage rescaled to 45 % = 20 × 0.55 / 0.68; c: on the roster only, 3 FTE at 32 %."""

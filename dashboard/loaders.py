@@ -18,9 +18,10 @@ import streamlit as st
 
 from dashboard import snapshot as snapshot_report
 from dashboard.settings import SourceOption, demo_tickets_per_day
-from forecasting import planner
+from forecasting import plan_splits, planner
 from forecasting.alerts import evaluate_alerts
 from forecasting.plan import Scenario, planning_inputs
+from forecasting.plan_splits import SplitPlan
 from queries.analyses import dsa, quality, vendors
 from queries.analyses import spikes as spike_queries
 from queries.analyses import trends as trend_queries
@@ -165,10 +166,16 @@ forecast_view = cached(32, "Forecasting and backtesting…")(planner.forecast_vi
 
 
 @cached()
-def capacity_plan(ds: Source, filters: Filters, horizon_days: int, scenario: Scenario) -> pl.DataFrame:
-    """Weekly demand vs supply per vendor under a scenario (forecast by policy domain, auto models)."""
+def split_plan(ds: Source, filters: Filters, horizon_days: int, scenario: Scenario, split: str) -> SplitPlan:
+    """Weekly demand vs supply per group of `split` under a scenario (forecast by policy domain, auto models), as
+    `python -m forecasting plan --by` computes it. Raises ValueError where `plan_splits.split_refusal` refuses."""
     view = forecast_view(ds, filters, "policy_domain", horizon_days, "auto")
-    return planner.capacity_plan(ds, filters, view, scenario)[0]
+    return plan_splits.split_plan(ds, filters, view, scenario, split)
+
+
+def capacity_plan(ds: Source, filters: Filters, horizon_days: int, scenario: Scenario) -> pl.DataFrame:
+    """Weekly demand vs supply per vendor under a scenario (the plan's vendor split)."""
+    return split_plan(ds, filters, horizon_days, scenario, "vendor").plan
 
 
 @cached()

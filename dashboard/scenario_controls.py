@@ -164,29 +164,41 @@ def _optional_day(text: str) -> dt.date | None:
     return None if text == "None" else dt.date.fromisoformat(text)
 
 
-ROSTER_TEXT = "vendor:FTE:attrition:shrinkage:domain|domain"  # one roster line in the link; empty = as is
-ROSTER_COLUMNS = {"vendor": pl.String, "fte": pl.Float64, "attrition": pl.Float64, "shrinkage": pl.Float64}
+# One roster line in the link; empty = as is. The reviewers on the floor came last, optional: older links still read.
+ROSTER_TEXT = "vendor:FTE:attrition:shrinkage:domain|domain[:on floor]"
+ROSTER_COLUMNS = {
+    "vendor": pl.String,
+    "fte": pl.Float64,
+    "attrition": pl.Float64,
+    "shrinkage": pl.Float64,
+    "on_floor": pl.Float64,
+}
 
 
 def _roster_from_text(text: str) -> RosterLine:
-    """One roster line of the link ("atlas_cx:12.5:0.3::youth_safety|hateful_conduct"); ValueError if not one."""
-    vendor, fte, attrition, shrinkage, domains = text.rsplit(":", 4)
+    """One roster line of the link ("atlas_cx:12.5:0.3::youth_safety|hateful_conduct", optionally ":2" reviewers on
+    the floor after it); ValueError if not one."""
+    if text.count(":") == 4:  # a line without the floor (older links)
+        text += ":"
+    vendor, fte, attrition, shrinkage, domains, on_floor = text.rsplit(":", 5)
     numbers = [float(x) if x else None for x in (fte, attrition, shrinkage)]
-    return RosterLine(vendor, *numbers, tuple(domains.split("|")) if domains else None)
+    floor = float(on_floor) if on_floor else None
+    return RosterLine(vendor, *numbers, tuple(domains.split("|")) if domains else None, floor)
 
 
 def _roster_text(line: RosterLine) -> str:
     numbers = ("" if x is None else f"{x:g}" for x in (line.fte, line.attrition_annual, line.shrinkage))
-    return ":".join((line.vendor, *numbers, "|".join(line.domains or ())))
+    text = ":".join((line.vendor, *numbers, "|".join(line.domains or ())))
+    return text if line.min_on_floor is None else f"{text}:{line.min_on_floor:g}"
 
 
 def _set_roster(roster: tuple[RosterLine, ...], vendors: list[str]) -> None:
     """Put roster lines into the table and the skills pickers (a new table: edits to the old one do not apply)."""
     lines = {line.vendor: line for line in roster}
     rows = [
-        (v, lines[v].fte, _percent(lines[v].attrition_annual), _percent(lines[v].shrinkage))
+        (v, lines[v].fte, _percent(lines[v].attrition_annual), _percent(lines[v].shrinkage), lines[v].min_on_floor)
         if v in lines
-        else (v, None, None, None)
+        else (v, None, None, None, None)
         for v in vendors
     ]
     st.session_state["scenario.roster_rows"] = pl.DataFrame(rows, schema=ROSTER_COLUMNS, orient="row")
@@ -210,7 +222,7 @@ def _roster(ctx: PageContext, vendors: list[str], domains: list[str], shrinkage:
         shares = [x for x in (line.attrition_annual, line.shrinkage) if x is not None]
         return (
             line.vendor in vendors
-            and (line.fte is None or line.fte >= 0)
+            and all(x is None or x >= 0 for x in (line.fte, line.min_on_floor))
             and all(0 <= x < 1 for x in shares)
             and set(line.domains or ()) <= set(domains)
         )
@@ -223,13 +235,15 @@ def _roster(ctx: PageContext, vendors: list[str], domains: list[str], shrinkage:
         rows = st.session_state["scenario.roster_rows"]
     staffed = loaders.staffed_fte(ctx.dataset, ctx.filters, shrinkage) if vendors else {}
     with st.expander(
-        "Roster: headcount, attrition, shrinkage and skills per vendor", expanded=bool(rows["fte"].count())
+        "Roster: headcount, attrition, shrinkage, coverage and skills per vendor",
+        expanded=bool(rows["fte"].count() or rows["on_floor"].count()),
     ):
         st.caption(
             "Empty cells keep what the staffing history and the sliders above say. FTE staffed now (last 4 weeks): "
             + ", ".join(f"{display_value('vendor', v)} {fte:.1f}" for v, fte in staffed.items())
             + ". Skills: the policy domains a vendor may review (none picked: as in the history); work no vendor is "
-            "skilled for is planned without supply."
+            "skilled for is planned without supply. On the floor: the reviewers a vendor keeps at work every hour "
+            "(none: no minimum; the staffing table does not record one)."
         )
         names = {display_value("vendor", v): v for v in vendors}  # shown by name, kept by identifier
         edited = st.data_editor(
@@ -242,6 +256,13 @@ def _roster(ctx: PageContext, vendors: list[str], domains: list[str], shrinkage:
                 "fte": st.column_config.NumberColumn("FTE on the roster", min_value=0.0, step=0.5),
                 "attrition": st.column_config.NumberColumn("Attrition (% a year)", min_value=0.0, max_value=99.0),
                 "shrinkage": st.column_config.NumberColumn("Shrinkage (%)", min_value=0.0, max_value=90.0),
+                "on_floor": st.column_config.NumberColumn(
+                    "On the floor (reviewers)",
+                    min_value=0.0,
+                    step=0.25,
+                    help="Reviewers the vendor keeps at work every hour of the week, whatever the volume: required "
+                    "FTE are at least what that takes (coverage).",
+                ),
             },
         )
         columns = st.columns(min(len(vendors), 3) or 1)
@@ -256,11 +277,12 @@ def _roster(ctx: PageContext, vendors: list[str], domains: list[str], shrinkage:
     roster = []
     for r in edited.to_dict("records"):
         r["vendor"] = names[r["vendor"]]
-        numbers = [None if x is None or x != x else float(x) for x in (r["fte"], r["attrition"], r["shrinkage"])]
-        fte, attrition, shrink = numbers[0], *(None if x is None else x / 100 for x in numbers[1:])
+        cells = (r["fte"], r["attrition"], r["shrinkage"], r["on_floor"])
+        fte, attrition, shrink, floor = (None if x is None or x != x else float(x) for x in cells)
+        attrition, shrink = (None if x is None else x / 100 for x in (attrition, shrink))
         picked = tuple(skills.get(r["vendor"], ())) or None
-        if any(x is not None for x in (fte, attrition, shrink, picked)):
-            roster.append(RosterLine(r["vendor"], fte, attrition, shrink, picked))
+        if any(x is not None for x in (fte, attrition, shrink, picked, floor)):
+            roster.append(RosterLine(r["vendor"], fte, attrition, shrink, picked, floor))
     st.session_state["scenario.roster"] = [_roster_text(line) for line in roster]
     from_url("scenario.roster", [], many=True)  # the table as it now is, into the link
     return tuple(roster)
@@ -597,8 +619,8 @@ def _plan_summary(plan: pl.DataFrame) -> dict[str, float | str | None]:
         "required_fte_avg": h.required_fte_avg,
         "supply_fte_avg": h.supply_fte_avg,
         "worst_vendor_week_gap_fte": h.worst_gap_fte,
-        "worst_vendor_week": f"{h.worst_vendor}, week of {h.worst_week}",
-        "vendor_weeks_in_deficit": h.vendor_weeks_in_deficit,
+        "worst_vendor_week": f"{', '.join(h.worst_group or ())}, week of {h.worst_week}",
+        "vendor_weeks_in_deficit": h.group_weeks_in_deficit,
         "backlog_hours_at_end": h.backlog_hours_at_end,
         "projected_sla": h.projected_sla,
     }

@@ -353,9 +353,10 @@ def _outlook(ahead: Outlook | None) -> list[str]:
     ]
     if ahead.headline:
         h = ahead.headline
+        worst = ", ".join(h.worst_group or ())
         out.append(
-            f"<p class='note'>Worst vendor-week: {html.escape(h.worst_vendor)}, week of {h.worst_week}, "
-            f"{h.worst_gap_fte:+.2f} FTE; {h.vendor_weeks_in_deficit} of {h.vendor_weeks} vendor-weeks in deficit.</p>"
+            f"<p class='note'>Worst vendor-week: {html.escape(worst)}, week of {h.worst_week}, "
+            f"{h.worst_gap_fte:+.2f} FTE; {h.group_weeks_in_deficit} of {h.group_weeks} vendor-weeks in deficit.</p>"
         )
         out.append(_chart(demand_supply_chart(ahead.plan)))
     if ahead.note:

@@ -51,6 +51,7 @@ class RosterLine:
     attrition_annual: float | None = None  # share leaving per year, without backfill
     shrinkage: float | None = None  # share of paid time not worked
     domains: tuple[str, ...] | None = None  # skills: the policy domains it may review (None: as in the history)
+    min_on_floor: float | None = None  # coverage: reviewers at work every hour of the week, whatever the volume
 
 
 @dataclass(frozen=True)
@@ -377,9 +378,31 @@ def demand_vs_supply(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
     daily = demand.join(supply, on=["vendor", "ds"], how="full", coalesce=True).fill_null(0.0)
     if daily.is_empty():  # no vendor reviewed the selection's tickets and none of its supply serves them
         return pl.DataFrame()
-    return weekly_plan(daily, ("vendor",), scenario).join(
-        inputs.supply.select("vendor", "supply_share", "rework_share"), on="vendor", how="left"
+    # Coverage: a vendor's floor serves its whole work, so the selection needs its share of it (supply_share).
+    coverage = pl.DataFrame(
+        [(line.vendor, coverage_fte(line, scenario)) for line in scenario.roster],
+        schema={"vendor": pl.String, "coverage_fte": pl.Float64},
+        orient="row",
     )
+    weekly = (
+        weekly_plan(daily, ("vendor",), scenario)
+        .join(inputs.supply.select("vendor", "supply_share", "rework_share"), on="vendor", how="left")
+        .join(coverage, on="vendor", how="left")
+        .with_columns(
+            (pl.col("coverage_fte").fill_null(0.0) * pl.col("supply_share").fill_null(1.0)).alias("coverage_fte")
+        )
+    )
+    return weekly.with_columns(
+        pl.max_horizontal(c, "coverage_fte").alias(c) for c in ("required_fte", "required_fte_hi_80")
+    ).with_columns((pl.col("supply_fte") - pl.col("required_fte")).alias("gap_fte"))
+
+
+def coverage_fte(line: RosterLine, scenario: Scenario) -> float:
+    """FTE a day that keep `line.min_on_floor` reviewers at work through all 24 hours of every day: 24 productive
+    hours each, in the plan's FTE (paid hours less the general shrinkage, the unit of required and supply FTE).
+    Coverage is presence, not workload, so no occupancy cap applies."""
+    per_fte_day = scenario.paid_hours_per_fte_day * (1 - scenario.shrinkage)
+    return (line.min_on_floor or 0.0) * 24 / per_fte_day
 
 
 def weekly_plan(
@@ -461,33 +484,38 @@ def _projected(part: pl.DataFrame, scenario: Scenario) -> pl.DataFrame:
 
 @dataclass(frozen=True)
 class PlanHeadline:
-    """The figures a plan is summed up by (the page's tiles and the scenario comparison)."""
+    """The figures a plan is summed up by (the page's tiles and the scenario comparison). A group is one row key of
+    the plan (a vendor, or e.g. a vendor × language); the supply figures are None where supply is not known at the
+    plan's split (forecasting.plan_splits)."""
 
-    required_fte_avg: float  # all vendors, per day of the horizon
-    supply_fte_avg: float
-    worst_vendor: str  # the vendor-week with the smallest gap (largest deficit), never netted across vendors
-    worst_week: dt.date
-    worst_gap_fte: float
-    vendor_weeks_in_deficit: int
-    vendor_weeks: int
-    backlog_hours_at_end: float  # all vendors, at the end of the horizon
-    projected_sla: float | None  # SLA-met hours / hours whose outcome is known, every vendor and week
+    required_fte_avg: float  # all groups, per day of the horizon
+    supply_fte_avg: float | None
+    worst_group: tuple[str, ...] | None  # values of the keys of the group-week with the smallest gap (largest deficit)
+    worst_week: dt.date | None
+    worst_gap_fte: float | None  # never netted across groups
+    group_weeks_in_deficit: int | None
+    group_weeks: int
+    backlog_hours_at_end: float | None  # all groups, at the end of the horizon
+    projected_sla: float | None  # SLA-met hours / hours whose outcome is known, every group and week
 
 
-def plan_headline(plan: pl.DataFrame) -> PlanHeadline:
-    """Sum up a demand_vs_supply plan: FTE averaged over the horizon's days (a partial week weighs its days),
-    the worst vendor-week, and the projected SLA weighted by work."""
+def plan_headline(plan: pl.DataFrame, keys: tuple[str, ...] = ("vendor",)) -> PlanHeadline:
+    """Sum up a weekly plan per group of `keys` (demand_vs_supply's, or a split's): FTE averaged over the horizon's
+    days (a partial week weighs its days), the worst group-week, and the projected SLA weighted by work."""
     horizon_days = plan.group_by("week").agg(pl.col("days").max())["days"].sum()
-    worst = plan.sort("gap_fte", "week", "vendor").row(0, named=True)
+    required = (plan["required_fte"] * plan["days"]).sum() / horizon_days
+    if plan["gap_fte"].null_count():  # supply not known at this split: demand only
+        return PlanHeadline(required, None, None, None, None, None, plan.height, None, None)
+    worst = plan.sort("gap_fte", "week", *keys).row(0, named=True)
     measured = plan["sla_measured_hours"].sum()
     return PlanHeadline(
-        required_fte_avg=(plan["required_fte"] * plan["days"]).sum() / horizon_days,
+        required_fte_avg=required,
         supply_fte_avg=(plan["supply_fte"] * plan["days"]).sum() / horizon_days,
-        worst_vendor=worst["vendor"],
+        worst_group=tuple(str(worst[k]) for k in keys),
         worst_week=worst["week"],
         worst_gap_fte=worst["gap_fte"],
-        vendor_weeks_in_deficit=plan.filter(pl.col("gap_fte") < 0).height,
-        vendor_weeks=plan.height,
+        group_weeks_in_deficit=plan.filter(pl.col("gap_fte") < 0).height,
+        group_weeks=plan.height,
         backlog_hours_at_end=plan.filter(pl.col("week") == pl.col("week").max())["backlog_hours_end"].sum(),
         projected_sla=plan["sla_met_hours"].sum() / measured if measured > 0 else None,
     )

@@ -12,6 +12,7 @@ to the vendor rows (required and supply FTE) and those to the total:
   selection. Hires follow the same split. Supply by a dimension the staffing rows do not name (a missing column, or
   any empty value in those weeks: an empty queue is capacity serving every queue) is not in the data: the plan then
   has no supply, gap, backlog or SLA at that split, and says so.
+- **Coverage** (the roster's reviewers on the floor) is a vendor's minimum and applies at the vendor split only.
 - **Backlog and SLA** are simulated per vendor × group (a group's work is done by that group's supply only) and
   summed over vendors for the language split, never netted across vendors or groups; so a vendor's backlog can be
   smaller than the sum of its groups' backlogs.
@@ -39,7 +40,7 @@ from forecasting.plan import (
 from forecasting.planner import ForecastView, horizon_forecasts, plan_inputs_missing
 from queries.engines import Source, small_table
 from queries.filters import Filters
-from queries.metrics import summarize
+from queries.metrics import missing_inputs, summarize
 
 SPLITS = {
     "vendor": ("vendor",),
@@ -48,6 +49,10 @@ SPLITS = {
     "language": ("language",),
 }
 NO_VALUE = "(none)"  # the group of tickets without a value for the split's dimension
+COVERAGE_NOTE = (
+    "The roster's reviewers on the floor are a vendor's minimum: they raise required FTE at the vendor split only, "
+    "so where they bind, this split's rows add up to less than the vendor's."
+)
 
 
 @dataclass(frozen=True)
@@ -58,12 +63,24 @@ class SplitPlan:
     note: str = ""
 
 
+def split_refusal(ds: Source, split: str) -> str | None:
+    """Why the source cannot plan at `split` (a key of SPLITS): its engine does not group human reviews by the split's
+    dimension (e.g. language on rollups); None when it can."""
+    keys = SPLITS[split]
+    if keys == ("vendor",):
+        return None
+    return missing_inputs(ds, "handle_time", ("policy_domain", "vendor", keys[-1]))
+
+
 def split_plan(ds: Source, filters: Filters, domain_view: ForecastView, scenario: Scenario, split: str) -> SplitPlan:
     """The capacity plan per group of `split` (a key of SPLITS) and week; empty with a note when the source lacks
-    what supply needs."""
+    what supply needs. Raises ValueError (split_refusal's sentence) when the source cannot split by it."""
     missing = plan_inputs_missing(ds)
     if missing:
         return SplitPlan(pl.DataFrame(), f"No capacity plan: {missing}")
+    refused = split_refusal(ds, split)
+    if refused:
+        raise ValueError(refused)
     inputs = planning_inputs(ds, filters)
     forecasts = horizon_forecasts(filters, domain_view)
     keys = SPLITS[split]
@@ -86,6 +103,8 @@ def split_plan(ds: Source, filters: Filters, domain_view: ForecastView, scenario
         )
     if daily.is_empty():
         return SplitPlan(pl.DataFrame(), note)
+    if any(line.min_on_floor for line in scenario.roster):
+        note = " ".join(filter(None, (note, COVERAGE_NOTE)))
     return SplitPlan(weekly_plan(daily, keys, scenario, simulate_by=("vendor", dimension)), note)
 
 
@@ -152,8 +171,8 @@ def supply_shares(
     if empty:
         return None, (
             f"Supply by {dimension} is not in the data: {empty} of {rows.height} staffing rows from {start} to "
-            f"{filters.end} name no {dimension} (capacity serving every {dimension}), so supply_fte, gap_fte, "
-            f"backlog_hours_end and projected_sla are empty at this split; the vendor split has them."
+            f"{filters.end} name no {dimension} (capacity serving every {dimension}), so supply, surplus / deficit, "
+            "backlog and projected SLA are empty at this split; the vendor split has them."
         )
     staffed = (
         rows.group_by("vendor", dimension)

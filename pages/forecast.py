@@ -4,6 +4,7 @@ section at a time, the open one in the link."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import polars as pl
 import streamlit as st
@@ -25,8 +26,10 @@ from dashboard.scenario_controls import scenario_controls, scenario_store_panel
 from dashboard.url_state import from_url, section_picker
 from forecasting.models import MODELS
 from forecasting.plan import ALLOCATION_WEEKS, Scenario, plan_headline
+from forecasting.plan_splits import SPLITS as PLAN_SPLITS  # the plan's splits (--by): `capacity.by` in the link
+from forecasting.plan_splits import split_refusal
 from forecasting.planner import LiveQueue
-from queries.display import display_name, display_value, with_display_values
+from queries.display import NULL_TEXT, display_name, display_value, with_display_values
 from queries.engines import groupable
 from queries.filters import Filters
 from queries.metrics import missing_inputs
@@ -144,7 +147,22 @@ def _forecast(ctx: PageContext, _scenario: Scenario, weeks: int) -> None:
 
 
 def _capacity(ctx: PageContext, scenario: Scenario, weeks: int) -> None:
-    plan = loaders.capacity_plan(ctx.dataset, ctx.filters, weeks * 7, scenario)
+    """The plan per group of the chosen split (`python -m forecasting plan --by`) and week: tiles, charts, table."""
+    from_url("capacity.by", "vendor", options=list(PLAN_SPLITS), expected=f"one of {' | '.join(PLAN_SPLITS)}")
+    split = st.selectbox(
+        "Plan by",
+        list(PLAN_SPLITS),
+        key="capacity.by",
+        format_func=_plan_split_name,
+        help="Finer splits share out each vendor's demand and supply, so their rows add up to the vendor rows.",
+    )
+    keys = PLAN_SPLITS[split]
+    refused = split_refusal(ctx.dataset, split)
+    if refused:
+        st.info(refused)
+        return
+    result = loaders.split_plan(ctx.dataset, ctx.filters, weeks * 7, scenario, split)
+    plan = result.plan
     if plan.is_empty():
         missing = missing_inputs(ctx.dataset, "throughput") or missing_inputs(ctx.dataset, "handle_time")
         st.info(
@@ -153,60 +171,89 @@ def _capacity(ctx: PageContext, scenario: Scenario, weeks: int) -> None:
             "serves it: nothing to plan."
         )
         return
-    st.caption(_supply_note(ctx.filters, plan))
-    headline = plan_headline(plan)
+    st.caption(_supply_note(ctx.filters, lambda: loaders.capacity_plan(ctx.dataset, ctx.filters, weeks * 7, scenario)))
+    if result.note:
+        st.caption(result.note)
+    name = _plan_split_name(split)
+    headline = plan_headline(plan, keys)
     cols = st.columns(4)
     cols[0].metric(
         "Required FTE (horizon average)",
         _fte(headline.required_fte_avg),
-        help="All vendors shown, averaged over the days of the horizon (a partial week counts for its days).",
+        help="All groups shown, averaged over the days of the horizon (a partial week counts for its days).",
     )
+    gap = headline.worst_gap_fte
     cols[1].metric(
         "Worst week: surplus / deficit",
-        f"{_fte(headline.worst_gap_fte, '+')} FTE",
-        help="Supply − required FTE of the vendor and week with the largest deficit (or smallest surplus); "
-        "vendors are not netted against each other.",
+        f"{_fte(gap, '+')} FTE" if gap is not None else NULL_TEXT,
+        help=f"Supply − required FTE of the {name.lower()} and week with the largest deficit (or smallest surplus); "
+        "groups are not netted against each other.",
     )
-    cols[1].caption(f"{headline.worst_vendor}, week of {headline.worst_week}")
-    cols[2].metric("Vendor-weeks in deficit", f"{headline.vendor_weeks_in_deficit} of {headline.vendor_weeks}")
+    if headline.worst_group is not None:
+        cols[1].caption(f"{_group_text(keys, headline.worst_group)}, week of {headline.worst_week}")
+    deficit = headline.group_weeks_in_deficit
+    cols[2].metric(
+        f"{name}{'-' if len(keys) == 1 else ' '}weeks in deficit",
+        f"{deficit} of {headline.group_weeks}" if deficit is not None else NULL_TEXT,
+    )
     sla = headline.projected_sla
     cols[3].metric(
         "Projected SLA (deferred work)",
-        f"{sla:.1%}" if sla is not None else "–",
+        f"{sla:.1%}" if sla is not None else NULL_TEXT,
         help=f"Hours of work cleared within {scenario.sla_hours:g} h in the backlog simulation over all hours of work, "
-        "every vendor and week (weighted by work); work still waiting at the end of the horizon with its window "
+        "every group and week (weighted by work); work still waiting at the end of the horizon with its window "
         "open is not counted.",
     )
-    st.subheader("Required vs supplied FTE, " + ("selected vendors" if ctx.filters.vendor else "all vendors"))
+    supplied = headline.supply_fte_avg is not None
+    whose = "selected vendors" if ctx.filters.vendor else "all vendors"
+    st.subheader(("Required vs supplied FTE, " if supplied else "Required FTE, ") + whose)
     st.plotly_chart(demand_supply_chart(plan), key="capacity.chart")
-    st.subheader("Surplus or deficit per vendor and week (FTE)")
-    st.plotly_chart(gap_heatmap(plan), key="capacity.gap")
-    st.subheader("Projected backlog")
-    if plan["backlog_hours_end"].max() < 0.05:
-        st.caption("No backlog projected: every vendor clears each week's work within the week.")
-    vendors = category_colours(loaders.dimension_values(ctx.dataset, "vendor"))  # as on Vendors & quality
-    st.plotly_chart(recolour(backlog_chart(plan), vendors), key="capacity.backlog")
-    shown = plan.select(*PLAN_ORDER, pl.exclude(PLAN_ORDER))
-    table(shown, "capacity.table", _plan_columns(plan))
+    if supplied:
+        grouped = plan.with_columns(pl.Series("group", [_group_text(keys, g) for g in plan.select(keys).rows()]))
+        st.subheader(f"Surplus or deficit per {name.lower()} and week (FTE)")
+        st.plotly_chart(gap_heatmap(grouped, "group"), key="capacity.gap")
+        st.subheader("Projected backlog")
+        if plan["backlog_hours_end"].max() < 0.05:
+            st.caption(f"No backlog projected: every {name.lower()} clears each week's work within the week.")
+        chart = backlog_chart(grouped, by="group")
+        if keys == ("vendor",):
+            chart = recolour(chart, category_colours(loaders.dimension_values(ctx.dataset, "vendor")))  # as on Vendors
+        st.plotly_chart(chart, key="capacity.backlog")
+    covered = "coverage_fte" in plan.columns and plan["coverage_fte"].max() > 0  # a roster's floor: shown where set
+    order = (*keys, *PLAN_ORDER, *(("coverage_fte",) if covered else ()))
+    table(
+        with_display_values(plan, keys).select(*order, pl.exclude(order)), "capacity.table", _plan_columns(plan, order)
+    )
+
+
+def _plan_split_name(split: str) -> str:
+    """The split's name for people: "Vendor", "Vendor × language", …"""
+    first, *rest = PLAN_SPLITS[split]
+    return display_name(first) + "".join(f" × {display_name(k).lower()}" for k in rest)
+
+
+def _group_text(keys: tuple[str, ...], values: tuple) -> str:
+    """A group of the plan for people: its values' display names ("atlas_cx · Live P1")."""
+    return " · ".join(display_value(k, v) for k, v in zip(keys, values, strict=True))
 
 
 FTE_COLUMNS = ("required_fte", "required_fte_hi_80", "supply_fte", "gap_fte")
 FTE_LABELS = {"required_fte_hi_80": "80 % upper (FTE)"}  # next to "Required (FTE)": short, so the table fits
-# The plan table's columns as a planner reads them (the rest are hidden).
-PLAN_ORDER = ("vendor", "week", *FTE_COLUMNS, "sla_projected", "backlog_hours_end", "human_tickets")
+# The plan table's columns as a planner reads them after the group's keys (the rest are hidden).
+PLAN_ORDER = ("week", *FTE_COLUMNS, "sla_projected", "backlog_hours_end", "human_tickets")
 
 
-def _plan_columns(plan: pl.DataFrame) -> dict:
-    """The plan table: what a planner reads per vendor and week (PLAN_ORDER), FTE at a precision that shows the
-    largest figure's size; every other column (the inputs of the tiles' sums, the supply share in the caption)
-    stays in the data, hidden."""
+def _plan_columns(plan: pl.DataFrame, order: tuple[str, ...]) -> dict:
+    """The plan table: what a planner reads per group and week (`order`), FTE at a precision that shows the largest
+    figure's size; every other column (the inputs of the tiles' sums, the supply share in the caption) stays in the
+    data, hidden."""
     largest = plan.select(pl.max_horizontal(pl.col(FTE_COLUMNS).abs().max())).item() or 0.0
     digits = fte_digits(largest)
     fte_help = {
         "required_fte_hi_80": "Required FTE with the forecast's 80 % upper bound.",
         "gap_fte": "Supply − required: + surplus, − deficit.",
     }
-    hidden = [c for c in plan.columns if c not in PLAN_ORDER]  # so the table fits at 1400 px without scrolling
+    hidden = [c for c in plan.columns if c not in order]  # so the table fits at 1400 px without scrolling
     return (
         {
             "week": st.column_config.DateColumn("Week of", format="YYYY-MM-DD", help="Monday of the week (UTC)."),
@@ -216,6 +263,11 @@ def _plan_columns(plan: pl.DataFrame) -> dict:
             ),
             "sla_projected": share_column(
                 display_name("sla_projected"), "Hours of work cleared within the SLA window."
+            ),
+            "coverage_fte": decimal_column(
+                display_name("coverage_fte"),
+                "FTE that keep the roster's reviewers on the floor every hour; required FTE are at least this.",
+                digits,
             ),
         }
         | dict.fromkeys(hidden)
@@ -228,8 +280,8 @@ def _fte(value: float, sign: str = "") -> str:
     return f"{value:{sign}.{fte_digits(abs(value))}f}"
 
 
-def _supply_note(filters: Filters, plan: pl.DataFrame) -> str:
-    """What the supply side covers for the current selection."""
+def _supply_note(filters: Filters, vendor_plan: Callable[[], pl.DataFrame]) -> str:
+    """What the supply side covers for the current selection (`vendor_plan`: the plan per vendor, for its shares)."""
     others = {k: v for k, v in filters.selections().items() if k != "vendor"}
     if filters.vendor:
         whose = "its" if len(filters.vendor) == 1 else "their"
@@ -237,7 +289,7 @@ def _supply_note(filters: Filters, plan: pl.DataFrame) -> str:
     else:
         text = f"Demand of {'the selected' if others else 'all'} tickets against every vendor's supply."
     if others:
-        shares = plan.group_by("vendor").agg(pl.col("supply_share").first()).sort("vendor")
+        shares = vendor_plan().group_by("vendor").agg(pl.col("supply_share").first()).sort("vendor")
         listed = ", ".join(f"{v} {s:.0%}" for v, s in shares.iter_rows() if s is not None)
         selection = "; ".join(
             f"{display_name(k).lower()} {', '.join(display_value(k, x) for x in v)}" for k, v in others.items()

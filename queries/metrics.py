@@ -44,9 +44,10 @@ def summarize(
     return complete_periods(out, metric, filters, by, period)
 
 
-def missing_inputs(ds: Source, metric: str) -> str | None:
-    """None when the source can compute the metric, else what is missing (a table, a field, ticket rows)."""
-    return engine_for(ds).can(metric)
+def missing_inputs(ds: Source, metric: str, by: Sequence[str] = ()) -> str | None:
+    """None when the source can compute the metric grouped by `by`, else what is missing (a table, a field, ticket
+    rows, a grouping it does not keep)."""
+    return engine_for(ds).can(metric, by)
 
 
 def data_as_of(ds: Source) -> dt.datetime:

@@ -212,6 +212,7 @@ VIEWS = [  # every page, every section and tab of it, by its link
     *[("vendors", {"vendors.tab": t}) for t in ("vendors", "capacity", "quality", "appeals", "policy-gaps")],
     ("vendors", {"vendors.tab": "training"}),
     *[("forecast", {"forecast.section": s}) for s in ("forecast", "capacity", "live", "scenarios")],
+    *[("forecast", {"forecast.section": "capacity", "capacity.by": s}) for s in ("vendor,language", "vendor,queue")],
     ("data-health", {}),
     ("transparency", {}),
     ("benchmark", {}),

@@ -73,3 +73,22 @@ def test_loading_a_saved_scenario_puts_its_roster_in_the_table_and_the_link(tmp_
     assert not at.exception
     assert at.query_params["scenario.roster"] == "sentinel_ops:1.5:0.25::hateful_conduct"
     assert at.multiselect(key="scenario.skills.sentinel_ops").value == ["hateful_conduct"]
+
+
+def test_reviewers_on_the_floor_in_the_link_raise_required_fte_and_older_lines_still_read():
+    floor = ["atlas_cx:::::1", ROSTER[1]]  # a minimum of one reviewer after the skills; the second line is older
+    at = run("forecast", {"forecast.section": "capacity", "scenario.roster": floor})
+    assert not at.exception and not at.warning
+    assert at.query_params["scenario.roster"] == floor
+    editor = next(d.value for d in at.dataframe if "on_floor" in d.value.columns)
+    assert editor.set_index("vendor").loc[display_value("vendor", "atlas_cx")]["on_floor"] == 1
+    shown = plan_table(at)
+    atlas = shown.filter(pl.col("vendor") == "atlas_cx")
+    coverage = 24 / (8 * (1 - 0.32))  # one reviewer's 24 h a day at the plan's shrinkage
+    assert atlas["coverage_fte"].to_list() == pytest.approx([coverage] * atlas.height, abs=1e-3)
+    assert atlas["required_fte"].to_list() == pytest.approx([coverage] * atlas.height, abs=1e-3)
+    assert (atlas["gap_fte"] < 0).all()  # the demo's small atlas_cx cannot keep a reviewer on its floor at all hours
+    assert raw_identifiers_on_screen(at) == []  # "Coverage (FTE)", "On the floor (reviewers)"
+    baseline = plan_table(run("forecast", {"forecast.section": "capacity"}))
+    assert (baseline["coverage_fte"] == 0).all()  # no minimum unless a roster sets one
+    assert baseline.filter(pl.col("vendor") == "atlas_cx")["required_fte"].max() < coverage

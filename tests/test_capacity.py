@@ -204,6 +204,33 @@ def _two_vendor_inputs() -> PlanningInputs:
     )  # fmt: skip
 
 
+def test_a_coverage_minimum_raises_required_fte_to_what_keeps_the_floor_staffed_around_the_clock():
+    """100 spam and 100 hate tickets a day for a week, no automation: a reviews 120 a day at 60 s = 2 h, b 80 at
+    120 s = 8/3 h; FTE give 8 × (1 − 0.32) productive hours a day, work at most 85 % of them. a keeps 0.5 reviewers
+    on the floor: 12 h a day = 12 / 5.44 FTE, more than its 2 h of work need; b's 0.01 (0.24 h a day) binds not."""
+    days = [dt.date(2026, 4, 6) + dt.timedelta(days=d) for d in range(7)]
+    forecast = pl.DataFrame(
+        {"series": [d for d in ("spam", "hate") for _ in days], "ds": days * 2, "mean": 100.0}
+    ).with_columns(lo_80=pl.col("mean"), hi_80=pl.col("mean"), lo_95=pl.col("mean"), hi_95=pl.col("mean"))
+    roster = (RosterLine("a", min_on_floor=0.5), RosterLine("b", min_on_floor=0.01))
+    plan = demand_vs_supply(forecast, _two_vendor_inputs(), Scenario(attrition_annual=0.0, roster=roster))
+    rows = {r["vendor"]: r for r in plan.iter_rows(named=True)}
+    productive = 8 * (1 - 0.32)
+    assert rows["a"]["coverage_fte"] == pytest.approx(0.5 * 24 / productive)
+    assert rows["a"]["required_fte"] == pytest.approx(12 / productive)  # the floor, not the 2 h of work
+    assert rows["a"]["required_fte_hi_80"] == pytest.approx(12 / productive)
+    assert rows["a"]["gap_fte"] == pytest.approx(40 / productive - 12 / productive)  # supply: 40 h a day
+    assert rows["b"]["coverage_fte"] == pytest.approx(0.24 / productive)
+    assert rows["b"]["required_fte"] == pytest.approx((8 / 3) / (productive * 0.85))  # the work binds
+    without = demand_vs_supply(forecast, _two_vendor_inputs(), Scenario(attrition_annual=0.0))
+    assert without["coverage_fte"].to_list() == [0.0, 0.0]
+    assert without["supply_fte"].to_list() == plan["supply_fte"].to_list()  # coverage needs people, gives none
+    # A selection's share of a vendor's supply needs the same share of its floor.
+    half = replace(_two_vendor_inputs(), supply=_two_vendor_inputs().supply.with_columns(supply_share=0.5))
+    selected = demand_vs_supply(forecast, half, Scenario(attrition_annual=0.0, roster=roster))
+    assert selected.filter(pl.col("vendor") == "a")["required_fte"][0] == pytest.approx(6 / productive)
+
+
 def test_a_roster_replaces_the_history_of_its_vendors():
     """a: 10 FTE at 40 % shrinkage = 10 × 8 × 0.6 = 48 h a day, halving over a year (attrition 0.5); b: its 20 h
     at the plan's 32 % shrinkage rescaled to 45 % = 20 × 0.55 / 0.68; c: on the roster only, 3 FTE at 32 %."""
@@ -258,8 +285,8 @@ def test_headline_names_the_worst_vendor_week_and_weights_sla_by_work():
         }
     )
     h = plan_headline(plan)
-    assert (h.worst_vendor, h.worst_week, h.worst_gap_fte) == ("a", w2, -2.0)
-    assert (h.vendor_weeks_in_deficit, h.vendor_weeks) == (1, 4)
+    assert (h.worst_group, h.worst_week, h.worst_gap_fte) == (("a",), w2, -2.0)
+    assert (h.group_weeks_in_deficit, h.group_weeks) == (1, 4)
     # Work-weighted: (70 + 0.2 + 35 + 1) / (70 + 2 + 35 + 1); the mean of the four weekly shares would be 0.775.
     assert h.projected_sla == pytest.approx(106.2 / 108)
     # Required FTE per day of the horizon, all vendors: (15 × 7 + 17 × 1) / 8 days, not the mean of 15 and 17.
@@ -268,6 +295,34 @@ def test_headline_names_the_worst_vendor_week_and_weights_sla_by_work():
     assert h.backlog_hours_at_end == 3.0
     nothing_measured = plan.with_columns(pl.lit(0.0).alias("sla_met_hours"), pl.lit(0.0).alias("sla_measured_hours"))
     assert plan_headline(nothing_measured).projected_sla is None
+
+
+def test_headline_at_a_split_names_the_worst_group_week_by_its_keys_and_has_no_supply_figures_without_supply():
+    week = dt.date(2026, 4, 6)
+    plan = pl.DataFrame(
+        {
+            "vendor": ["a", "a", "b"],
+            "language": ["de", "en", "de"],
+            "week": [week] * 3,
+            "days": [7] * 3,
+            "required_fte": [2.0, 3.0, 1.0],
+            "supply_fte": [2.5, 2.0, 1.0],
+            "gap_fte": [0.5, -1.0, 0.0],
+            "backlog_hours_end": [0.0, 4.0, 1.0],
+            "sla_met_hours": [10.0, 5.0, 5.0],
+            "sla_measured_hours": [10.0, 10.0, 5.0],
+        }
+    )
+    h = plan_headline(plan, keys=("vendor", "language"))
+    assert (h.worst_group, h.worst_gap_fte, h.group_weeks_in_deficit, h.group_weeks) == (("a", "en"), -1.0, 1, 3)
+    assert (h.required_fte_avg, h.supply_fte_avg, h.backlog_hours_at_end) == (6.0, 5.5, 5.0)
+    assert h.projected_sla == pytest.approx(20 / 25)
+    languages = plan.group_by("language", "week").agg(pl.col("days").max(), pl.exclude("vendor", "days").sum())
+    assert plan_headline(languages, keys=("language",)).worst_group == ("en",)
+    unknown = plan.with_columns(pl.lit(None, pl.Float64).alias(c) for c in ("supply_fte", "gap_fte"))
+    blind = plan_headline(unknown, keys=("vendor", "language"))
+    assert blind.required_fte_avg == 6.0 and blind.group_weeks == 3
+    assert (blind.supply_fte_avg, blind.worst_group, blind.worst_gap_fte, blind.group_weeks_in_deficit) == (None,) * 4
 
 
 def test_fte_arithmetic():

@@ -64,11 +64,11 @@ def backtest_chart(backtests: pl.DataFrame) -> go.Figure:
     return fig
 
 
-def gap_heatmap(plan: pl.DataFrame) -> go.Figure:
-    """FTE surplus (blue) or deficit (red) per vendor and week."""
-    vendors = sorted(plan["vendor"].unique().to_list())
+def gap_heatmap(plan: pl.DataFrame, by: str = "vendor") -> go.Figure:
+    """FTE surplus (blue) or deficit (red) per group of `by` (a vendor) and week."""
+    vendors = sorted(plan[by].unique().to_list())
     weeks = sorted(plan["week"].unique().to_list())
-    lookup = {(r["vendor"], r["week"]): r["gap_fte"] for r in plan.iter_rows(named=True)}
+    lookup = {(r[by], r["week"]): r["gap_fte"] for r in plan.iter_rows(named=True)}
     z = [[lookup.get((v, w)) for w in weeks] for v in vendors]
     limit = max((abs(x) for row in z for x in row if x is not None), default=1.0) or 1.0
     digits = fte_digits(limit)
@@ -105,11 +105,13 @@ def signed(value: float | None, digits: int) -> str:
 
 
 def demand_supply_chart(plan: pl.DataFrame) -> go.Figure:
-    """All vendors: required FTE (mean and 80 % upper bound) against supplied FTE per week."""
+    """All groups: required FTE (mean and 80 % upper bound) against supplied FTE per week (no supply bars where
+    supply is not known at the plan's split)."""
     weekly = plan.group_by("week").agg(pl.col("required_fte", "required_fte_hi_80", "supply_fte").sum()).sort("week")
     weeks = weekly["week"].to_list()
     fig = go.Figure()
-    fig.add_bar(x=weeks, y=weekly["supply_fte"].to_list(), name="supply", marker_color="#90A4AE")
+    if plan["supply_fte"].null_count() < plan.height:
+        fig.add_bar(x=weeks, y=weekly["supply_fte"].to_list(), name="supply", marker_color="#90A4AE")
     fig.add_scatter(x=weeks, y=weekly["required_fte"].to_list(), name="required (forecast)", line={"color": PALETTE[1]})
     fig.add_scatter(
         x=weeks,
@@ -121,15 +123,15 @@ def demand_supply_chart(plan: pl.DataFrame) -> go.Figure:
     return fig
 
 
-def backlog_chart(plan: pl.DataFrame, colours: Mapping[str, str] | None = None) -> go.Figure:
-    """Projected backlog (hours of work) at the end of each week, per vendor in its category colour (`colours`, see
-    `palette.series_colours`)."""
+def backlog_chart(plan: pl.DataFrame, colours: Mapping[str, str] | None = None, by: str = "vendor") -> go.Figure:
+    """Projected backlog (hours of work) at the end of each week, per group of `by` (a vendor) in its category colour
+    (`colours`, see `palette.series_colours`)."""
     fig = go.Figure()
-    for _, vendor, part in each_group(plan, "vendor", "week"):
-        fig.add_scatter(x=part["week"].to_list(), y=part["backlog_hours_end"].to_list(), name=vendor)
+    for _, group, part in each_group(plan, by, "week"):
+        fig.add_scatter(x=part["week"].to_list(), y=part["backlog_hours_end"].to_list(), name=group)
     fig.update_layout(height=300, margin=margin(), yaxis_title="backlog (hours of work)", legend=legend_below())
     fig.update_yaxes(rangemode="nonnegative")  # a backlog is never below zero: no empty negative half
-    return recolour(fig, series_colours(plan["vendor"].unique(), colours))
+    return recolour(fig, series_colours(plan[by].unique(), colours))
 
 
 def interval_staffing_chart(staffing: pl.DataFrame, colours: Mapping[str, str] | None = None) -> go.Figure:

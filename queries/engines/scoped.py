@@ -22,7 +22,7 @@ from queries.engines.base import Engine
 from queries.filters import Filters
 from queries.sources.validation import TableReport
 
-NO_VENDOR = "\x00"  # a vendor no row has: the vendor selection of filters that select only other vendors
+NO_VENDOR = "\uffff"  # no text holds it (a Unicode noncharacter): the vendor of filters selecting other vendors only
 ALL_TIME = Filters(TIME_RANGE[0].date(), TIME_RANGE[1].date())  # every day a valid ticket can have
 
 

@@ -161,11 +161,10 @@ class ScopedEngine:
 
     def distinct_values(self, column: str) -> list[str]:
         """The values of the vendor's tickets (vendor: the vendor only, when the source has it)."""
-        values = self.inner.distinct_values(column)
         if column == "vendor":
-            return [self.vendor] if self.vendor in values else []
+            return [self.vendor] if self.vendor in self.inner.distinct_values(column) else []
         if not self.inner.groupable(column):  # a column metrics cannot group by (the rollups' queues): no vendor's
-            return values
+            return self.inner.distinct_values(column)
         counts = self.summarize("volume", ALL_TIME, [column], None, None)
         return sorted(counts.filter((pl.col("tickets") > 0) & pl.col(column).is_not_null())[column].to_list())
 

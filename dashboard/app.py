@@ -21,7 +21,7 @@ from dashboard.context import PageContext
 from dashboard.filter_bar import filter_bar
 from dashboard.settings import SourceOption, source_options, warehouse_url_from_secrets
 from pages import benchmark, data_health, forecast, overview, transparency, trends, turnaround, vendors_quality
-from queries.engines import created_days, engine_for, held_rows
+from queries.engines import created_days, engine_for
 from queries.errors import SourceError
 from queries.filters import DIMENSIONS
 from queries.sources.access import User
@@ -128,13 +128,7 @@ def _context(option: SourceOption, user: User) -> PageContext:
         ds, signature = loaders.warehouse(option) if option.is_warehouse else loaders.dataset(option)
         vendors = loaders.dimension_values(ds, "vendor") if ds.has("tickets", "vendor") else []
         _check_access_vendors(vendors)
-        if user.vendor and held_rows(ds) is None:
-            raise SourceError(
-                "Vendor-scoped sign-ins need a source held in memory: the scope is enforced on its rows, and this "
-                "source is a warehouse or large extracts served from rollups.",
-                fix="Give vendor users an extracts source below BELLWETHER_ROLLUP_ROWS tickets, or another role.",
-            )
-        if user.vendor:  # enforced on the data itself: every page, filter and export sees only these rows
+        if user.vendor:  # enforced by the engine: every answer, filter value, table and report of this vendor only
             ds = loaders.scoped(ds, signature, user.vendor)
             signature = ds.signature
     except SourceError as exc:  # a vendor-scoped user never sees data quoted from the rows

@@ -41,13 +41,13 @@ from queries.analyses.targets import (
 )
 from queries.analyses.transparency import transparency_figures
 from queries.demo import generate_demo
-from queries.engines import Source, distinct_values, small_table
+from queries.engines import Source, distinct_values, scope, small_table
 from queries.engines.rollups.source import RolledUpSource, open_rolled_up, ticket_rows
+from queries.engines.scoped import ScopedSource
 from queries.engines.serving import rollup_threshold_rows
 from queries.filters import Filters
 from queries.progress import Progress, within
 from queries.sla import load_sla_policy, policy_file
-from queries.sources.access import scope_dataset
 from queries.sources.dataset import Dataset, describe_source, load_dataset
 from queries.sources.warehouse import Warehouse, connect_warehouse
 
@@ -143,7 +143,7 @@ def _source_key(src: Source) -> tuple[str, str]:
 def cached(max_entries: int = 64, spinner: bool | str = False) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """st.cache_data for queries of a source: sources are keyed by `_source_key`, every other argument by value."""
     hashed: dict[type, Callable[[Source], tuple[str, str]]] = dict.fromkeys(
-        (Dataset, RolledUpSource, Warehouse), _source_key
+        (Dataset, RolledUpSource, Warehouse, ScopedSource), _source_key
     )
     return st.cache_data(ttl=TTL_SECONDS, max_entries=max_entries, show_spinner=spinner, hash_funcs=hashed)
 
@@ -318,9 +318,9 @@ def forecast_band(ds: Source, filters: Filters, domain: str | None) -> pl.DataFr
 
 
 @st.cache_resource(ttl=TTL_SECONDS, max_entries=8, show_spinner=False)
-def scoped(_ds: Dataset, signature: str, vendor: str) -> Dataset:
-    """The dataset restricted to one vendor's rows (see queries.access)."""
-    return scope_dataset(_ds, vendor)
+def scoped(_ds: Source, signature: str, vendor: str) -> ScopedSource:
+    """The source restricted to one vendor's rows, on every kind of source (queries.engines.scoped)."""
+    return scope(_ds, vendor)
 
 
 # --- Targets, alerts and the weekly snapshot ----------------------------------------------------------------------

@@ -8,8 +8,9 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from queries.engines import held_rows, scope, small_table
 from queries.errors import SourceError
-from queries.sources.access import User, load_access_policy, scope_dataset, sign_in_refusal
+from queries.sources.access import User, load_access_policy, sign_in_refusal
 from queries.sources.dataset import load_dataset
 from tests.apptest import _app
 
@@ -188,16 +189,16 @@ def test_an_invalid_access_file_stops_the_app_naming_the_line(policy_file: Path)
     assert not at.metric
 
 
-def test_scope_dataset_keeps_only_the_vendors_rows(data_dir: Path):
+def test_scope_keeps_only_the_vendors_rows(data_dir: Path):
     ds = load_dataset(data_dir / "demo")
-    scoped = scope_dataset(ds, "atlas_cx")
-    assert set(scoped.tables["tickets"]["vendor"].unique()) == {"atlas_cx"}
-    assert set(scoped.tables["staffing"]["vendor"].unique()) == {"atlas_cx"}
-    assert set(scoped.tables["qa_reviews"]["vendor"].unique()) == {"atlas_cx"}
+    scoped = scope(ds, "atlas_cx")
+    assert set(held_rows(scoped)["vendor"].unique()) == {"atlas_cx"}
+    assert set(small_table(scoped, "staffing")["vendor"].unique()) == {"atlas_cx"}
+    assert set(small_table(scoped, "qa_reviews")["vendor"].unique()) == {"atlas_cx"}
     expected = ds.tables["tickets"].filter(pl.col("vendor") == "atlas_cx").height
-    assert scoped.tables["tickets"].height == scoped.reports["tickets"].rows_loaded == expected
-    assert scoped.signature != ds.signature
-    assert scoped.tables["platform_metrics"].height == ds.tables["platform_metrics"].height
+    assert held_rows(scoped).height == scoped.reports["tickets"].rows_loaded == expected
+    assert scoped.signature == f"{ds.signature}:atlas_cx"
+    assert small_table(scoped, "platform_metrics").height == ds.tables["platform_metrics"].height
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -254,7 +255,7 @@ def test_exports_built_for_a_vendor_scoped_user_name_no_other_vendor(data_dir: P
     from queries.export import safe_csv
     from queries.filters import Filters
 
-    ds = scope_dataset(load_dataset(data_dir / "demo"), "atlas_cx")
+    ds = scope(load_dataset(data_dir / "demo"), "atlas_cx")
     f = Filters(dt.date(2026, 3, 9), dt.date(2026, 6, 30))
     figures = transparency_figures(ds, f)
     plan = capacity_plan(ds, f, forecast_view(ds, f, "policy_domain", 28), Scenario())[0]
@@ -282,5 +283,5 @@ def test_a_scoped_report_shows_the_freshness_of_the_vendors_own_rows(tmp_path: P
     )
     ds = load_dataset(tmp_path)
     assert str(ds.reports["tickets"].latest) == "2026-01-03 09:00:00"
-    scoped = scope_dataset(ds, "atlas_cx").reports["tickets"]
-    assert str(scoped.latest) == "2026-01-02 08:30:00" and scoped.rows_in_future == 0
+    scoped = scope(ds, "atlas_cx").reports["tickets"]
+    assert str(scoped.latest) == "2026-01-02" and scoped.rows_in_future == 0  # the day: rollups keep no finer

@@ -11,10 +11,10 @@ import polars as pl
 import pytest
 
 from queries.analyses.overview import overview_kpis, top_movers, weekly_trend
+from queries.engines import scope
 from queries.filters import Filters
 from queries.metrics import data_as_of, summarize
 from queries.sla import load_sla_policy
-from queries.sources.access import scope_dataset
 from queries.sources.dataset import Dataset, load_dataset
 
 START = dt.datetime(2025, 3, 1)
@@ -292,4 +292,4 @@ def test_the_datas_now_leaves_out_future_times_and_other_vendors(tmp_path: Path)
     )
     ds = load_dataset(tmp_path)
     assert data_as_of(ds) == ds.reports["tickets"].as_of == dt.datetime(2025, 1, 1, 12)
-    assert data_as_of(scope_dataset(ds, "V1")) == dt.datetime(2025, 1, 1, 10, 30)  # not V2's newer ticket
+    assert data_as_of(scope(ds, "V1")) == dt.datetime(2025, 1, 1, 10, 30)  # not V2's newer ticket

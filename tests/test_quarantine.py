@@ -11,11 +11,11 @@ import pytest
 
 from queries.analyses.health import quarantined_fields
 from queries.contract import CLOSED_UNKNOWN
+from queries.engines import scope
 from queries.engines.rollups.source import open_rolled_up
 from queries.filters import Filters
 from queries.metrics import summarize
 from queries.sla import load_sla_policy
-from queries.sources.access import scope_dataset
 from queries.sources.dataset import Dataset, load_dataset
 
 DAY = Filters(dt.date(2025, 3, 1), dt.date(2025, 3, 1))
@@ -286,7 +286,7 @@ def test_data_health_and_scoped_users(tmp_path: Path):
     assert table.select("table", "field", "reason", "rows").row(0) == ("tickets", "source", "unknown source value", 3)
     assert table["share_of_loaded"][0] == 3 / 5 and "row 1" in table["examples"][0]
     with_vendor = ds.tables["tickets"].with_columns(pl.lit("v1").alias("vendor"))
-    scoped = scope_dataset(Dataset(ds.source, None, ds.signature, {"tickets": with_vendor}, ds.reports), "v1")
+    scoped = scope(Dataset(ds.source, None, ds.signature, {"tickets": with_vendor}, ds.reports), "v1")
     report = scoped.reports["tickets"]
     assert report.quarantined == () and report.unknown_values == () and report.adjusted == ()
     assert quarantined_fields(scoped).is_empty()

@@ -240,7 +240,7 @@ def test_a_vendor_scoped_user_gets_only_their_vendor_in_targets_alerts_and_the_r
 
     from dashboard import snapshot
     from queries.analyses.targets import load_targets
-    from queries.sources.access import scope_dataset
+    from queries.engines import scope
     from tests.apptest import _app
 
     access = tmp_path / "access.toml"
@@ -263,7 +263,7 @@ def test_a_vendor_scoped_user_gets_only_their_vendor_in_targets_alerts_and_the_r
     assert "Targets" in [s.value for s in at.subheader] and "≥ 95.0%" in shown
     assert not [o for o in others if o in shown]  # not even the goal set for another vendor
     # the review the download serves is built from the same scoped rows and the targets this user may see
-    scoped = scope_dataset(load_dataset(data_dir / "demo"), "atlas_cx")
+    scoped = scope(load_dataset(data_dir / "demo"), "atlas_cx")
     goals = load_targets(targets_file).visible_to("atlas_cx")
     built, ahead = snapshot.build(scoped, WEEK, goals, load_sla_policy(), "demo")
     html = snapshot.snapshot_html(built, ahead, goals)

@@ -1,7 +1,8 @@
 """The engines and the one function that picks a source's engine.
 
 A source is what `queries.sources` reads: extracts held in memory (`Dataset`), large extracts served
-from rollups (`RolledUpSource`) or a warehouse (`Warehouse`). Everything above this package asks
+from rollups (`RolledUpSource`) or a warehouse (`Warehouse`); `scope(source, vendor)` restricts any of them to one
+vendor's rows (`ScopedSource`, enforced by its engine). Everything above this package asks
 `engine_for(source)` (or the small helpers below) and never checks which kind of source it has.
 """
 
@@ -16,21 +17,31 @@ from queries.engines.base import Engine
 from queries.engines.rollups.engine import RollupsEngine
 from queries.engines.rollups.source import RolledUpSource
 from queries.engines.rows import RowsEngine
+from queries.engines.scoped import ScopedSource
 from queries.engines.sql import SqlEngine
 from queries.filters import Filters
 from queries.sources.dataset import Dataset
 from queries.sources.warehouse import Warehouse
 
-Source = Dataset | RolledUpSource | Warehouse
+Source = Dataset | RolledUpSource | Warehouse | ScopedSource
 
 
 def engine_for(src: Source) -> Engine:
-    """The engine that answers for this source: rows in memory, rollups, or SQL in the warehouse."""
+    """The engine that answers for this source: rows in memory, rollups, or SQL in the warehouse (for a vendor's
+    scope, wrapped in the engine that restricts every answer to the vendor)."""
+    if isinstance(src, ScopedSource):
+        return src.scoped_engine
     if isinstance(src, Warehouse):
         return SqlEngine(src)
     if isinstance(src, RolledUpSource):
         return RollupsEngine(src)
     return RowsEngine(src)
+
+
+def scope(src: Source, vendor: str) -> ScopedSource:
+    """The source as a user of `vendor` may see it: every answer, value, small table and report of that vendor's
+    rows only (queries.engines.scoped)."""
+    return ScopedSource(src, engine_for(src), vendor)
 
 
 def created_days(src: Source) -> tuple[dt.date, dt.date] | None:

@@ -66,6 +66,10 @@ class Engine(Protocol):
 
     def has(self, table: str, *fields: str) -> bool: ...
 
+    def captioned(self, tickets: int) -> tuple[str | None, str]:
+        """`caption` and `rows_why` as they read for a source of `tickets` valid tickets (a vendor's scope)."""
+        ...
+
     def can(self, metric: str, by: Sequence[str] = ()) -> str | None:
         """None when the engine can answer `metric` grouped by `by`; otherwise what is missing, for people."""
         ...
@@ -93,8 +97,9 @@ class Engine(Protocol):
         """The valid rows of a small table (events, staffing, platform_metrics, qa_reviews); None without it."""
         ...
 
-    def as_of(self) -> dt.datetime:
-        """The data's "now": its newest ticket timestamp that is not in the future."""
+    def as_of(self, filters: Filters | None = None) -> dt.datetime:
+        """The data's "now": its newest ticket timestamp that is not in the future (of the tickets in the filters'
+        groups when given; their days are not used)."""
         ...
 
     def groupable(self, column: str) -> bool:
@@ -171,6 +176,9 @@ class EngineBase:
 
     def has(self, table: str, *fields: str) -> bool:
         return self.source.has(table, *fields)
+
+    def captioned(self, tickets: int) -> tuple[str | None, str]:
+        return self.caption, self.rows_why
 
     def refusal(self, metric: str, by: Sequence[str] = ()) -> str | None:
         label = METRICS[metric].label

@@ -62,8 +62,8 @@ class RowsEngine(EngineBase):
     def small_table(self, name: str) -> pl.DataFrame | None:
         return self.source.tables.get(name)
 
-    def as_of(self) -> dt.datetime:
-        return rows_as_of(self.source)
+    def as_of(self, filters: Filters | None = None) -> dt.datetime:
+        return rows_as_of(self.source, filters)
 
     def rows(self, table: str) -> pl.DataFrame | None:
         return self.source.tables.get(table)
@@ -91,13 +91,14 @@ def split_decisions(tickets: pl.LazyFrame, by: list[str]) -> pl.DataFrame:
     return group(tickets.filter(human), by, [pl.len().alias("decisions"), violating])
 
 
-def rows_as_of(ds: Dataset) -> dt.datetime:
-    """The data's "now": the latest created_at, first_action_at or closed_at of valid tickets, leaving out times in
-    the future (those after the tickets report's `as_of`, as the rollups' `as_of`); the clock's now without any."""
-    t = ds.tables["tickets"]
+def rows_as_of(ds: Dataset, filters: Filters | None = None) -> dt.datetime:
+    """The data's "now": the latest created_at, first_action_at or closed_at of valid tickets (in the filters' groups
+    when given), leaving out times in the future (those after the tickets report's `as_of`, as the rollups' `as_of`);
+    the clock's now without any."""
+    t = ds.tables["tickets"] if filters is None else ds.tables["tickets"].filter(filters.dimension_expr())
     times = pl.concat([t["created_at"], t["first_action_at"], t["closed_at"]])
     report = ds.reports.get("tickets")
-    if report is not None:  # up to, not equal to, as_of: a vendor-scoped dataset keeps the whole table's report
+    if report is not None:
         times = times.filter(times <= report.as_of) if report.as_of is not None else times.clear()
     return times.max() or dt.datetime.now(dt.UTC).replace(tzinfo=None)
 

@@ -92,8 +92,9 @@ class SqlEngine(EngineBase):
     def small_table(self, name: str) -> pl.DataFrame | None:
         return self.source.read_small(name) if name in self.source.reports else None
 
-    def as_of(self) -> dt.datetime:
-        return self.source.latest_timestamp() or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    def as_of(self, filters: Filters | None = None) -> dt.datetime:
+        groups = dimensions(self.source.tables["tickets"], filters) if filters else sa.true()
+        return self.source.latest_timestamp(groups) or dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
     def reviewed_tickets(self, filters: Filters, columns: Sequence[str]) -> pl.DataFrame:
         wh = self.source

@@ -1,25 +1,18 @@
-"""Who may see and do what: roles from a small config file, and vendor scoping enforced on the data.
+"""Who may see and do what: roles and vendor scopes from a small config file.
 
-A vendor-scoped user's dataset holds only that vendor's rows — tickets, staffing and QA reviews — so
-no page, filter, URL parameter or export built on it can show another vendor's data. Platform-wide
-tables (daily active users, events that name no vendor) stay whole; the validation report keeps its counts of the
-scoped rows only and drops row examples, which could quote other vendors' rows.
+A vendor-scoped user's source is restricted to that vendor's rows by its engine (`queries.engines.scope`), on every
+kind of source, so no page, filter, URL parameter or export built on it can show another vendor's data.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import tomllib
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-import polars as pl
-
-from queries.contract import TABLES, Kind
 from queries.errors import SourceError
-from queries.sources.dataset import Dataset
 
 ROLES = ("viewer", "planner", "admin")
 ENTRY_KEYS = ("role", "vendor")  # what a [users."e-mail"] or [defaults] table may hold
@@ -235,49 +228,3 @@ def _key(key: str) -> str:
     escaped = re.escape(key)
     bare = rf"|(?<![\w-]){escaped}(?![\w-])" if re.fullmatch(r"[A-Za-z0-9_-]+", key) else ""
     return rf"""(?:"{escaped}"|'{escaped}'{bare})"""
-
-
-def scope_dataset(ds: Dataset, vendor: str) -> Dataset:
-    """The dataset as a user of `vendor` may see it: only that vendor's tickets, staffing and QA reviews."""
-    tables = dict(ds.tables)
-    tickets = ds.tables["tickets"].filter(pl.col("vendor") == vendor)
-    tables["tickets"] = tickets
-    if "staffing" in tables:
-        tables["staffing"] = tables["staffing"].filter(pl.col("vendor") == vendor)
-    if "qa_reviews" in tables:
-        qa = tables["qa_reviews"]
-        own = pl.col("ticket_id").is_in(tickets["ticket_id"].implode())
-        # A review counts when QA names the vendor, or, where QA has no vendor, through the reviewed ticket.
-        tables["qa_reviews"] = qa.filter(
-            pl.when(pl.col("vendor").is_null()).then(own).otherwise(pl.col("vendor") == vendor)
-        )
-    if "events" in tables:  # vendor-specific annotations (training, staffing episodes) are that vendor's own
-        tables["events"] = tables["events"].filter(pl.col("vendor").is_null() | (pl.col("vendor") == vendor))
-    reports = {
-        name: replace(
-            report,
-            rows_read=tables[name].height,
-            rows_loaded=tables[name].height,
-            rows_superseded=0,
-            rejections=(),
-            quarantined=(),  # counted over every vendor's rows, with their examples: not for a scoped user
-            adjusted=(),
-            unknown_values=(),
-            location="(scoped)",
-            latest=_scoped_latest(name, tables[name], report.latest),
-            rows_in_future=0,  # counted over every vendor's rows: not shown to a scoped user
-        )
-        for name, report in ds.reports.items()
-    }
-    return replace(ds, tables=tables, reports=reports, signature=f"{ds.signature}:{vendor}")
-
-
-def _scoped_latest(
-    name: str, table: pl.DataFrame, latest: dt.datetime | dt.date | None
-) -> dt.datetime | dt.date | None:
-    """Freshness of the scoped rows: their newest main time up to the whole table's (which leaves out times in
-    the future), so it never shows another vendor's latest row."""
-    main = next((f.name for f in TABLES[name].fields if f.kind in (Kind.TIMESTAMP, Kind.DATE)), None)
-    if latest is None or main is None or main not in table.columns:
-        return None
-    return table.get_column(main).filter(table.get_column(main) <= latest).max()

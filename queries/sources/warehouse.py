@@ -145,14 +145,14 @@ class Warehouse:
         [(first, last)] = self.execute(sa.select(sa.func.min(created), sa.func.max(current)).where(wt.valid))
         return (first.date(), last.date()) if first is not None and last is not None else None
 
-    def latest_timestamp(self) -> dt.datetime | None:
-        """The latest created_at, first_action_at or closed_at of valid tickets that is not in the future (the
-        data's "now")."""
+    def latest_timestamp(self, where: ColumnElement[bool] | None = None) -> dt.datetime | None:
+        """The latest created_at, first_action_at or closed_at of valid tickets (those `where` selects, when given)
+        that is not in the future (the data's "now")."""
         wt = self.tables["tickets"]
         names = [n for n in ("created_at", "first_action_at", "closed_at") if n in wt.columns]
         cutoff = future_cutoff()
         newest = [sa.func.max(sa.case((wt.columns[n] <= cutoff, wt.columns[n]), else_=sa.null())) for n in names]
-        [row] = self.execute(sa.select(*newest).where(wt.valid))
+        [row] = self.execute(sa.select(*newest).where(wt.valid, sa.true() if where is None else where))
         seen = [v for v in row if v is not None]
         return max(seen) if seen else None
 

@@ -9,7 +9,14 @@ from functools import partial
 import polars as pl
 
 from queries.engines.base import EngineBase
-from queries.engines.rollups.read import arrivals, decision_counts, handled, queue_reviews, rollup_summary
+from queries.engines.rollups.read import (
+    arrivals,
+    decision_counts,
+    handled,
+    last_active_day,
+    queue_reviews,
+    rollup_summary,
+)
 from queries.engines.rollups.source import PERCENTILES_NOT_KEPT, RolledUpSource
 from queries.engines.rollups.storage import ROLLUP_DIMENSIONS, ROLLUP_METRICS
 from queries.engines.rows import RowsEngine, throughput
@@ -42,20 +49,22 @@ class RollupsEngine(EngineBase):
     declined_note = PERCENTILES_NOT_KEPT
     source: RolledUpSource
 
-    @property
-    def caption(self) -> str:
-        return (
-            f"{self.source.rollups.rows:,} tickets: served from daily rollups (percentiles within "
-            f"{PERCENTILE_ERROR_BOUND:.0%}); pages that need ticket rows say so."
-        )
-
     rows_fix = "use a shorter extract, or raise BELLWETHER_ROLLUP_ROWS if the machine has the memory"
 
     @property
+    def caption(self) -> str:
+        return self.captioned(self.source.rollups.rows)[0]
+
+    @property
     def rows_why(self) -> str:
+        return self.captioned(self.source.rollups.rows)[1]
+
+    def captioned(self, tickets: int) -> tuple[str, str]:
         return (
-            f"These extracts hold {self.source.rollups.rows:,} tickets, so Bellwether serves them from daily "
-            "rollups instead of holding ticket rows in memory."
+            f"{tickets:,} tickets: served from daily rollups (percentiles within {PERCENTILE_ERROR_BOUND:.0%}); pages "
+            "that need ticket rows say so.",
+            f"These extracts hold {tickets:,} tickets, so Bellwether serves them from daily rollups instead of holding "
+            "ticket rows in memory.",
         )
 
     def summarize(
@@ -100,5 +109,12 @@ class RollupsEngine(EngineBase):
     def small_table(self, name: str) -> pl.DataFrame | None:
         return self.source.tables.get(name)
 
-    def as_of(self) -> dt.datetime:
-        return self.source.rollups.as_of or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    def as_of(self, filters: Filters | None = None) -> dt.datetime:
+        r = self.source.rollups
+        now = r.as_of or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        if filters is None or not filters.selections():
+            return now
+        # The rollups keep days, not times, by group: the end of the groups' last day with tickets created, actioned
+        # or closed, up to the whole data's "now" (never a later time, nor another group's time on an earlier day).
+        last = last_active_day(r, filters)
+        return now if last is None else min(now, dt.datetime.combine(last + dt.timedelta(days=1), dt.time()))

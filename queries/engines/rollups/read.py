@@ -100,6 +100,16 @@ def queue_reviews(r: Rollups, filters: Filters) -> pl.DataFrame | None:
     return _as_text(r, out, ["queue"], ["queue"]).cast(QUEUE_REVIEWS_SCHEMA).sort("queue")
 
 
+def last_active_day(r: Rollups, filters: Filters) -> dt.date | None:
+    """The newest day with tickets created, actioned or closed in the filters' groups (their days are not used)."""
+    level, groups = level_for(r, filters, ()), _in_groups(r, filters)
+    days = [
+        t.lazy().filter(groups).select(pl.col("day").max()).collect().item()
+        for t in (level.created, level.actioned, level.closed)
+    ]
+    return max((d for d in days if d is not None), default=None)
+
+
 def level_for(r: Rollups, filters: Filters, by: Sequence[str], *, histograms: bool = False) -> Level | None:
     """The smallest rollup keyed by every dimension the query filters or groups on (with `histograms`, among
     those that carry them: None when more than one dimension is involved)."""

@@ -28,10 +28,10 @@ from dashboard.components import (
 from dashboard.context import PageContext
 from dashboard.palette import field_colours
 from dashboard.url_state import from_url, section_picker
-from queries.analyses.turnaround import MEASURES, Headline, TurnaroundView
+from queries.analyses.turnaround import MEASURES, TURNAROUND_PERCENTILES, Headline, TurnaroundView
 from queries.definitions import METRICS
 from queries.display import CATEGORY_FIELDS, definition_words, display_name, display_value, with_display_values
-from queries.engines import groupable, own_dimensions
+from queries.engines import engine_for, groupable, own_dimensions
 from queries.metrics import missing_inputs
 from queries.sla import load_sla_policy
 
@@ -92,7 +92,7 @@ def _aliases(labels: dict, label: int | None = None) -> dict[str, str]:
 
 
 def _tiles(view: TurnaroundView, headline: Headline, period: str) -> None:
-    """The headline tiles: the view's percentiles (P99 only from ticket rows), mean, SLA, backlog, exposure."""
+    """The headline tiles: the view's percentiles, mean, SLA, backlog, exposure."""
     label = MEASURES[view.end]
     metric = METRICS["time_to_first_action" if view.end == "first_action_at" else "time_to_close"]
     total = view.total.row(0, named=True)
@@ -103,7 +103,7 @@ def _tiles(view: TurnaroundView, headline: Headline, period: str) -> None:
             duration_label(total[f"p{p}_hours"]),
             f"{definition_words(metric.definition)} {counted}",
         )
-        for p in view.percentiles
+        for p in TURNAROUND_PERCENTILES
     ]
     tiles.append(
         (
@@ -146,9 +146,10 @@ def _durations(ctx: PageContext, view: TurnaroundView, headline: Headline) -> No
     )
     stat = "p90_hours"
     if view.by:
-        shown = [s for s in STATISTICS if s != "p99_hours" or 99 in view.percentiles]
-        from_url("turnaround.stat", stat, options=shown, aliases=_aliases(STATISTICS))
-        stat = st.radio("Statistic", shown, horizontal=True, key="turnaround.stat", format_func=STATISTICS.get)
+        from_url("turnaround.stat", stat, options=list(STATISTICS), aliases=_aliases(STATISTICS))
+        stat = st.radio(
+            "Statistic", list(STATISTICS), horizontal=True, key="turnaround.stat", format_func=STATISTICS.get
+        )
     metric = "time_to_first_action" if view.end == "first_action_at" else "time_to_close"
     targets, f = view_targets(ctx.user.vendor), ctx.filters
     goals = {
@@ -160,8 +161,9 @@ def _durations(ctx: PageContext, view: TurnaroundView, headline: Headline) -> No
     over_time = with_display_values(view.over_time, CATEGORY_FIELDS)
     st.plotly_chart(percentile_trend_chart(over_time, view.by, stat, goals, colours), key="turnaround.trend")
     st.subheader("Distribution")
-    splits = "" if groupable(ctx.dataset, "queue") else ", and splits by queue or priority"
-    if ctx.has_rows(f"the distribution of durations and P99{splits}"):
+    if view.histogram is None:
+        st.info(engine_for(ctx.dataset).declined_note or "No distribution for this selection.")
+    else:
         st.caption(
             "Share of measured tickets per duration bin (four bins per tenfold, log scale) and the share done "
             "within each duration (ECDF), so the long tail is visible."
@@ -361,9 +363,10 @@ def _exposure(ctx: PageContext, view: TurnaroundView, headline: Headline) -> Non
 
 
 def _hour_of_week(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
-    if not ctx.has_rows("the hour-of-week view (it needs each ticket's creation hour)"):
-        return
     grid = loaders.hour_of_week(ctx.dataset, ctx.filters)
+    if grid is None:
+        st.info(engine_for(ctx.dataset).declined_note or "No hour-of-week view for this selection.")
+        return
     st.caption(
         "By the weekday and hour (UTC) tickets were created. Gaps in vendor shifts show as slow cells; "
         "use the vendor filter to look at one vendor."
@@ -371,7 +374,13 @@ def _hour_of_week(ctx: PageContext, view: TurnaroundView, headline: Headline) ->
     st.subheader("Arrivals per hour")
     st.plotly_chart(hour_of_week_chart(grid, "arrivals_per_hour"), key="turnaround.arrivals_heatmap")
     st.subheader("Median time to first action")
-    st.plotly_chart(hour_of_week_chart(grid, "p50_hours_to_action"), key="turnaround.speed_heatmap")
+    if grid["p50_hours_to_action"].is_not_null().any():
+        st.plotly_chart(hour_of_week_chart(grid, "p50_hours_to_action"), key="turnaround.speed_heatmap")
+    else:
+        st.caption(
+            "The median by hour of creation is computed from ticket rows, which this source does not hold in memory; "
+            "the P50 and P90 by day are in Time to act."
+        )
 
 
 def _sources(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:

@@ -2,26 +2,28 @@
 
 Builds on the metrics (`queries.metrics.summarize`, one definition each) and adds the shapes the
 Turnaround & SLA page draws: duration distributions, SLA agreement with the source, backlog aging,
-exposure rankings and the hour-of-week grid. The parts that read ticket rows take them from the source's
-engine (`queries.engines.held_rows`) and are left out where it keeps aggregates only. Every instant is UTC.
+exposure rankings and the hour-of-week grid. P99 and the distributions come from the engine's duration buckets
+(`queries.engines.duration_buckets`: exact on ticket rows, P99 within PERCENTILE_ERROR_BOUND elsewhere) and the
+hour-of-week arrivals from its half-hour arrivals; the parts that still read ticket rows take them from the
+source's engine (`queries.engines.held_rows`) and are left out where it keeps aggregates only. Every instant is UTC.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import polars as pl
 import polars.selectors as cs
 
-from queries.calc import HOUR_US, period_windows
+from queries.calc import HOUR_US, keys_of, period_windows
 from queries.contract import PROACTIVE_SOURCES
-from queries.engines import Source, held_rows
+from queries.engines import Source, arrivals, duration_buckets, held_rows
 from queries.filters import Filters
 from queries.frames import (
     created_in,
-    duration_aggs,
     duration_hours,
     duration_summary,
     open_at,
@@ -29,6 +31,7 @@ from queries.frames import (
     open_span,
     with_sla_outcome,
 )
+from queries.histogram import SMALLEST, R, percentiles
 from queries.metrics import data_as_of, missing_inputs, summarize
 from queries.sla import DUE_RULE, SlaPolicy
 
@@ -37,8 +40,11 @@ MEASURES = {"first_action_at": "Time to first action", "closed_at": "Time to clo
 # Age of open tickets: (label, lower bound in hours); each bucket runs up to the next lower bound.
 AGE_BUCKETS = (("< 1 h", 0.0), ("1–4 h", 1.0), ("4–24 h", 4.0), ("1–3 d", 24.0), ("> 3 d", 72.0))
 AGE_BUCKET = pl.Enum([label for label, _ in AGE_BUCKETS])
-# Histogram bins: [0, 1 s), then four per decade of seconds up to 10^7 s (≈ 116 days), then everything longer.
-HISTOGRAM_EDGES_HOURS = (0.0, *(10 ** (i / 4) / 3600 for i in range(29)))
+# Histogram bins: [0, 1 s), then four per decade of seconds up to 10^7 s (≈ 116 days), then everything longer. Each
+# edge is the nearest edge of the duration buckets (queries.histogram: bucket k ≥ 2 starts at SMALLEST·R^(k−2) s), so
+# every engine counts the bins exactly from `duration_buckets`.
+_EDGE_STEPS = pl.Series([round(math.log(10 ** (i / 4) / SMALLEST, R)) for i in range(29)], dtype=pl.Int32)
+HISTOGRAM_EDGES_HOURS = (0.0, *(SMALLEST * R**j / 3600 for j in _EDGE_STEPS))
 SLA_GROUPINGS = ("sla_rule", "queue", "priority", "source")
 EXPOSURE_RATE_GROUPS = ("policy_domain", "surface")
 
@@ -48,23 +54,39 @@ def turnaround(
 ) -> pl.DataFrame:
     """P50/P90/P99 and mean hours from created_at to `end` (a MEASURES key) by group and period.
 
-    Sources without ticket rows (rollups, a warehouse) give the time_to_* metric, whose P99 is null."""
+    Exact from ticket rows; elsewhere the time_to_* metric with P99 from the duration buckets (within
+    PERCENTILE_ERROR_BOUND; null where the engine cannot honour the filters, as its P50/P90)."""
     rows = held_rows(ds)
     if rows is not None:
         return duration_summary(rows, filters, end, by, period, TURNAROUND_PERCENTILES)
     metric = "time_to_first_action" if end == "first_action_at" else "time_to_close"
-    keys = [*by, *(["period"] if period else [])]
-    out = summarize(ds, metric, filters, by, period).with_columns(pl.lit(None, pl.Float64).alias("p99_hours"))
+    keys = keys_of(by, period)
+    out = summarize(ds, metric, filters, by, period)
+    buckets = duration_buckets(ds, filters, end, by, period)
+    p99 = None
+    if buckets is not None and buckets.height:
+        counts = buckets.lazy().rename({"tickets": "count"})
+        p99 = percentiles(counts, keys, [0.99], ["p99_hours"]).with_columns(pl.col("p99_hours") / 3600).collect()
+    if p99 is None:
+        out = out.with_columns(pl.lit(None, pl.Float64).alias("p99_hours"))
+    elif keys:
+        out = out.join(p99, on=keys, how="left", nulls_equal=True)
+    else:
+        out = pl.concat([out, p99], how="horizontal")
     return out.select(*keys, "tickets", "measured", "p50_hours", "p90_hours", "p99_hours", "mean_hours")
 
 
-def duration_histogram(ds: Source, filters: Filters, end: str, by: str | None = None) -> pl.DataFrame:
+def duration_histogram(ds: Source, filters: Filters, end: str, by: str | None = None) -> pl.DataFrame | None:
     """Measured durations in log-spaced bins: `lower_hours` ≤ duration < `upper_hours` (null: no upper bound).
 
     `share` is the bin's share of the group's measured tickets, `cum_share` the share below `upper_hours`
-    (the ECDF at the bin's upper edge). Only bins with tickets are returned.
+    (the ECDF at the bin's upper edge). Only bins with tickets are returned; None where the engine cannot honour
+    the filters (`duration_buckets`).
     """
     keys = [by] if by else []
+    buckets = duration_buckets(ds, filters, end, keys)
+    if buckets is None:
+        return None
     edges = pl.Series(HISTOGRAM_EDGES_HOURS)
     bins = pl.DataFrame(
         {
@@ -74,15 +96,9 @@ def duration_histogram(ds: Source, filters: Filters, end: str, by: str | None = 
         },
         schema_overrides={"bin": pl.Int64, "upper_hours": pl.Float64},
     )
-    hours = duration_hours("created_at", end)
-    counts = (
-        created_in(held_rows(ds), filters)
-        .select(*keys, hours.alias("hours"))
-        .filter(pl.col("hours") >= 0)
-        .group_by(*keys, pl.lit(edges).search_sorted(pl.col("hours"), side="right").cast(pl.Int64).alias("bin"))
-        .agg(pl.len().cast(pl.Int64).alias("tickets"))
-        .collect()
-    )
+    # Buckets 0 and 1 (below SMALLEST) fall in the first bin; bucket k ≥ 2 after every edge step ≤ k − 2.
+    step = pl.lit(_EDGE_STEPS).search_sorted(pl.col("bucket") - 2, side="right").cast(pl.Int64)
+    counts = buckets.group_by(*keys, (step + 1).alias("bin")).agg(pl.col("tickets").sum())
     total = pl.col("tickets").sum().over(keys) if keys else pl.col("tickets").sum()
     cumulative = pl.col("tickets").cum_sum().over(keys) if keys else pl.col("tickets").cum_sum()
     return (
@@ -291,24 +307,32 @@ def open_exposure_ranking(ds: Source, filters: Filters, n: int = 25) -> pl.DataF
     )
 
 
-def hour_of_week(ds: Source, filters: Filters) -> pl.DataFrame:
+def hour_of_week(ds: Source, filters: Filters) -> pl.DataFrame | None:
     """Arrivals and median hours to first action by UTC weekday (1 = Monday) and hour of creation, all 168 cells.
 
-    `arrivals_per_hour` = arrivals / `occurrences` (how often that weekday falls in the period).
+    `arrivals_per_hour` = arrivals / `occurrences` (how often that weekday falls in the period). Arrivals come from
+    the engine's half-hour arrivals (None where it cannot honour the filters); the median from ticket rows only
+    (null without them).
     """
-    created = pl.col("created_at")
-    cells = (
-        created_in(held_rows(ds), filters)
-        .group_by(created.dt.weekday().alias("weekday"), created.dt.hour().alias("hour"))
-        .agg(duration_aggs("created_at", "first_action_at", percentiles=(50,)))
-        .select(
-            pl.col("weekday").cast(pl.Int8),
-            pl.col("hour").cast(pl.Int8),
-            pl.col("tickets").cast(pl.Int64).alias("arrivals"),
-            pl.col("p50_hours").alias("p50_hours_to_action"),
+    slots = arrivals(ds, filters)
+    if slots is None:
+        return None
+    weekday, hour = pl.col("day").dt.weekday().cast(pl.Int8), (pl.col("slot") // 2).cast(pl.Int8)
+    cells = slots.group_by(weekday.alias("weekday"), hour.alias("hour")).agg(pl.col("tickets").sum().alias("arrivals"))
+    rows = held_rows(ds)
+    if rows is not None:
+        created, hours = pl.col("created_at"), duration_hours("created_at", "first_action_at")
+        speed = (
+            created_in(rows, filters)
+            .group_by(
+                created.dt.weekday().cast(pl.Int8).alias("weekday"), created.dt.hour().cast(pl.Int8).alias("hour")
+            )
+            .agg(hours.filter(hours >= 0).quantile(0.5, interpolation="linear").alias("p50_hours_to_action"))
+            .collect()
         )
-        .collect()
-    )
+        cells = cells.join(speed, on=["weekday", "hour"], how="left")
+    else:
+        cells = cells.with_columns(pl.lit(None, pl.Float64).alias("p50_hours_to_action"))
     days = pl.date_range(filters.start, filters.end, "1d", eager=True)
     occurrences = pl.DataFrame({"weekday": days.dt.weekday().cast(pl.Int8)}).group_by("weekday").len("occurrences")
     grid = pl.DataFrame({"weekday": range(1, 8)}, schema={"weekday": pl.Int8}).join(
@@ -352,16 +376,13 @@ class TurnaroundView:
     total: pl.DataFrame  # one row: tickets, measured, p50/p90/p99_hours, mean_hours
     over_time: pl.DataFrame  # by split and period
     by_group: pl.DataFrame | None  # by split; None without a split
-    histogram: pl.DataFrame | None  # by split; None without ticket rows
+    histogram: pl.DataFrame | None  # by split; None where the engine cannot honour the filters (duration_buckets)
     by_source: pl.DataFrame | None  # None when the source has no tickets.source
-    percentiles: tuple[int, ...]  # those `total` and the rest carry: no P99 without ticket rows
 
 
 def turnaround_view(ds: Source, filters: Filters, end: str, by: str | None, period: str) -> TurnaroundView:
-    """Percentiles in total, over time and by the split, the distribution (from ticket rows only) and the
-    by-source comparison."""
+    """Percentiles in total, over time and by the split, the distribution and the by-source comparison."""
     keys = [by] if by else []
-    rows = held_rows(ds) is not None
     return TurnaroundView(
         end=end,
         by=by,
@@ -369,8 +390,7 @@ def turnaround_view(ds: Source, filters: Filters, end: str, by: str | None, peri
         total=turnaround(ds, filters, end),
         over_time=turnaround(ds, filters, end, keys, period),
         by_group=turnaround(ds, filters, end, keys) if by else None,
-        histogram=duration_histogram(ds, filters, end, by) if rows else None,
-        percentiles=TURNAROUND_PERCENTILES if rows else (50, 90),
+        histogram=duration_histogram(ds, filters, end, by),
         by_source=turnaround_by_source(ds, filters, end) if ds.has("tickets", "source") else None,
     )
 

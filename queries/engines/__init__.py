@@ -82,6 +82,15 @@ def arrivals(src: Source, filters: Filters) -> pl.DataFrame | None:
     return engine_for(src).arrivals(filters)
 
 
+def duration_buckets(
+    src: Source, filters: Filters, end: str, by: Sequence[str] = (), period: str | None = None
+) -> pl.DataFrame | None:
+    """Measured tickets created in the filters' days and groups per `by`, period and duration bucket of created_at →
+    `end` (queries.histogram's buckets over seconds: `bucket`, `tickets`); None when the source's engine cannot
+    honour the filters."""
+    return engine_for(src).duration_buckets(filters, end, by, period)
+
+
 def queue_reviews(src: Source, filters: Filters) -> pl.DataFrame | None:
     """Human reviews with a handle time by queue, first action in the filters' days and groups (`queue`, `reviews`,
     `handle_sum_seconds`); None when the source's engine cannot honour the filters."""

@@ -19,11 +19,15 @@ from queries.contract import TICKETS
 from queries.definitions import METRICS
 from queries.filters import Filters, period_expr
 from queries.frames import group
+from queries.histogram import bucket_expr
 from queries.sla import SlaPolicy
 
 SPLIT_DECISIONS = ("violating", "non_violating")  # the human decisions vendors are compared on (`decision_counts`)
 SLOT_MINUTES = 30  # the arrival profile's slots (`arrivals`): 48 half hours of a UTC day, 0 = 00:00–00:30
 ARRIVALS_SCHEMA: dict[str, pl.DataType] = {"day": pl.Date(), "slot": pl.Int16(), "tickets": pl.Int64()}
+# Durations counted in the histograms' buckets (`duration_buckets`, queries.histogram: seconds, 4 % wide)
+DURATION_ENDS = ("first_action_at", "closed_at")  # time to first action, time to close (from created_at)
+DURATION_BUCKETS_SCHEMA: dict[str, pl.DataType] = {"bucket": pl.Int32(), "tickets": pl.Int64()}
 QUEUE_REVIEWS_SCHEMA: dict[str, pl.DataType] = {
     "queue": pl.String(),
     "reviews": pl.Int64(),
@@ -120,6 +124,15 @@ class Engine(Protocol):
         (ARRIVALS_SCHEMA, sorted, empty slots left out); None when the engine cannot honour the filters."""
         ...
 
+    def duration_buckets(
+        self, filters: Filters, end: str, by: Sequence[str], period: str | None
+    ) -> pl.DataFrame | None:
+        """Tickets created in the filters' days and groups whose created_at → `end` (DURATION_ENDS) is measured (not
+        negative), per group of `by`, period and duration bucket (queries.histogram's, over seconds): `by`, `period`
+        when asked, then DURATION_BUCKETS_SCHEMA, sorted, empty buckets left out; None when the engine cannot honour
+        the filters."""
+        ...
+
     def queue_reviews(self, filters: Filters) -> pl.DataFrame | None:
         """Human decisions with a handle time whose first action falls in the filters' days and groups, by queue
         (QUEUE_REVIEWS_SCHEMA, sorted by queue): `reviews` and their `handle_sum_seconds`; None when the engine
@@ -137,6 +150,16 @@ def arrival_counts(tickets: pl.LazyFrame) -> pl.DataFrame:
     """Tickets per day and half-hour slot of their created_at (ARRIVALS_SCHEMA, sorted)."""
     keys = [pl.col("created_at").dt.date().alias("day"), slot_expr("created_at")]
     return tickets.group_by(keys).agg(pl.len().alias("tickets")).sort("day", "slot").collect().cast(ARRIVALS_SCHEMA)
+
+
+def duration_bucket_counts(tickets: pl.LazyFrame, end: str, keys: list[str]) -> pl.DataFrame:
+    """The measured tickets' counts per `keys` and duration bucket of created_at → `end` (see `duration_buckets`)."""
+    if end not in DURATION_ENDS:
+        raise ValueError(f"durations end at {' or '.join(DURATION_ENDS)}, not {end!r}")
+    us = (pl.col(end) - pl.col("created_at")).dt.total_microseconds()
+    measured = tickets.filter(us >= 0).with_columns(bucket_expr(us / 1_000_000).alias("bucket"))
+    out = group(measured, [*keys, "bucket"], [pl.len().alias("tickets")])
+    return out.cast(DURATION_BUCKETS_SCHEMA).sort([*keys, "bucket"])
 
 
 class EngineBase:

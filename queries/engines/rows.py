@@ -16,6 +16,7 @@ from queries.engines.base import (
     EngineBase,
     Implementations,
     arrival_counts,
+    duration_bucket_counts,
 )
 from queries.filters import Filters, period_expr
 from queries.frames import (
@@ -76,6 +77,10 @@ class RowsEngine(EngineBase):
 
     def arrivals(self, filters: Filters) -> pl.DataFrame:
         return arrival_counts(created_in(self.source.tables["tickets"], filters))
+
+    def duration_buckets(self, filters: Filters, end: str, by: Sequence[str], period: str | None) -> pl.DataFrame:
+        created = created_in(self.source.tables["tickets"], filters, period)
+        return duration_bucket_counts(created, end, keys_of(by, period))
 
     def queue_reviews(self, filters: Filters) -> pl.DataFrame:
         seconds = pl.col("handle_seconds")

@@ -10,6 +10,7 @@ computed in Polars with the same helpers. Percentiles are linear interpolation b
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -30,6 +31,8 @@ from queries.contract import PROACTIVE_SOURCES, TICKETS
 from queries.definitions import THROUGHPUT_GROUPS
 from queries.engines.base import (
     ARRIVALS_SCHEMA,
+    DURATION_BUCKETS_SCHEMA,
+    DURATION_ENDS,
     QUEUE_REVIEWS_SCHEMA,
     SLOT_MINUTES,
     SPLIT_DECISIONS,
@@ -38,11 +41,12 @@ from queries.engines.base import (
 )
 from queries.filters import PERIODS, Filters
 from queries.frames import duration_hours
+from queries.histogram import SMALLEST, R
 from queries.sla import DUE_RULE, SlaPolicy, load_sla_policy
 from queries.sources.warehouse import Warehouse, WarehouseTable
 
 _KEY_DTYPES: dict[str, pl.DataType] = {**TICKETS.schema, "period": pl.Date(), "sla_rule": pl.String()}
-_KEY_DTYPES |= {"day": pl.Date(), "slot": pl.Int64()}  # arrivals' keys
+_KEY_DTYPES |= {"day": pl.Date(), "slot": pl.Int64(), "bucket": pl.Int32()}  # arrivals' and durations' keys
 _SQLITE_PERIODS = {"day": (), "week": ("weekday 0", "-6 days"), "month": ("start of month",)}
 
 
@@ -120,6 +124,15 @@ class SqlEngine(EngineBase):
         out = aggregate(self.source, _created_in(t, filters), keys, [Agg("tickets", "rows")])
         return out.cast(ARRIVALS_SCHEMA).sort("day", "slot")
 
+    def duration_buckets(self, filters: Filters, end: str, by: Sequence[str], period: str | None) -> pl.DataFrame:
+        if end not in DURATION_ENDS:
+            raise ValueError(f"durations end at {' or '.join(DURATION_ENDS)}, not {end!r}")
+        t = _tickets(self.source)
+        seconds = seconds_sql(self.source, t.col("created_at"), t.col(end))
+        keys = _keys(self.source, t, list(by), period, "created_at") | {"bucket": bucket_sql(seconds)}
+        out = aggregate(self.source, [*_created_in(t, filters), seconds >= 0], keys, [Agg("tickets", "rows")])
+        return out.cast(DURATION_BUCKETS_SCHEMA).sort(list(keys))
+
     def queue_reviews(self, filters: Filters) -> pl.DataFrame:
         t = _tickets(self.source)
         seconds = t.col("handle_seconds")
@@ -155,6 +168,12 @@ def seconds_sql(wh: Warehouse, start: ColumnElement, end: ColumnElement) -> Colu
 def hours_sql(wh: Warehouse, start: ColumnElement, end: ColumnElement) -> ColumnElement:
     """Hours from `start` to `end` (see `seconds_sql`)."""
     return seconds_sql(wh, start, end) / 3600.0
+
+
+def bucket_sql(seconds: ColumnElement) -> ColumnElement:
+    """queries.histogram.bucket_expr in SQL: the bucket of non-negative seconds (the same logarithm, floored)."""
+    log_bucket = sa.cast(sa.func.floor(sa.func.ln(seconds / SMALLEST) / math.log(R)), sa.Integer) + 2
+    return sa.case((seconds == 0, 0), (seconds < SMALLEST, 1), else_=log_bucket)
 
 
 def in_period(value: ColumnElement, filters: Filters) -> ColumnElement[bool]:

@@ -52,6 +52,7 @@ from queries.engines.rollups.storage import (
     TTFA,
     US,
     VIEWS,
+    RecentReads,
     Rollups,
     chunk_index,
     default_cache_dir,
@@ -145,7 +146,7 @@ def build_rollups(
     rollups = merge(loaded, str(source), signature, policy)
     rollups = replace(
         rollups,
-        read_rows=lambda predicate: valid_rows(partitions, spec, duplicates, predicate),
+        read_rows=RecentReads(lambda predicate: valid_rows(partitions, spec, duplicates, predicate)),
         reviewed=None if reviewed is None else _reviewed_tickets(cache, index, partitions, spec, duplicates, reviewed),
     )
     stats = BuildStats(

@@ -9,7 +9,14 @@ from functools import partial
 import polars as pl
 
 from queries.engines.base import EngineBase
-from queries.engines.rollups.read import arrivals, decision_counts, handled, queue_reviews, rollup_summary
+from queries.engines.rollups.read import (
+    arrivals,
+    decision_counts,
+    duration_buckets,
+    handled,
+    queue_reviews,
+    rollup_summary,
+)
 from queries.engines.rollups.source import PERCENTILES_NOT_KEPT, RolledUpSource
 from queries.engines.rollups.storage import ROLLUP_DIMENSIONS, ROLLUP_METRICS
 from queries.engines.rows import RowsEngine, throughput
@@ -87,6 +94,11 @@ class RollupsEngine(EngineBase):
 
     def arrivals(self, filters: Filters) -> pl.DataFrame | None:
         return arrivals(self.source.rollups, filters)
+
+    def duration_buckets(
+        self, filters: Filters, end: str, by: Sequence[str], period: str | None
+    ) -> pl.DataFrame | None:
+        return duration_buckets(self.source.rollups, filters, end, list(by), period)
 
     def queue_reviews(self, filters: Filters) -> pl.DataFrame | None:
         return queue_reviews(self.source.rollups, filters)

@@ -12,7 +12,7 @@ import polars.selectors as cs
 
 from queries.calc import HOUR_US, period_windows
 from queries.definitions import METRICS
-from queries.engines.base import ARRIVALS_SCHEMA, QUEUE_REVIEWS_SCHEMA
+from queries.engines.base import ARRIVALS_SCHEMA, DURATION_BUCKETS_SCHEMA, DURATION_ENDS, QUEUE_REVIEWS_SCHEMA
 from queries.engines.rollups.storage import (
     EXACT_ROWS_LIMIT,
     ROLLUP_DIMENSIONS,
@@ -87,6 +87,23 @@ def arrivals(r: Rollups, filters: Filters) -> pl.DataFrame | None:
         return _rows_engine(r, "volume", filters).arrivals(filters) if _rows_affordable(r, "volume", filters) else None
     out = _sum(_select(r, level.arrivals, filters, None), ["day", "slot"], ["tickets"])
     return out.cast(ARRIVALS_SCHEMA).sort("day", "slot")
+
+
+def duration_buckets(r: Rollups, filters: Filters, end: str, by: list[str], period: str | None) -> pl.DataFrame | None:
+    """Measured tickets per `by`, period and duration bucket (the Engine's `duration_buckets`) from the created-day
+    histograms, which count in the same buckets; with two or more dimensions, exactly from the rows when affordable
+    (None otherwise)."""
+    if end not in DURATION_ENDS:
+        raise ValueError(f"durations end at {' or '.join(DURATION_ENDS)}, not {end!r}")
+    level = level_for(r, filters, by, histograms=True)
+    if level is None:
+        rows = _rows_affordable(r, "volume", filters)
+        return _rows_engine(r, "volume", filters).duration_buckets(filters, end, by, period) if rows else None
+    keys = [*by, *(["period"] if period else []), "bucket"]
+    measure = TTFA if end == "first_action_at" else TTC
+    hist = _select(r, level.created_hist, filters, period).filter(pl.col("measure") == measure)
+    out = _sum(hist.with_columns(pl.col("bucket").cast(pl.Int32)), keys, ["count"]).rename({"count": "tickets"})
+    return _as_text(r, out, by, keys).select(*keys, "tickets").cast(DURATION_BUCKETS_SCHEMA)
 
 
 def queue_reviews(r: Rollups, filters: Filters) -> pl.DataFrame | None:

@@ -236,8 +236,6 @@ def _sla(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
         },
     )
     st.subheader("Agreement with the source's SLA flag")
-    if ctx.dataset.has("tickets", "sla_met") and not ctx.has_rows("comparing with the source's own sla_met"):
-        return
     if sla.agreement is None:
         st.caption(
             "The source gives no `sla_met` for tickets of this period, so there is nothing to compare. "
@@ -255,12 +253,14 @@ def _sla(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
         help=f"{compared} {agreement['source_only']:,} more carry sla_met but have no target in this policy.",
     )
     if agreement["disagree"]:
+        listed = " The first ones:" if sla.disagreements is not None else ""
         st.warning(
             f"This policy and the source's sla_met disagree on {agreement['disagree']:,} tickets "
-            f"({_share(agreement['disagree_share'])}): check the targets or the source's clock. The first ones:",
+            f"({_share(agreement['disagree_share'])}): check the targets or the source's clock.{listed}",
             icon=":material/flag:",
         )
-        table(sla.disagreements, "turnaround.sla_disagreements")
+        if sla.disagreements is not None:
+            table(sla.disagreements, "turnaround.sla_disagreements")
     else:
         st.success("This policy and the source's sla_met agree on every ticket both rate.")
 
@@ -276,9 +276,8 @@ def _backlog(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None
     )
     st.plotly_chart(backlog_flow_chart(backlog.flow), key="turnaround.backlog")
     st.subheader("Age of the open tickets")
-    if ctx.has_rows("the age of open tickets and the oldest open ticket per queue"):
-        st.caption("Open tickets at the end of each day by time since creation.")
-        st.plotly_chart(backlog_aging_chart(backlog.aging), key="turnaround.aging")
+    st.caption("Open tickets at the end of each day by time since creation.")
+    st.plotly_chart(backlog_aging_chart(backlog.aging), key="turnaround.aging")
     with st.expander("Daily figures", icon=":material/table:"):
         st.caption(definition_words(METRICS["backlog"].definition))
         _table(
@@ -336,8 +335,6 @@ def _exposure(ctx: PageContext, view: TurnaroundView, headline: Headline) -> Non
             "p90_views": decimal_column("P90 views", digits=0),
         },
     )
-    if exposure.ranking is None and missing_inputs(ctx.dataset, "open_backlog") is None:
-        ctx.has_rows("ranking the open backlog by exposure")
     if exposure.ranking is not None:
         st.subheader("Open backlog ranked by exposure")
         st.caption(

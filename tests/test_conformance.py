@@ -36,6 +36,7 @@ from queries.engines.rollups.storage import ROLLUP_DIMENSIONS, RecentReads
 from queries.filters import DIMENSIONS, Filters
 from queries.histogram import ABSOLUTE_BOUND, PERCENTILE_ERROR_BOUND
 from queries.metrics import summarize
+from queries.sla import load_sla_policy
 from queries.sources.dataset import Dataset, load_dataset
 from queries.sources.warehouse import Warehouse, connect_warehouse
 from queries.sources.warehouse_load import load_warehouse
@@ -207,6 +208,13 @@ PARAMS = [_param(engine, metric, case) for engine in ENGINES for metric in METRI
 def conformance_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("conformance") / "demo"
     generate_demo(path, days=DAYS, tickets_per_day=150, seed=23, end=END)
+    # The source's own SLA flag on most tickets: mostly "acted on within an hour", some flipped, so that the policy
+    # and the flag disagree on some, also on tickets still waiting.
+    tickets = pl.read_parquet(path / "tickets.parquet").with_row_index("i")
+    quick = (pl.col("first_action_at") - pl.col("created_at")) < pl.duration(hours=1)
+    flag = (quick ^ (pl.col("i") % 13 == 0)).fill_null(pl.col("i") % 2 == 0)
+    tickets = tickets.with_columns(pl.when(pl.col("i") % 10 < 7).then(flag).alias("sla_met")).drop("i")
+    tickets.write_parquet(path / "tickets.parquet")
     return path
 
 
@@ -605,6 +613,65 @@ def test_turnaround_percentiles_distribution_and_hour_of_week_agree(
     assert expected["arrivals"].sum() > 0 and expected["p50_hours_to_action"].is_not_null().any()
     assert_frame_equal(got.drop("p50_hours_to_action"), expected.drop("p50_hours_to_action"))
     assert got["p50_hours_to_action"].null_count() == got.height
+
+
+# --- open tickets, views while waiting, the source's SLA flag: backlog ages, exposure ranking, SLA comparison ----
+
+OPEN_FILTERS = {
+    "june": Filters(dt.date(2026, 6, 1), END),
+    "two-dimensions": PROFILE_FILTERS["two-dimensions"],
+    "past-the-end": Filters(END - dt.timedelta(days=3), AFTER),
+    "after-the-data": Filters(AFTER, AFTER + dt.timedelta(days=3)),
+}
+
+
+def test_the_rows_engine_finds_open_tickets_as_a_plain_loop(rows_source: Dataset):
+    """A ticket is open at a midnight it was created before and not closed by (never one closed at an unknown time)."""
+    f = Filters(FIRST, END + dt.timedelta(days=2), market=("DE", "FR", "US"))
+    midnights = [f.start_at + dt.timedelta(days=d + 1) for d in range((f.end - f.start).days + 1)]
+    expected = set()
+    for t in rows_source.tables["tickets"].iter_rows(named=True):
+        if t["market"] not in ("DE", "FR", "US") or t["closed_unknown"]:
+            continue
+        if any(t["created_at"] < m and (t["closed_at"] is None or t["closed_at"] >= m) for m in midnights):
+            expected.add(t["ticket_id"])
+    got = engine_for(rows_source).open_tickets(f)
+    assert set(got["ticket_id"]) == expected and len(expected) > 20
+
+
+@pytest.mark.parametrize("filters", OPEN_FILTERS)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_open_tickets_views_and_sla_flags_give_the_rows_engine_answer(
+    engine: str, filters: str, source: Source, rows_source: Dataset
+):
+    f = OPEN_FILTERS[filters]
+    answers, rows = engine_for(source), engine_for(rows_source)
+    assert_frame_equal(answers.open_tickets(f), rows.open_tickets(f))
+    for by in ((), ("policy_domain", "surface")):
+        expected = rows.views_while_waiting(f, by)
+        assert_frame_equal(answers.views_while_waiting(f, by), expected, check_exact=False, rel_tol=FLOATS)
+    expected = rows.sla_flags(f, None)
+    assert_frame_equal(answers.sla_flags(f, None), expected)
+    if filters != "after-the-data":
+        assert rows.open_tickets(f).height > 0 and expected["disagree"][0] > 0 and expected["compared"][0] > 0
+
+
+@pytest.mark.parametrize("filters", OPEN_FILTERS)
+@pytest.mark.parametrize("engine", ANALYSIS_ENGINES)
+def test_backlog_ages_oldest_ranking_and_sla_flag_comparison_agree(
+    engine: str, filters: str, source: Source, rows_source: Dataset
+):
+    f, policy = OPEN_FILTERS[filters], load_sla_policy()
+    for analysis in (
+        turnaround.backlog_aging,
+        turnaround.oldest_open,
+        turnaround.open_exposure_ranking,
+        lambda ds, f: turnaround.sla_agreement(ds, f, policy),
+    ):
+        expected = analysis(rows_source, f)
+        assert_frame_equal(analysis(source, f), expected, check_exact=False, rel_tol=FLOATS)
+    if filters == "june":  # tickets still open at the end of the period, their views mostly estimated
+        assert turnaround.open_exposure_ranking(rows_source, f)["estimated"].sum() > 0
 
 
 # --- quarantined fields: every engine leaves out the same values ---------------------------------------------

@@ -16,20 +16,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import polars as pl
-import polars.selectors as cs
 
 from queries.calc import HOUR_US, keys_of, period_windows
 from queries.contract import PROACTIVE_SOURCES
-from queries.engines import Source, arrivals, duration_buckets, held_rows
+from queries.engines import (
+    Source,
+    arrivals,
+    duration_buckets,
+    held_rows,
+    open_tickets,
+    sla_flags,
+    views_while_waiting,
+)
 from queries.filters import Filters
 from queries.frames import (
     created_in,
     duration_hours,
     duration_summary,
     open_at,
-    open_during,
     open_span,
     with_sla_outcome,
+    with_time_flags,
 )
 from queries.histogram import SMALLEST, R, percentiles
 from queries.metrics import data_as_of, missing_inputs, summarize
@@ -141,24 +148,13 @@ def sla_agreement(ds: Source, filters: Filters, policy: SlaPolicy) -> pl.DataFra
     `compared`: tickets the policy measures (see the `sla` metric); attainment of both over those same
     tickets, `disagree` where they differ, and `source_only` flags on tickets the policy does not measure.
     """
-    flagged = with_sla_outcome(
-        created_in(held_rows(ds), filters).filter(pl.col("sla_met").is_not_null()), policy, data_as_of(ds)
-    )
-    measured, met = pl.col("sla_measured"), pl.col("sla_met_policy")
-    out = flagged.select(
-        pl.len().alias("flagged"),
-        measured.sum().alias("compared"),
-        met.sum().alias("met_ours"),
-        (measured & pl.col("sla_met")).sum().alias("met_source"),
-        (measured & (met != pl.col("sla_met"))).sum().alias("disagree"),
-    ).collect()
     ratio = {  # computed on the compared tickets only, so both attainments count the same tickets
         "attainment_ours": "met_ours",
         "attainment_source": "met_source",
         "disagree_share": "disagree",
     }
     return (
-        out.with_columns(cs.unsigned_integer().cast(pl.Int64))
+        sla_flags(ds, filters, policy)
         .with_columns((pl.col("flagged") - pl.col("compared")).alias("source_only"))
         .with_columns(
             pl.when(pl.col("compared") > 0).then(pl.col(num) / pl.col("compared")).alias(name)
@@ -203,9 +199,8 @@ def backlog_aging(ds: Source, filters: Filters) -> pl.DataFrame:
     first_open, last_open = open_span(days["window_end"])
     lowers = pl.Series([lower for _, lower in AGE_BUCKETS])
     open_pairs = (
-        held_rows(ds)
+        open_tickets(ds, filters)
         .lazy()
-        .filter(open_during(filters))
         .select("created_at", first_open, last_open)
         .filter(pl.col("first_open") <= pl.col("last_open"))
         .select("created_at", pl.int_ranges("first_open", pl.col("last_open") + 1).alias("boundary"))
@@ -233,9 +228,8 @@ def oldest_open(ds: Source, filters: Filters, by: str = "queue") -> pl.DataFrame
     end = filters.end_before
     oldest = pl.col("ticket_id", "created_at", "first_action_at").sort_by("created_at", "ticket_id").first()
     return (
-        held_rows(ds)
-        .lazy()
-        .filter(open_at(end) & filters.dimension_expr())
+        with_time_flags(open_tickets(ds, filters).lazy())
+        .filter(open_at(end))
         .group_by(by)
         .agg(pl.len().cast(pl.Int64).alias("open_tickets"), oldest.name.prefix("oldest_"))
         .with_columns(_age_hours(end, "oldest_created_at").alias("oldest_age_hours"))
@@ -268,15 +262,12 @@ def open_exposure_ranking(ds: Source, filters: Filters, n: int = 25) -> pl.DataF
     """
     end = filters.end_before
     groups = [c for c in EXPOSURE_RATE_GROUPS if ds.has("tickets", c)]
-    acted = created_in(held_rows(ds), filters).filter(
-        pl.col("first_action_at").is_not_null() & pl.col("views_before_action").is_not_null()
-    )
-    hours = duration_hours("created_at", "first_action_at").sum()
-    rate = pl.when(hours > 0).then(pl.col("views_before_action").sum() / hours)
-    overall = acted.select(rate.alias("rate")).collect()["rate"][0]
-    rates = acted.group_by(groups).agg(rate.alias("views_per_hour")) if groups else None
-    lf = held_rows(ds).lazy().filter(open_at(end) & filters.dimension_expr())
-    if rates is not None:
+    sums = views_while_waiting(ds, filters, groups)
+    rate = pl.when(pl.col("waited_hours") > 0).then(pl.col("views_sum") / pl.col("waited_hours"))
+    overall = sums.select(pl.col("views_sum", "waited_hours").sum()).select(rate.alias("rate"))["rate"][0]
+    lf = with_time_flags(open_tickets(ds, filters).lazy()).filter(open_at(end))
+    if groups:
+        rates = sums.lazy().select(*groups, rate.alias("views_per_hour"))
         lf = lf.join(rates, on=groups, how="left", nulls_equal=True)
     else:
         lf = lf.with_columns(pl.lit(None, pl.Float64).alias("views_per_hour"))
@@ -420,20 +411,21 @@ class SlaView:
 
     attainment: pl.DataFrame
     agreement: pl.DataFrame | None
-    disagreements: pl.DataFrame | None
+    disagreements: pl.DataFrame | None  # the first tickets rated differently: from ticket rows only
     measures: str  # what the policy measures on these tickets, for people (SlaPolicy.describe)
 
 
 def sla_view(ds: Source, filters: Filters, policy: SlaPolicy, by: str) -> SlaView:
-    """SLA attainment by `by` and the comparison with the source's own SLA flag (from ticket rows only)."""
-    flagged = held_rows(ds) is not None and ds.has("tickets", "sla_met")
-    agreement = sla_agreement(ds, filters, policy) if flagged else None
+    """SLA attainment by `by` and the comparison with the source's own SLA flag (the tickets rated differently listed
+    from ticket rows only)."""
+    agreement = sla_agreement(ds, filters, policy) if ds.has("tickets", "sla_met") else None
     if agreement is not None and agreement["flagged"][0] == 0:
         agreement = None
+    listed = agreement is not None and held_rows(ds) is not None
     return SlaView(
         attainment=sla_attainment(ds, filters, policy, by),
         agreement=agreement,
-        disagreements=sla_disagreements(ds, filters, policy) if agreement is not None else None,
+        disagreements=sla_disagreements(ds, filters, policy) if listed else None,
         measures=policy.describe(sla_due_dates(ds, filters, policy)),
     )
 
@@ -443,17 +435,16 @@ class BacklogView:
     """Daily backlog flow (the `backlog` metric), aging at each day's end and the oldest open ticket per queue."""
 
     flow: pl.DataFrame
-    aging: pl.DataFrame | None  # None without ticket rows
-    oldest: pl.DataFrame | None  # None when the source has no tickets.queue, or no ticket rows
+    aging: pl.DataFrame
+    oldest: pl.DataFrame | None  # None when the source has no tickets.queue
 
 
 def backlog_view(ds: Source, filters: Filters) -> BacklogView:
-    """Everything the backlog part of the page shows; ages need ticket rows."""
-    rows = held_rows(ds) is not None
+    """Everything the backlog part of the page shows (ages from the engine's open tickets)."""
     return BacklogView(
         flow=summarize(ds, "backlog", filters, period="day"),
-        aging=backlog_aging(ds, filters) if rows else None,
-        oldest=oldest_open(ds, filters) if rows and ds.has("tickets", "queue") else None,
+        aging=backlog_aging(ds, filters),
+        oldest=oldest_open(ds, filters) if ds.has("tickets", "queue") else None,
     )
 
 
@@ -462,10 +453,10 @@ class ExposureView:
     """Exposure by policy domain and the exposure-weighted ranking of the open backlog."""
 
     by_domain: pl.DataFrame
-    ranking: pl.DataFrame | None  # None when the source has no tickets.closed_at (no open backlog) or no rows
+    ranking: pl.DataFrame | None  # None when the source has no tickets.closed_at (no open backlog)
 
 
 def exposure_view(ds: Source, filters: Filters) -> ExposureView:
-    """Everything the exposure part of the page shows; the ranking of open tickets needs ticket rows."""
-    ranked = held_rows(ds) is not None and missing_inputs(ds, "open_backlog") is None
+    """Everything the exposure part of the page shows (the ranking from the engine's open tickets)."""
+    ranked = missing_inputs(ds, "open_backlog") is None
     return ExposureView(exposure_by(ds, filters), open_exposure_ranking(ds, filters) if ranked else None)

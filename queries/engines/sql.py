@@ -33,9 +33,12 @@ from queries.engines.base import (
     ARRIVALS_SCHEMA,
     DURATION_BUCKETS_SCHEMA,
     DURATION_ENDS,
+    OPEN_TICKETS_SCHEMA,
     QUEUE_REVIEWS_SCHEMA,
+    SLA_FLAGS_SCHEMA,
     SLOT_MINUTES,
     SPLIT_DECISIONS,
+    VIEWS_WAITING_SCHEMA,
     EngineBase,
     Implementations,
 )
@@ -132,6 +135,47 @@ class SqlEngine(EngineBase):
         keys = _keys(self.source, t, list(by), period, "created_at") | {"bucket": bucket_sql(seconds)}
         out = aggregate(self.source, [*_created_in(t, filters), seconds >= 0], keys, [Agg("tickets", "rows")])
         return out.cast(DURATION_BUCKETS_SCHEMA).sort(list(keys))
+
+    def open_tickets(self, filters: Filters) -> pl.DataFrame:
+        wh, t = self.source, _tickets(self.source)
+        created, closed = t.col("created_at"), t.col("closed_at")
+        after = sa.and_(  # frames.open_at_a_day_end
+            closed >= filters.start_at + dt.timedelta(days=1),
+            period_sql(wh, closed, "day") > period_sql(wh, created, "day"),
+        )
+        where = [t.valid, dimensions(t, filters), created < filters.end_before, sa.not_(t.unknown_time("closed_at"))]
+        held = [c for c in OPEN_TICKETS_SCHEMA if self.has("tickets", c)]
+        query = sa.select(*[t.col(c).label(c) for c in held]).where(*where, sa.or_(closed.is_(None), after))
+        out = pl.DataFrame(wh.execute(query), schema={c: OPEN_TICKETS_SCHEMA[c] for c in held}, orient="row")
+        absent = [pl.lit(None, dtype).alias(c) for c, dtype in OPEN_TICKETS_SCHEMA.items() if c not in held]
+        return out.with_columns(absent).select(list(OPEN_TICKETS_SCHEMA)).sort("created_at", "ticket_id")
+
+    def views_while_waiting(self, filters: Filters, by: Sequence[str]) -> pl.DataFrame:
+        t = _tickets(self.source)
+        views, acted = t.col("views_before_action"), t.col("first_action_at")
+        where = [*_created_in(t, filters), acted.is_not(None), views.is_not(None)]
+        hours = hours_sql(self.source, t.col("created_at"), acted)
+        aggs = [Agg("views_sum", "sum", views), Agg("waited_hours", "fsum", hours)]
+        out = aggregate(self.source, where, {b: t.col(b) for b in by}, aggs)
+        return out.cast(VIEWS_WAITING_SCHEMA).sort(list(by))
+
+    def sla_flags(self, filters: Filters, policy: SlaPolicy | None) -> pl.DataFrame:
+        t = _tickets(self.source)
+        _, measured, met = _sla_outcome(self.source, t, policy or load_sla_policy())
+        source = t.col("sla_met")
+        aggs = [
+            Agg("flagged", "rows"),
+            Agg("compared", "sum", flag(measured)),
+            Agg("met_ours", "sum", flag(met)),
+            Agg("met_source", "sum", flag(sa.and_(measured, source))),
+            Agg(
+                "disagree",
+                "sum",
+                flag(sa.and_(measured, sa.or_(sa.and_(met, sa.not_(source)), sa.and_(sa.not_(met), source)))),
+            ),
+        ]
+        where = [*_created_in(t, filters), source.is_not(None)]
+        return aggregate(self.source, where, {}, aggs).cast(SLA_FLAGS_SCHEMA)
 
     def queue_reviews(self, filters: Filters) -> pl.DataFrame:
         t = _tickets(self.source)
@@ -361,9 +405,9 @@ def _first_match(policy: SlaPolicy, t: WarehouseTable, values: list[ColumnElemen
     return sa.case(*whens, else_=sa.null())
 
 
-def _sla(wh: Warehouse, filters: Filters, by: list[str], period: str | None, policy: SlaPolicy) -> pl.DataFrame:
-    """As frames.with_sla_outcome: a ticket with a due_at against it, the others by their first matching rule."""
-    t = _tickets(wh)
+def _sla_outcome(wh: Warehouse, t: WarehouseTable, policy: SlaPolicy) -> tuple[ColumnElement, ...]:
+    """As frames.with_sla_outcome: a ticket with a due_at against it, the others by their first matching rule. The
+    ticket's SLA group (rule name, or DUE_RULE), whether it is measured and whether it met the SLA."""
     as_of = sa.literal(wh.latest_timestamp() or dt.datetime.now(dt.UTC).replace(tzinfo=None), sa.DateTime)
     due_at = t.col("due_at")
     due = due_at.is_not(None)
@@ -381,7 +425,12 @@ def _sla(wh: Warehouse, filters: Filters, by: list[str], period: str | None, pol
     has_sla = sa.or_(due, target.is_not(None))
     waiting_late = sa.and_(late, sa.not_(unknown))
     measured, met = sa.and_(has_sla, sa.or_(ended, waiting_late)), sa.and_(has_sla, ended, in_time)
-    group = sa.case((due, sa.literal(DUE_RULE, sa.String)), else_=rule)
+    return sa.case((due, sa.literal(DUE_RULE, sa.String)), else_=rule), measured, met
+
+
+def _sla(wh: Warehouse, filters: Filters, by: list[str], period: str | None, policy: SlaPolicy) -> pl.DataFrame:
+    t = _tickets(wh)
+    group, measured, met = _sla_outcome(wh, t, policy)
     keys = {b: (group if b == "sla_rule" else t.col(b)) for b in by}
     if period:
         keys["period"] = period_sql(wh, t.col("created_at"), period)

@@ -47,7 +47,7 @@ ROLLUP_METRICS = (
 )
 
 
-FORMAT_VERSION = 11
+FORMAT_VERSION = 12
 
 
 EXACT_ROWS_LIMIT = 500_000  # most rows read for an exact percentile over several dimensions (memory, time)

@@ -130,6 +130,19 @@ def test_turnaround_from_rollups_shows_what_the_rows_show(tab: str, split: str, 
     assert_turnaround_shows_what_the_rows_show(at, rows, tab)
 
 
+def test_turnaround_past_the_exact_read_limit_says_why(rolled_up: None, monkeypatch: pytest.MonkeyPatch):
+    """Two dimensions past EXACT_ROWS_LIMIT: no percentile, no distribution, no hour of week; the page says why."""
+    monkeypatch.setattr("queries.engines.rollups.read.EXACT_ROWS_LIMIT", 0)
+    params = {**PARAMS, "vendor": ["atlas_cx"]}
+    at = run("turnaround", params)
+    tiles = metrics_by_label(at)
+    assert tiles["P99 time to first action"] == tiles["P50 time to first action"] == "–"
+    assert len(at.get("plotly_chart")) == 1  # the trend, empty; no distribution
+    assert any("two or more dimensions" in i.value for i in at.info), [i.value for i in at.info]
+    hours = run("turnaround", {**params, "turnaround.tab": "Hour of week"})
+    assert not hours.get("plotly_chart") and any("two or more dimensions" in i.value for i in hours.info)
+
+
 def test_turnaround_splits_from_rollups_are_the_filter_dimensions(rolled_up: None):
     assert set(at_splits := run("turnaround", PARAMS).selectbox(key="turnaround.by").options) >= {"Market", "Vendor"}
     assert "Queue" not in at_splits and "Priority" not in at_splits

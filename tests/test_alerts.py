@@ -634,9 +634,7 @@ def test_an_unreadable_state_file_stops_before_sending(ops: Path, webhook: Webho
 # --- other engines ----------------------------------------------------------------------------------------------
 
 
-def test_alerts_on_rollups_equal_the_rows(
-    ops: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
-):
+def test_alerts_on_rollups_equal_the_rows(ops: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
     monkeypatch.setenv("BELLWETHER_ROLLUP_ROWS", "1")
     monkeypatch.setenv("BELLWETHER_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("BELLWETHER_SLA_POLICY", str(ops / "sla.toml"))  # the policy the rollups count with

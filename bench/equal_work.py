@@ -147,7 +147,7 @@ def derived_sql(checked: str, optional: list[str], policy, due: bool) -> str:
     kept = ["ticket_id", "_reason", *(f'"q.{f}"' for f in optional), "created_at", "first_action_at", "closed_at"]
     kept += [f"CAST({d} AS enum_{d}) AS {d}" for d in FULL]  # ENUM types made by `build` from the files' values
     kept += ["queue", "decision", "automated", "appealed", "appeal_overturned", "handle_seconds", "views_before_action"]
-    kept += ["due_at", "closed_unknown", "acted_unknown"]
+    kept += ["due_at", "sla_met", "closed_unknown", "acted_unknown"]
     return f"""SELECT {", ".join(kept)}, CAST(created_at AS DATE) AS day, CAST(first_action_at AS DATE) AS action_day,
             CAST(closed_at AS DATE) AS closed_day, CAST(coalesce(first_action_at, created_at) AS DATE) AS hist_day,
             {ttfa} AS ttfa_us, {ttc} AS ttc_us, {_in("source", PROACTIVE_SOURCES)} AS proactive,
@@ -165,6 +165,7 @@ def derived_sql(checked: str, optional: list[str], policy, due: bool) -> str:
 def tables_sql(dims: tuple[str, ...]) -> dict[str, tuple[str, list[str]]]:
     """Each count table at the full grain: (SELECT over the valid rows, its value columns)."""
     keys = ", ".join(dims)
+    ended = "(sla_rule IS NOT NULL AND sla_end_at IS NOT NULL)"
     in_time = """CASE WHEN due_at IS NOT NULL THEN sla_end_at <= due_at
         ELSE date_diff('microsecond', created_at, sla_end_at) / 1e6 <= sla_target_seconds END"""
     created = {
@@ -183,6 +184,9 @@ def tables_sql(dims: tuple[str, ...]) -> dict[str, tuple[str, list[str]]]:
         "within_24h": "count_if(ttfa_us <= 86400000000)",
         "views_known": "count_if(first_action_at IS NOT NULL AND views_before_action IS NOT NULL)",
         "zero_views": "count_if(first_action_at IS NOT NULL AND views_before_action = 0)",
+        "views_sum": "CAST(sum(views_before_action) FILTER (WHERE first_action_at IS NOT NULL) AS BIGINT)",
+        "views_ttfa_sum_us": """CAST(sum(ttfa_us) FILTER (WHERE first_action_at IS NOT NULL
+            AND views_before_action IS NOT NULL) AS BIGINT)""",
         "ttfa_measured": "count_if(ttfa_us >= 0)",
         "ttfa_sum_us": "CAST(sum(ttfa_us) FILTER (WHERE ttfa_us >= 0) AS BIGINT)",
         "ttc_measured": "count_if(ttc_us >= 0)",
@@ -196,8 +200,13 @@ def tables_sql(dims: tuple[str, ...]) -> dict[str, tuple[str, list[str]]]:
     }
     sla = {
         "tickets": "count(*)",
-        "ended_with_sla": "count_if(sla_rule IS NOT NULL AND sla_end_at IS NOT NULL)",
-        "met": f"count_if(sla_rule IS NOT NULL AND sla_end_at IS NOT NULL AND {in_time})",
+        "ended_with_sla": f"count_if({ended})",
+        "met": f"count_if({ended} AND {in_time})",
+        "flagged": "count(sla_met)",
+        "flagged_ended": f"count_if(sla_met IS NOT NULL AND {ended})",
+        "flagged_met": f"count_if(sla_met IS NOT NULL AND {ended} AND {in_time})",
+        "flagged_met_source": f"count_if(sla_met AND {ended})",
+        "flagged_disagree": f"count_if(sla_met IS NOT NULL AND {ended} AND ({in_time}) <> sla_met)",
     }
 
     def select(day: str, values: dict[str, str], extra: str = "", where: str = "") -> tuple[str, list[str]]:
@@ -279,7 +288,8 @@ def build(source: Path, out: Path, prepared: dict | None = None) -> dict:
     waiting = "sla_rule IS NOT NULL AND sla_end_at IS NULL AND NOT _end_unknown"
     write(
         "waiting",
-        f"SELECT created_at, {', '.join(dims)}, sla_rule, sla_target_seconds, due_at FROM ({VALID}) WHERE {waiting}",
+        f"""SELECT created_at, {", ".join(dims)}, sla_rule, sla_target_seconds, due_at, sla_met FROM ({VALID})
+            WHERE {waiting}""",
     )
     valid, rejected = con.sql("SELECT count(*) FILTER (WHERE _reason IS NULL), count(_reason) FROM checked").fetchall()[
         0

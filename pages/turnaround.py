@@ -28,10 +28,10 @@ from dashboard.components import (
 from dashboard.context import PageContext
 from dashboard.palette import field_colours
 from dashboard.url_state import from_url, section_picker
-from queries.analyses.turnaround import MEASURES, Headline, TurnaroundView
+from queries.analyses.turnaround import MEASURES, TURNAROUND_PERCENTILES, Headline, TurnaroundView
 from queries.definitions import METRICS
 from queries.display import CATEGORY_FIELDS, definition_words, display_name, display_value, with_display_values
-from queries.engines import groupable, own_dimensions
+from queries.engines import engine_for, groupable, own_dimensions
 from queries.metrics import missing_inputs
 from queries.sla import load_sla_policy
 
@@ -92,7 +92,7 @@ def _aliases(labels: dict, label: int | None = None) -> dict[str, str]:
 
 
 def _tiles(view: TurnaroundView, headline: Headline, period: str) -> None:
-    """The headline tiles: the view's percentiles (P99 only from ticket rows), mean, SLA, backlog, exposure."""
+    """The headline tiles: the view's percentiles, mean, SLA, backlog, exposure."""
     label = MEASURES[view.end]
     metric = METRICS["time_to_first_action" if view.end == "first_action_at" else "time_to_close"]
     total = view.total.row(0, named=True)
@@ -103,7 +103,7 @@ def _tiles(view: TurnaroundView, headline: Headline, period: str) -> None:
             duration_label(total[f"p{p}_hours"]),
             f"{definition_words(metric.definition)} {counted}",
         )
-        for p in view.percentiles
+        for p in TURNAROUND_PERCENTILES
     ]
     tiles.append(
         (
@@ -146,9 +146,10 @@ def _durations(ctx: PageContext, view: TurnaroundView, headline: Headline) -> No
     )
     stat = "p90_hours"
     if view.by:
-        shown = [s for s in STATISTICS if s != "p99_hours" or 99 in view.percentiles]
-        from_url("turnaround.stat", stat, options=shown, aliases=_aliases(STATISTICS))
-        stat = st.radio("Statistic", shown, horizontal=True, key="turnaround.stat", format_func=STATISTICS.get)
+        from_url("turnaround.stat", stat, options=list(STATISTICS), aliases=_aliases(STATISTICS))
+        stat = st.radio(
+            "Statistic", list(STATISTICS), horizontal=True, key="turnaround.stat", format_func=STATISTICS.get
+        )
     metric = "time_to_first_action" if view.end == "first_action_at" else "time_to_close"
     targets, f = view_targets(ctx.user.vendor), ctx.filters
     goals = {
@@ -160,8 +161,9 @@ def _durations(ctx: PageContext, view: TurnaroundView, headline: Headline) -> No
     over_time = with_display_values(view.over_time, CATEGORY_FIELDS)
     st.plotly_chart(percentile_trend_chart(over_time, view.by, stat, goals, colours), key="turnaround.trend")
     st.subheader("Distribution")
-    splits = "" if groupable(ctx.dataset, "queue") else ", and splits by queue or priority"
-    if ctx.has_rows(f"the distribution of durations and P99{splits}"):
+    if view.histogram is None:
+        st.info(engine_for(ctx.dataset).declined_note or "No distribution for this selection.")
+    else:
         st.caption(
             "Share of measured tickets per duration bin (four bins per tenfold, log scale) and the share done "
             "within each duration (ECDF), so the long tail is visible."
@@ -234,8 +236,6 @@ def _sla(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
         },
     )
     st.subheader("Agreement with the source's SLA flag")
-    if ctx.dataset.has("tickets", "sla_met") and not ctx.has_rows("comparing with the source's own sla_met"):
-        return
     if sla.agreement is None:
         st.caption(
             "The source gives no `sla_met` for tickets of this period, so there is nothing to compare. "
@@ -253,12 +253,14 @@ def _sla(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
         help=f"{compared} {agreement['source_only']:,} more carry sla_met but have no target in this policy.",
     )
     if agreement["disagree"]:
+        listed = " The first ones:" if sla.disagreements is not None else ""
         st.warning(
             f"This policy and the source's sla_met disagree on {agreement['disagree']:,} tickets "
-            f"({_share(agreement['disagree_share'])}): check the targets or the source's clock. The first ones:",
+            f"({_share(agreement['disagree_share'])}): check the targets or the source's clock.{listed}",
             icon=":material/flag:",
         )
-        table(sla.disagreements, "turnaround.sla_disagreements")
+        if sla.disagreements is not None:
+            table(sla.disagreements, "turnaround.sla_disagreements")
     else:
         st.success("This policy and the source's sla_met agree on every ticket both rate.")
 
@@ -274,9 +276,8 @@ def _backlog(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None
     )
     st.plotly_chart(backlog_flow_chart(backlog.flow), key="turnaround.backlog")
     st.subheader("Age of the open tickets")
-    if ctx.has_rows("the age of open tickets and the oldest open ticket per queue"):
-        st.caption("Open tickets at the end of each day by time since creation.")
-        st.plotly_chart(backlog_aging_chart(backlog.aging), key="turnaround.aging")
+    st.caption("Open tickets at the end of each day by time since creation.")
+    st.plotly_chart(backlog_aging_chart(backlog.aging), key="turnaround.aging")
     with st.expander("Daily figures", icon=":material/table:"):
         st.caption(definition_words(METRICS["backlog"].definition))
         _table(
@@ -334,8 +335,6 @@ def _exposure(ctx: PageContext, view: TurnaroundView, headline: Headline) -> Non
             "p90_views": decimal_column("P90 views", digits=0),
         },
     )
-    if exposure.ranking is None and missing_inputs(ctx.dataset, "open_backlog") is None:
-        ctx.has_rows("ranking the open backlog by exposure")
     if exposure.ranking is not None:
         st.subheader("Open backlog ranked by exposure")
         st.caption(
@@ -361,9 +360,10 @@ def _exposure(ctx: PageContext, view: TurnaroundView, headline: Headline) -> Non
 
 
 def _hour_of_week(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:
-    if not ctx.has_rows("the hour-of-week view (it needs each ticket's creation hour)"):
-        return
     grid = loaders.hour_of_week(ctx.dataset, ctx.filters)
+    if grid is None:
+        st.info(engine_for(ctx.dataset).declined_note or "No hour-of-week view for this selection.")
+        return
     st.caption(
         "By the weekday and hour (UTC) tickets were created. Gaps in vendor shifts show as slow cells; "
         "use the vendor filter to look at one vendor."
@@ -371,7 +371,13 @@ def _hour_of_week(ctx: PageContext, view: TurnaroundView, headline: Headline) ->
     st.subheader("Arrivals per hour")
     st.plotly_chart(hour_of_week_chart(grid, "arrivals_per_hour"), key="turnaround.arrivals_heatmap")
     st.subheader("Median time to first action")
-    st.plotly_chart(hour_of_week_chart(grid, "p50_hours_to_action"), key="turnaround.speed_heatmap")
+    if grid["p50_hours_to_action"].is_not_null().any():
+        st.plotly_chart(hour_of_week_chart(grid, "p50_hours_to_action"), key="turnaround.speed_heatmap")
+    else:
+        st.caption(
+            "The median by hour of creation is computed from ticket rows, which this source does not hold in memory; "
+            "the P50 and P90 by day are in Time to act."
+        )
 
 
 def _sources(ctx: PageContext, view: TurnaroundView, headline: Headline) -> None:

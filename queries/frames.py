@@ -40,6 +40,17 @@ def open_at(instant: dt.datetime) -> pl.Expr:
     return (pl.col("created_at") < instant) & ~pl.col(CLOSED_UNKNOWN) & (closed.is_null() | (closed >= instant))
 
 
+def open_at_a_day_end(filters: Filters, *, as_read: bool = False) -> pl.Expr:
+    """True for tickets open (`open_at`) at the end of some day of the filters' days: created before the last of those
+    midnights and not closed before the first, nor on the day they were created. `as_read` leaves out the
+    closed-at-an-unknown-time flag, for a predicate on a source's columns as read (a superset: such a closed_at is
+    before created_at, so it fails the test on days)."""
+    created, closed = pl.col("created_at"), pl.col("closed_at")
+    after = (closed >= filters.start_at + dt.timedelta(days=1)) & (closed.dt.date() > created.dt.date())
+    times = (created < filters.end_before) & (closed.is_null() | after)
+    return times if as_read else times & ~pl.col(CLOSED_UNKNOWN)
+
+
 def open_span(boundaries: pl.Series) -> tuple[pl.Expr, pl.Expr]:
     """First and last index of the sorted instants `boundaries` at which each ticket is open (see `open_at`).
 

@@ -15,6 +15,7 @@ from queries.metrics import summarize
 from queries.sources.dataset import load_dataset
 from tests.apptest import DEMO_END, metrics_by_label, run
 from tests.test_app_trends import WIDE, spike_list
+from tests.test_app_turnaround import TABS, assert_turnaround_shows_what_the_rows_show, write_flagged_tickets
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
@@ -116,34 +117,53 @@ def test_live_queues_from_rollups_staff_as_from_the_rows(rolled_up: None, tmp_pa
     assert any("live queues filtered by two or more dimensions" in n and "daily rollups" in n for n in notes), notes
 
 
-@pytest.mark.parametrize(
-    ("tab", "charts", "notes"),
-    [
-        ("Time to act", 1, 1),  # the trend; the distribution needs rows
-        ("SLA", 1, 1),  # attainment; comparing with the source's sla_met needs rows
-        ("Backlog", 1, 1),  # the flow; ages need rows
-        ("Exposure", 1, 1),  # reach by domain; the ranking of open tickets needs rows
-        ("Hour of week", 0, 1),
-        ("Proactive vs reactive", 1, 0),
-    ],
-)
-def test_turnaround_from_rollups_draws_what_the_rollups_hold(rolled_up: None, tab: str, charts: int, notes: int):
-    at = run("turnaround", {**PARAMS, "turnaround.tab": tab})
-    assert len(at.get("plotly_chart")) == charts
-    assert len([i for i in at.info if "daily rollups" in i.value]) == notes, [i.value for i in at.info]
+@pytest.mark.parametrize("split", ["none", "vendor"])
+@pytest.mark.parametrize("tab", TABS)
+def test_turnaround_from_rollups_shows_what_the_rows_show(tab: str, split: str, monkeypatch: pytest.MonkeyPatch):
+    """P99, the distribution, hour-of-week arrivals, backlog ages, oldest open tickets and the exposure ranking from
+    rollups (and the open tickets read by predicate); over two dimensions (market filtered, split by vendor) too."""
+    params = {**PARAMS, "turnaround.tab": tab, "turnaround.by": split}
+    rows = run("turnaround", params)
+    monkeypatch.setenv("BELLWETHER_ROLLUP_ROWS", "1")
+    at = run("turnaround", params)
+    assert any("served from daily rollups" in c.value for c in at.sidebar.caption)
+    assert_turnaround_shows_what_the_rows_show(at, rows, tab)
 
 
-def test_turnaround_tiles_from_rollups_match_the_rows(rolled_up: None, data_dir: Path):
-    tiles = metrics_by_label(run("turnaround", PARAMS))
-    exact = summarize(load_dataset(data_dir / "demo"), "time_to_first_action", FILTERS).row(0, named=True)
-    assert "P99 time to first action" not in tiles  # histograms give P50 and P90
-    for p in (50, 90):
-        number, unit = tiles[f"P{p} time to first action"].split()
-        scale = {"s": 3600, "min": 60, "h": 1}[unit]
-        want = exact[f"p{p}_hours"]
-        assert abs(float(number) / scale - want) <= want * PERCENTILE_ERROR_BOUND + 0.05 / scale, p
+def test_turnaround_past_the_exact_read_limit_says_why(rolled_up: None, monkeypatch: pytest.MonkeyPatch):
+    """Two dimensions past EXACT_ROWS_LIMIT: no percentile, no distribution, no hour of week; the page says why."""
+    monkeypatch.setattr("queries.engines.rollups.read.EXACT_ROWS_LIMIT", 0)
+    params = {**PARAMS, "vendor": ["atlas_cx"]}
+    at = run("turnaround", params)
+    tiles = metrics_by_label(at)
+    assert tiles["P99 time to first action"] == tiles["P50 time to first action"] == "–"
+    assert len(at.get("plotly_chart")) == 1  # the trend, empty; no distribution
+    assert any("two or more dimensions" in i.value for i in at.info), [i.value for i in at.info]
+    hours = run("turnaround", {**params, "turnaround.tab": "Hour of week"})
+    assert not hours.get("plotly_chart") and any("two or more dimensions" in i.value for i in hours.info)
+
+
+def test_turnaround_splits_from_rollups_are_the_filter_dimensions(rolled_up: None):
     assert set(at_splits := run("turnaround", PARAMS).selectbox(key="turnaround.by").options) >= {"Market", "Vendor"}
     assert "Queue" not in at_splits and "Priority" not in at_splits
+
+
+def test_source_sla_flag_is_compared_from_rollups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The counts come from the rollups; the tickets rated differently are listed from ticket rows only."""
+    write_flagged_tickets(tmp_path)
+    monkeypatch.setenv("BELLWETHER_SOURCE", str(tmp_path))
+    params = {"src": "extracts", "turnaround.tab": "SLA", "start": "2026-01-05", "end": "2026-01-06"}
+    rows = run("turnaround", params)
+    monkeypatch.setenv("BELLWETHER_ROLLUP_ROWS", "1")
+    at = run("turnaround", params)
+    assert any("served from daily rollups" in c.value for c in at.sidebar.caption)
+    values, expected = metrics_by_label(at), metrics_by_label(rows)
+    compared = ("Attainment (this policy)", "Attainment (source's sla_met)", "Tickets rated differently")
+    assert values["Tickets rated differently"] == "1" and [values[c] for c in compared] == [
+        expected[c] for c in compared
+    ]
+    assert any("disagree on 1 tickets" in w.value for w in at.warning)
+    assert len(at.dataframe) == len(rows.dataframe) - 1  # no list of the tickets
 
 
 def test_data_health_counts_the_rolled_up_tickets(rolled_up: None, data_dir: Path):

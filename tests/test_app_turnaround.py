@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
+from pandas.testing import assert_frame_equal as pandas_frame_equal
+from streamlit.testing.v1 import AppTest
 
 from dashboard.charts.turnaround import duration_label
 from queries.analyses.turnaround import turnaround
 from queries.filters import Filters
+from queries.histogram import PERCENTILE_ERROR_BOUND
 from queries.metrics import summarize
 from queries.sources.dataset import load_dataset
 from tests.apptest import DEMO_END, metrics_by_label, run
@@ -97,14 +101,19 @@ def test_sla_tab_groups_by_queue_and_says_when_there_is_no_source_flag():
     assert "queue" in at.dataframe[1].value.columns
 
 
-def test_source_sla_flag_is_compared_and_disagreements_flagged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    (tmp_path / "tickets.csv").write_text(
+def write_flagged_tickets(folder: Path) -> None:
+    """Four tickets with the source's own SLA flag: the policy and the flag disagree on ticket 2."""
+    (folder / "tickets.csv").write_text(
         "ticket_id,created_at,first_action_at,closed_at,queue,priority,sla_met\n"
         "1,2026-01-05 10:00:00,2026-01-05 10:00:30,2026-01-05 10:01:00,live_p0,P0,true\n"
         "2,2026-01-05 11:00:00,2026-01-05 11:05:00,2026-01-05 11:06:00,live_p0,P0,true\n"  # 5 min > 60 s
         "3,2026-01-06 09:00:00,2026-01-06 10:00:00,,reports,P3,true\n"
         "4,2026-01-06 12:00:00,2026-01-06 12:00:10,2026-01-06 12:01:00,live_p0,P0,\n"
     )
+
+
+def test_source_sla_flag_is_compared_and_disagreements_flagged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    write_flagged_tickets(tmp_path)
     monkeypatch.setenv("BELLWETHER_SOURCE", str(tmp_path))
     at = run("turnaround", {"src": "extracts", "turnaround.tab": "SLA", "start": "2026-01-05", "end": "2026-01-06"})
     values = metrics_by_label(at)
@@ -135,3 +144,39 @@ def test_a_source_without_action_times_explains_what_to_map(tmp_path: Path, monk
     (tmp_path / "tickets.csv").write_text("ticket_id,created_at\n1,2026-01-05 10:00:00\n")
     bare = run("turnaround", {"src": "extracts"})
     assert "needs tickets.first_action_at or tickets.closed_at" in bare.info[0].value
+
+
+# --- the same page from rollups and from a warehouse (test_app_rollups.py, test_app_warehouse.py) -----------------
+
+TABS = ("Time to act", "SLA", "Backlog", "Exposure", "Hour of week", "Proactive vs reactive")
+UNIT_HOURS = {"s": 1 / 3600, "min": 1 / 60, "h": 1.0, "d": 24.0}
+
+
+def label_hours(label: str) -> float:
+    """A duration_label back in hours ("16.2 min" -> 0.27)."""
+    number, unit = label.split()
+    return float(number.replace(",", "")) * UNIT_HOURS[unit]
+
+
+def assert_turnaround_shows_what_the_rows_show(at: AppTest, rows: AppTest, tab: str) -> None:
+    """The page from aggregates shows what it shows from ticket rows: no part said to need rows, the same headings,
+    tiles and tables (percentiles within PERCENTILE_ERROR_BOUND and the tiles' rounding), every chart but the median
+    by hour of creation (from ticket rows only)."""
+    assert not at.exception
+    assert not [i.value for i in at.info if "needs ticket rows" in i.value], tab
+    assert [s.value for s in at.subheader] == [s.value for s in rows.subheader], tab
+    tiles, expected = metrics_by_label(at), metrics_by_label(rows)
+    assert tiles.keys() == expected.keys() and "P99 time to first action" in tiles
+    for name, want in expected.items():
+        if re.match(r"P\d+ ", name):  # P50/P90/P99 from histograms or buckets
+            got, exact = label_hours(tiles[name]), label_hours(want)
+            assert abs(got - exact) <= exact * PERCENTILE_ERROR_BOUND + UNIT_HOURS[want.split()[1]] * 0.1, name
+        else:
+            assert tiles[name] == want, name
+    charts = len(rows.get("plotly_chart")) - (tab == "Hour of week")
+    assert len(at.get("plotly_chart")) == charts > 0, tab
+    assert len(at.dataframe) == len(rows.dataframe), tab
+    for got, want in zip([d.value for d in at.dataframe], [d.value for d in rows.dataframe], strict=True):
+        if "oldest_open_hours" in got and got["oldest_open_hours"].isna().all():  # rollups: not from daily counts
+            got, want = got.drop(columns="oldest_open_hours"), want.drop(columns="oldest_open_hours")
+        pandas_frame_equal(got, want, check_exact=False, rtol=PERCENTILE_ERROR_BOUND)

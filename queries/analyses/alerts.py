@@ -36,9 +36,9 @@ from queries.analyses.formatting import format_goal, format_value, measure_label
 from queries.analyses.spikes import MERGE_GAP_DAYS, SpikeSettings, detect_spikes
 from queries.analyses.targets import Target, Targets, goal_hint, measure_sample
 from queries.display import display_name, display_value
-from queries.engines import Source, created_days, engine_for, held_rows
+from queries.engines import Source, created_days, engine_for, open_tickets
 from queries.filters import DIMENSIONS, Filters
-from queries.frames import open_at
+from queries.frames import open_at, with_time_flags
 from queries.intervals import wilson_interval
 from queries.metrics import missing_inputs, summarize
 from queries.sla import SlaPolicy
@@ -359,13 +359,14 @@ def sla_alerts(
 
 
 def aged_open(ds: Source, days: Sequence[dt.date], hours: float) -> dict[dt.date, int]:
-    """Open tickets older than `hours` at the end of each day (open as in the `backlog` metric), from ticket rows."""
-    tickets = held_rows(ds)
+    """Open tickets older than `hours` at the end of each day (open as in the `backlog` metric), from the engine's
+    open tickets."""
+    tickets = with_time_flags(open_tickets(ds, Filters(min(days), max(days))).lazy())
     counts = {}
     for day in days:
         end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
         old = open_at(end) & (pl.col("created_at") < end - dt.timedelta(hours=hours))
-        counts[day] = tickets.lazy().filter(old).select(pl.len()).collect().item()
+        counts[day] = tickets.filter(old).select(pl.len()).collect().item()
     return counts
 
 
@@ -376,9 +377,6 @@ def backlog_alerts(
     missing = missing_inputs(ds, "backlog")
     if missing:
         return [], missing
-    if held_rows(ds) is None:
-        engine = engine_for(ds)
-        return [], f"the age of open tickets needs ticket rows. {engine.rows_why} To check it, {engine.rows_fix}."
     if not policy.rules:
         return [], f"the SLA policy {policy.file} has no rule, so there is no SLA window to age against."
     hours = max(r.target_seconds for r in policy.rules) / 3600

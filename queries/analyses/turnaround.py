@@ -2,33 +2,43 @@
 
 Builds on the metrics (`queries.metrics.summarize`, one definition each) and adds the shapes the
 Turnaround & SLA page draws: duration distributions, SLA agreement with the source, backlog aging,
-exposure rankings and the hour-of-week grid. The parts that read ticket rows take them from the source's
-engine (`queries.engines.held_rows`) and are left out where it keeps aggregates only. Every instant is UTC.
+exposure rankings and the hour-of-week grid. P99 and the distributions come from the engine's duration buckets
+(`queries.engines.duration_buckets`: exact on ticket rows, P99 within PERCENTILE_ERROR_BOUND elsewhere) and the
+hour-of-week arrivals from its half-hour arrivals; the parts that still read ticket rows take them from the
+source's engine (`queries.engines.held_rows`) and are left out where it keeps aggregates only. Every instant is UTC.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import polars as pl
-import polars.selectors as cs
 
-from queries.calc import HOUR_US, period_windows
+from queries.calc import HOUR_US, keys_of, period_windows
 from queries.contract import PROACTIVE_SOURCES
-from queries.engines import Source, held_rows
+from queries.engines import (
+    Source,
+    arrivals,
+    duration_buckets,
+    held_rows,
+    open_tickets,
+    sla_flags,
+    views_while_waiting,
+)
 from queries.filters import Filters
 from queries.frames import (
     created_in,
-    duration_aggs,
     duration_hours,
     duration_summary,
     open_at,
-    open_during,
     open_span,
     with_sla_outcome,
+    with_time_flags,
 )
+from queries.histogram import SMALLEST, R, percentiles
 from queries.metrics import data_as_of, missing_inputs, summarize
 from queries.sla import DUE_RULE, SlaPolicy
 
@@ -37,8 +47,11 @@ MEASURES = {"first_action_at": "Time to first action", "closed_at": "Time to clo
 # Age of open tickets: (label, lower bound in hours); each bucket runs up to the next lower bound.
 AGE_BUCKETS = (("< 1 h", 0.0), ("1–4 h", 1.0), ("4–24 h", 4.0), ("1–3 d", 24.0), ("> 3 d", 72.0))
 AGE_BUCKET = pl.Enum([label for label, _ in AGE_BUCKETS])
-# Histogram bins: [0, 1 s), then four per decade of seconds up to 10^7 s (≈ 116 days), then everything longer.
-HISTOGRAM_EDGES_HOURS = (0.0, *(10 ** (i / 4) / 3600 for i in range(29)))
+# Histogram bins: [0, 1 s), then four per decade of seconds up to 10^7 s (≈ 116 days), then everything longer. Each
+# edge is the nearest edge of the duration buckets (queries.histogram: bucket k ≥ 2 starts at SMALLEST·R^(k−2) s), so
+# every engine counts the bins exactly from `duration_buckets`.
+_EDGE_STEPS = pl.Series([round(math.log(10 ** (i / 4) / SMALLEST, R)) for i in range(29)], dtype=pl.Int32)
+HISTOGRAM_EDGES_HOURS = (0.0, *(SMALLEST * R**j / 3600 for j in _EDGE_STEPS))
 SLA_GROUPINGS = ("sla_rule", "queue", "priority", "source")
 EXPOSURE_RATE_GROUPS = ("policy_domain", "surface")
 
@@ -48,23 +61,39 @@ def turnaround(
 ) -> pl.DataFrame:
     """P50/P90/P99 and mean hours from created_at to `end` (a MEASURES key) by group and period.
 
-    Sources without ticket rows (rollups, a warehouse) give the time_to_* metric, whose P99 is null."""
+    Exact from ticket rows; elsewhere the time_to_* metric with P99 from the duration buckets (within
+    PERCENTILE_ERROR_BOUND; null where the engine cannot honour the filters, as its P50/P90)."""
     rows = held_rows(ds)
     if rows is not None:
         return duration_summary(rows, filters, end, by, period, TURNAROUND_PERCENTILES)
     metric = "time_to_first_action" if end == "first_action_at" else "time_to_close"
-    keys = [*by, *(["period"] if period else [])]
-    out = summarize(ds, metric, filters, by, period).with_columns(pl.lit(None, pl.Float64).alias("p99_hours"))
+    keys = keys_of(by, period)
+    out = summarize(ds, metric, filters, by, period)
+    buckets = duration_buckets(ds, filters, end, by, period)
+    p99 = None
+    if buckets is not None and buckets.height:
+        counts = buckets.lazy().rename({"tickets": "count"})
+        p99 = percentiles(counts, keys, [0.99], ["p99_hours"]).with_columns(pl.col("p99_hours") / 3600).collect()
+    if p99 is None:
+        out = out.with_columns(pl.lit(None, pl.Float64).alias("p99_hours"))
+    elif keys:
+        out = out.join(p99, on=keys, how="left", nulls_equal=True)
+    else:
+        out = pl.concat([out, p99], how="horizontal")
     return out.select(*keys, "tickets", "measured", "p50_hours", "p90_hours", "p99_hours", "mean_hours")
 
 
-def duration_histogram(ds: Source, filters: Filters, end: str, by: str | None = None) -> pl.DataFrame:
+def duration_histogram(ds: Source, filters: Filters, end: str, by: str | None = None) -> pl.DataFrame | None:
     """Measured durations in log-spaced bins: `lower_hours` ≤ duration < `upper_hours` (null: no upper bound).
 
     `share` is the bin's share of the group's measured tickets, `cum_share` the share below `upper_hours`
-    (the ECDF at the bin's upper edge). Only bins with tickets are returned.
+    (the ECDF at the bin's upper edge). Only bins with tickets are returned; None where the engine cannot honour
+    the filters (`duration_buckets`).
     """
     keys = [by] if by else []
+    buckets = duration_buckets(ds, filters, end, keys)
+    if buckets is None:
+        return None
     edges = pl.Series(HISTOGRAM_EDGES_HOURS)
     bins = pl.DataFrame(
         {
@@ -74,15 +103,9 @@ def duration_histogram(ds: Source, filters: Filters, end: str, by: str | None = 
         },
         schema_overrides={"bin": pl.Int64, "upper_hours": pl.Float64},
     )
-    hours = duration_hours("created_at", end)
-    counts = (
-        created_in(held_rows(ds), filters)
-        .select(*keys, hours.alias("hours"))
-        .filter(pl.col("hours") >= 0)
-        .group_by(*keys, pl.lit(edges).search_sorted(pl.col("hours"), side="right").cast(pl.Int64).alias("bin"))
-        .agg(pl.len().cast(pl.Int64).alias("tickets"))
-        .collect()
-    )
+    # Buckets 0 and 1 (below SMALLEST) fall in the first bin; bucket k ≥ 2 after every edge step ≤ k − 2.
+    step = pl.lit(_EDGE_STEPS).search_sorted(pl.col("bucket") - 2, side="right").cast(pl.Int64)
+    counts = buckets.group_by(*keys, (step + 1).alias("bin")).agg(pl.col("tickets").sum())
     total = pl.col("tickets").sum().over(keys) if keys else pl.col("tickets").sum()
     cumulative = pl.col("tickets").cum_sum().over(keys) if keys else pl.col("tickets").cum_sum()
     return (
@@ -125,24 +148,13 @@ def sla_agreement(ds: Source, filters: Filters, policy: SlaPolicy) -> pl.DataFra
     `compared`: tickets the policy measures (see the `sla` metric); attainment of both over those same
     tickets, `disagree` where they differ, and `source_only` flags on tickets the policy does not measure.
     """
-    flagged = with_sla_outcome(
-        created_in(held_rows(ds), filters).filter(pl.col("sla_met").is_not_null()), policy, data_as_of(ds)
-    )
-    measured, met = pl.col("sla_measured"), pl.col("sla_met_policy")
-    out = flagged.select(
-        pl.len().alias("flagged"),
-        measured.sum().alias("compared"),
-        met.sum().alias("met_ours"),
-        (measured & pl.col("sla_met")).sum().alias("met_source"),
-        (measured & (met != pl.col("sla_met"))).sum().alias("disagree"),
-    ).collect()
     ratio = {  # computed on the compared tickets only, so both attainments count the same tickets
         "attainment_ours": "met_ours",
         "attainment_source": "met_source",
         "disagree_share": "disagree",
     }
     return (
-        out.with_columns(cs.unsigned_integer().cast(pl.Int64))
+        sla_flags(ds, filters, policy)
         .with_columns((pl.col("flagged") - pl.col("compared")).alias("source_only"))
         .with_columns(
             pl.when(pl.col("compared") > 0).then(pl.col(num) / pl.col("compared")).alias(name)
@@ -187,9 +199,8 @@ def backlog_aging(ds: Source, filters: Filters) -> pl.DataFrame:
     first_open, last_open = open_span(days["window_end"])
     lowers = pl.Series([lower for _, lower in AGE_BUCKETS])
     open_pairs = (
-        held_rows(ds)
+        open_tickets(ds, filters)
         .lazy()
-        .filter(open_during(filters))
         .select("created_at", first_open, last_open)
         .filter(pl.col("first_open") <= pl.col("last_open"))
         .select("created_at", pl.int_ranges("first_open", pl.col("last_open") + 1).alias("boundary"))
@@ -217,9 +228,8 @@ def oldest_open(ds: Source, filters: Filters, by: str = "queue") -> pl.DataFrame
     end = filters.end_before
     oldest = pl.col("ticket_id", "created_at", "first_action_at").sort_by("created_at", "ticket_id").first()
     return (
-        held_rows(ds)
-        .lazy()
-        .filter(open_at(end) & filters.dimension_expr())
+        with_time_flags(open_tickets(ds, filters).lazy())
+        .filter(open_at(end))
         .group_by(by)
         .agg(pl.len().cast(pl.Int64).alias("open_tickets"), oldest.name.prefix("oldest_"))
         .with_columns(_age_hours(end, "oldest_created_at").alias("oldest_age_hours"))
@@ -252,15 +262,12 @@ def open_exposure_ranking(ds: Source, filters: Filters, n: int = 25) -> pl.DataF
     """
     end = filters.end_before
     groups = [c for c in EXPOSURE_RATE_GROUPS if ds.has("tickets", c)]
-    acted = created_in(held_rows(ds), filters).filter(
-        pl.col("first_action_at").is_not_null() & pl.col("views_before_action").is_not_null()
-    )
-    hours = duration_hours("created_at", "first_action_at").sum()
-    rate = pl.when(hours > 0).then(pl.col("views_before_action").sum() / hours)
-    overall = acted.select(rate.alias("rate")).collect()["rate"][0]
-    rates = acted.group_by(groups).agg(rate.alias("views_per_hour")) if groups else None
-    lf = held_rows(ds).lazy().filter(open_at(end) & filters.dimension_expr())
-    if rates is not None:
+    sums = views_while_waiting(ds, filters, groups)
+    rate = pl.when(pl.col("waited_hours") > 0).then(pl.col("views_sum") / pl.col("waited_hours"))
+    overall = sums.select(pl.col("views_sum", "waited_hours").sum()).select(rate.alias("rate"))["rate"][0]
+    lf = with_time_flags(open_tickets(ds, filters).lazy()).filter(open_at(end))
+    if groups:
+        rates = sums.lazy().select(*groups, rate.alias("views_per_hour"))
         lf = lf.join(rates, on=groups, how="left", nulls_equal=True)
     else:
         lf = lf.with_columns(pl.lit(None, pl.Float64).alias("views_per_hour"))
@@ -291,24 +298,32 @@ def open_exposure_ranking(ds: Source, filters: Filters, n: int = 25) -> pl.DataF
     )
 
 
-def hour_of_week(ds: Source, filters: Filters) -> pl.DataFrame:
+def hour_of_week(ds: Source, filters: Filters) -> pl.DataFrame | None:
     """Arrivals and median hours to first action by UTC weekday (1 = Monday) and hour of creation, all 168 cells.
 
-    `arrivals_per_hour` = arrivals / `occurrences` (how often that weekday falls in the period).
+    `arrivals_per_hour` = arrivals / `occurrences` (how often that weekday falls in the period). Arrivals come from
+    the engine's half-hour arrivals (None where it cannot honour the filters); the median from ticket rows only
+    (null without them).
     """
-    created = pl.col("created_at")
-    cells = (
-        created_in(held_rows(ds), filters)
-        .group_by(created.dt.weekday().alias("weekday"), created.dt.hour().alias("hour"))
-        .agg(duration_aggs("created_at", "first_action_at", percentiles=(50,)))
-        .select(
-            pl.col("weekday").cast(pl.Int8),
-            pl.col("hour").cast(pl.Int8),
-            pl.col("tickets").cast(pl.Int64).alias("arrivals"),
-            pl.col("p50_hours").alias("p50_hours_to_action"),
+    slots = arrivals(ds, filters)
+    if slots is None:
+        return None
+    weekday, hour = pl.col("day").dt.weekday().cast(pl.Int8), (pl.col("slot") // 2).cast(pl.Int8)
+    cells = slots.group_by(weekday.alias("weekday"), hour.alias("hour")).agg(pl.col("tickets").sum().alias("arrivals"))
+    rows = held_rows(ds)
+    if rows is not None:
+        created, hours = pl.col("created_at"), duration_hours("created_at", "first_action_at")
+        speed = (
+            created_in(rows, filters)
+            .group_by(
+                created.dt.weekday().cast(pl.Int8).alias("weekday"), created.dt.hour().cast(pl.Int8).alias("hour")
+            )
+            .agg(hours.filter(hours >= 0).quantile(0.5, interpolation="linear").alias("p50_hours_to_action"))
+            .collect()
         )
-        .collect()
-    )
+        cells = cells.join(speed, on=["weekday", "hour"], how="left")
+    else:
+        cells = cells.with_columns(pl.lit(None, pl.Float64).alias("p50_hours_to_action"))
     days = pl.date_range(filters.start, filters.end, "1d", eager=True)
     occurrences = pl.DataFrame({"weekday": days.dt.weekday().cast(pl.Int8)}).group_by("weekday").len("occurrences")
     grid = pl.DataFrame({"weekday": range(1, 8)}, schema={"weekday": pl.Int8}).join(
@@ -352,16 +367,13 @@ class TurnaroundView:
     total: pl.DataFrame  # one row: tickets, measured, p50/p90/p99_hours, mean_hours
     over_time: pl.DataFrame  # by split and period
     by_group: pl.DataFrame | None  # by split; None without a split
-    histogram: pl.DataFrame | None  # by split; None without ticket rows
+    histogram: pl.DataFrame | None  # by split; None where the engine cannot honour the filters (duration_buckets)
     by_source: pl.DataFrame | None  # None when the source has no tickets.source
-    percentiles: tuple[int, ...]  # those `total` and the rest carry: no P99 without ticket rows
 
 
 def turnaround_view(ds: Source, filters: Filters, end: str, by: str | None, period: str) -> TurnaroundView:
-    """Percentiles in total, over time and by the split, the distribution (from ticket rows only) and the
-    by-source comparison."""
+    """Percentiles in total, over time and by the split, the distribution and the by-source comparison."""
     keys = [by] if by else []
-    rows = held_rows(ds) is not None
     return TurnaroundView(
         end=end,
         by=by,
@@ -369,8 +381,7 @@ def turnaround_view(ds: Source, filters: Filters, end: str, by: str | None, peri
         total=turnaround(ds, filters, end),
         over_time=turnaround(ds, filters, end, keys, period),
         by_group=turnaround(ds, filters, end, keys) if by else None,
-        histogram=duration_histogram(ds, filters, end, by) if rows else None,
-        percentiles=TURNAROUND_PERCENTILES if rows else (50, 90),
+        histogram=duration_histogram(ds, filters, end, by),
         by_source=turnaround_by_source(ds, filters, end) if ds.has("tickets", "source") else None,
     )
 
@@ -400,20 +411,21 @@ class SlaView:
 
     attainment: pl.DataFrame
     agreement: pl.DataFrame | None
-    disagreements: pl.DataFrame | None
+    disagreements: pl.DataFrame | None  # the first tickets rated differently: from ticket rows only
     measures: str  # what the policy measures on these tickets, for people (SlaPolicy.describe)
 
 
 def sla_view(ds: Source, filters: Filters, policy: SlaPolicy, by: str) -> SlaView:
-    """SLA attainment by `by` and the comparison with the source's own SLA flag (from ticket rows only)."""
-    flagged = held_rows(ds) is not None and ds.has("tickets", "sla_met")
-    agreement = sla_agreement(ds, filters, policy) if flagged else None
+    """SLA attainment by `by` and the comparison with the source's own SLA flag (the tickets rated differently listed
+    from ticket rows only)."""
+    agreement = sla_agreement(ds, filters, policy) if ds.has("tickets", "sla_met") else None
     if agreement is not None and agreement["flagged"][0] == 0:
         agreement = None
+    listed = agreement is not None and held_rows(ds) is not None
     return SlaView(
         attainment=sla_attainment(ds, filters, policy, by),
         agreement=agreement,
-        disagreements=sla_disagreements(ds, filters, policy) if agreement is not None else None,
+        disagreements=sla_disagreements(ds, filters, policy) if listed else None,
         measures=policy.describe(sla_due_dates(ds, filters, policy)),
     )
 
@@ -423,17 +435,16 @@ class BacklogView:
     """Daily backlog flow (the `backlog` metric), aging at each day's end and the oldest open ticket per queue."""
 
     flow: pl.DataFrame
-    aging: pl.DataFrame | None  # None without ticket rows
-    oldest: pl.DataFrame | None  # None when the source has no tickets.queue, or no ticket rows
+    aging: pl.DataFrame
+    oldest: pl.DataFrame | None  # None when the source has no tickets.queue
 
 
 def backlog_view(ds: Source, filters: Filters) -> BacklogView:
-    """Everything the backlog part of the page shows; ages need ticket rows."""
-    rows = held_rows(ds) is not None
+    """Everything the backlog part of the page shows (ages from the engine's open tickets)."""
     return BacklogView(
         flow=summarize(ds, "backlog", filters, period="day"),
-        aging=backlog_aging(ds, filters) if rows else None,
-        oldest=oldest_open(ds, filters) if rows and ds.has("tickets", "queue") else None,
+        aging=backlog_aging(ds, filters),
+        oldest=oldest_open(ds, filters) if ds.has("tickets", "queue") else None,
     )
 
 
@@ -442,10 +453,10 @@ class ExposureView:
     """Exposure by policy domain and the exposure-weighted ranking of the open backlog."""
 
     by_domain: pl.DataFrame
-    ranking: pl.DataFrame | None  # None when the source has no tickets.closed_at (no open backlog) or no rows
+    ranking: pl.DataFrame | None  # None when the source has no tickets.closed_at (no open backlog)
 
 
 def exposure_view(ds: Source, filters: Filters) -> ExposureView:
-    """Everything the exposure part of the page shows; the ranking of open tickets needs ticket rows."""
-    ranked = held_rows(ds) is not None and missing_inputs(ds, "open_backlog") is None
+    """Everything the exposure part of the page shows (the ranking from the engine's open tickets)."""
+    ranked = missing_inputs(ds, "open_backlog") is None
     return ExposureView(exposure_by(ds, filters), open_exposure_ranking(ds, filters) if ranked else None)

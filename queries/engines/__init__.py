@@ -20,6 +20,7 @@ from queries.engines.rows import RowsEngine
 from queries.engines.scoped import ScopedSource
 from queries.engines.sql import SqlEngine
 from queries.filters import Filters
+from queries.sla import SlaPolicy
 from queries.sources.dataset import Dataset
 from queries.sources.warehouse import Warehouse
 
@@ -91,6 +92,34 @@ def arrivals(src: Source, filters: Filters) -> pl.DataFrame | None:
     """Tickets created per UTC day × half-hour slot in the filters' days and groups (`day`, `slot`, `tickets`); None
     when the source's engine cannot honour the filters."""
     return engine_for(src).arrivals(filters)
+
+
+def duration_buckets(
+    src: Source, filters: Filters, end: str, by: Sequence[str] = (), period: str | None = None
+) -> pl.DataFrame | None:
+    """Measured tickets created in the filters' days and groups per `by`, period and duration bucket of created_at →
+    `end` (queries.histogram's buckets over seconds: `bucket`, `tickets`); None when the source's engine cannot
+    honour the filters."""
+    return engine_for(src).duration_buckets(filters, end, by, period)
+
+
+def open_tickets(src: Source, filters: Filters) -> pl.DataFrame:
+    """Valid tickets in the filters' groups open at the end of some day of the filters' days (ticket_id, created_at,
+    first_action_at, closed_at, views_before_action, queue and the filter dimensions), from every engine."""
+    return engine_for(src).open_tickets(filters)
+
+
+def views_while_waiting(src: Source, filters: Filters, by: Sequence[str] = ()) -> pl.DataFrame:
+    """Views (`views_sum`) and hours from creation to first action (`waited_hours`) of actioned tickets with views,
+    created in the filters' days and groups, by `by`."""
+    return engine_for(src).views_while_waiting(filters, by)
+
+
+def sla_flags(src: Source, filters: Filters, policy: SlaPolicy | None = None) -> pl.DataFrame:
+    """One row: tickets created in the filters' days and groups with the source's own sla_met (`flagged`), those the
+    policy measures (`compared`), met by the policy (`met_ours`), by the flag (`met_source`), by one only
+    (`disagree`)."""
+    return engine_for(src).sla_flags(filters, policy)
 
 
 def queue_reviews(src: Source, filters: Filters) -> pl.DataFrame | None:

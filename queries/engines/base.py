@@ -14,16 +14,28 @@ from typing import Protocol
 
 import polars as pl
 
-from queries.calc import complete_periods, dau_keys_of, keys_of, per_million_dau
+from queries.calc import HOUR_US, complete_periods, dau_keys_of, keys_of, per_million_dau
 from queries.contract import TICKETS
 from queries.definitions import METRICS
-from queries.filters import Filters, period_expr
-from queries.frames import group
+from queries.filters import DIMENSIONS, Filters, period_expr
+from queries.frames import group, open_at_a_day_end, with_sla_outcome, with_time_flags
+from queries.histogram import bucket_expr
 from queries.sla import SlaPolicy
 
 SPLIT_DECISIONS = ("violating", "non_violating")  # the human decisions vendors are compared on (`decision_counts`)
 SLOT_MINUTES = 30  # the arrival profile's slots (`arrivals`): 48 half hours of a UTC day, 0 = 00:00–00:30
 ARRIVALS_SCHEMA: dict[str, pl.DataType] = {"day": pl.Date(), "slot": pl.Int16(), "tickets": pl.Int64()}
+# Durations counted in the histograms' buckets (`duration_buckets`, queries.histogram: seconds, 4 % wide)
+DURATION_ENDS = ("first_action_at", "closed_at")  # time to first action, time to close (from created_at)
+DURATION_BUCKETS_SCHEMA: dict[str, pl.DataType] = {"bucket": pl.Int32(), "tickets": pl.Int64()}
+# What `open_tickets` gives of each open ticket: enough for its age, its views so far and its groups.
+OPEN_TICKET_COLUMNS = ("ticket_id", "created_at", "first_action_at", "closed_at", "views_before_action", "queue")
+OPEN_TICKETS_SCHEMA = {c: TICKETS.schema[c] for c in (*OPEN_TICKET_COLUMNS, *DIMENSIONS)}
+VIEWS_WAITING_SCHEMA: dict[str, pl.DataType] = {"views_sum": pl.Int64(), "waited_hours": pl.Float64()}
+# The policy's SLA outcome against the source's own flag (`sla_flags`), over tickets that carry one.
+SLA_FLAGS_SCHEMA: dict[str, pl.DataType] = dict.fromkeys(
+    ("flagged", "compared", "met_ours", "met_source", "disagree"), pl.Int64()
+)
 QUEUE_REVIEWS_SCHEMA: dict[str, pl.DataType] = {
     "queue": pl.String(),
     "reviews": pl.Int64(),
@@ -125,6 +137,32 @@ class Engine(Protocol):
         (ARRIVALS_SCHEMA, sorted, empty slots left out); None when the engine cannot honour the filters."""
         ...
 
+    def duration_buckets(
+        self, filters: Filters, end: str, by: Sequence[str], period: str | None
+    ) -> pl.DataFrame | None:
+        """Tickets created in the filters' days and groups whose created_at → `end` (DURATION_ENDS) is measured (not
+        negative), per group of `by`, period and duration bucket (queries.histogram's, over seconds): `by`, `period`
+        when asked, then DURATION_BUCKETS_SCHEMA, sorted, empty buckets left out; None when the engine cannot honour
+        the filters."""
+        ...
+
+    def open_tickets(self, filters: Filters) -> pl.DataFrame:
+        """Valid tickets in the filters' groups open at the end of some day of the filters' days (frames.open_at one of
+        those midnights; never one closed at an unknown time): OPEN_TICKETS_SCHEMA (null where the source lacks a
+        field), sorted by created_at and ticket_id. Open tickets are few, so every engine gives them."""
+        ...
+
+    def views_while_waiting(self, filters: Filters, by: Sequence[str]) -> pl.DataFrame:
+        """Over actioned tickets created in the filters' days and groups with views_before_action, by `by`: their views
+        (`views_sum`) and hours from created_at to first action (`waited_hours`), VIEWS_WAITING_SCHEMA, sorted."""
+        ...
+
+    def sla_flags(self, filters: Filters, policy: SlaPolicy | None) -> pl.DataFrame:
+        """One row (SLA_FLAGS_SCHEMA) over tickets created in the filters' days and groups with the source's own
+        `sla_met`: `flagged` such tickets, `compared` those the policy measures, among those `met_ours` and `met_source`
+        (met by the policy, by the flag) and `disagree` (met by one only). `policy` as for `summarize`'s sla."""
+        ...
+
     def queue_reviews(self, filters: Filters) -> pl.DataFrame | None:
         """Human decisions with a handle time whose first action falls in the filters' days and groups, by queue
         (QUEUE_REVIEWS_SCHEMA, sorted by queue): `reviews` and their `handle_sum_seconds`; None when the engine
@@ -142,6 +180,46 @@ def arrival_counts(tickets: pl.LazyFrame) -> pl.DataFrame:
     """Tickets per day and half-hour slot of their created_at (ARRIVALS_SCHEMA, sorted)."""
     keys = [pl.col("created_at").dt.date().alias("day"), slot_expr("created_at")]
     return tickets.group_by(keys).agg(pl.len().alias("tickets")).sort("day", "slot").collect().cast(ARRIVALS_SCHEMA)
+
+
+def duration_bucket_counts(tickets: pl.LazyFrame, end: str, keys: list[str]) -> pl.DataFrame:
+    """The measured tickets' counts per `keys` and duration bucket of created_at → `end` (see `duration_buckets`)."""
+    if end not in DURATION_ENDS:
+        raise ValueError(f"durations end at {' or '.join(DURATION_ENDS)}, not {end!r}")
+    us = (pl.col(end) - pl.col("created_at")).dt.total_microseconds()
+    measured = tickets.filter(us >= 0).with_columns(bucket_expr(us / 1_000_000).alias("bucket"))
+    out = group(measured, [*keys, "bucket"], [pl.len().alias("tickets")])
+    return out.cast(DURATION_BUCKETS_SCHEMA).sort([*keys, "bucket"])
+
+
+def open_ticket_rows(tickets: pl.DataFrame, filters: Filters) -> pl.DataFrame:
+    """The `open_tickets` among these valid ticket rows (see the Engine's `open_tickets`)."""
+    open_ = open_at_a_day_end(filters) & filters.dimension_expr()
+    absent = [pl.lit(None, dtype).alias(c) for c, dtype in OPEN_TICKETS_SCHEMA.items() if c not in tickets.columns]
+    lf = with_time_flags(tickets.lazy()).filter(open_).with_columns(absent)
+    return lf.select(list(OPEN_TICKETS_SCHEMA)).sort("created_at", "ticket_id").collect()
+
+
+def views_waiting_rows(tickets: pl.LazyFrame, by: list[str]) -> pl.DataFrame:
+    """`views_while_waiting` over these (created in the period, in the groups) ticket rows."""
+    acted = tickets.filter(pl.col("first_action_at").is_not_null() & pl.col("views_before_action").is_not_null())
+    hours = (pl.col("first_action_at") - pl.col("created_at")).dt.total_microseconds() / HOUR_US
+    aggs = [pl.col("views_before_action").sum().alias("views_sum"), hours.sum().alias("waited_hours")]
+    return group(acted, by, aggs).cast(VIEWS_WAITING_SCHEMA).sort(by)
+
+
+def sla_flag_rows(tickets: pl.LazyFrame, policy: SlaPolicy, as_of: dt.datetime) -> pl.DataFrame:
+    """`sla_flags` over these (created in the period, in the groups) ticket rows, with `as_of` as the data's now."""
+    flagged = with_sla_outcome(tickets.filter(pl.col("sla_met").is_not_null()), policy, as_of)
+    measured, met = pl.col("sla_measured"), pl.col("sla_met_policy")
+    counts = [
+        pl.len().alias("flagged"),
+        measured.sum().alias("compared"),
+        met.sum().alias("met_ours"),
+        (measured & pl.col("sla_met")).sum().alias("met_source"),
+        (measured & (met != pl.col("sla_met"))).sum().alias("disagree"),
+    ]
+    return group(flagged, [], counts).cast(SLA_FLAGS_SCHEMA)
 
 
 class EngineBase:

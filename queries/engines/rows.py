@@ -16,6 +16,10 @@ from queries.engines.base import (
     EngineBase,
     Implementations,
     arrival_counts,
+    duration_bucket_counts,
+    open_ticket_rows,
+    sla_flag_rows,
+    views_waiting_rows,
 )
 from queries.filters import Filters, period_expr
 from queries.frames import (
@@ -76,6 +80,20 @@ class RowsEngine(EngineBase):
 
     def arrivals(self, filters: Filters) -> pl.DataFrame:
         return arrival_counts(created_in(self.source.tables["tickets"], filters))
+
+    def duration_buckets(self, filters: Filters, end: str, by: Sequence[str], period: str | None) -> pl.DataFrame:
+        created = created_in(self.source.tables["tickets"], filters, period)
+        return duration_bucket_counts(created, end, keys_of(by, period))
+
+    def open_tickets(self, filters: Filters) -> pl.DataFrame:
+        return open_ticket_rows(self.source.tables["tickets"], filters)
+
+    def views_while_waiting(self, filters: Filters, by: Sequence[str]) -> pl.DataFrame:
+        return views_waiting_rows(created_in(self.source.tables["tickets"], filters), list(by))
+
+    def sla_flags(self, filters: Filters, policy: SlaPolicy | None) -> pl.DataFrame:
+        created = created_in(self.source.tables["tickets"], filters)
+        return sla_flag_rows(created, policy or load_sla_policy(), rows_as_of(self.source))
 
     def queue_reviews(self, filters: Filters) -> pl.DataFrame:
         seconds = pl.col("handle_seconds")

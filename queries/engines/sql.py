@@ -10,6 +10,7 @@ computed in Polars with the same helpers. Percentiles are linear interpolation b
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -30,19 +31,25 @@ from queries.contract import PROACTIVE_SOURCES, TICKETS
 from queries.definitions import THROUGHPUT_GROUPS
 from queries.engines.base import (
     ARRIVALS_SCHEMA,
+    DURATION_BUCKETS_SCHEMA,
+    DURATION_ENDS,
+    OPEN_TICKETS_SCHEMA,
     QUEUE_REVIEWS_SCHEMA,
+    SLA_FLAGS_SCHEMA,
     SLOT_MINUTES,
     SPLIT_DECISIONS,
+    VIEWS_WAITING_SCHEMA,
     EngineBase,
     Implementations,
 )
 from queries.filters import PERIODS, Filters
 from queries.frames import duration_hours
+from queries.histogram import SMALLEST, R
 from queries.sla import DUE_RULE, SlaPolicy, load_sla_policy
 from queries.sources.warehouse import Warehouse, WarehouseTable
 
 _KEY_DTYPES: dict[str, pl.DataType] = {**TICKETS.schema, "period": pl.Date(), "sla_rule": pl.String()}
-_KEY_DTYPES |= {"day": pl.Date(), "slot": pl.Int64()}  # arrivals' keys
+_KEY_DTYPES |= {"day": pl.Date(), "slot": pl.Int64(), "bucket": pl.Int32()}  # arrivals' and durations' keys
 _SQLITE_PERIODS = {"day": (), "week": ("weekday 0", "-6 days"), "month": ("start of month",)}
 
 
@@ -121,6 +128,56 @@ class SqlEngine(EngineBase):
         out = aggregate(self.source, _created_in(t, filters), keys, [Agg("tickets", "rows")])
         return out.cast(ARRIVALS_SCHEMA).sort("day", "slot")
 
+    def duration_buckets(self, filters: Filters, end: str, by: Sequence[str], period: str | None) -> pl.DataFrame:
+        if end not in DURATION_ENDS:
+            raise ValueError(f"durations end at {' or '.join(DURATION_ENDS)}, not {end!r}")
+        t = _tickets(self.source)
+        seconds = seconds_sql(self.source, t.col("created_at"), t.col(end))
+        keys = _keys(self.source, t, list(by), period, "created_at") | {"bucket": bucket_sql(seconds)}
+        out = aggregate(self.source, [*_created_in(t, filters), seconds >= 0], keys, [Agg("tickets", "rows")])
+        return out.cast(DURATION_BUCKETS_SCHEMA).sort(list(keys))
+
+    def open_tickets(self, filters: Filters) -> pl.DataFrame:
+        wh, t = self.source, _tickets(self.source)
+        created, closed = t.col("created_at"), t.col("closed_at")
+        after = sa.and_(  # frames.open_at_a_day_end
+            closed >= filters.start_at + dt.timedelta(days=1),
+            period_sql(wh, closed, "day") > period_sql(wh, created, "day"),
+        )
+        where = [t.valid, dimensions(t, filters), created < filters.end_before, sa.not_(t.unknown_time("closed_at"))]
+        held = [c for c in OPEN_TICKETS_SCHEMA if self.has("tickets", c)]
+        query = sa.select(*[t.col(c).label(c) for c in held]).where(*where, sa.or_(closed.is_(None), after))
+        out = pl.DataFrame(wh.execute(query), schema={c: OPEN_TICKETS_SCHEMA[c] for c in held}, orient="row")
+        absent = [pl.lit(None, dtype).alias(c) for c, dtype in OPEN_TICKETS_SCHEMA.items() if c not in held]
+        return out.with_columns(absent).select(list(OPEN_TICKETS_SCHEMA)).sort("created_at", "ticket_id")
+
+    def views_while_waiting(self, filters: Filters, by: Sequence[str]) -> pl.DataFrame:
+        t = _tickets(self.source)
+        views, acted = t.col("views_before_action"), t.col("first_action_at")
+        where = [*_created_in(t, filters), acted.is_not(None), views.is_not(None)]
+        hours = hours_sql(self.source, t.col("created_at"), acted)
+        aggs = [Agg("views_sum", "sum", views), Agg("waited_hours", "fsum", hours)]
+        out = aggregate(self.source, where, {b: t.col(b) for b in by}, aggs)
+        return out.cast(VIEWS_WAITING_SCHEMA).sort(list(by))
+
+    def sla_flags(self, filters: Filters, policy: SlaPolicy | None) -> pl.DataFrame:
+        t = _tickets(self.source)
+        _, measured, met = _sla_outcome(self.source, t, policy or load_sla_policy())
+        source = t.col("sla_met")
+        aggs = [
+            Agg("flagged", "rows"),
+            Agg("compared", "sum", flag(measured)),
+            Agg("met_ours", "sum", flag(met)),
+            Agg("met_source", "sum", flag(sa.and_(measured, source))),
+            Agg(
+                "disagree",
+                "sum",
+                flag(sa.and_(measured, sa.or_(sa.and_(met, sa.not_(source)), sa.and_(sa.not_(met), source)))),
+            ),
+        ]
+        where = [*_created_in(t, filters), source.is_not(None)]
+        return aggregate(self.source, where, {}, aggs).cast(SLA_FLAGS_SCHEMA)
+
     def queue_reviews(self, filters: Filters) -> pl.DataFrame:
         t = _tickets(self.source)
         seconds = t.col("handle_seconds")
@@ -156,6 +213,12 @@ def seconds_sql(wh: Warehouse, start: ColumnElement, end: ColumnElement) -> Colu
 def hours_sql(wh: Warehouse, start: ColumnElement, end: ColumnElement) -> ColumnElement:
     """Hours from `start` to `end` (see `seconds_sql`)."""
     return seconds_sql(wh, start, end) / 3600.0
+
+
+def bucket_sql(seconds: ColumnElement) -> ColumnElement:
+    """queries.histogram.bucket_expr in SQL: the bucket of non-negative seconds (the same logarithm, floored)."""
+    log_bucket = sa.cast(sa.func.floor(sa.func.ln(seconds / SMALLEST) / math.log(R)), sa.Integer) + 2
+    return sa.case((seconds == 0, 0), (seconds < SMALLEST, 1), else_=log_bucket)
 
 
 def in_period(value: ColumnElement, filters: Filters) -> ColumnElement[bool]:
@@ -343,9 +406,9 @@ def _first_match(policy: SlaPolicy, t: WarehouseTable, values: list[ColumnElemen
     return sa.case(*whens, else_=sa.null())
 
 
-def _sla(wh: Warehouse, filters: Filters, by: list[str], period: str | None, policy: SlaPolicy) -> pl.DataFrame:
-    """As frames.with_sla_outcome: a ticket with a due_at against it, the others by their first matching rule."""
-    t = _tickets(wh)
+def _sla_outcome(wh: Warehouse, t: WarehouseTable, policy: SlaPolicy) -> tuple[ColumnElement, ...]:
+    """As frames.with_sla_outcome: a ticket with a due_at against it, the others by their first matching rule. The
+    ticket's SLA group (rule name, or DUE_RULE), whether it is measured and whether it met the SLA."""
     as_of = sa.literal(wh.latest_timestamp() or dt.datetime.now(dt.UTC).replace(tzinfo=None), sa.DateTime)
     due_at = t.col("due_at")
     due = due_at.is_not(None)
@@ -363,7 +426,12 @@ def _sla(wh: Warehouse, filters: Filters, by: list[str], period: str | None, pol
     has_sla = sa.or_(due, target.is_not(None))
     waiting_late = sa.and_(late, sa.not_(unknown))
     measured, met = sa.and_(has_sla, sa.or_(ended, waiting_late)), sa.and_(has_sla, ended, in_time)
-    group = sa.case((due, sa.literal(DUE_RULE, sa.String)), else_=rule)
+    return sa.case((due, sa.literal(DUE_RULE, sa.String)), else_=rule), measured, met
+
+
+def _sla(wh: Warehouse, filters: Filters, by: list[str], period: str | None, policy: SlaPolicy) -> pl.DataFrame:
+    t = _tickets(wh)
+    group, measured, met = _sla_outcome(wh, t, policy)
     keys = {b: (group if b == "sla_rule" else t.col(b)) for b in by}
     if period:
         keys["period"] = period_sql(wh, t.col("created_at"), period)

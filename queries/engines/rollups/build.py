@@ -52,6 +52,7 @@ from queries.engines.rollups.storage import (
     TTFA,
     US,
     VIEWS,
+    RecentReads,
     Rollups,
     chunk_index,
     default_cache_dir,
@@ -152,7 +153,7 @@ def build_rollups(
     rollups = merge(loaded, str(source), signature, policy)
     rollups = replace(
         rollups,
-        read_rows=lambda predicate: valid_rows(partitions, spec, duplicates, predicate),
+        read_rows=RecentReads(lambda predicate: valid_rows(partitions, spec, duplicates, predicate)),
         reviewed=None if reviewed is None else _reviewed_tickets(cache, index, partitions, spec, duplicates, reviewed),
     )
     if progress:
@@ -354,6 +355,8 @@ def _build_chunk(
             (acted & (ttfa_us <= 24 * HOUR_US)).sum().alias("within_24h"),
             (acted & views.is_not_null()).sum().alias("views_known"),
             (acted & (views == 0)).sum().alias("zero_views"),
+            pl.when(acted).then(views).sum().alias("views_sum"),  # views per hour of waiting (open tickets' views)
+            pl.when(acted & views.is_not_null()).then(ttfa_us).sum().alias("views_ttfa_sum_us"),
             (ttfa_us >= 0).sum().alias("ttfa_measured"),
             pl.when(ttfa_us >= 0).then(ttfa_us).sum().alias("ttfa_sum_us"),
             (ttc_us >= 0).sum().alias("ttc_measured"),
@@ -377,13 +380,23 @@ def _build_chunk(
     closed = closed.rename({"_closed_day": "day"})
     # Grouped over every row (no filtered copy of the batch); the group without an action or a closing day goes.
     actioned, closed = (t.filter(pl.col("day").is_not_null()) for t in (actioned, closed))
+    ended, flagged = (
+        pl.col("sla_rule").is_not_null() & pl.col("sla_end_at").is_not_null(),
+        pl.col("sla_met").is_not_null(),
+    )
     sla = aggregate.grouped(
         rows,
         ["day", *dims, "sla_rule"],
         [
             pl.len().alias("tickets"),
-            (pl.col("sla_rule").is_not_null() & pl.col("sla_end_at").is_not_null()).sum().alias("ended_with_sla"),
+            ended.sum().alias("ended_with_sla"),
             pl.col("sla_met_policy").sum().alias("met"),
+            # The comparison with the source's own flag (read._sla_flags adds the waiting tickets late by then).
+            flagged.sum().alias("flagged"),
+            (flagged & ended).sum().alias("flagged_ended"),
+            (flagged & pl.col("sla_met_policy")).sum().alias("flagged_met"),
+            (flagged & ended & pl.col("sla_met")).sum().alias("flagged_met_source"),
+            (flagged & ended & (pl.col("sla_met_policy") != pl.col("sla_met"))).sum().alias("flagged_disagree"),
         ],
         bounds,
     )
@@ -400,7 +413,7 @@ def _build_chunk(
         for level in HIST_LEVELS
     ]
     waiting = rows.lazy().filter(pl.col("sla_waiting"))
-    waiting = waiting.select("created_at", *FULL, "sla_rule", "sla_target_seconds", "due_at")  # late? read._sla
+    waiting = waiting.select("created_at", *FULL, "sla_rule", "sla_target_seconds", "due_at", "sla_met")  # read._sla
     ids = rows.lazy().select(pl.col("ticket_id").hash().alias(_ID_HASH)).sort(_ID_HASH)
     rejected = checked.lazy().filter(pl.col(REASON).is_not_null()).group_by(REASON).agg(pl.len().alias("rows"))
     current = _current(checked, loader_report)

@@ -48,6 +48,7 @@ USED = {
     "appealed",
     "appeal_overturned",
     "due_at",
+    "sla_met",
     *ROLLUP_DIMENSIONS,
 }
 

@@ -12,10 +12,14 @@ from queries.engines.base import EngineBase
 from queries.engines.rollups.read import (
     arrivals,
     decision_counts,
+    duration_buckets,
     handled,
     last_active_day,
+    open_tickets,
     queue_reviews,
     rollup_summary,
+    sla_flags,
+    views_while_waiting,
 )
 from queries.engines.rollups.source import PERCENTILES_NOT_KEPT, RolledUpSource
 from queries.engines.rollups.storage import ROLLUP_DIMENSIONS, ROLLUP_METRICS
@@ -96,6 +100,20 @@ class RollupsEngine(EngineBase):
 
     def arrivals(self, filters: Filters) -> pl.DataFrame | None:
         return arrivals(self.source.rollups, filters)
+
+    def duration_buckets(
+        self, filters: Filters, end: str, by: Sequence[str], period: str | None
+    ) -> pl.DataFrame | None:
+        return duration_buckets(self.source.rollups, filters, end, list(by), period)
+
+    def open_tickets(self, filters: Filters) -> pl.DataFrame:
+        return open_tickets(self.source.rollups, filters)
+
+    def views_while_waiting(self, filters: Filters, by: Sequence[str]) -> pl.DataFrame:
+        return views_while_waiting(self.source.rollups, filters, list(by))
+
+    def sla_flags(self, filters: Filters, policy: SlaPolicy | None) -> pl.DataFrame:
+        return sla_flags(self.source.rollups, filters, policy)
 
     def queue_reviews(self, filters: Filters) -> pl.DataFrame | None:
         return queue_reviews(self.source.rollups, filters)

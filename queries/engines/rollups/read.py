@@ -12,7 +12,15 @@ import polars.selectors as cs
 
 from queries.calc import HOUR_US, period_windows
 from queries.definitions import METRICS
-from queries.engines.base import ARRIVALS_SCHEMA, QUEUE_REVIEWS_SCHEMA
+from queries.engines.base import (
+    ARRIVALS_SCHEMA,
+    DURATION_BUCKETS_SCHEMA,
+    DURATION_ENDS,
+    QUEUE_REVIEWS_SCHEMA,
+    SLA_FLAGS_SCHEMA,
+    VIEWS_WAITING_SCHEMA,
+    open_ticket_rows,
+)
 from queries.engines.rollups.storage import (
     EXACT_ROWS_LIMIT,
     ROLLUP_DIMENSIONS,
@@ -25,7 +33,7 @@ from queries.engines.rollups.storage import (
 )
 from queries.engines.rows import RowsEngine
 from queries.filters import Filters, period_expr
-from queries.frames import sla_late
+from queries.frames import open_at_a_day_end, sla_late
 from queries.histogram import percentiles
 from queries.sla import SlaPolicy
 from queries.sources.dataset import Dataset
@@ -43,13 +51,19 @@ def rollup_summary(
     unknown = [b for b in by if b not in ROLLUP_DIMENSIONS and not (metric == "sla" and b == "sla_rule")]
     if unknown:
         raise ValueError(f"rollups group only by {', '.join(ROLLUP_DIMENSIONS)}, not {', '.join(unknown)}")
-    if metric == "sla" and sla_policy is not None and sla_policy.terms != r.sla_policy.terms:
-        raise ValueError(
-            "the rollups were built with another SLA policy; pass it as build_rollups(..., sla_policy=...)"
-        )
+    if metric == "sla":
+        _check_policy(r, sla_policy)
     keys = by + (["period"] if period else [])
     out = _QUERIES[metric](r, filters, by, period, keys)
     return _as_text(r, out.select(*keys, *METRICS[metric].counted), by, keys)
+
+
+def _check_policy(r: Rollups, policy: SlaPolicy | None) -> None:
+    """Refuse a policy other than the one the rollups were built with (None: that one)."""
+    if policy is not None and policy.terms != r.sla_policy.terms:
+        raise ValueError(
+            "the rollups were built with another SLA policy; pass it as build_rollups(..., sla_policy=...)"
+        )
 
 
 def _as_text(r: Rollups, out: pl.DataFrame, by: list[str], keys: list[str]) -> pl.DataFrame:
@@ -87,6 +101,60 @@ def arrivals(r: Rollups, filters: Filters) -> pl.DataFrame | None:
         return _rows_engine(r, "volume", filters).arrivals(filters) if _rows_affordable(r, "volume", filters) else None
     out = _sum(_select(r, level.arrivals, filters, None), ["day", "slot"], ["tickets"])
     return out.cast(ARRIVALS_SCHEMA).sort("day", "slot")
+
+
+def duration_buckets(r: Rollups, filters: Filters, end: str, by: list[str], period: str | None) -> pl.DataFrame | None:
+    """Measured tickets per `by`, period and duration bucket (the Engine's `duration_buckets`) from the created-day
+    histograms, which count in the same buckets; with two or more dimensions, exactly from the rows when affordable
+    (None otherwise)."""
+    if end not in DURATION_ENDS:
+        raise ValueError(f"durations end at {' or '.join(DURATION_ENDS)}, not {end!r}")
+    level = level_for(r, filters, by, histograms=True)
+    if level is None:
+        rows = _rows_affordable(r, "volume", filters)
+        return _rows_engine(r, "volume", filters).duration_buckets(filters, end, by, period) if rows else None
+    keys = [*by, *(["period"] if period else []), "bucket"]
+    measure = TTFA if end == "first_action_at" else TTC
+    hist = _select(r, level.created_hist, filters, period).filter(pl.col("measure") == measure)
+    out = _sum(hist.with_columns(pl.col("bucket").cast(pl.Int32)), keys, ["count"]).rename({"count": "tickets"})
+    return _as_text(r, out, by, keys).select(*keys, "tickets").cast(DURATION_BUCKETS_SCHEMA)
+
+
+def open_tickets(r: Rollups, filters: Filters) -> pl.DataFrame:
+    """The open tickets (the Engine's `open_tickets`), read from the source's rows by the times of their opening and
+    closing (few: the backlog at the selected midnights), then checked as on the rows."""
+    if r.read_rows is None:
+        raise ValueError("the open tickets need the source's rows; these rollups were built without them")
+    return open_ticket_rows(r.read_rows(open_at_a_day_end(filters, as_read=True)), filters)
+
+
+def views_while_waiting(r: Rollups, filters: Filters, by: list[str]) -> pl.DataFrame:
+    """Views and hours to first action of actioned tickets with views (the Engine's `views_while_waiting`), from the
+    created-day sums."""
+    created = _select(r, level_for(r, filters, by).created, filters, None).filter(pl.col("views_known") > 0)
+    out = _sum(created, by, ["views_sum", "views_ttfa_sum_us"])
+    out = out.with_columns((pl.col("views_ttfa_sum_us") / HOUR_US).alias("waited_hours")).drop("views_ttfa_sum_us")
+    return _as_text(r, out, by, by).cast(VIEWS_WAITING_SCHEMA)
+
+
+def sla_flags(r: Rollups, filters: Filters, policy: SlaPolicy | None) -> pl.DataFrame:
+    """The SLA outcome against the source's flag (the Engine's `sla_flags`): ended tickets counted at build, plus those
+    still waiting and late at the data's now (measured, missed by the policy: `disagree` where the flag says met)."""
+    _check_policy(r, policy)
+    names = ["flagged", "flagged_ended", "flagged_met", "flagged_met_source", "flagged_disagree"]
+    counts = _sum(_select(r, level_for(r, filters, []).sla, filters, None), [], names)
+    late = r.sla_waiting.lazy().filter(
+        filters.in_period("created_at") & _in_groups(r, filters) & sla_late(r.as_of) & pl.col("sla_met").is_not_null()
+    )
+    late = late.select(pl.len().alias("late"), pl.col("sla_met").sum().alias("late_met_source")).collect()
+    out = pl.concat([counts, late], how="horizontal").select(
+        "flagged",
+        (pl.col("flagged_ended") + pl.col("late")).alias("compared"),
+        pl.col("flagged_met").alias("met_ours"),
+        (pl.col("flagged_met_source") + pl.col("late_met_source")).alias("met_source"),
+        (pl.col("flagged_disagree") + pl.col("late_met_source")).alias("disagree"),
+    )
+    return out.cast(SLA_FLAGS_SCHEMA)
 
 
 def queue_reviews(r: Rollups, filters: Filters) -> pl.DataFrame | None:

@@ -13,7 +13,9 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +47,7 @@ ROLLUP_METRICS = (
 )
 
 
-FORMAT_VERSION = 11
+FORMAT_VERSION = 12
 
 
 EXACT_ROWS_LIMIT = 500_000  # most rows read for an exact percentile over several dimensions (memory, time)
@@ -92,6 +94,29 @@ HIST_TABLES = ("created_hist", "handle_hist")
 # The live queues' inputs, at the histograms' levels: arrivals per created day × half-hour slot, and human reviews
 # with a handle time per first-action day × queue (docs/rollups.md).
 PROFILE_TABLES = ("arrivals", "queues")
+
+
+class RecentReads:
+    """A row read (`Rollups.read_rows`) that keeps its last few answers by predicate: the parts of one page asking
+    for the same rows (a view's percentiles, over time, by group and distribution over two dimensions; the open
+    tickets of its backlog ages, oldest tickets and exposure ranking) read them once."""
+
+    def __init__(self, read: Callable[[pl.Expr], pl.DataFrame], keep: int = 2) -> None:
+        self._read, self._keep = read, keep
+        self._answers: OrderedDict[bytes, pl.DataFrame] = OrderedDict()
+        self._lock = threading.Lock()  # Streamlit runs sessions in threads
+
+    def __call__(self, predicate: pl.Expr) -> pl.DataFrame:
+        key = predicate.meta.serialize(format="binary")
+        with self._lock:
+            if key in self._answers:
+                self._answers.move_to_end(key)
+                return self._answers[key]
+            rows = self._read(predicate)
+            self._answers[key] = rows
+            while len(self._answers) > self._keep:
+                self._answers.popitem(last=False)
+            return rows
 
 
 @dataclass(frozen=True, eq=False)

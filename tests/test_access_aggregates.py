@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 from queries.contract import TABLES
 from queries.definitions import METRICS
 from queries.engines import Source, engine_for, scope
-from queries.engines.base import Engine
+from queries.engines.base import DURATION_ENDS, Engine
 from queries.engines.rollups.source import open_rolled_up
 from queries.engines.scoped import ScopedEngine
 from queries.filters import DIMENSIONS, Filters
@@ -116,8 +116,14 @@ def test_a_scoped_engine_answers_as_the_unscoped_one_filtered_to_the_vendor(sour
     one = replace(MAY, vendor=(VENDOR,))
     engine = engine_for(scoped)
     assert_frame_equal(engine.decision_counts(MAY, ["market"]), answers.decision_counts(one, ["market"]))
-    for method in (engine.arrivals, engine.queue_reviews):
+    for method in (engine.arrivals, engine.queue_reviews, engine.open_tickets):
         assert_frame_equal(method(MAY), getattr(answers, method.__name__)(one))
+    end = DURATION_ENDS[0]
+    assert_frame_equal(
+        engine.duration_buckets(MAY, end, ["market"], "week"), answers.duration_buckets(one, end, ["market"], "week")
+    )
+    assert_frame_equal(engine.views_while_waiting(MAY, ["market"]), answers.views_while_waiting(one, ["market"]))
+    assert_frame_equal(engine.sla_flags(MAY, None), answers.sla_flags(one, None))
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -116,6 +116,10 @@ class ScopedEngine:
     decision_counts = _restricted("decision_counts")
     arrivals = _restricted("arrivals")
     queue_reviews = _restricted("queue_reviews")
+    duration_buckets = _restricted("duration_buckets")
+    open_tickets = _restricted("open_tickets")
+    views_while_waiting = _restricted("views_while_waiting")
+    sla_flags = _restricted("sla_flags")
 
     # The source's shape: which metrics, groupings and dimensions; no rows or values in them.
     can = _inner("can")

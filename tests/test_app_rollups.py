@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import polars as pl
 import pytest
 from pandas.testing import assert_frame_equal
 
@@ -48,18 +49,37 @@ def test_overview_from_rollups_matches_the_rows(rolled_up: None, data_dir: Path)
     assert any("served from daily rollups" in c.value for c in at.sidebar.caption)
 
 
-def test_trends_from_rollups_lists_the_same_spikes_as_the_rows(monkeypatch: pytest.MonkeyPatch):
-    from_rows = spike_list(run("trends", WIDE))
+def segments_table(at) -> pl.DataFrame:
+    """The drill-down's segments on the page."""
+    return pl.from_pandas(next(d.value for d in at.dataframe if "segment" in d.value.columns))
+
+
+def test_trends_from_rollups_lists_the_same_spikes_and_drill_down_as_the_rows(monkeypatch: pytest.MonkeyPatch):
+    rows_page = run("trends", WIDE)
+    from_rows = spike_list(rows_page)
     monkeypatch.setenv("BELLWETHER_ROLLUP_ROWS", "1")
     at = run("trends", WIDE)
     assert any("served from daily rollups" in c.value for c in at.sidebar.caption)
     assert from_rows.height > 0 and spike_list(at).equals(from_rows)
-    assert [s.value for s in at.subheader][:3] == ["Volume over time", "Spikes", "Emerging trends"]
-    # The drill-down and the forecast band read ticket rows: they say so instead of running.
-    notes = [i.value for i in at.info]
-    assert any(n.startswith("These extracts hold") and "breaking a spike down" in n for n in notes), notes
-    assert any("forecast band" in n for n in notes), notes
-    assert len(at.get("plotly_chart")) == 2  # volumes and the chosen spike's series
+    assert [s.value for s in at.subheader][:4] == [
+        "Volume over time",
+        "Spikes",
+        "Emerging trends",
+        "Actual vs forecast band",
+    ]
+    assert not any(i.value.startswith("These extracts hold") for i in at.info)
+    # The drill-down from aggregates: the rows' segments but language and queue, which it names as left out.
+    expected = segments_table(rows_page).filter(~pl.col("segment").str.starts_with("Language:"))
+    expected = expected.filter(~pl.col("segment").str.starts_with("Queue:"))
+    assert expected.height > 0 and segments_table(at).head(expected.height).equals(expected)
+    assert any("Not broken down by language, queue" in c.value for c in at.caption)
+    # Time to action of a spike of two keys: read exactly, as the rows give it.
+    tiles, rows_tiles = metrics_by_label(at), metrics_by_label(rows_page)
+    for label in ("P50 time to action", "P90 time to action", "P90 views before action"):
+        assert tiles[label] == rows_tiles[label], label
+    assert len(at.get("plotly_chart")) == 3  # volumes, the chosen spike's series, the forecast band
+    band = [c.value for c in at.caption if "fell outside the 95 % band" in c.value]
+    assert band and band[0] in [c.value for c in rows_page.caption]  # the same days outside the band as the rows'
     assert "Language" not in at.selectbox(key="trends.by").options  # rollups keep the filter dimensions only
     assert DEMO_END.isoformat() in at.query_params["end"]
 

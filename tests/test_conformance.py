@@ -23,7 +23,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from queries.analyses import quality, vendors
+from queries.analyses import quality, spikes, vendors
 from queries.calc import period_windows
 from queries.contract import TABLES, TICKETS
 from queries.definitions import METRICS, THROUGHPUT_GROUPS
@@ -435,6 +435,77 @@ def test_the_analyses_find_what_they_compare(analysis_reference: Callable[[str],
     assert gaps["cells_compared"].fill_null(0).sum() > 0 and gaps["signals"].sum() > 0
     assert analysis_reference("error-types-by-market")["market"].n_unique() > 1
     assert analysis_reference("training-effects")["reviews_before"].sum() > 0
+
+
+# --- Trends: the spike list and each spike's drill-down, every engine --------------------------------------------
+
+# (filters, the spike's group, its first and last day): a group of one and of two keys with a filter, the total with
+# a normal window clipped to the data's start, a vendor's spike (the vendors part keyed on its own key) and a spike
+# on the data's first day (no normal window).
+DRILLS = {
+    "one-domain": (Filters(FIRST, END), {"policy_domain": "youth_safety"}, dt.date(2026, 6, 10), dt.date(2026, 6, 12)),
+    "domain-market-two-surfaces": (
+        Filters(FIRST, END, surface=("live_stream", "live_comment")),
+        {"policy_domain": "regulated_goods_gifting", "market": "BR"},
+        dt.date(2026, 5, 18),
+        dt.date(2026, 5, 24),
+    ),
+    "total-clipped": (Filters(FIRST, END), {}, FIRST + dt.timedelta(days=5), FIRST + dt.timedelta(days=6)),
+    "one-vendor": (Filters(FIRST, END), {"vendor": "atlas_cx"}, dt.date(2026, 6, 1), dt.date(2026, 6, 3)),
+    "first-day": (Filters(FIRST, END), {"market": "FR"}, FIRST, FIRST + dt.timedelta(days=1)),
+}
+
+
+@pytest.fixture(scope="session")
+def drill_reference(rows_source: Dataset) -> Callable[[str], spikes.DrillDown]:
+    answers: dict[str, spikes.DrillDown] = {}
+
+    def answer(name: str) -> spikes.DrillDown:
+        if name not in answers:
+            answers[name] = spikes.drill_down(rows_source, *DRILLS[name])
+        return answers[name]
+
+    return answer
+
+
+@pytest.mark.parametrize("engine", ANALYSIS_ENGINES)
+@pytest.mark.parametrize("drill", DRILLS)
+def test_the_spike_drill_down_gives_the_rows_engine_answer(
+    engine: str, drill: str, source: Source, drill_reference: Callable[[str], spikes.DrillDown]
+):
+    """Segments, turnaround and vendors equal the rows engine's; a dimension the engine does not group by is named
+    in `left_out` and only its segments are missing."""
+    expected, got = drill_reference(drill), spikes.drill_down(source, *DRILLS[drill])
+    assert (got.normal_start, got.normal_end) == (expected.normal_start, expected.normal_end)
+    group = DRILLS[drill][1]
+    not_grouped = [d for d in spikes.DRILL_DIMENSIONS if d not in group and not engine_for(source).groupable(d)]
+    assert expected.left_out == () and got.left_out == tuple(not_grouped)
+    segments = expected.segments.filter(~pl.col("dimension").is_in(not_grouped))
+    assert_same_answer(got.segments, segments, ENGINES[engine], set())
+    assert_same_answer(got.turnaround, expected.turnaround, ENGINES[engine], set())
+    assert_same_answer(got.vendors, expected.vendors, ENGINES[engine], set())
+
+
+def test_the_drill_downs_find_what_they_compare(drill_reference: Callable[[str], spikes.DrillDown]):
+    """Every drill-down but the first day's lists segments of several dimensions, both windows' turnaround and
+    several vendors; the first day's has no normal window."""
+    for name in DRILLS:
+        drill = drill_reference(name)
+        assert drill.turnaround["tickets"][0] > 0 and drill.vendors.height > (0 if "vendor" in DRILLS[name][1] else 2)
+        if name == "first-day":
+            assert drill.segments.is_empty() and drill.turnaround["tickets"][1] == 0
+        else:
+            assert drill.segments["dimension"].n_unique() > 1 and drill.turnaround["tickets"][1] > 0
+            assert drill.turnaround["p50_views"].null_count() == 0
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_spike_list_is_the_rows_engine_s(engine: str, source: Source, rows_source: Dataset):
+    f = Filters(dt.date(2026, 5, 1), END)
+    expected = spikes.detect_spikes(rows_source, f, ["policy_domain"], spikes.SpikeSettings(sensitivity=0.2))
+    assert expected.height > 0
+    got = spikes.detect_spikes(source, f, ["policy_domain"], spikes.SpikeSettings(sensitivity=0.2))
+    assert_same_answer(got, expected, ENGINES[engine], set())
 
 
 # --- the rest of the protocol -------------------------------------------------------------------------------

@@ -280,13 +280,14 @@ def _drill_down(ctx: PageContext, scan) -> None:
     daily = daily.filter(pl.col("day") >= filters.start)
     events = events_concerning(loaders.trend_events(ds, filters, filters.start), group)
     st.plotly_chart(spike_chart(daily, spike, events), key="trends.spike_chart")
-    if not ctx.has_rows("breaking a spike down (what explains it, how fast the team acted, which vendors)"):
-        return
     drill = loaders.spike_drill_down(ds, filters, group, spike["start"], spike["end"])
     days = (drill.normal_end - drill.normal_start).days + 1
     normal = f"normal = the {days} days before ({drill.normal_start} to {drill.normal_end})"
     st.markdown("**What explains the increase**", help=definition_words(SEGMENT_DEFINITION))
     _segments(drill.segments, normal)
+    if drill.left_out:
+        names = ", ".join(display_name(d).lower() for d in drill.left_out)
+        st.caption(f"Not broken down by {names}: this source's aggregates are not grouped by it.")
     left, right = st.columns([2, 3])
     with left:
         st.markdown("**How fast the team acted**")
@@ -380,8 +381,8 @@ def _turnaround(turnaround: pl.DataFrame, normal: str) -> None:
                 format_value(value, "count"),
                 delta=None if value is None or before is None or value == before else f"{value - before:+,.0f}",
                 delta_color="inverse",
-                help=f"Views (or live viewers reached) before the first action, {label} with linear "
-                f"interpolation; during the spike vs {normal}: {format_value(before, 'count')}.",
+                help=f"Views (or live viewers reached) before the first action of the actioned tickets, {label} "
+                f"with linear interpolation; during the spike vs {normal}: {format_value(before, 'count')}.",
             )
 
 
@@ -424,8 +425,6 @@ def _emerging(ctx: PageContext, dims: list[str]) -> None:
 
 def _forecast_band(ctx: PageContext) -> None:
     st.subheader("Actual vs forecast band")
-    if not ctx.has_rows("the forecast band (the Forecast & capacity page's backtest)"):
-        return
     domains = (
         loaders.dimension_values(ctx.dataset, "policy_domain") if ctx.dataset.has("tickets", "policy_domain") else []
     )

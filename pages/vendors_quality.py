@@ -326,8 +326,6 @@ def _capacity(ctx: PageContext) -> None:
         "tickets than the previous period, and significantly so)."
     )
     st.subheader("By language")
-    if not groupable(ds, "language"):
-        ctx.has_rows("demand and occupancy by language (the capacity from staffing is shown)")
     _coverage(
         languages,
         language_matrix,

@@ -255,13 +255,7 @@ def _summarize(args: argparse.Namespace) -> int:
 
 
 def _spikes(args: argparse.Namespace) -> int:
-    if is_database_url(args.source):
-        raise SourceError(
-            f"spikes needs extracts, not a database ({mask_password(args.source)}): its drill-down reads ticket rows.",
-            fix="Point --source at a folder of extracts, or use `summarize --metric volume --period day` on the "
-            "warehouse.",
-        )
-    ds = load_dataset(args.source, args.mapping)
+    ds = open_served(args.source, args.mapping)  # a warehouse, rollups or rows: the daily counts are all it reads
     by = _group_columns(args.by, ds)
     out = detect_spikes(ds, _period(ds, args), by, SpikeSettings(sensitivity=args.sensitivity))
     print(render(out.select("start", "end", *by, pl.exclude("start", "end", *by)), args.format))

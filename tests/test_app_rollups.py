@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import polars as pl
 import pytest
 from pandas.testing import assert_frame_equal
 
@@ -49,19 +50,37 @@ def test_overview_from_rollups_matches_the_rows(rolled_up: None, data_dir: Path)
     assert any("served from daily rollups" in c.value for c in at.sidebar.caption)
 
 
-def test_trends_from_rollups_lists_the_same_spikes_as_the_rows(monkeypatch: pytest.MonkeyPatch):
-    from_rows = spike_list(run("trends", WIDE))
+def segments_table(at) -> pl.DataFrame:
+    """The drill-down's segments on the page."""
+    return pl.from_pandas(next(d.value for d in at.dataframe if "segment" in d.value.columns))
+
+
+def test_trends_from_rollups_lists_the_same_spikes_and_drill_down_as_the_rows(monkeypatch: pytest.MonkeyPatch):
+    rows_page = run("trends", WIDE)
+    from_rows = spike_list(rows_page)
     monkeypatch.setenv("BELLWETHER_ROLLUP_ROWS", "1")
     at = run("trends", WIDE)
     assert any("served from daily rollups" in c.value for c in at.sidebar.caption)
     assert from_rows.height > 0 and spike_list(at).equals(from_rows)
-    assert [s.value for s in at.subheader][:3] == ["Volume over time", "Spikes", "Emerging trends"]
-    # The drill-down and the forecast band read ticket rows: they say so instead of running.
-    notes = [i.value for i in at.info]
-    assert any(n.startswith("These extracts hold") and "breaking a spike down" in n for n in notes), notes
-    assert any("forecast band" in n for n in notes), notes
-    assert len(at.get("plotly_chart")) == 2  # volumes and the chosen spike's series
-    assert "Language" not in at.selectbox(key="trends.by").options  # rollups keep the filter dimensions only
+    assert [s.value for s in at.subheader][:4] == [
+        "Volume over time",
+        "Spikes",
+        "Emerging trends",
+        "Actual vs forecast band",
+    ]
+    assert not any(i.value.startswith("These extracts hold") for i in at.info)
+    # The drill-down from aggregates: the rows' segments but queue's, which it names as left out.
+    expected = segments_table(rows_page).filter(~pl.col("segment").str.starts_with("Queue:"))
+    assert expected.height > 0 and segments_table(at).head(expected.height).equals(expected)
+    assert any("Not broken down by queue" in c.value for c in at.caption)
+    # Time to action of a spike of two keys: read exactly, as the rows give it.
+    tiles, rows_tiles = metrics_by_label(at), metrics_by_label(rows_page)
+    for label in ("P50 time to action", "P90 time to action", "P90 views before action"):
+        assert tiles[label] == rows_tiles[label], label
+    assert len(at.get("plotly_chart")) == 3  # volumes, the chosen spike's series, the forecast band
+    band = [c.value for c in at.caption if "fell outside the 95 % band" in c.value]
+    assert band and band[0] in [c.value for c in rows_page.caption]  # the same days outside the band as the rows'
+    assert "Language" in at.selectbox(key="trends.by").options and "Queue" not in at.selectbox(key="trends.by").options
     assert DEMO_END.isoformat() in at.query_params["end"]
 
 
@@ -69,7 +88,7 @@ def test_transparency_from_rollups_shows_what_it_can_and_names_the_rest(rolled_u
     at = run("transparency", PARAMS)
     sections = [s.value for s in at.subheader]
     assert "Detection and automation" in sections and "Appeals" in sections
-    assert "Actions by policy domain" not in sections and "Moderators by language" not in sections
+    assert "Actions by policy domain" not in sections and "Moderators by language" in sections  # language kept
     assert any("actions by policy domain" in i.value and "daily rollups" in i.value for i in at.info)
     assert len(at.get("download_button")) == 2
 
@@ -196,20 +215,36 @@ def screen(at) -> tuple:
 @pytest.mark.parametrize("section", VENDOR_SECTIONS)
 def test_vendors_and_quality_from_rollups_show_what_the_rows_show(section: str, monkeypatch: pytest.MonkeyPatch):
     """Scorecards, QA accuracy, kappa, error types, appeals, policy gaps and training effects from rollups are the
-    rows' figures; only demand by language (rollups do not group tickets by language) says it needs rows."""
+    rows' figures, demand and occupancy by language included (language is a rollups dimension): nothing says it
+    needs rows."""
     params = {"vendors.tab": section}
     headings, tiles, tables, charts = screen(run("vendors", params))
     monkeypatch.setenv("BELLWETHER_ROLLUP_ROWS", "1")
     at = run("vendors", params)
     assert any("served from daily rollups" in c.value for c in at.sidebar.caption)
-    needs_rows = [i.value for i in at.info if "needs ticket rows" in i.value]
-    assert all("demand and occupancy by language" in n for n in needs_rows), needs_rows
-    assert len(needs_rows) == (section == "capacity"), needs_rows
+    assert not [i.value for i in at.info if "needs ticket rows" in i.value]
     got_headings, got_tiles, got_tables, got_charts = screen(at)
     assert (got_headings, got_tiles, got_charts) == (headings, tiles, charts)
     assert len(got_tables) == len(tables) > 0
     for got, want in zip(got_tables, tables, strict=True):
-        if {"language", "tickets"} <= set(want.columns):  # coverage by language: capacity only, no occupancy
-            assert list(got.columns) == [c for c in want.columns if c != "occupancy_share"]
-        else:
-            assert_frame_equal(got, want, check_exact=False)
+        assert_frame_equal(got, want, check_exact=False)
+
+
+@pytest.mark.parametrize(
+    ("section", "params"),
+    [("vendors", {"vendors.by": "language"}), ("policy-gaps", {"vendors.gaps_by": "language"})],
+)
+def test_vendors_and_quality_by_language_from_rollups_are_the_rows(
+    section: str, params: dict, monkeypatch: pytest.MonkeyPatch
+):
+    """The scorecard by vendor × language and policy gaps by domain × language: offered on rollups, the rows'."""
+    params = {"vendors.tab": section, **params}
+    headings, tiles, tables, _ = screen(run("vendors", params))
+    monkeypatch.setenv("BELLWETHER_ROLLUP_ROWS", "1")
+    at = run("vendors", params)
+    assert any("served from daily rollups" in c.value for c in at.sidebar.caption) and not at.warning
+    got_headings, got_tiles, got_tables, _ = screen(at)
+    assert (got_headings, got_tiles) == (headings, tiles) and len(got_tables) == len(tables) > 0
+    assert any("Language" in t.columns or "language" in t.columns for t in got_tables)
+    for got, want in zip(got_tables, tables, strict=True):
+        assert_frame_equal(got, want, check_exact=False)

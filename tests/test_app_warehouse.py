@@ -94,14 +94,19 @@ def test_vendors_and_quality_on_a_warehouse_equal_the_extracts(warehouse_env: st
         assert_frame_equal(got, want, check_exact=False)
 
 
-def test_trends_on_a_warehouse_lists_the_same_spikes_as_the_extracts(warehouse_env: str):
+def test_trends_on_a_warehouse_shows_the_same_spikes_drill_down_and_band_as_the_extracts(warehouse_env: str):
+    from tests.test_app_rollups import segments_table
     from tests.test_app_trends import WIDE, spike_list
 
-    from_files = spike_list(run("trends", WIDE))
+    files_page = run("trends", WIDE)
     at = run("trends", {**WIDE, "src": "warehouse"})
-    assert from_files.height > 0 and spike_list(at).equals(from_files)
+    assert spike_list(files_page).height > 0 and spike_list(at).equals(spike_list(files_page))
     assert "Language" in at.selectbox(key="trends.by").options  # SQL groups by any ticket column
-    assert any("breaking a spike down" in i.value for i in at.info)
+    assert not any("ticket rows" in i.value for i in at.info)
+    assert segments_table(at).equals(segments_table(files_page))  # every dimension, queue and language included
+    assert metrics_by_label(at) == metrics_by_label(files_page)  # the spike's time to action and views
+    band = [c.value for c in at.caption if "fell outside the 95 % band" in c.value]
+    assert band and band == [c.value for c in files_page.caption if "fell outside the 95 % band" in c.value]
 
 
 def test_transparency_on_a_warehouse_shows_the_same_figures_as_the_extracts(warehouse_env: str):

@@ -310,13 +310,21 @@ def test_validate_lists_unknown_values_with_a_block_to_paste_and_the_columns_tak
     assert fixed[0]["quarantined"] == [] and fixed[0]["unknown_values"] == []
 
 
-def test_spikes_without_by_tests_the_total(tmp_path: Path):
+@pytest.mark.parametrize("served", ["rows", "rollups"])
+def test_spikes_without_by_tests_the_total(served: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The same spike from ticket rows and, above BELLWETHER_ROLLUP_ROWS, from the rollups the dashboard serves."""
     rows, day0 = [], dt.date(2025, 1, 1)
     for d in range(70):
         count = 200 if d in (60, 61, 62) else 40 + (d * 7) % 9  # three days at five times the usual volume
         rows += [f"t{d}-{i},{day0 + dt.timedelta(days=d)} {i % 24:02d}:00:00\n" for i in range(count)]
-    (tmp_path / "tickets.csv").write_text("ticket_id,created_at\n" + "".join(rows))
-    result = cli("spikes", "--source", str(tmp_path), "--format", "json")
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "tickets.csv").write_text("ticket_id,created_at\n" + "".join(rows))
+    if served == "rollups":
+        monkeypatch.setenv("BELLWETHER_ROLLUP_ROWS", "1")
+        monkeypatch.setenv("BELLWETHER_DATA_DIR", str(tmp_path / "data"))
+    result = cli("spikes", "--source", str(source), "--format", "json")
     assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "cache" / "rollups").is_dir() == (served == "rollups")
     spikes = json.loads(result.stdout)
     assert [(s["start"], s["end"]) for s in spikes] == [("2025-03-02", "2025-03-04")]

@@ -24,7 +24,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from queries.analyses import quality, turnaround, vendors
+from queries.analyses import quality, spikes, turnaround, vendors
 from queries.calc import period_windows
 from queries.contract import TABLES, TICKETS
 from queries.definitions import METRICS, THROUGHPUT_GROUPS
@@ -378,9 +378,11 @@ EVENT = dt.date(2026, 5, 20)  # the windows either side of a policy change or tr
 ANALYSES: dict[str, Callable[[Source], pl.DataFrame]] = {
     "scorecard": lambda ds: vendors.scorecard(ds, MAY),
     "scorecard-two-markets": lambda ds: vendors.scorecard(ds, TWO_MARKETS),
+    "scorecard-by-language": lambda ds: vendors.scorecard(ds, MAY, ["language"]),
     "vendor-trend": lambda ds: vendors.trend(ds, MAY),
     "qa-accuracy-by-vendor-week": lambda ds: quality.qa_accuracy(ds, MAY, ["vendor"], "week"),
     "qa-accuracy-by-market": lambda ds: quality.qa_accuracy(ds, MAY, ["market"]),
+    "qa-accuracy-by-language-two-markets": lambda ds: quality.qa_accuracy(ds, TWO_MARKETS, ["language"]),
     "qa-accuracy-by-surface-two-markets": lambda ds: quality.qa_accuracy(ds, TWO_MARKETS, ["surface", "vendor"]),
     "kappa-by-domain": lambda ds: quality.agreement(ds, MAY),
     "kappa-by-source-two-markets": lambda ds: quality.agreement(ds, TWO_MARKETS, ["source"]),
@@ -394,6 +396,9 @@ ANALYSES: dict[str, Callable[[Source], pl.DataFrame]] = {
     "policy-gaps-by-domain-market": lambda ds: quality.policy_gaps(
         ds, MAY, ["policy_domain", "market"], min_reviews=5, min_decisions=5
     ),
+    "policy-gaps-by-domain-language": lambda ds: quality.policy_gaps(
+        ds, MAY, ["policy_domain", "language"], min_reviews=5, min_decisions=5
+    ),
     "training-effects": lambda ds: quality.training_effects(ds, MAY, EVENT, 28),
     "language-capacity": lambda ds: vendors.language_capacity(ds, MAY),
     "domain-capacity": lambda ds: vendors.domain_capacity(ds, MAY),
@@ -403,9 +408,6 @@ ANALYSES: dict[str, Callable[[Source], pl.DataFrame]] = {
 }
 # Rollups past their exact-read limit differ only in percentiles, declared and tested above.
 ANALYSIS_ENGINES = [e for e in ENGINES if e not in ("rows", "rollups_over_limit")]
-# Rollups do not group tickets by language: coverage by language keeps the capacity part (staffing), its demand
-# columns empty and no occupancy (as without handle times).
-NO_DEMAND = ("tickets", "previous_tickets", "change_share")
 
 
 @pytest.fixture(scope="session")
@@ -427,11 +429,6 @@ def test_vendors_and_quality_give_the_rows_engine_answer(
 ):
     expected, got = analysis_reference(analysis), ANALYSES[analysis](source)
     assert expected.height > 0, analysis
-    if analysis == "coverage-by-language" and not engine_for(source).groupable("language"):
-        assert got.select(NO_DEMAND).null_count().row(0) == (got.height,) * len(NO_DEMAND)
-        assert not got["rising_demand"].any()
-        staffed = expected.filter(pl.col("vendors") > 0).drop("handle_hours", "occupancy_share")
-        expected, got = staffed.drop(*NO_DEMAND, "rising_demand"), got.drop(*NO_DEMAND, "rising_demand")
     assert got.columns == expected.columns
     assert_same_answer(got, expected, ENGINES[engine], set())
 
@@ -444,6 +441,77 @@ def test_the_analyses_find_what_they_compare(analysis_reference: Callable[[str],
     assert gaps["cells_compared"].fill_null(0).sum() > 0 and gaps["signals"].sum() > 0
     assert analysis_reference("error-types-by-market")["market"].n_unique() > 1
     assert analysis_reference("training-effects")["reviews_before"].sum() > 0
+
+
+# --- Trends: the spike list and each spike's drill-down, every engine --------------------------------------------
+
+# (filters, the spike's group, its first and last day): a group of one and of two keys with a filter, the total with
+# a normal window clipped to the data's start, a vendor's spike (the vendors part keyed on its own key) and a spike
+# on the data's first day (no normal window).
+DRILLS = {
+    "one-domain": (Filters(FIRST, END), {"policy_domain": "youth_safety"}, dt.date(2026, 6, 10), dt.date(2026, 6, 12)),
+    "domain-market-two-surfaces": (
+        Filters(FIRST, END, surface=("live_stream", "live_comment")),
+        {"policy_domain": "regulated_goods_gifting", "market": "BR"},
+        dt.date(2026, 5, 18),
+        dt.date(2026, 5, 24),
+    ),
+    "total-clipped": (Filters(FIRST, END), {}, FIRST + dt.timedelta(days=5), FIRST + dt.timedelta(days=6)),
+    "one-vendor": (Filters(FIRST, END), {"vendor": "atlas_cx"}, dt.date(2026, 6, 1), dt.date(2026, 6, 3)),
+    "first-day": (Filters(FIRST, END), {"market": "FR"}, FIRST, FIRST + dt.timedelta(days=1)),
+}
+
+
+@pytest.fixture(scope="session")
+def drill_reference(rows_source: Dataset) -> Callable[[str], spikes.DrillDown]:
+    answers: dict[str, spikes.DrillDown] = {}
+
+    def answer(name: str) -> spikes.DrillDown:
+        if name not in answers:
+            answers[name] = spikes.drill_down(rows_source, *DRILLS[name])
+        return answers[name]
+
+    return answer
+
+
+@pytest.mark.parametrize("engine", ANALYSIS_ENGINES)
+@pytest.mark.parametrize("drill", DRILLS)
+def test_the_spike_drill_down_gives_the_rows_engine_answer(
+    engine: str, drill: str, source: Source, drill_reference: Callable[[str], spikes.DrillDown]
+):
+    """Segments, turnaround and vendors equal the rows engine's; a dimension the engine does not group by is named
+    in `left_out` and only its segments are missing."""
+    expected, got = drill_reference(drill), spikes.drill_down(source, *DRILLS[drill])
+    assert (got.normal_start, got.normal_end) == (expected.normal_start, expected.normal_end)
+    group = DRILLS[drill][1]
+    not_grouped = [d for d in spikes.DRILL_DIMENSIONS if d not in group and not engine_for(source).groupable(d)]
+    assert expected.left_out == () and got.left_out == tuple(not_grouped)
+    segments = expected.segments.filter(~pl.col("dimension").is_in(not_grouped))
+    assert_same_answer(got.segments, segments, ENGINES[engine], set())
+    assert_same_answer(got.turnaround, expected.turnaround, ENGINES[engine], set())
+    assert_same_answer(got.vendors, expected.vendors, ENGINES[engine], set())
+
+
+def test_the_drill_downs_find_what_they_compare(drill_reference: Callable[[str], spikes.DrillDown]):
+    """Every drill-down but the first day's lists segments of several dimensions, both windows' turnaround and
+    several vendors; the first day's has no normal window."""
+    for name in DRILLS:
+        drill = drill_reference(name)
+        assert drill.turnaround["tickets"][0] > 0 and drill.vendors.height > (0 if "vendor" in DRILLS[name][1] else 2)
+        if name == "first-day":
+            assert drill.segments.is_empty() and drill.turnaround["tickets"][1] == 0
+        else:
+            assert drill.segments["dimension"].n_unique() > 1 and drill.turnaround["tickets"][1] > 0
+            assert drill.turnaround["p50_views"].null_count() == 0
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_spike_list_is_the_rows_engine_s(engine: str, source: Source, rows_source: Dataset):
+    f = Filters(dt.date(2026, 5, 1), END)
+    expected = spikes.detect_spikes(rows_source, f, ["policy_domain"], spikes.SpikeSettings(sensitivity=0.2))
+    assert expected.height > 0
+    got = spikes.detect_spikes(source, f, ["policy_domain"], spikes.SpikeSettings(sensitivity=0.2))
+    assert_same_answer(got, expected, ENGINES[engine], set())
 
 
 # --- the rest of the protocol -------------------------------------------------------------------------------

@@ -240,18 +240,20 @@ def test_cli_rejects_an_unknown_vendor_and_a_missing_store(demo_dir, monkeypatch
     assert "BELLWETHER_SCENARIO_URL is not set" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("split", ["vendor", "vendor,language", "language"])
 def test_a_large_source_is_planned_from_its_rollups_like_the_dashboard(
-    demo_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+    split: str, demo_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """From BELLWETHER_ROLLUP_ROWS tickets the plan reads the rollups, as the dashboard does, and plans the same
-    FTE as from the rows (demand from counts and handle-time sums; supply from the staffing table)."""
-    argv = ["--source", str(demo_dir), "--by", "vendor", "--weeks", str(WEEKS), "--model", "seasonal_naive"]
+    FTE as from the rows (demand from counts and handle-time sums; supply from the staffing table), by language
+    too (a rollups dimension)."""
+    argv = ["--source", str(demo_dir), "--by", split, "--weeks", str(WEEKS), "--model", "seasonal_naive"]
     from_rows = run_json(argv, capsys)
     monkeypatch.setenv("BELLWETHER_ROLLUP_ROWS", "1")  # every source counts as large
     monkeypatch.setenv("BELLWETHER_DATA_DIR", str(tmp_path))  # where the rollups are cached
     from_rollups = run_json(argv, capsys)
     assert any((tmp_path / "cache" / "rollups").iterdir())  # built, so read from there
-    keys = ["vendor", "week"]
+    keys = [*split.split(","), "week"]
     joined = from_rows.join(from_rollups, on=keys, suffix="_rollups", validate="1:1")
     assert joined.height == from_rows.height == from_rollups.height > 0
     for column in ("required_fte", "required_fte_hi_80", "supply_fte", "gap_fte"):

@@ -21,9 +21,9 @@ from queries.engines.rollups import read as rollup_read
 from queries.engines.rollups.build import build_rollups
 from queries.engines.rollups.checked import Partition, typed_rows
 from queries.engines.rollups.read import rollup_summary
-from queries.engines.rollups.storage import Rollups, default_cache_dir
+from queries.engines.rollups.storage import ROLLUP_DIMENSIONS, Rollups, default_cache_dir
 from queries.errors import SourceError
-from queries.filters import DIMENSIONS, Filters
+from queries.filters import Filters
 from queries.histogram import ABSOLUTE_BOUND, PERCENTILE_ERROR_BOUND, bucket_expr, percentiles
 from queries.metrics import summarize
 from queries.sla import SlaPolicy
@@ -398,7 +398,7 @@ def test_the_reviewed_tickets_keep_their_dimensions_and_a_new_review_rereads_onl
 
     def expected(ids: pl.Series) -> pl.DataFrame:
         tickets = load_dataset(src).tables["tickets"]
-        return tickets.filter(pl.col("ticket_id").is_in(ids.implode())).select("ticket_id", *DIMENSIONS)
+        return tickets.filter(pl.col("ticket_id").is_in(ids.implode())).select("ticket_id", *ROLLUP_DIMENSIONS)
 
     assert r.reviewed.height == old_ids.gather_every(40).len() > 10
     assert_frame_equal(r.reviewed.sort("ticket_id"), expected(reviewed).sort("ticket_id"))

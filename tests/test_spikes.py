@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import warnings
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -322,9 +322,17 @@ def plain_over_representation(spike: list[dict], normal: list[dict], dimensions:
     return sorted(out, key=lambda r: -r[2])
 
 
+def segment_counts(tickets: pl.DataFrame, dimensions: list[str]) -> pl.DataFrame:
+    """(dimension, value, tickets) of hand-built tickets, counted by a loop."""
+    counted = Counter((d, t[d] or "(not given)") for t in tickets.to_dicts() for d in dimensions)
+    rows = [(d, v, n) for (d, v), n in counted.items()]
+    return pl.DataFrame(rows, schema={"dimension": pl.String, "value": pl.String, "tickets": pl.Int64}, orient="row")
+
+
 def test_over_representation_ranks_segments_by_the_excess_they_account_for():
     spike, normal = hand_built_tickets()
-    found = over_represented(spike.lazy(), normal.lazy(), ["surface", "source", "language"])
+    dims = ["surface", "source", "language"]
+    found = over_represented(segment_counts(spike, dims), segment_counts(normal, dims))
     expected = plain_over_representation(spike.to_dicts(), normal.to_dicts(), ["surface", "source", "language"])
     assert found.select("dimension", "value").rows() == [(d, v) for d, v, *_ in expected]
     assert found["excess_tickets"].to_list() == pytest.approx([r[2] for r in expected])
@@ -349,7 +357,7 @@ def test_over_representation_ranks_segments_by_the_excess_they_account_for():
 
 def test_over_representation_without_a_normal_window_is_empty():
     spike, normal = hand_built_tickets()
-    assert over_represented(spike.lazy(), normal.clear().lazy(), ["surface"]).is_empty()
+    assert over_represented(segment_counts(spike, ["surface"]), segment_counts(normal.clear(), ["surface"])).is_empty()
 
 
 def test_drill_down_never_breaks_a_spike_down_by_its_own_keys(spiky: Dataset):
@@ -426,7 +434,8 @@ def test_drill_down_explains_the_spike_against_a_loop(spiky: Dataset):
     turnaround = {r["period"]: r for r in drill.turnaround.iter_rows(named=True)}
     for label, group in (("during the spike", during), ("normal", normal)):
         hours = [(t["first_action_at"] - t["created_at"]).total_seconds() / 3600 for t in group if t["first_action_at"]]
-        views = [t["views_before_action"] for t in group if t["views_before_action"] is not None]
+        acted = [t for t in group if t["first_action_at"]]
+        views = [t["views_before_action"] for t in acted if t["views_before_action"] is not None]
         assert turnaround[label]["tickets"] == len(group) and turnaround[label]["measured"] == len(hours)
         assert turnaround[label]["p50_hours"] == pytest.approx(np.percentile(hours, 50))
         assert turnaround[label]["p90_hours"] == pytest.approx(np.percentile(hours, 90))

@@ -438,8 +438,10 @@ def test_load_warehouse_and_summarize_from_a_url_on_the_command_line(
     assert [r["p90_hours"] for r in got] == pytest.approx([r["p90_hours"] for r in expected], rel=1e-9)
     code, out, _ = run(capsys, "validate", "--source", url)
     assert code == 0 and f"{files.reports['tickets'].rows_loaded:,} of" in out
-    code, _, err = run(capsys, "spikes", "--source", url, "--by", "market")
-    assert code == 1 and "needs extracts" in err
+    spikes = ["--by", "market", "--sensitivity", "0.2", "--format", "json"]
+    code, from_db, err = run(capsys, "spikes", "--source", url, *spikes)
+    assert code == 0, err
+    assert json.loads(from_db) == json.loads(run(capsys, "spikes", "--source", str(demo), *spikes)[1]) != []
 
 
 def test_sentinel_and_future_times_in_a_warehouse_are_treated_as_in_files(empty_url: str, tmp_path: Path):

@@ -39,9 +39,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import stats
 
 from queries.contract import TICKETS
-from queries.engines import Source, created_days, held_rows
-from queries.filters import Filters
-from queries.frames import duration_aggs
+from queries.engines import Source, created_days, groupable
+from queries.filters import DIMENSIONS, Filters
 from queries.metrics import summarize
 
 SPIKE_SCHEMA: dict[str, pl.DataType] = {
@@ -493,17 +492,18 @@ MIN_SEGMENT_EXCESS_TICKETS = 1.0  # a segment that accounts for less than one ex
 SEGMENT_DEFINITION = (
     "For a spike of a group (its tickets within the filters) from `start` to `end`, the normal window is the "
     f"{NORMAL_DAYS} days before `start` (clipped to the data). A segment is one value of a dimension the spike's "
-    "series is not keyed on (policy domain, market, language, surface, detection source, queue; tickets without a "
-    f"value form the segment {NOT_GIVEN}). For each segment: `spike_share` = its tickets during the spike / all the "
-    "spike's tickets; `normal_share` = its tickets in the normal window / all tickets of the normal window (shares "
-    "0–1); `expected_tickets` = the spike's tickets × `normal_share`, what the segment would have had at its normal "
-    "share; `excess_tickets` = its tickets during the spike − `expected_tickets` (tickets); `lift` = `spike_share` / "
-    "`normal_share` (empty for a segment absent from the normal window). Over-represented segments that account "
-    f"for at least {MIN_SEGMENT_EXCESS_TICKETS:g} extra ticket (`excess_tickets` ≥ {MIN_SEGMENT_EXCESS_TICKETS:g}) are "
-    "listed, the largest `excess_tickets` first. Over the values of one dimension the "
-    "excess sums to 0: it measures the shift in the mix, not the growth of the total, so a segment that is the whole "
-    "group in both windows (Indonesian-language tickets of a spike in Indonesia) is never listed. Without a normal "
-    "window (a spike on the data's first day) there is nothing to compare with and nothing is listed."
+    "series is not keyed on (policy domain, market, language, surface, detection source, queue: those the source "
+    f"can group by; tickets without a value form the segment {NOT_GIVEN}). For each segment: `spike_share` = its "
+    "tickets during the spike / all the spike's tickets; `normal_share` = its tickets in the normal window / all "
+    "tickets of the normal window (shares 0–1); `expected_tickets` = the spike's tickets × `normal_share`, what "
+    "the segment would have had at its normal share; `excess_tickets` = its tickets during the spike − "
+    "`expected_tickets` (tickets); `lift` = `spike_share` / `normal_share` (empty for a segment absent from the "
+    f"normal window). Over-represented segments that account for at least {MIN_SEGMENT_EXCESS_TICKETS:g} extra "
+    f"ticket (`excess_tickets` ≥ {MIN_SEGMENT_EXCESS_TICKETS:g}) are listed, the largest `excess_tickets` first. "
+    "Over the values of one dimension the excess sums to 0: it measures the shift in the mix, not the growth of "
+    "the total, so a segment that is the whole group in both windows (Indonesian-language tickets of a spike in "
+    "Indonesia) is never listed. Without a normal window (a spike on the data's first day) there is nothing to "
+    "compare with and nothing is listed."
 )
 SEGMENT_SCHEMA: dict[str, pl.DataType] = {
     "dimension": pl.String(),
@@ -528,10 +528,11 @@ class DrillDown:
     segments: pl.DataFrame  # SEGMENT_SCHEMA
     turnaround: pl.DataFrame  # period, tickets, measured, p50/p90/mean hours, p50/p90 views (when provided)
     vendors: pl.DataFrame  # vendor, tickets, share, normal_share, p50_hours
+    left_out: tuple[str, ...] = ()  # DRILL_DIMENSIONS the source has but its engine does not group by
 
 
 def group_expr(group: dict[str, object]) -> pl.Expr:
-    """True for tickets of the group (a null value matches tickets without that field)."""
+    """True for rows of the group (a null value matches rows without that field)."""
     expr = pl.lit(True)
     for column, value in group.items():
         expr = expr & (pl.col(column).is_null() if value is None else pl.col(column) == value)
@@ -540,88 +541,137 @@ def group_expr(group: dict[str, object]) -> pl.Expr:
 
 def drill_down(ds: Source, filters: Filters, group: dict[str, object], start: dt.date, end: dt.date) -> DrillDown:
     """Over-represented segments, turnaround and vendors of one spike (its group within the filters,
-    `start`–`end`) against the NORMAL_DAYS days before it (clipped to the data)."""
-    tickets = held_rows(ds)
-    first = tickets["created_at"].min().date()
+    `start`–`end`) against the NORMAL_DAYS days before it (clipped to the data).
+
+    Computed from counts and durations `summarize` gives by the group's keys and one more column, so every
+    engine answers it; a dimension the engine cannot group by is left out of the segments (`DrillDown.left_out`).
+    """
+    first = created_days(ds)[0]
     normal_start, normal_end = max(first, start - dt.timedelta(days=NORMAL_DAYS)), start - dt.timedelta(days=1)
-    selected = tickets.lazy().filter(filters.dimension_expr() & group_expr(group))
-    spike = selected.filter(Filters(start, end).in_period("created_at"))
-    normal = (
-        selected.filter(Filters(normal_start, normal_end).in_period("created_at"))
-        if normal_start <= normal_end
-        else selected.filter(pl.lit(False))
-    )
-    dimensions = [d for d in DRILL_DIMENSIONS if d not in group and ds.has("tickets", d)]  # never its own keys
+    spike = _group_filters(filters, group, start, end)
+    normal = _group_filters(filters, group, normal_start, normal_end) if normal_start <= normal_end else None
+    candidates = [d for d in DRILL_DIMENSIONS if d not in group and ds.has("tickets", d)]  # never its own keys
+    dimensions = [d for d in candidates if groupable(ds, d)]
     return DrillDown(
         normal_start,
         normal_end,
-        over_represented(spike, normal, dimensions),
-        _turnaround(ds, spike, normal),
-        _vendors(ds, spike, normal),
+        over_represented(*(_segment_counts(ds, f, group, dimensions) for f in (spike, normal))),
+        _turnaround(ds, group, spike, normal),
+        _vendors(ds, group, spike, normal),
+        tuple(d for d in candidates if d not in dimensions),
     )
 
 
-def over_represented(spike: pl.LazyFrame, normal: pl.LazyFrame, dimensions: Sequence[str]) -> pl.DataFrame:
-    """The segments over-represented among a spike's tickets against the normal window (SEGMENT_DEFINITION)."""
-    totals = [lf.select(pl.len()).collect().item() for lf in (spike, normal)]
-    parts = [pl.DataFrame(schema=SEGMENT_SCHEMA)]
-    if not all(totals):
-        return parts[0]
-    for dim in dimensions:
-        value = pl.col(dim).cast(pl.String).fill_null(NOT_GIVEN).alias("value")
-        during = spike.group_by(value).agg(pl.len().alias("spike_tickets"))
-        before = normal.group_by(value).agg(pl.len().alias("normal_tickets"))
-        part = (
-            during.join(before, on="value", how="left")
-            .with_columns(pl.col("spike_tickets", "normal_tickets").fill_null(0).cast(pl.Int64))
-            .with_columns(
+def _group_filters(filters: Filters, group: dict[str, object], start: dt.date, end: dt.date) -> Filters:
+    """The filters' selections from `start` to `end`, narrowed to the group's values of filter dimensions (the
+    answers are still picked by `group_expr`: a null value or another key cannot be selected)."""
+    narrowed = {k: (v,) for k, v in group.items() if k in DIMENSIONS and v is not None}
+    return Filters.of(start, end, filters.selections() | narrowed)
+
+
+def _of_group(
+    ds: Source, metric: str, filters: Filters, group: dict[str, object], column: str | None = None
+) -> pl.DataFrame:
+    """`metric` of the group's tickets in `filters` (by `column` too, when given), without the group's keys."""
+    by = list(dict.fromkeys([*group, *([column] if column else [])]))
+    out = summarize(ds, metric, filters, by=by).filter(group_expr(group))
+    return out.drop(*(k for k in group if k != column))
+
+
+def _segment_counts(
+    ds: Source, filters: Filters | None, group: dict[str, object], dimensions: Sequence[str]
+) -> pl.DataFrame:
+    """(dimension, value, tickets) of the group's tickets in `filters` (none without) per value of each dimension."""
+    schema = {"dimension": pl.String(), "value": pl.String(), "tickets": pl.Int64()}
+    parts = [pl.DataFrame(schema=schema)]
+    for dim in dimensions if filters else ():
+        counts = _of_group(ds, "volume", filters, group, dim)
+        parts.append(
+            counts.select(
                 pl.lit(dim).alias("dimension"),
-                (pl.col("spike_tickets") / totals[0]).alias("spike_share"),
-                (pl.col("normal_tickets") / totals[1]).alias("normal_share"),
-            )
-            .with_columns(
-                (totals[0] * pl.col("normal_share")).alias("expected_tickets"),
-                pl.when(pl.col("normal_share") > 0).then(pl.col("spike_share") / pl.col("normal_share")).alias("lift"),
-            )
-            .with_columns((pl.col("spike_tickets") - pl.col("expected_tickets")).alias("excess_tickets"))
-            .select(list(SEGMENT_SCHEMA))
-            .collect()
+                pl.col(dim).cast(pl.String).fill_null(NOT_GIVEN).alias("value"),
+                pl.col("tickets").cast(pl.Int64),
+            ).filter(pl.col("tickets") > 0)
         )
-        parts.append(part.cast(SEGMENT_SCHEMA))
-    out = pl.concat(parts).filter(pl.col("excess_tickets") >= MIN_SEGMENT_EXCESS_TICKETS)
+    return pl.concat(parts)
+
+
+def over_represented(spike: pl.DataFrame, normal: pl.DataFrame) -> pl.DataFrame:
+    """The segments over-represented among a spike's tickets against the normal window (SEGMENT_DEFINITION), from
+    the tickets per (dimension, value) of each window (`dimension`, `value`, `tickets`)."""
+    if spike.is_empty() or normal.is_empty():
+        return pl.DataFrame(schema=SEGMENT_SCHEMA)
+    total = pl.col("tickets").sum().over("dimension")
+    during = spike.select("dimension", "value", pl.col("tickets").alias("spike_tickets"), total.alias("_spike_total"))
+    before = normal.select("dimension", "value", pl.col("tickets").alias("normal_tickets"), total.alias("_normal"))
+    normal_totals = before.group_by("dimension").agg(pl.col("_normal").first())
+    out = (
+        during.join(before.drop("_normal"), on=["dimension", "value"], how="left")
+        .join(normal_totals, on="dimension", how="inner")  # a dimension without a value in the normal window: none
+        .with_columns(pl.col("normal_tickets").fill_null(0))
+        .with_columns(
+            (pl.col("spike_tickets") / pl.col("_spike_total")).alias("spike_share"),
+            (pl.col("normal_tickets") / pl.col("_normal")).alias("normal_share"),
+        )
+        .with_columns(
+            (pl.col("_spike_total") * pl.col("normal_share")).alias("expected_tickets"),
+            pl.when(pl.col("normal_share") > 0).then(pl.col("spike_share") / pl.col("normal_share")).alias("lift"),
+        )
+        .with_columns((pl.col("spike_tickets") - pl.col("expected_tickets")).alias("excess_tickets"))
+        .select(list(SEGMENT_SCHEMA))
+        .cast(SEGMENT_SCHEMA)
+    )
+    out = out.filter(pl.col("excess_tickets") >= MIN_SEGMENT_EXCESS_TICKETS)
     return out.sort(["excess_tickets", "dimension", "value"], descending=[True, False, False])
 
 
-def _turnaround(ds: Source, spike: pl.LazyFrame, normal: pl.LazyFrame) -> pl.DataFrame:
+TURNAROUND_SCHEMA: dict[str, pl.DataType] = {
+    "period": pl.String(),
+    "tickets": pl.Int64(),
+    "measured": pl.Int64(),
+    "p50_hours": pl.Float64(),
+    "p90_hours": pl.Float64(),
+    "mean_hours": pl.Float64(),
+    "p50_views": pl.Float64(),
+    "p90_views": pl.Float64(),
+}
+"""The drill-down's turnaround: `time_to_first_action`'s measures and `exposure`'s P50/P90 views (when the source
+has views) of the spike's tickets and of the normal window's (`period`: "during the spike", "normal")."""
+
+
+def _turnaround(ds: Source, group: dict[str, object], spike: Filters, normal: Filters | None) -> pl.DataFrame:
     """Time to first action (and views before action, when provided) during the spike vs normally."""
     if not ds.has("tickets", "first_action_at"):
         return pl.DataFrame()
-    aggs = duration_aggs("created_at", "first_action_at")
-    if ds.has("tickets", "views_before_action"):
-        views = pl.col("views_before_action").drop_nulls()
-        aggs += [
-            views.quantile(0.5, interpolation="linear").alias("p50_views"),
-            views.quantile(0.9, interpolation="linear").alias("p90_views"),
-        ]
-    frames = [
-        lf.select(aggs).collect().with_columns(pl.lit(label).alias("period"))
-        for label, lf in (("during the spike", spike), ("normal", normal))
-    ]
-    out = pl.concat(frames, how="vertical_relaxed")
-    return out.select("period", *[c for c in out.columns if c != "period"]).with_columns(
-        pl.col("tickets", "measured").cast(pl.Int64)
-    )
+    views = ds.has("tickets", "views_before_action")
+    schema = {k: v for k, v in TURNAROUND_SCHEMA.items() if views or not k.endswith("views")}
+    measures = {"time_to_first_action": [c for c in schema if c.endswith(("tickets", "measured", "hours"))]}
+    if views:
+        measures["exposure"] = ["p50_views", "p90_views"]
+    rows = []
+    for label, f in (("during the spike", spike), ("normal", normal)):
+        row = {"period": label, "tickets": 0, "measured": 0}  # no ticket of the group in the window: 0, no durations
+        for metric, fields in measures.items() if f else ():
+            found = _of_group(ds, metric, f, group)
+            row |= found.select(fields).row(0, named=True) if found.height else {}
+        rows.append(row)
+    return pl.DataFrame(rows, schema=schema)
 
 
-def _vendors(ds: Source, spike: pl.LazyFrame, normal: pl.LazyFrame) -> pl.DataFrame:
+def _vendors(ds: Source, group: dict[str, object], spike: Filters, normal: Filters | None) -> pl.DataFrame:
     """Which vendors handled the spike's tickets (share vs normal) and their P50 time to first action."""
     if not ds.has("tickets", "vendor"):
         return pl.DataFrame()
-    vendor = pl.col("vendor").fill_null("(none: automated or waiting)")
     timed = ds.has("tickets", "first_action_at")
-    aggs = duration_aggs("created_at", "first_action_at") if timed else [pl.len().alias("tickets")]
-    during = spike.group_by(vendor).agg(aggs).collect().with_columns(pl.col("tickets").cast(pl.Int64))
-    before = normal.group_by(vendor).agg(pl.len().alias("normal_tickets")).collect()
+    none = "(none: automated or waiting)"
+    vendor = pl.col("vendor").cast(pl.String).fill_null(none)
+    during = _of_group(ds, "time_to_first_action" if timed else "volume", spike, group, "vendor")
+    during = during.filter(pl.col("tickets") > 0).with_columns(vendor, pl.col("tickets").cast(pl.Int64))
+    before = (
+        _of_group(ds, "volume", normal, group, "vendor").select(vendor, pl.col("tickets").alias("normal_tickets"))
+        if normal
+        else pl.DataFrame(schema={"vendor": pl.String, "normal_tickets": pl.Int64})
+    )
     normal_total = before["normal_tickets"].sum()
     out = during.join(before, on="vendor", how="left").with_columns(
         (pl.col("tickets") / pl.col("tickets").sum()).alias("share"),

@@ -16,7 +16,7 @@ import polars as pl
 
 from queries.analyses.quality import qa_accuracy, versus_rest
 from queries.definitions import THROUGHPUT_GROUPS
-from queries.engines import Source, groupable, small_table
+from queries.engines import Source, small_table
 from queries.filters import Filters
 from queries.intervals import difference_bounds, wilson_bounds
 from queries.metrics import missing_inputs, summarize
@@ -281,19 +281,12 @@ def coverage(
         (pl.col(weight).max() / pl.col(weight).sum()).alias("top_vendor_share"),
         pl.col("vendor").sort_by(weight, descending=True).str.join(", ").alias("vendor_list"),
     )
-    by_tickets = groupable(ds, dimension)  # large extracts served from rollups: not by language (capacity only)
-    if dimension == "language" and by_tickets and missing_inputs(ds, "handle_time") is None:
+    if dimension == "language" and missing_inputs(ds, "handle_time") is None:
         handled = summarize(ds, "handle_time", Filters(filters.start, filters.end), by=["language"])
         out = out.join(handled.select("language", "handle_hours"), on="language", how="left").with_columns(
             (pl.col("handle_hours") / pl.col("productive_hours")).alias("occupancy_share")
         )
-    if by_tickets:
-        out = out.join(_demand(ds, replace(filters, vendor=()), dimension), on=dimension, how="full", coalesce=True)
-    else:
-        counts, shares = ("tickets", "previous_tickets"), ("change_share", "growth_ci_low", "growth_ci_high")
-        out = out.with_columns(
-            *(pl.lit(None, pl.Int64).alias(c) for c in counts), *(pl.lit(None, pl.Float64).alias(c) for c in shares)
-        )
+    out = out.join(_demand(ds, replace(filters, vendor=()), dimension), on=dimension, how="full", coalesce=True)
     rising_expr = (pl.col("change_share") >= rising) & (pl.col("growth_ci_low") > 0.5)
     return (
         out.with_columns(pl.col("vendors").fill_null(0))

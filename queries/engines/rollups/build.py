@@ -177,7 +177,7 @@ def _reviewed_tickets(
     duplicates: frozenset[str],
     ids: pl.Series,
 ) -> pl.DataFrame:
-    """ticket_id and the five dimensions of the valid tickets among `ids` (those QA reviewed: about 2 % of them).
+    """ticket_id and the ROLLUP_DIMENSIONS of the valid tickets among `ids` (those QA reviewed: about 2 % of them).
 
     Kept per chunk in cache/reviewed, one file per chunk and set of its reviewed ids (found by the chunk's sorted id
     hashes, without reading it): a new review rereads only the chunk holding its ticket, a new day only its own."""

@@ -36,7 +36,7 @@ WITH_SMALL_TABLES = ("per_million_dau", "qa_accuracy", "throughput")
 
 class RollupsEngine(EngineBase):
     """Counts and sums from the rollups, percentiles from their histograms (within PERCENTILE_ERROR_BOUND);
-    groups by the filter dimensions only."""
+    groups by ROLLUP_DIMENSIONS only."""
 
     metrics = (*ROLLUP_METRICS, *WITH_SMALL_TABLES)
     unsupported = "needs ticket rows, which large extracts served from rollups do not keep."
@@ -48,7 +48,7 @@ class RollupsEngine(EngineBase):
 
     @property
     def own_dimensions(self) -> tuple[str, ...]:
-        return ()  # the rollups' grain is the contract's filter dimensions
+        return ()  # the rollups' grain is ROLLUP_DIMENSIONS: contract fields
 
     declined_note = PERCENTILES_NOT_KEPT
     source: RolledUpSource

@@ -1,8 +1,8 @@
 """What the rollups are and how they are kept: the tables per level, the on-disk chunk format (plain
 uncompressed Arrow files, memory-mapped), and merging the chunks of a source into one `Rollups`.
 
-Grain: one row per day x the filter dimensions (ROLLUP_DIMENSIONS), plus coarser copies keyed by fewer
-dimensions (every single dimension and none) so a query picks the smallest rollup that can answer it.
+Grain: one row per day x the filter dimensions and language (ROLLUP_DIMENSIONS), plus coarser copies keyed by
+fewer dimensions (every single dimension and none) so a query picks the smallest rollup that can answer it.
 docs/rollups.md explains the design, what is exact and what is approximate.
 """
 
@@ -28,7 +28,7 @@ from queries.contract import TABLES
 from queries.filters import DIMENSIONS
 from queries.sla import SlaPolicy
 
-ROLLUP_DIMENSIONS = DIMENSIONS
+ROLLUP_DIMENSIONS = (*DIMENSIONS, "language")  # language: for demand and capacity by language, spike drill-downs
 
 
 ROLLUP_METRICS = (
@@ -47,7 +47,7 @@ ROLLUP_METRICS = (
 )
 
 
-FORMAT_VERSION = 12
+FORMAT_VERSION = 13
 
 
 EXACT_ROWS_LIMIT = 500_000  # most rows read for an exact percentile over several dimensions (memory, time)
@@ -161,7 +161,7 @@ class Rollups:
     read_rows: Callable[[pl.Expr], pl.DataFrame] | None = None
     latest_created: dt.datetime | None = None  # newest created_at not in the future (as the loader's `latest`)
     rows_in_future: int = 0  # valid tickets with a timestamp later than their file was written (+ tolerance)
-    # ticket_id and the five dimensions (text) of the valid tickets QA reviewed, for QA reviews filtered or grouped
+    # ticket_id and the ROLLUP_DIMENSIONS (text) of the valid tickets QA reviewed, for QA reviews filtered or grouped
     # by a ticket field; None when built without the reviewed ids (build_rollups' `reviewed`).
     reviewed: pl.DataFrame | None = None
 

@@ -122,15 +122,26 @@ def test_an_invalid_split_in_a_link_is_named_in_a_warning():
     assert "vendor" in plan_table(at).columns
 
 
-@pytest.mark.parametrize("split", ["vendor,language", "language"])
-def test_a_split_by_language_from_rollups_is_refused_with_the_clis_sentence(
-    split: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+def test_a_split_by_queue_from_rollups_is_refused_with_the_clis_sentence(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ):
-    monkeypatch.setenv("BELLWETHER_ROLLUP_ROWS", "1")  # every source counts as large: language is not rolled up
+    split = "vendor,queue"
+    monkeypatch.setenv("BELLWETHER_ROLLUP_ROWS", "1")  # every source counts as large: queue is not rolled up
     assert main(["plan", "--source", str(data_dir / "demo"), "--by", split]) == 1
     refusal = capsys.readouterr().err.strip().removeprefix("error: ")
-    assert "cannot be grouped by language" in refusal
+    assert "cannot be grouped by queue" in refusal
     at = run("forecast", {"forecast.section": "capacity", KEY: split})
     assert [i.value for i in at.info] == [refusal]
     assert not [d for d in at.dataframe if "gap_fte" in d.value.columns] and not at.get("plotly_chart")
     assert widget(at, KEY).value == split and at.query_params[KEY] == split
+
+
+@pytest.mark.parametrize("split", ["vendor,language", "language"])
+def test_a_split_by_language_from_rollups_draws_the_clis_plan(
+    split: str, data_dir: Path, saved_scenario: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+):
+    """Language is a rollups dimension: large extracts plan by language on the page as on the command line."""
+    monkeypatch.setenv("BELLWETHER_ROLLUP_ROWS", "1")  # every source counts as large
+    at = run("forecast", {**PARAMS, KEY: split})
+    assert not at.info and not at.warning and not at.exception
+    assert_same(plan_table(at), cli_plan(data_dir, split, capsys), list(SPLITS[split]), COLUMNS)

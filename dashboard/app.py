@@ -120,7 +120,7 @@ def _context(option: SourceOption, user: User) -> PageContext:
     try:
         if option.is_demo and not Path(option.path, "tickets.parquet").exists():
             with st.status("First start: generating the demo warehouse…", expanded=True) as status:
-                st.write(f"Two years of synthetic Live-safety operations into `{option.path}` (about 10 s, once).")
+                st.write(f"Two years of synthetic Live-safety operations into `{option.path}` (under a minute, once).")
                 bar = st.progress(0.0)
                 loaders.ensure_demo(option, progress=lambda done, step: bar.progress(done, text=step))
                 status.update(label="Demo warehouse generated.", state="complete", expanded=False)

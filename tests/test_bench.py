@@ -89,8 +89,9 @@ def test_tiny_benchmark_run_reports_every_measurement(tmp_path: Path):
     assert results["percentiles_compared_small_groups"] > 0
     assert results["percentile_error_max"] <= results["percentile_error_bound"]
     assert results["count_mismatches"] == 0
-    assert results["duckdb_equal_mismatches"] == 0 and results["duckdb_equal_tables_compared"] == 55
-    assert results["duckdb_equal_groups"] > results["duckdb_groups"]  # day × all five dimensions
+    # every table at every level (format 13: the six rollup dimensions, language included)
+    assert results["duckdb_equal_mismatches"] == 0 and results["duckdb_equal_tables_compared"] == 63
+    assert results["duckdb_equal_groups"] > results["duckdb_groups"]  # day × all six dimensions
     assert {t["target"] for t in results["targets"]} >= {
         "page_ms ≤ 150",
         "percentile error ≤ bound",

@@ -32,6 +32,7 @@ PLAN_COLUMNS = (
     "workload_hours",
     "required_fte",
     "required_fte_hi_80",
+    "coverage_fte",
     "supply_fte",
     "gap_fte",
     "backlog_hours_end",

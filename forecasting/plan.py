@@ -22,7 +22,7 @@ import polars as pl
 
 from forecasting.capacity import StaffingAssumptions, backlog_projection
 from queries.calc import ratio
-from queries.engines import Source
+from queries.engines import Source, small_table
 from queries.filters import Filters
 from queries.metrics import summarize
 
@@ -138,6 +138,7 @@ class PlanningInputs:
     history_start: dt.date
     history_end: dt.date
     market_mix: pl.DataFrame | None = None  # policy_domain, market, share of the domain's tickets; None: no market
+    coverage: pl.DataFrame | None = None  # staffing's coverage (staffed_coverage); None: staffing has no minimum
 
 
 SUPPLY_WEEKS = 4  # supply and rework: the last 4 weeks
@@ -181,7 +182,30 @@ def planning_inputs(ds: Source, filters: Filters, weeks: int = ALLOCATION_WEEKS)
             "market",
             (pl.col("tickets") / pl.col("tickets").sum().over("policy_domain")).alias("share"),
         )
-    return PlanningInputs(automation, allocation, supply, window.start, window.end, market_mix)
+    coverage = staffed_coverage(small_table(ds, "staffing"), recent)
+    return PlanningInputs(automation, allocation, supply, window.start, window.end, market_mix, coverage)
+
+
+COVERAGE_LINE = ("vendor", "language", "queue")  # the staffing columns coverage is kept by, where present
+
+
+def staffed_coverage(staffing: pl.DataFrame | None, f: Filters) -> pl.DataFrame | None:
+    """Reviewer-hours a day on the floor per vendor (and language and queue, where the staffing has them; a null one
+    is capacity serving every value) in the filters' days and vendors: Σ over the lines of a day of `min_on_floor`
+    × `covered_hours` (empty: 24), over the days of the filters. None when the staffing has no `min_on_floor`."""
+    if staffing is None or "min_on_floor" not in staffing.columns:
+        return None
+    hours = pl.col("covered_hours") if "covered_hours" in staffing.columns else pl.lit(None, pl.Float64)
+    rows = staffing.filter(pl.col("date").is_between(f.start, f.end) & (pl.col("min_on_floor") > 0))
+    if f.vendor:
+        rows = rows.filter(pl.col("vendor").is_in(f.vendor))
+    keys = [c for c in COVERAGE_LINE if c in staffing.columns]
+    return (
+        rows.group_by(keys)
+        .agg((pl.col("min_on_floor") * hours.fill_null(24.0)).sum() / f.days)
+        .rename({"min_on_floor": "coverage_hours_per_day"})
+        .sort(keys, nulls_last=True)
+    )
 
 
 def selection_share(ds: Source, served: Filters, filters: Filters, by: tuple[str, ...] = ("vendor",)) -> pl.DataFrame:
@@ -378,31 +402,60 @@ def demand_vs_supply(domain_forecast: pl.DataFrame, inputs: PlanningInputs, scen
     daily = demand.join(supply, on=["vendor", "ds"], how="full", coalesce=True).fill_null(0.0)
     if daily.is_empty():  # no vendor reviewed the selection's tickets and none of its supply serves them
         return pl.DataFrame()
-    # Coverage: a vendor's floor serves its whole work, so the selection needs its share of it (supply_share).
-    coverage = pl.DataFrame(
-        [(line.vendor, coverage_fte(line, scenario)) for line in scenario.roster],
-        schema={"vendor": pl.String, "coverage_fte": pl.Float64},
-        orient="row",
+    weekly = weekly_plan(daily, ("vendor",), scenario).join(
+        inputs.supply.select("vendor", "supply_share", "rework_share"), on="vendor", how="left"
     )
-    weekly = (
-        weekly_plan(daily, ("vendor",), scenario)
-        .join(inputs.supply.select("vendor", "supply_share", "rework_share"), on="vendor", how="left")
-        .join(coverage, on="vendor", how="left")
-        .with_columns(
-            (pl.col("coverage_fte").fill_null(0.0) * pl.col("supply_share").fill_null(1.0)).alias("coverage_fte")
+    return with_coverage(weekly, coverage_by(inputs, scenario, ("vendor",)), ("vendor",))
+
+
+def coverage_fte(hours_per_day: float | pl.Expr, scenario: Scenario) -> float | pl.Expr:
+    """FTE a day that keep reviewers on the floor `hours_per_day` reviewer-hours a day (a roster line's
+    `min_on_floor` × 24 h): productive hours in the plan's FTE unit (paid hours less the general shrinkage, the unit
+    of required and supply FTE). Coverage is presence, not workload, so no occupancy cap applies."""
+    return hours_per_day / (scenario.paid_hours_per_fte_day * (1 - scenario.shrinkage))
+
+
+def coverage_by(inputs: PlanningInputs, scenario: Scenario, keys: tuple[str, ...]) -> pl.DataFrame | None:
+    """`coverage_fte` per group of `keys` (vendor, language, queue): the staffing's coverage (`inputs.coverage`),
+    replaced for a vendor by the roster's `min_on_floor` where it sets one (at the vendor split only: the roster has
+    no finer lines), × the vendor's `supply_share` (a vendor's floor serves all its work, so a selection needs its
+    share of it) and × (1 − its `rework_share`): supply FTE are net of rework, and reviewers on the floor are present
+    whether they redo work or not, so the floor is staffed when supply before rework reaches it. None when a staffing
+    line with a minimum names no group of `keys` (e.g. a null queue)."""
+    override = {line.vendor: line.min_on_floor for line in scenario.roster if line.min_on_floor is not None}
+    data = inputs.coverage
+    if data is None:  # no minimum in the staffing: none at any split
+        data = pl.DataFrame(schema=dict.fromkeys({"vendor", *keys}, pl.String) | {"coverage_hours_per_day": pl.Float64})
+    data = data.filter(~pl.col("vendor").is_in(list(override)))
+    if any(k not in data.columns or data[k].null_count() for k in keys):
+        return None
+    if keys == ("vendor",):
+        roster = pl.DataFrame(
+            [(v, m * 24) for v, m in override.items()],
+            schema={"vendor": pl.String, "coverage_hours_per_day": pl.Float64},
+            orient="row",
         )
+        data = pl.concat([data.select(roster.columns), roster])
+    shares = inputs.supply.select("vendor", "supply_share", "rework_share")
+    net = pl.col("supply_share").fill_null(1.0) * (1 - pl.col("rework_share").fill_null(0.0))
+    return (
+        data.join(shares, on="vendor", how="left")
+        .group_by(keys)
+        .agg((coverage_fte(pl.col("coverage_hours_per_day"), scenario) * net).sum().alias("coverage_fte"))
+    )
+
+
+def with_coverage(weekly: pl.DataFrame, coverage: pl.DataFrame | None, keys: tuple[str, ...]) -> pl.DataFrame:
+    """The weekly plan with `coverage_fte` per group of `keys` (0 where none; null when not known at the split) and
+    `required_fte` (and its 80 % bound) raised to it per group-week, the gap following."""
+    if coverage is None:
+        return weekly.with_columns(pl.lit(None, pl.Float64).alias("coverage_fte"))
+    weekly = weekly.join(coverage, on=list(keys), how="left", nulls_equal=True).with_columns(
+        pl.col("coverage_fte").fill_null(0.0)
     )
     return weekly.with_columns(
         pl.max_horizontal(c, "coverage_fte").alias(c) for c in ("required_fte", "required_fte_hi_80")
     ).with_columns((pl.col("supply_fte") - pl.col("required_fte")).alias("gap_fte"))
-
-
-def coverage_fte(line: RosterLine, scenario: Scenario) -> float:
-    """FTE a day that keep `line.min_on_floor` reviewers at work through all 24 hours of every day: 24 productive
-    hours each, in the plan's FTE (paid hours less the general shrinkage, the unit of required and supply FTE).
-    Coverage is presence, not workload, so no occupancy cap applies."""
-    per_fte_day = scenario.paid_hours_per_fte_day * (1 - scenario.shrinkage)
-    return (line.min_on_floor or 0.0) * 24 / per_fte_day
 
 
 def weekly_plan(

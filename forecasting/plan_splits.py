@@ -12,7 +12,11 @@ to the vendor rows (required and supply FTE) and those to the total:
   selection. Hires follow the same split. Supply by a dimension the staffing rows do not name (a missing column, or
   any empty value in those weeks: an empty queue is capacity serving every queue) is not in the data: the plan then
   has no supply, gap, backlog or SLA at that split, and says so.
-- **Coverage** (the roster's reviewers on the floor) is a vendor's minimum and applies at the vendor split only.
+- **Coverage**: the staffing's reviewers on the floor (`min_on_floor` × `covered_hours` per line) raise each group's
+  required FTE to its own lines' minimum, so where coverage binds for some of a vendor's groups and not others, the
+  groups add up to more than the vendor's row, which compares workload and coverage in total (they add up exactly
+  where it binds for all of them or none). The roster's `min_on_floor` is a vendor's and applies at the vendor split
+  only; staffing lines with a minimum that name no group leave coverage unknown at that split.
 - **Backlog and SLA** are simulated per vendor × group (a group's work is done by that group's supply only) and
   summed over vendors for the language split, never netted across vendors or groups; so a vendor's backlog can be
   smaller than the sum of its groups' backlogs.
@@ -30,12 +34,14 @@ from forecasting.plan import (
     SUPPLY_WEEKS,
     PlanningInputs,
     Scenario,
+    coverage_by,
     demand_by_domain,
     demand_vs_supply,
     planning_inputs,
     selection_share,
     supply_by_vendor,
     weekly_plan,
+    with_coverage,
 )
 from forecasting.planner import ForecastView, horizon_forecasts, plan_inputs_missing
 from queries.engines import Source, small_table
@@ -49,10 +55,23 @@ SPLITS = {
     "language": ("language",),
 }
 NO_VALUE = "(none)"  # the group of tickets without a value for the split's dimension
-COVERAGE_NOTE = (
+ROSTER_COVERAGE_NOTE = (
     "The roster's reviewers on the floor are a vendor's minimum: they raise required FTE at the vendor split only, "
     "so where they bind, this split's rows add up to less than the vendor's."
 )
+COVERAGE_NOTE = (
+    "Coverage (the staffing's reviewers on the floor) raises each row's required FTE to its own lines' minimum: where "
+    "it binds for some of a vendor's rows and not others, they add up to more than the vendor's row, which compares "
+    "workload and coverage in total."
+)
+
+
+def coverage_unknown_note(dimension: str) -> str:
+    """Why coverage is missing at a split by `dimension`."""
+    return (
+        f"Coverage by {dimension} is not in the data: staffing lines with reviewers on the floor name no {dimension}, "
+        "so required FTE at this split is the workload's only; the vendor split has the minimum."
+    )
 
 
 @dataclass(frozen=True)
@@ -103,9 +122,15 @@ def split_plan(ds: Source, filters: Filters, domain_view: ForecastView, scenario
         )
     if daily.is_empty():
         return SplitPlan(pl.DataFrame(), note)
+    coverage = coverage_by(inputs, scenario, keys)
+    if coverage is None:
+        notes = [coverage_unknown_note(dimension)]
+    else:
+        notes = [COVERAGE_NOTE] if coverage["coverage_fte"].max() else []
     if any(line.min_on_floor for line in scenario.roster):
-        note = " ".join(filter(None, (note, COVERAGE_NOTE)))
-    return SplitPlan(weekly_plan(daily, keys, scenario, simulate_by=("vendor", dimension)), note)
+        notes.append(ROSTER_COVERAGE_NOTE)
+    weekly = weekly_plan(daily, keys, scenario, simulate_by=("vendor", dimension))
+    return SplitPlan(with_coverage(weekly, coverage, keys), " ".join(filter(None, (note, *notes))))
 
 
 def split_demand(

@@ -219,7 +219,7 @@ def _capacity(ctx: PageContext, scenario: Scenario, weeks: int) -> None:
         if keys == ("vendor",):
             chart = recolour(chart, category_colours(loaders.dimension_values(ctx.dataset, "vendor")))  # as on Vendors
         st.plotly_chart(chart, key="capacity.backlog")
-    covered = "coverage_fte" in plan.columns and plan["coverage_fte"].max() > 0  # a roster's floor: shown where set
+    covered = "coverage_fte" in plan.columns and (plan["coverage_fte"].max() or 0) > 0  # a floor: shown where set
     order = (*keys, *PLAN_ORDER, *(("coverage_fte",) if covered else ()))
     table(
         with_display_values(plan, keys).select(*order, pl.exclude(order)), "capacity.table", _plan_columns(plan, order)
@@ -266,7 +266,8 @@ def _plan_columns(plan: pl.DataFrame, order: tuple[str, ...]) -> dict:
             ),
             "coverage_fte": decimal_column(
                 display_name("coverage_fte"),
-                "FTE that keep the roster's reviewers on the floor every hour; required FTE are at least this.",
+                "FTE that keep the staffing's (or the roster's) reviewers on the floor through their covered hours; "
+                "required FTE are at least this.",
                 digits,
             ),
         }

@@ -181,6 +181,19 @@ STAFFING = Table(
         ),
         Field("headcount", Kind.INTEGER, "People employed on the line that day.", min_value=0),
         Field("attrition", Kind.INTEGER, "People who left that day.", min_value=0),
+        Field(
+            "min_on_floor",
+            Kind.NUMBER,
+            "Coverage: reviewers the line keeps at work through every covered hour of that day, whatever the volume.",
+            min_value=0,
+        ),
+        Field(
+            "covered_hours",
+            Kind.NUMBER,
+            "Hours of that day the line is staffed (0–24); empty = 24, round the clock.",
+            min_value=0,
+            max_value=24,
+        ),
     ),
 )
 

@@ -8,7 +8,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from forecasting.plan import RosterLine, Scenario
+from forecasting.plan import RosterLine, Scenario, planning_inputs
 from forecasting.planner import capacity_plan, forecast_view
 from queries.display import display_value
 from queries.filters import Filters
@@ -48,7 +48,7 @@ def test_a_roster_in_the_link_is_planned_like_the_forecasting_layer_plans_it(dat
         assert got == pytest.approx(expected.sort("vendor", "week")[column].to_list(), abs=1e-6), column
 
     baseline = plan_table(run("forecast", {"forecast.section": "capacity"}))
-    for vendor, column in (("atlas_cx", "supply_fte"), ("harbor_trust", "required_fte")):
+    for vendor, column in (("atlas_cx", "supply_fte"), ("harbor_trust", "workload_hours")):
         pick = pl.col("vendor") == vendor
         assert shown.filter(pick)[column].sum() < baseline.filter(pick)[column].sum(), (vendor, column)
 
@@ -75,7 +75,7 @@ def test_loading_a_saved_scenario_puts_its_roster_in_the_table_and_the_link(tmp_
     assert at.multiselect(key="scenario.skills.sentinel_ops").value == ["hateful_conduct"]
 
 
-def test_reviewers_on_the_floor_in_the_link_raise_required_fte_and_older_lines_still_read():
+def test_reviewers_on_the_floor_in_the_link_raise_required_fte_and_older_lines_still_read(data_dir):
     floor = ["atlas_cx:::::1", ROSTER[1]]  # a minimum of one reviewer after the skills; the second line is older
     at = run("forecast", {"forecast.section": "capacity", "scenario.roster": floor})
     assert not at.exception and not at.warning
@@ -84,11 +84,17 @@ def test_reviewers_on_the_floor_in_the_link_raise_required_fte_and_older_lines_s
     assert editor.set_index("vendor").loc[display_value("vendor", "atlas_cx")]["on_floor"] == 1
     shown = plan_table(at)
     atlas = shown.filter(pl.col("vendor") == "atlas_cx")
-    coverage = 24 / (8 * (1 - 0.32))  # one reviewer's 24 h a day at the plan's shrinkage
+    ds = load_dataset(data_dir / "demo")
+    supply = planning_inputs(ds, Filters(DEMO_END - dt.timedelta(days=27), DEMO_END)).supply
+    rework = supply.filter(pl.col("vendor") == "atlas_cx")["rework_share"][0]
+    # One reviewer's 24 h a day at the plan's shrinkage, net of rework like supply.
+    coverage = 24 / (8 * (1 - 0.32)) * (1 - rework)
     assert atlas["coverage_fte"].to_list() == pytest.approx([coverage] * atlas.height, abs=1e-3)
     assert atlas["required_fte"].to_list() == pytest.approx([coverage] * atlas.height, abs=1e-3)
     assert (atlas["gap_fte"] < 0).all()  # the demo's small atlas_cx cannot keep a reviewer on its floor at all hours
     assert raw_identifiers_on_screen(at) == []  # "Coverage (FTE)", "On the floor (reviewers)"
     baseline = plan_table(run("forecast", {"forecast.section": "capacity"}))
-    assert (baseline["coverage_fte"] == 0).all()  # no minimum unless a roster sets one
-    assert baseline.filter(pl.col("vendor") == "atlas_cx")["required_fte"].max() < coverage
+    # Without the roster's: the demo staffing's own floor (0.75 reviewers × size per pool, through covered hours).
+    assert (baseline["coverage_fte"] > 0).all()
+    assert (baseline["required_fte"] >= baseline["coverage_fte"]).all()
+    assert baseline.filter(pl.col("vendor") == "atlas_cx")["coverage_fte"].max() < coverage

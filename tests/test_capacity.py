@@ -19,11 +19,13 @@ from forecasting.plan import (
     PlanningInputs,
     RosterLine,
     Scenario,
+    coverage_by,
     demand_by_domain,
     demand_by_vendor,
     demand_vs_supply,
     plan_headline,
     planning_inputs,
+    staffed_coverage,
     supply_by_vendor,
 )
 from queries.demo import generate_demo
@@ -229,6 +231,55 @@ def test_a_coverage_minimum_raises_required_fte_to_what_keeps_the_floor_staffed_
     half = replace(_two_vendor_inputs(), supply=_two_vendor_inputs().supply.with_columns(supply_share=0.5))
     selected = demand_vs_supply(forecast, half, Scenario(attrition_annual=0.0, roster=roster))
     assert selected.filter(pl.col("vendor") == "a")["required_fte"][0] == pytest.approx(6 / productive)
+
+
+def test_coverage_from_staffing_rows_matches_a_hand_computation():
+    """Over 2 and 3 April: a's English line keeps 0.5 reviewers through 16 h, then 8 h (8 + 4 = 12 reviewer-hours,
+    6 a day); its German line 1 reviewer on 2 April, covered hours empty = 24 (12 a day); 1 April is outside; b's
+    line has no minimum. 18 h a day for a = 18 / (8 × 0.68) FTE, raising its required FTE over its 2 h of work; the
+    roster's 0.25 reviewers (6 h a day) replace the staffing's; a selection needs its supply_share of it, and supply
+    net of rework the same share less."""
+    day = dt.date(2026, 4, 1)
+    staffing = pl.DataFrame(
+        {
+            "date": [day, day + dt.timedelta(1), day + dt.timedelta(2), day + dt.timedelta(1), day + dt.timedelta(1)],
+            "vendor": ["a", "a", "a", "a", "b"],
+            "language": ["en", "en", "en", "de", "en"],
+            "min_on_floor": [10.0, 0.5, 0.5, 1.0, None],
+            "covered_hours": [24.0, 16.0, 8.0, None, 24.0],
+        }
+    )
+    coverage = staffed_coverage(staffing, Filters(day + dt.timedelta(1), day + dt.timedelta(2)))
+    assert coverage.rows() == [("a", "de", 12.0), ("a", "en", 6.0)]
+    assert staffed_coverage(staffing.drop("min_on_floor"), Filters(day, day)) is None  # no minimum: as before
+
+    productive = 8 * (1 - 0.32)
+    inputs = replace(_two_vendor_inputs(), coverage=coverage)
+    by_language = coverage_by(inputs, Scenario(), ("vendor", "language")).sort("language")
+    assert by_language["coverage_fte"].to_list() == pytest.approx([12 / productive, 6 / productive])
+    days = [dt.date(2026, 4, 6) + dt.timedelta(days=d) for d in range(7)]
+    forecast = pl.DataFrame(
+        {"series": [d for d in ("spam", "hate") for _ in days], "ds": days * 2, "mean": 100.0}
+    ).with_columns(lo_80=pl.col("mean"), hi_80=pl.col("mean"), lo_95=pl.col("mean"), hi_95=pl.col("mean"))
+    rows = {
+        r["vendor"]: r for r in demand_vs_supply(forecast, inputs, Scenario(attrition_annual=0.0)).iter_rows(named=True)
+    }
+    assert rows["a"]["coverage_fte"] == pytest.approx(18 / productive)
+    assert rows["a"]["required_fte"] == pytest.approx(18 / productive)  # not its 2 h of work a day
+    assert rows["b"]["coverage_fte"] == 0.0
+    assert rows["b"]["required_fte"] == pytest.approx((8 / 3) / (productive * 0.85))
+    roster = Scenario(attrition_annual=0.0, roster=(RosterLine("a", min_on_floor=0.25),))
+    overridden = demand_vs_supply(forecast, inputs, roster).filter(pl.col("vendor") == "a")
+    assert overridden["coverage_fte"][0] == pytest.approx(6 / productive)
+    assert coverage_by(inputs, roster, ("vendor", "language")).is_empty()  # the roster's is the vendor's only
+    half = replace(inputs, supply=inputs.supply.with_columns(supply_share=0.5))
+    selected = demand_vs_supply(forecast, half, Scenario(attrition_annual=0.0)).filter(pl.col("vendor") == "a")
+    assert selected["coverage_fte"][0] == pytest.approx(9 / productive)
+    # Supply is net of rework; the floor is presence, so it needs the same share less: 10 % rework, 90 % of it.
+    reworked = replace(inputs, supply=inputs.supply.with_columns(rework_share=0.1))
+    net = demand_vs_supply(forecast, reworked, Scenario(attrition_annual=0.0)).filter(pl.col("vendor") == "a")
+    assert net["coverage_fte"][0] == pytest.approx(0.9 * 18 / productive)
+    assert net["gap_fte"][0] == pytest.approx(0.9 * (40 - 18) / productive)  # presence 40 h a day against 18
 
 
 def test_a_roster_replaces_the_history_of_its_vendors():

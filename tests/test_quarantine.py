@@ -221,7 +221,10 @@ def test_a_ticket_whose_sla_end_is_quarantined_is_left_out_of_the_sla(tmp_path: 
 def test_every_table_quarantines_its_optional_fields(write):
     write("src/tickets.csv", "ticket_id,created_at,priority,handle_seconds,automated\na,2025-03-01,urgent,-5,maybe\n")
     write("src/events.csv", "start,end,title,kind\n2025-03-05,2025-03-01,Launch,launch_party\n")
-    write("src/staffing.csv", "date,vendor,shrinkage,headcount\n2025-03-01,v1,1.5,ten\n,v2,0.3,3\n")
+    write(
+        "src/staffing.csv",
+        "date,vendor,shrinkage,headcount,min_on_floor,covered_hours\n2025-03-01,v1,1.5,ten,-1,25\n,v2,0.3,3,1,8\n",
+    )
     write(
         "src/qa_reviews.csv", "ticket_id,reviewed_at,is_correct,qa_decision\na,2025-03-02,yes,maybe\nb,2025-03-02,,\n"
     )
@@ -248,8 +251,14 @@ def test_every_table_quarantines_its_optional_fields(write):
     assert report("staffing") == (
         1,
         {"missing date": 1},
-        {("shrinkage", "shrinkage out of range"): 1, ("headcount", "unparseable headcount"): 1},
+        {
+            ("shrinkage", "shrinkage out of range"): 1,
+            ("headcount", "unparseable headcount"): 1,
+            ("min_on_floor", "min_on_floor out of range"): 1,
+            ("covered_hours", "covered_hours out of range"): 1,
+        },
     )
+    assert ds.tables["staffing"].select("min_on_floor", "covered_hours").row(0) == (None, None)
     assert report("qa_reviews") == (1, {"missing is_correct": 1}, {("qa_decision", "unknown qa_decision value"): 1})
     assert ds.tables["events"].row(0, named=True)["end"] is None  # a one-day event
     t = ds.tables["tickets"].row(0, named=True)

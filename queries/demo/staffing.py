@@ -57,17 +57,24 @@ def _episode_arrays(tl: Timeline) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return wave, freeze, workable
 
 
-def coverage_fte(size: float) -> np.ndarray:
-    """Scheduled FTE a day per pool that keeps its vendor's `min_on_floor` reviewers at work through every
-    covered hour, after planned shrinkage; `size` scales it (demo tickets a day ÷ the reference size).
-
-    At night, coverage rather than volume decides staffing (DOMAIN.md).
-    """
+def coverage(size: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per pool: reviewers on the floor (its vendor's `min_on_floor` × `size`, demo tickets a day ÷ the reference
+    size) and the hours a day its site covers."""
     vendors = {v.name: v for v in world.VENDORS}
     sites = {(v.name, s.name): s for v in world.VENDORS for s in v.sites}
     covered_h = np.array([float(end - start) for start, end in (sites[p.vendor, p.site].hours for p in world.POOLS)])
     on_floor = np.array([vendors[p.vendor].min_on_floor for p in world.POOLS])
-    return size * on_floor * covered_h / (world.PAID_HOURS * (1.0 - world.PLANNED_SHRINKAGE))
+    return size * on_floor, covered_h
+
+
+def coverage_fte(size: float) -> np.ndarray:
+    """Scheduled FTE a day per pool that keeps its reviewers on the floor (`coverage`) at work through every
+    covered hour, after planned shrinkage.
+
+    At night, coverage rather than volume decides staffing (DOMAIN.md).
+    """
+    on_floor, covered_h = coverage(size)
+    return on_floor * covered_h / (world.PAID_HOURS * (1.0 - world.PLANNED_SHRINKAGE))
 
 
 def simulate(work_s: np.ndarray, tl: Timeline, rng: np.random.Generator, size: float = 1.0) -> Staffing:
@@ -135,6 +142,7 @@ def simulate(work_s: np.ndarray, tl: Timeline, rng: np.random.Generator, size: f
     shrinkage = _shrinkage(tl, rng)
     shrinkage = 1.0 - (1.0 - shrinkage) * workable
     productive_h = np.round(scheduled_fte * ramp * world.PAID_HOURS * (1.0 - shrinkage), 3)
+    on_floor, covered_h = coverage(size)
 
     frame = pl.DataFrame(
         {
@@ -148,6 +156,8 @@ def simulate(work_s: np.ndarray, tl: Timeline, rng: np.random.Generator, size: f
             "shrinkage": np.round(shrinkage, 4).ravel(),
             "headcount": people.ravel(),
             "attrition": leavers.ravel(),
+            "min_on_floor": np.repeat(np.round(on_floor, 4), days),
+            "covered_hours": np.repeat(covered_h, days),
         }
     ).with_columns(pl.col("date").cast(pl.Date))
     return Staffing(productive_s=productive_h * 3600.0, frame=frame)

@@ -177,6 +177,7 @@ class _SeriesRun:
     refit: str
     options: dict
     min_train: int = 2 * SEASON  # fewest training days of a fold
+    _training: dict[int, OpenDays] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def daily(
@@ -201,6 +202,13 @@ class _SeriesRun:
     @property
     def y(self) -> np.ndarray:
         return self.days.calendar["y"].to_numpy().astype(float)
+
+    def training_days(self, cut: int) -> OpenDays:
+        """The first `cut` calendar days as a model prepares them (`open_days`), computed once for every model."""
+        if cut not in self._training:
+            train = self.days.calendar.head(cut).select("ds", pl.col("y").cast(pl.Float64))
+            self._training[cut] = open_days(train, self.fill)
+        return self._training[cut]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,7 +348,7 @@ def _backtest_run(run: _SeriesRun, model_name: str) -> BacktestResult:
     frames = []
     first: Forecaster | None = None
     for fold, cut in enumerate(origins, start=1):
-        train = pl.DataFrame({"ds": dates[:cut], "y": y[:cut]})
+        train = run.training_days(cut)
         model = make_model(model_name, run.series, fill=run.fill, **run.options)
         if first is None or run.refit == "every":
             model.fit(train)

@@ -224,14 +224,17 @@ class Forecaster:
 
     # -- public API -----------------------------------------------------------------------------
 
-    def fit(self, history: pl.DataFrame) -> Forecaster:
-        """Fit on `history` (`ds` Date, `y` Float64; gaps per `fill`, closed weekdays left out). Returns self."""
+    def fit(self, history: pl.DataFrame | OpenDays) -> Forecaster:
+        """Fit on `history` (`ds` Date, `y` Float64; gaps per `fill`, closed weekdays left out). Returns self.
+
+        `history` may also be that history on its calendar already, `open_days(history, fill)`: then it is not
+        prepared again (the backtest prepares each fold's training window once for all its models)."""
         self._prepare(history)
         if not self._constant_history():
             self._estimate(lambda: self._fit(self.y_))
         return self
 
-    def refit_like(self, history: pl.DataFrame, fitted: Forecaster) -> Forecaster:
+    def refit_like(self, history: pl.DataFrame | OpenDays, fitted: Forecaster) -> Forecaster:
         """Fit on `history` re-using the estimated parameters of `fitted` where the model allows.
 
         Models whose estimation is cheap simply refit. ETS re-filters the new data with fixed
@@ -296,8 +299,8 @@ class Forecaster:
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _prepare(self, history: pl.DataFrame) -> None:
-        self._use_calendar(open_days(history, self.fill))
+    def _prepare(self, history: pl.DataFrame | OpenDays) -> None:
+        self._use_calendar(history if isinstance(history, OpenDays) else open_days(history, self.fill))
 
     def _use_calendar(self, calendar: OpenDays) -> None:
         self.calendar_: OpenDays = calendar

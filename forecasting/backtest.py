@@ -261,15 +261,17 @@ def calibrate(forecast: pl.DataFrame, past: pl.DataFrame) -> pl.DataFrame:
         ((pl.col("step") - 1) // 7).alias("week"),
         (_log1p("actual") - _log1p("mean")).abs().alias("error"),
     )
-    weeks = ((forecast["step"].to_numpy() - 1) // 7).astype(int)
+    error_weeks = errors["week"].to_numpy()
     pooled = errors["error"].to_numpy()
+    weeks = ((forecast["step"].to_numpy() - 1) // 7).astype(int)
     centre = np.log1p(np.clip(forecast["mean"].to_numpy(), 0.0, None))
+    widths = {key: np.empty(len(weeks)) for key in LEVELS}
+    for week in np.unique(weeks):
+        in_week = pooled[np.abs(error_weeks - week) <= 1]
+        for key, level in LEVELS.items():
+            widths[key][weeks == week] = _conformal_quantile(in_week if len(in_week) else pooled, level)
     bounds = {}
-    for key, level in LEVELS.items():
-        width = np.empty(len(weeks))
-        for week in np.unique(weeks):
-            in_week = errors.filter((pl.col("week") - week).abs() <= 1)["error"].to_numpy()
-            width[weeks == week] = _conformal_quantile(in_week if len(in_week) else pooled, level)
+    for key, width in widths.items():
         bounds[f"lo_{key}"] = np.expm1(centre - width)
         bounds[f"hi_{key}"] = np.expm1(centre + width)
     guarded = forecast_frame(forecast["series"], forecast["ds"], forecast["mean"].to_numpy(), **bounds)

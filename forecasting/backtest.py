@@ -358,19 +358,23 @@ def _backtest_run(run: _SeriesRun, model_name: str) -> BacktestResult:
             model.refit_like(train, first)
         first = first or model
         predicted = model.predict(horizon)  # rows for the open days only
-        actual = pl.DataFrame({"ds": dates[cut : cut + horizon], "actual": y[cut : cut + horizon]})
         origin = dates[cut - 1]
+        step = (predicted["ds"] - origin).dt.total_days().to_numpy()
+        rows = len(step)
+        columns = {
+            "model": pl.repeat(model_name, rows, eager=True),
+            "fold": np.full(rows, fold, dtype=np.int32),
+            "origin": pl.repeat(origin, rows, eager=True),
+            "step": step.astype(np.int32),
+            "actual": y[cut - 1 + step],  # one calendar row per day: `step` days after the origin's row
+            # Every model of a fold sees the same open days: the scale is the same for all.
+            "scale": np.full(rows, seasonal_naive_scale(model.y_, model.season_)),
+        }
         frames.append(
-            predicted.join(actual, on="ds", how="left", maintain_order="left")
-            .with_columns(
-                pl.lit(model_name).alias("model"),
-                pl.lit(fold, dtype=pl.Int32).alias("fold"),
-                pl.lit(origin).alias("origin"),
-                (pl.col("ds") - pl.lit(origin)).dt.total_days().cast(pl.Int32).alias("step"),
-                # Every model of a fold sees the same open days: the scale is the same for all.
-                pl.lit(seasonal_naive_scale(model.y_, model.season_), dtype=pl.Float64).alias("scale"),
+            pl.DataFrame(
+                {name: columns[name] if name in columns else predicted[name] for name in BACKTEST_SCHEMA},
+                schema=BACKTEST_SCHEMA,
             )
-            .select(list(BACKTEST_SCHEMA))
         )
     forecasts = pl.concat(frames)
     s = score_backtest(forecasts)

@@ -60,6 +60,7 @@ from forecasting.models import (
     Fill,
     Forecaster,
     OpenDays,
+    counted_open_days,
     fallback_model,
     forecast_frame,
     make_model,
@@ -207,7 +208,8 @@ class _SeriesRun:
         """The first `cut` calendar days as a model prepares them (`open_days`), computed once for every model."""
         if cut not in self._training:
             train = self.days.calendar.head(cut).select("ds", pl.col("y").cast(pl.Float64))
-            self._training[cut] = open_days(train, self.fill)
+            # A zero-filled calendar's first days are their own zero-filled calendar.
+            self._training[cut] = counted_open_days(train) if self.fill == "zero" else open_days(train, self.fill)
         return self._training[cut]
 
 

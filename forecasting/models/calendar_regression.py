@@ -41,6 +41,7 @@ def event_regressors(events: pl.DataFrame | None, days: list[date], min_days: in
     if events is None or events.height == 0 or not days:
         return {}
     day_index = {d: i for i, d in enumerate(days)}
+    ordinals = np.fromiter((d.toordinal() for d in days), dtype=np.int64, count=len(days))
     years = sorted({d.year for d in days})
     n = len(days)
     out: dict[str, np.ndarray] = {}
@@ -70,9 +71,7 @@ def event_regressors(events: pl.DataFrame | None, days: list[date], min_days: in
         if effect == "recurring":
             holidays.setdefault(title or "holiday", []).append((start, end))
         elif effect == "step":
-            column = np.zeros(n)
-            column[[i for d, i in day_index.items() if d >= start]] = 1.0
-            out[f"step: {title}"] = column
+            out[f"step: {title}"] = (ordinals >= start.toordinal()).astype(float)
         elif effect == "pulse":
             column = np.zeros(n)
             mark(column, start, end)

@@ -32,8 +32,8 @@ Speed: with `refit="first"` (default) each model's parameters are estimated once
 earliest (shortest) training window, and the later folds re-run the model with those fixed
 parameters (ETS: `ETSModel.smooth(params)`; cheap models refit). The earliest window is
 contained in every later one, so no fold ever sees parameters estimated on its own test data.
-`refit="every"` re-estimates at every origin. `forecast_series` spreads series over a process
-pool (`n_jobs`).
+`refit="every"` re-estimates at every origin. Each fold's training window is prepared (`open_days`) once for
+all candidates. `forecast_series` spreads series over a process pool (`n_jobs`).
 """
 
 from __future__ import annotations

@@ -32,8 +32,8 @@ Speed: with `refit="first"` (default) each model's parameters are estimated once
 earliest (shortest) training window, and the later folds re-run the model with those fixed
 parameters (ETS: `ETSModel.smooth(params)`; cheap models refit). The earliest window is
 contained in every later one, so no fold ever sees parameters estimated on its own test data.
-`refit="every"` re-estimates at every origin. `forecast_series` spreads series over a process
-pool (`n_jobs`).
+`refit="every"` re-estimates at every origin. Each fold's training window is prepared (`open_days`) once for
+all candidates. `forecast_series` spreads series over a process pool (`n_jobs`).
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ from forecasting.models import (
     Fill,
     Forecaster,
     OpenDays,
+    counted_open_days,
     fallback_model,
     forecast_frame,
     make_model,
@@ -177,6 +178,7 @@ class _SeriesRun:
     refit: str
     options: dict
     min_train: int = 2 * SEASON  # fewest training days of a fold
+    _training: dict[int, OpenDays] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def daily(
@@ -201,6 +203,14 @@ class _SeriesRun:
     @property
     def y(self) -> np.ndarray:
         return self.days.calendar["y"].to_numpy().astype(float)
+
+    def training_days(self, cut: int) -> OpenDays:
+        """The first `cut` calendar days as a model prepares them (`open_days`), computed once for every model."""
+        if cut not in self._training:
+            train = self.days.calendar.head(cut).select("ds", pl.col("y").cast(pl.Float64))
+            # A zero-filled calendar's first days are their own zero-filled calendar.
+            self._training[cut] = counted_open_days(train) if self.fill == "zero" else open_days(train, self.fill)
+        return self._training[cut]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,15 +263,17 @@ def calibrate(forecast: pl.DataFrame, past: pl.DataFrame) -> pl.DataFrame:
         ((pl.col("step") - 1) // 7).alias("week"),
         (_log1p("actual") - _log1p("mean")).abs().alias("error"),
     )
-    weeks = ((forecast["step"].to_numpy() - 1) // 7).astype(int)
+    error_weeks = errors["week"].to_numpy()
     pooled = errors["error"].to_numpy()
+    weeks = ((forecast["step"].to_numpy() - 1) // 7).astype(int)
     centre = np.log1p(np.clip(forecast["mean"].to_numpy(), 0.0, None))
+    widths = {key: np.empty(len(weeks)) for key in LEVELS}
+    for week in np.unique(weeks):
+        in_week = pooled[np.abs(error_weeks - week) <= 1]
+        for key, level in LEVELS.items():
+            widths[key][weeks == week] = _conformal_quantile(in_week if len(in_week) else pooled, level)
     bounds = {}
-    for key, level in LEVELS.items():
-        width = np.empty(len(weeks))
-        for week in np.unique(weeks):
-            in_week = errors.filter((pl.col("week") - week).abs() <= 1)["error"].to_numpy()
-            width[weeks == week] = _conformal_quantile(in_week if len(in_week) else pooled, level)
+    for key, width in widths.items():
         bounds[f"lo_{key}"] = np.expm1(centre - width)
         bounds[f"hi_{key}"] = np.expm1(centre + width)
     guarded = forecast_frame(forecast["series"], forecast["ds"], forecast["mean"].to_numpy(), **bounds)
@@ -340,7 +352,7 @@ def _backtest_run(run: _SeriesRun, model_name: str) -> BacktestResult:
     frames = []
     first: Forecaster | None = None
     for fold, cut in enumerate(origins, start=1):
-        train = pl.DataFrame({"ds": dates[:cut], "y": y[:cut]})
+        train = run.training_days(cut)
         model = make_model(model_name, run.series, fill=run.fill, **run.options)
         if first is None or run.refit == "every":
             model.fit(train)
@@ -348,19 +360,23 @@ def _backtest_run(run: _SeriesRun, model_name: str) -> BacktestResult:
             model.refit_like(train, first)
         first = first or model
         predicted = model.predict(horizon)  # rows for the open days only
-        actual = pl.DataFrame({"ds": dates[cut : cut + horizon], "actual": y[cut : cut + horizon]})
         origin = dates[cut - 1]
+        step = (predicted["ds"] - origin).dt.total_days().to_numpy()
+        rows = len(step)
+        columns = {
+            "model": pl.repeat(model_name, rows, eager=True),
+            "fold": np.full(rows, fold, dtype=np.int32),
+            "origin": pl.repeat(origin, rows, eager=True),
+            "step": step.astype(np.int32),
+            "actual": y[cut - 1 + step],  # one calendar row per day: `step` days after the origin's row
+            # Every model of a fold sees the same open days: the scale is the same for all.
+            "scale": np.full(rows, seasonal_naive_scale(model.y_, model.season_)),
+        }
         frames.append(
-            predicted.join(actual, on="ds", how="left", maintain_order="left")
-            .with_columns(
-                pl.lit(model_name).alias("model"),
-                pl.lit(fold, dtype=pl.Int32).alias("fold"),
-                pl.lit(origin).alias("origin"),
-                (pl.col("ds") - pl.lit(origin)).dt.total_days().cast(pl.Int32).alias("step"),
-                # Every model of a fold sees the same open days: the scale is the same for all.
-                pl.lit(seasonal_naive_scale(model.y_, model.season_), dtype=pl.Float64).alias("scale"),
+            pl.DataFrame(
+                {name: columns[name] if name in columns else predicted[name] for name in BACKTEST_SCHEMA},
+                schema=BACKTEST_SCHEMA,
             )
-            .select(list(BACKTEST_SCHEMA))
         )
     forecasts = pl.concat(frames)
     s = score_backtest(forecasts)

@@ -220,3 +220,37 @@ def test_an_estimation_failure_falls_back_to_seasonal_naive_with_a_note(name: st
     assert model.predict(14).equals(SeasonalNaive("s").fit(data).predict(14))
     again = make_model(name, "s", transform="bogus").refit_like(data.head(100), model)  # a later fold refits
     assert isinstance(again.fallback_, SeasonalNaive)
+
+
+@pytest.mark.parametrize("closed", [(), (6, 7)])
+def test_calendar_regression_terms_are_the_same_read_from_a_longer_span(closed: tuple[int, ...]) -> None:
+    """The deterministic terms a fit reads from a cached longer span (`_calendar_terms`) equal the ones statsmodels
+    computes for its own index, in sample and for the forecast days: the forecasts are identical."""
+    from statsmodels.tsa.deterministic import DeterministicProcess
+
+    from forecasting.models.calendar_regression import _calendar_terms, _process_options
+
+    frame = history(800, yearly=0.3).with_columns(
+        pl.when(pl.col("ds").dt.weekday().is_in(list(closed))).then(0.0).otherwise(pl.col("y")).alias("y")
+    )
+    model = CalendarRegression().fit(frame.head(600))  # ≥ 365 open days: yearly terms too
+    own = DeterministicProcess(model.process_.index, **_process_options(model.season_, True, 3))
+    assert len(_calendar_terms(model.start_, model.weekdays_, 1098, True, 3)) == 1098  # longer than the history
+    assert np.array_equal(model.process_.in_sample().to_numpy(), own.in_sample().to_numpy())
+    assert np.array_equal(model.process_.out_of_sample(40).to_numpy(), own.out_of_sample(40).to_numpy())
+    _calendar_terms.cache_clear()
+    assert_frame_equal(CalendarRegression().fit(frame.head(600)).predict(56), model.predict(56))
+
+
+def test_counted_open_days_of_a_calendar_prefix_equal_open_days() -> None:
+    """A zero-filled calendar's first days (a backtest fold's window) give the same open days and closed weekdays
+    without re-indexing (`counted_open_days`) as through `open_days`; weekends count as closed only after 4 weeks."""
+    from forecasting.models import counted_open_days, open_days
+
+    weekends_off = pl.when(pl.col("ds").dt.weekday() >= 6).then(0.0).otherwise(pl.col("y")).alias("y")
+    calendar = daily_calendar(with_gaps(history(120).with_columns(weekends_off)))
+    for cut, weekdays in ((20, (1, 2, 3, 4, 5, 6, 7)), (60, (1, 2, 3, 4, 5)), (120, (1, 2, 3, 4, 5))):
+        fast, slow = counted_open_days(calendar.head(cut)), open_days(calendar.head(cut))
+        assert fast.weekdays == slow.weekdays == weekdays
+        assert_frame_equal(fast.calendar, slow.calendar)
+        assert fast.ds.to_list() == slow.ds.to_list() and np.array_equal(fast.y, slow.y) and fast.end == slow.end

@@ -112,17 +112,16 @@ def closed_weekdays(history: pl.DataFrame) -> tuple[int, ...]:
 
 
 def _closed_in(counts: pl.DataFrame) -> tuple[int, ...]:
-    """`closed_weekdays` of a zero-filled daily calendar (`ds`, `y`)."""
-    weekday = pl.col("ds").dt.weekday()
-    per_weekday = counts.group_by(weekday.alias("weekday")).agg(
-        pl.len().alias("days"), (pl.col("y") != 0).any().alias("active")
-    )
-    active = per_weekday.filter(pl.col("active"))["weekday"].to_list()
+    """`closed_weekdays` of a zero-filled daily calendar (`ds`, `y`: one row per day, in order)."""
+    y = counts["y"].to_numpy()
+    weekday = (counts["ds"][0].isoweekday() - 1 + np.arange(len(y))) % 7 + 1 if len(y) else np.empty(0, int)
+    days = {d: int(np.sum(weekday == d)) for d in WEEKDAYS}
+    active = [d for d in WEEKDAYS if np.any(y[weekday == d] != 0)]
     if not active:
         return ()
-    zero_share = float((counts.filter(weekday.is_in(active))["y"] == 0).mean())
-    quiet = per_weekday.filter(~pl.col("active") & (pl.col("days") >= MIN_CLOSED_WEEKS))
-    return tuple(sorted(d for d, days, _ in quiet.iter_rows() if zero_share**days < CLOSED_CHANCE))
+    zero_share = float(np.mean(y[np.isin(weekday, active)] == 0))
+    quiet = [d for d in WEEKDAYS if d not in active and days[d] >= MIN_CLOSED_WEEKS]
+    return tuple(d for d in quiet if zero_share ** days[d] < CLOSED_CHANCE)
 
 
 @dataclass(frozen=True)
@@ -157,10 +156,21 @@ class OpenDays:
 def open_days(history: pl.DataFrame, fill: Fill = "zero", end: date | None = None) -> OpenDays:
     """`history` (`ds`, `y`) on its daily calendar to `end`, with its closed weekdays (`closed_weekdays`) set apart."""
     counts = daily_calendar(history, "zero", end)
+    if fill == "zero":
+        return counted_open_days(counts)
     closed = _closed_in(counts)
-    calendar = counts if fill == "zero" else daily_calendar(history, fill, end, closed)
+    return _split_open(daily_calendar(history, fill, end, closed), closed)
+
+
+def counted_open_days(counts: pl.DataFrame) -> OpenDays:
+    """`open_days(history, "zero")` of a history already on its zero-filled calendar (`daily_calendar(history,
+    "zero")`: one row per day, in order), without re-indexing it: e.g. the first days of a longer calendar."""
+    return _split_open(counts, _closed_in(counts))
+
+
+def _split_open(calendar: pl.DataFrame, closed: tuple[int, ...]) -> OpenDays:
     weekdays = tuple(d for d in WEEKDAYS if d not in closed)
-    kept = calendar.filter(pl.col("ds").dt.weekday().is_in(weekdays))
+    kept = calendar.filter(pl.col("ds").dt.weekday().is_in(weekdays)) if closed else calendar
     return OpenDays(calendar, kept["ds"], kept["y"].to_numpy().astype(float), weekdays, calendar["ds"][-1])
 
 
@@ -224,14 +234,17 @@ class Forecaster:
 
     # -- public API -----------------------------------------------------------------------------
 
-    def fit(self, history: pl.DataFrame) -> Forecaster:
-        """Fit on `history` (`ds` Date, `y` Float64; gaps per `fill`, closed weekdays left out). Returns self."""
+    def fit(self, history: pl.DataFrame | OpenDays) -> Forecaster:
+        """Fit on `history` (`ds` Date, `y` Float64; gaps per `fill`, closed weekdays left out). Returns self.
+
+        `history` may also be that history on its calendar already, `open_days(history, fill)`: then it is not
+        prepared again (the backtest prepares each fold's training window once for all its models)."""
         self._prepare(history)
         if not self._constant_history():
             self._estimate(lambda: self._fit(self.y_))
         return self
 
-    def refit_like(self, history: pl.DataFrame, fitted: Forecaster) -> Forecaster:
+    def refit_like(self, history: pl.DataFrame | OpenDays, fitted: Forecaster) -> Forecaster:
         """Fit on `history` re-using the estimated parameters of `fitted` where the model allows.
 
         Models whose estimation is cheap simply refit. ETS re-filters the new data with fixed
@@ -296,8 +309,8 @@ class Forecaster:
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _prepare(self, history: pl.DataFrame) -> None:
-        self._use_calendar(open_days(history, self.fill))
+    def _prepare(self, history: pl.DataFrame | OpenDays) -> None:
+        self._use_calendar(history if isinstance(history, OpenDays) else open_days(history, self.fill))
 
     def _use_calendar(self, calendar: OpenDays) -> None:
         self.calendar_: OpenDays = calendar

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import cache, lru_cache
 from typing import ClassVar
 
 import numpy as np
@@ -10,6 +11,9 @@ import polars as pl
 
 from forecasting.models.base import Bands, Fill, GaussianForecaster, Transform, weekday_names
 from forecasting.models.baselines import SeasonalNaive
+
+TERMS_BLOCK = 366
+"""Open days by which the span of cached deterministic terms grows (see `_calendar_terms`)."""
 
 # How each kind of event enters the regression.
 EVENT_EFFECTS: dict[str, str] = {
@@ -37,6 +41,7 @@ def event_regressors(events: pl.DataFrame | None, days: list[date], min_days: in
     if events is None or events.height == 0 or not days:
         return {}
     day_index = {d: i for i, d in enumerate(days)}
+    ordinals = np.fromiter((d.toordinal() for d in days), dtype=np.int64, count=len(days))
     years = sorted({d.year for d in days})
     n = len(days)
     out: dict[str, np.ndarray] = {}
@@ -66,9 +71,7 @@ def event_regressors(events: pl.DataFrame | None, days: list[date], min_days: in
         if effect == "recurring":
             holidays.setdefault(title or "holiday", []).append((start, end))
         elif effect == "step":
-            column = np.zeros(n)
-            column[[i for d, i in day_index.items() if d >= start]] = 1.0
-            out[f"step: {title}"] = column
+            out[f"step: {title}"] = (ordinals >= start.toordinal()).astype(float)
         elif effect == "pulse":
             column = np.zeros(n)
             mark(column, start, end)
@@ -136,13 +139,7 @@ class CalendarRegression(GaussianForecaster):
 
     def _index(self, first: date, periods: int):
         """`periods` open days from `first` as a pandas index with a frequency (days, or business days)."""
-        import pandas as pd
-
-        if self.season_ == 7:
-            freq = "D"
-        else:
-            freq = pd.offsets.CustomBusinessDay(weekmask=weekday_names(self.weekdays_).replace(",", ""))
-        return pd.date_range(pd.Timestamp(first), periods=periods, freq=freq)
+        return _open_day_index(first, self.weekdays_, periods)
 
     def _lags(self) -> list[int]:
         return sorted({*self.ar_lags, self.season_})
@@ -150,26 +147,19 @@ class CalendarRegression(GaussianForecaster):
     def _fit(self, y: np.ndarray) -> None:
         import pandas as pd
         from statsmodels.tsa.ar_model import AutoReg
-        from statsmodels.tsa.deterministic import CalendarFourier, DeterministicProcess
 
         n = len(y)
         if n < 2 * self.season_ + max(self._lags()):
             raise ValueError("too short for the calendar regression")
         index = self._index(self.start_, n)
         notes = []
-        extra = []
-        if self.yearly_order > 0 and n >= self.min_yearly_days:
-            extra.append(CalendarFourier(freq="YE", order=self.yearly_order))
-        elif self.yearly_order > 0:
+        yearly_order = self.yearly_order if n >= self.min_yearly_days else 0
+        if self.yearly_order > 0 and not yearly_order:
             notes.append(f"less than {self.min_yearly_days} days of history: no yearly seasonality")
-        self.process_ = DeterministicProcess(
-            index,
-            constant=True,
-            order=1 if self.trend else 0,
-            seasonal=True,
-            period=self.season_,
-            additional_terms=extra,
-        )
+        # Every fold of a backtest starts on the same day: the terms of a longer span, computed once, serve them all.
+        span = -(-(n + 1) // TERMS_BLOCK) * TERMS_BLOCK + TERMS_BLOCK
+        terms = _calendar_terms(self.start_, self.weekdays_, span, self.trend, yearly_order)
+        self.process_ = _sliced_process()(index, terms, **_process_options(self.season_, self.trend, yearly_order))
         regressors = event_regressors(self.events, self.dates_.to_list())
         kept: dict[str, np.ndarray] = {}
         seen: set[bytes] = set()
@@ -212,3 +202,63 @@ class CalendarRegression(GaussianForecaster):
         mu = np.asarray(prediction.predicted_mean)
         var = np.asarray(prediction.var_pred_mean) * self.df_correction_
         return self._gaussian_bands(mu, var)
+
+
+def _open_day_index(first: date, weekdays: tuple[int, ...], periods: int):
+    """`periods` open days from `first` as a pandas index with a frequency (days, or business days)."""
+    import pandas as pd
+
+    if len(weekdays) == 7:
+        freq = "D"
+    else:
+        freq = pd.offsets.CustomBusinessDay(weekmask=weekday_names(weekdays).replace(",", ""))
+    return pd.date_range(pd.Timestamp(first), periods=periods, freq=freq)
+
+
+def _process_options(season: int, trend: bool, yearly_order: int) -> dict:
+    """The deterministic terms of the regression (`DeterministicProcess` options): constant, linear trend, weekday
+    dummies and, when `yearly_order` > 0, yearly Fourier terms."""
+    from statsmodels.tsa.deterministic import CalendarFourier
+
+    extra = [CalendarFourier(freq="YE", order=yearly_order)] if yearly_order > 0 else []
+    return {"constant": True, "order": 1 if trend else 0, "seasonal": True, "period": season, "additional_terms": extra}
+
+
+@lru_cache(maxsize=32)
+def _calendar_terms(first: date, weekdays: tuple[int, ...], periods: int, trend: bool, yearly_order: int):
+    """The deterministic terms (a pandas frame) of the `periods` open days from `first`.
+
+    Each term is a function of the day's position from `first` (constant, trend, weekday) or of its date (Fourier),
+    so the terms of a shorter history from the same day, and of the days after it, are rows of this frame: the
+    backtest's folds and the final fit of one series share one computation (pandas calendar arithmetic, ~4 ms).
+    """
+    from statsmodels.tsa.deterministic import DeterministicProcess
+
+    index = _open_day_index(first, weekdays, periods)
+    return DeterministicProcess(index, **_process_options(len(weekdays), trend, yearly_order)).in_sample()
+
+
+@cache
+def _sliced_process() -> type:
+    """A `DeterministicProcess` that reads its terms from `_calendar_terms` rows instead of computing them.
+
+    In and out of sample give the same numbers as the parent class (see `_calendar_terms`); a forecast past the
+    precomputed rows, or on another index, is computed as usual. Built on first use: statsmodels loads lazily.
+    """
+    from statsmodels.tsa.deterministic import DeterministicProcess
+
+    class SlicedProcess(DeterministicProcess):
+        def __init__(self, index, terms, **options) -> None:
+            super().__init__(index, **options)
+            self._terms = terms
+
+        def in_sample(self):
+            return self._terms.iloc[: len(self.index)].set_axis(self.index)
+
+        def out_of_sample(self, steps: int, forecast_index=None):
+            n = len(self.index)
+            if forecast_index is not None or n + steps > len(self._terms):
+                return super().out_of_sample(steps, forecast_index)
+            return self._terms.iloc[n : n + steps]
+
+    return SlicedProcess

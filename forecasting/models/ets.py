@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import ClassVar
 
 import numpy as np
@@ -41,12 +42,11 @@ class DampedETS(GaussianForecaster):
     def _model(self, y: np.ndarray):
         """The unfitted statsmodels model of `y` on the model scale."""
         import pandas as pd
-        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
         if len(y) < 2 * self.season_ + 2:
             raise ValueError("too short for ETS")
         z = self._model_scale(y)
-        return ETSModel(
+        return _point_ets_model()(
             pd.Series(z, index=pd.RangeIndex(len(z))),
             error="add",
             trend="add",
@@ -71,3 +71,28 @@ class DampedETS(GaussianForecaster):
         # half-width so both intervals and the bias adjustment come from the same distribution.
         var = ((frame80["pi_upper"].to_numpy() - mu) / Z80) ** 2
         return self._gaussian_bands(mu, var)
+
+
+@cache
+def _point_ets_model() -> type:
+    """statsmodels' `ETSModel` whose results skip the parameter covariance.
+
+    `ETSResults` computes the covariance of the estimates (a numerical Hessian: about 85 % of a
+    re-filter's time, 10 ms per call) as soon as it is built. Nothing here reads it: the
+    prediction intervals come from the parameters and the residual variance only. So the results
+    class (the `_res_classes` hook every fit and smooth goes through) reports NaN instead, and the
+    fitted values and forecasts are unchanged. Built on first use: statsmodels loads lazily.
+    """
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel, ETSResults, ETSResultsWrapper
+
+    class PointETSResults(ETSResults):
+        @property
+        def cov_params_approx(self) -> np.ndarray:
+            return np.full((len(self.params), len(self.params)), np.nan)
+
+    class PointETSModel(ETSModel):
+        @property
+        def _res_classes(self):
+            return {"fit": (PointETSResults, ETSResultsWrapper)}
+
+    return PointETSModel

@@ -220,7 +220,8 @@ def _capacity(ctx: PageContext, scenario: Scenario, weeks: int) -> None:
             chart = recolour(chart, category_colours(loaders.dimension_values(ctx.dataset, "vendor")))  # as on Vendors
         st.plotly_chart(chart, key="capacity.backlog")
     covered = "coverage_fte" in plan.columns and (plan["coverage_fte"].max() or 0) > 0  # a floor: shown where set
-    order = (*keys, *PLAN_ORDER, *(("coverage_fte",) if covered else ()))
+    shown = PLAN_ORDER if not covered else (*PLAN_ORDER[:2], "coverage_fte", *PLAN_ORDER[2:])  # beside required
+    order = (*keys, *shown)
     table(
         with_display_values(plan, keys).select(*order, pl.exclude(order)), "capacity.table", _plan_columns(plan, order)
     )
@@ -238,7 +239,8 @@ def _group_text(keys: tuple[str, ...], values: tuple) -> str:
 
 
 FTE_COLUMNS = ("required_fte", "required_fte_hi_80", "supply_fte", "gap_fte")
-FTE_LABELS = {"required_fte_hi_80": "80 % upper (FTE)"}  # next to "Required (FTE)": short, so the table fits
+# Short labels next to "Required (FTE)", so the table fits at 1400 px (their help says what they are).
+FTE_LABELS = {"required_fte_hi_80": "80 % upper (FTE)", "gap_fte": "Gap (FTE)"}
 # The plan table's columns as a planner reads them after the group's keys (the rest are hidden).
 PLAN_ORDER = ("week", *FTE_COLUMNS, "sla_projected", "backlog_hours_end", "human_tickets")
 
@@ -258,9 +260,7 @@ def _plan_columns(plan: pl.DataFrame, order: tuple[str, ...]) -> dict:
         {
             "week": st.column_config.DateColumn("Week of", format="YYYY-MM-DD", help="Monday of the week (UTC)."),
             "human_tickets": count_column("Tickets", "Human-review tickets the forecast brings that week."),
-            "backlog_hours_end": decimal_column(
-                display_name("backlog_hours_end"), "Work still waiting at the week's end."
-            ),
+            "backlog_hours_end": decimal_column("Backlog (h)", "Hours of work still waiting at the week's end."),
             "sla_projected": share_column(
                 display_name("sla_projected"), "Hours of work cleared within the SLA window."
             ),

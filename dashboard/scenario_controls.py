@@ -243,7 +243,7 @@ def _roster(ctx: PageContext, vendors: list[str], domains: list[str], shrinkage:
             + ", ".join(f"{display_value('vendor', v)} {fte:.1f}" for v, fte in staffed.items())
             + ". Skills: the policy domains a vendor may review (none picked: as in the history); work no vendor is "
             "skilled for is planned without supply. On the floor: the reviewers a vendor keeps at work every hour "
-            "(none: no minimum; the staffing table does not record one)."
+            "(empty: the staffing table's own minimum, where it records one)."
         )
         names = {display_value("vendor", v): v for v in vendors}  # shown by name, kept by identifier
         edited = st.data_editor(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -66,6 +67,14 @@ def _open(page, address: str) -> None:
     page.wait_for_timeout(150)  # charts lay out after the run
 
 
+def _settle(page) -> None:
+    """Wait until the page stays idle: a script run can follow the first, and keys typed into a field while a run
+    redraws it are lost (1 failure in 5 runs of the date test without this). Idle after a second, twice in a row."""
+    for _ in range(2):
+        page.wait_for_timeout(1000)
+        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=120_000)
+
+
 def _shot(page, name: str) -> None:
     """A screenshot of the whole page at WIDTH: the window grows to the app's scrolling height first (Streamlit
     scrolls inside its main area, so a "full page" screenshot would stop at the window's edge)."""
@@ -119,11 +128,15 @@ def test_a_date_typed_into_the_sidebar_period_applies_on_enter(app_server: str, 
 
 
 def test_a_date_typed_into_a_pages_own_date_field_applies_on_enter(app_server: str, browser) -> None:
+    from playwright.sync_api import expect
+
     page = browser.new_page(viewport={"width": WIDTH, "height": 900})
     _open(page, f"{app_server}/benchmark?benchmark.period=2025-06-01..2026-01-10")
+    _settle(page)
     field = page.locator('[data-testid="stMain"] [data-testid="stDateInputField"]')
     field.get_by_role("spinbutton", name="month, Period start date").click()
     page.keyboard.type("0901")
+    expect(field).to_contain_text(re.compile(r"2025\s*/\s*09\s*/\s*01"))  # the keys reached the field
     page.keyboard.press("Enter")
     page.wait_for_function(
         "() => location.search.includes('benchmark.period=2025-09-01..2026-01-10')", timeout=30_000, polling=250

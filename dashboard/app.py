@@ -20,6 +20,7 @@ from dashboard.components import error_panel
 from dashboard.context import PageContext
 from dashboard.filter_bar import filter_bar
 from dashboard.settings import SourceOption, source_options, warehouse_url_from_secrets
+from forecasting.workers import warm
 from pages import benchmark, data_health, forecast, overview, transparency, trends, turnaround, vendors_quality
 from queries.engines import created_days, engine_for
 from queries.errors import SourceError
@@ -126,6 +127,7 @@ def _context(option: SourceOption, user: User) -> PageContext:
                 status.update(label="Demo warehouse generated.", state="complete", expanded=False)
             st.session_state["demo.generated"] = True
         ds, signature = loaders.warehouse(option) if option.is_warehouse else loaders.dataset(option)
+        warm()  # the forecast workers start in the background (a bad BELLWETHER_FORECAST_WORKERS: the panel)
         vendors = loaders.dimension_values(ds, "vendor") if ds.has("tickets", "vendor") else []
         _check_access_vendors(vendors)
         if user.vendor:  # enforced by the engine: every answer, filter value, table and report of this vendor only

@@ -22,6 +22,8 @@ from forecasting import plan_splits, planner
 from forecasting.alerts import evaluate_alerts
 from forecasting.plan import Scenario, planning_inputs
 from forecasting.plan_splits import SplitPlan
+from forecasting.planner import ForecastView
+from forecasting.workers import forecast_workers
 from queries.analyses import dsa, quality, vendors
 from queries.analyses import spikes as spike_queries
 from queries.analyses import trends as trend_queries
@@ -162,7 +164,11 @@ def overview(ds: Source, filters: Filters) -> tuple[list[Kpi], pl.DataFrame, pl.
 
 # --- Forecast & capacity ----------------------------------------------------------------------------------
 
-forecast_view = cached(32, "Forecasting and backtesting…")(planner.forecast_view)
+
+@cached(32, "Forecasting and backtesting…")
+def forecast_view(ds: Source, filters: Filters, by: str | None, horizon_days: int, model: str) -> ForecastView:
+    """`forecasting.planner.forecast_view` with the groups spread over the forecast workers (`forecasting.workers`)."""
+    return planner.forecast_view(ds, filters, by, horizon_days, model, n_jobs=forecast_workers())
 
 
 @cached()

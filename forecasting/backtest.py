@@ -33,7 +33,7 @@ earliest (shortest) training window, and the later folds re-run the model with t
 parameters (ETS: `ETSModel.smooth(params)`; cheap models refit). The earliest window is
 contained in every later one, so no fold ever sees parameters estimated on its own test data.
 `refit="every"` re-estimates at every origin. Each fold's training window is prepared (`open_days`) once for
-all candidates. `forecast_series` spreads series over a process pool (`n_jobs`).
+all candidates. `forecast_series` spreads series over the shared process pool (`n_jobs`, `forecasting.workers`).
 """
 
 from __future__ import annotations
@@ -41,12 +41,10 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import repeat
-from multiprocessing import get_context
 from typing import Literal
 
 import numpy as np
@@ -67,6 +65,7 @@ from forecasting.models import (
     open_days,
     weekday_names,
 )
+from forecasting.workers import discard_pool, shared_pool
 
 DEFAULT_CANDIDATES: tuple[str, ...] = ("seasonal_naive", "ets", "seasonal_regression")
 BASELINE = "seasonal_naive"
@@ -498,7 +497,8 @@ def forecast_series(
 
     `events` (`start`, `end`, `kind`, `title`, optional `policy_domain`, `market`) feed the
     calendar regression; when `policy_domain` or `market` is a `by` column, a series only gets
-    events that concern it (the column empty = all). `n_jobs > 1` uses a process pool.
+    events that concern it (the column empty = all). `n_jobs > 1` spreads the series over the shared process pool of
+    that many workers (`forecasting.workers`); the results are the same as with one.
     """
     by = list(by or [])
     lf = frame.lazy()
@@ -527,22 +527,17 @@ def forecast_series(
             run_options["events"] = events_for(events, key_row)
         runs.append(_SeriesRun.daily(history, name, horizon, folds, fill, refit, run_options, end=end))
     candidates = tuple(candidates)
-    workers = min(n_jobs, len(runs), os.cpu_count() or 1)
+    workers = min(n_jobs, os.cpu_count() or 1)
     outputs = None
-    if workers > 1:
-        # spawn, not fork: Polars' thread pool does not survive a fork. Spawned workers re-import
-        # the caller's main module: a script needs the `if __name__ == "__main__":` guard, and
-        # code fed on stdin cannot spawn at all — then the series run here, one after another.
+    if workers > 1 and len(runs) > 1:
+        # A pool whose worker died is replaced for the next forecast; this one's series run here, one after another.
         try:
-            with ProcessPoolExecutor(
-                max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker
-            ) as pool:
-                chunksize = max(1, len(runs) // (4 * workers))
-                outputs = list(pool.map(_forecast_one, runs, repeat(candidates), chunksize=chunksize))
+            pool = shared_pool(workers)
+            outputs = list(pool.map(_forecast_one, runs, repeat(candidates), chunksize=1))
         except BrokenProcessPool:
-            outputs = None
+            discard_pool(workers)
     if outputs is None:
-        with threadpool_limits(1, user_api="blas"):
+        with threadpool_limits(1, user_api="blas"):  # as in every worker: see forecasting.workers.limit_blas
             outputs = [_forecast_one(run, candidates) for run in runs]
     return SeriesForecasts(
         forecasts=pl.concat([o[0] for o in outputs]) if outputs else pl.DataFrame(schema=FORECAST_SCHEMA),
@@ -560,13 +555,6 @@ def events_for(events: pl.DataFrame, key: dict[str, object]) -> pl.DataFrame:
         if column != "series" and column in events.columns:
             keep = keep & (pl.col(column).is_null() | (pl.col(column).cast(pl.String) == str(value)))
     return events.filter(keep)
-
-
-# Small least-squares problems run fastest on one BLAS thread; with several worker processes
-# (or other busy processes) OpenBLAS' own threads oversubscribe the cores and spin: measured
-# 0.07 s vs 2.5 s for one series' calendar-regression backtest on the 2-core machine.
-def _init_worker() -> None:
-    threadpool_limits(1, user_api="blas")
 
 
 def _forecast_one(run: _SeriesRun, candidates: tuple[str, ...]) -> tuple[pl.DataFrame, dict, pl.DataFrame]:

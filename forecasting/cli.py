@@ -20,6 +20,7 @@ from forecasting.plan_actual import PlanRecord, plan_vs_actual
 from forecasting.plan_splits import SPLITS, split_plan
 from forecasting.planner import forecast_view
 from forecasting.scenarios import SavedScenario, ScenarioStore
+from forecasting.workers import forecast_workers
 from queries.commandline import command_parser, render, run
 from queries.engines import created_days, distinct_values
 from queries.engines.serving import open_served
@@ -180,7 +181,9 @@ def _backtest(args: argparse.Namespace) -> int:
         raise SourceError(
             f"--by {missing[0]!r} is not provided by {args.source}.", fix="Group by a tickets field the source has."
         )
-    result = forecast_series(ticket_series(ds, by=by), by=by, horizon=args.horizon, folds=args.folds)
+    result = forecast_series(
+        ticket_series(ds, by=by), by=by, horizon=args.horizon, folds=args.folds, n_jobs=forecast_workers()
+    )
     columns = ["series", "model", "mase", "baseline_mase", "coverage_80", "coverage_95", "closed_weekdays"]
     print(render(result.scores.select(columns), args.format))
     return 0
@@ -207,7 +210,7 @@ def _plan(args: argparse.Namespace) -> int:
                 quote=", ".join(unknown),
             )
     filters = Filters.of(days[0], end, selections)
-    view = forecast_view(ds, filters, "policy_domain", args.weeks * 7, args.model)
+    view = forecast_view(ds, filters, "policy_domain", args.weeks * 7, args.model, n_jobs=forecast_workers())
     result = split_plan(ds, filters, view, scenario, args.by)
     if result.plan.is_empty():
         raise SourceError(

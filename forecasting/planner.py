@@ -49,9 +49,16 @@ def history_window(ds: Source, filters: Filters) -> Filters:
 
 
 def forecast_view(
-    ds: Source, filters: Filters, by: str | None, horizon_days: int, model: str = "auto", folds: int = 4
+    ds: Source,
+    filters: Filters,
+    by: str | None,
+    horizon_days: int,
+    model: str = "auto",
+    folds: int = 4,
+    n_jobs: int = 1,
 ) -> ForecastView:
-    """Forecast ticket volume per group of `by` (or the total) from the history up to filters.end."""
+    """Forecast ticket volume per group of `by` (or the total) from the history up to filters.end; `n_jobs` > 1
+    spreads the groups over the shared process pool (`forecasting.workers`), with the same results."""
     window = history_window(ds, filters)
     candidates = DEFAULT_CANDIDATES if model == "auto" else (model,)
     events = small_table(ds, "events")
@@ -61,7 +68,13 @@ def forecast_view(
     if by:
         parts_history = ticket_series(ds, by=[by], filters=window)
         parts = forecast_series(
-            parts_history, by=[by], horizon=horizon_days, folds=folds, candidates=candidates, events=events
+            parts_history,
+            by=[by],
+            horizon=horizon_days,
+            folds=folds,
+            candidates=candidates,
+            events=events,
+            n_jobs=n_jobs,
         )
         # Reconciled on the total's days: a part closed when the total is open is a certain 0 then (kept, and its row
         # dropped after); a sparse part's rows on a day the total is closed are dropped (no part ever had tickets then).

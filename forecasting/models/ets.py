@@ -53,6 +53,7 @@ class DampedETS(GaussianForecaster):
             damped_trend=True,
             seasonal="add",
             seasonal_periods=self.season_,
+            initialization_method="heuristic",
         )
 
     def _keep(self, result) -> None:

@@ -94,3 +94,17 @@ def test_the_dashboard_shows_a_bad_worker_count_as_a_panel(monkeypatch: pytest.M
     monkeypatch.setenv(WORKERS_ENV, "2")
     at = run("forecast")
     assert not at.error and at.get("plotly_chart")
+
+
+def blas_threads() -> list[int]:
+    """Threads of every BLAS library loaded in this process, once what a forecast needs is imported."""
+    import statsmodels.tsa.api  # noqa: F401
+    from threadpoolctl import threadpool_info
+
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def test_workers_run_blas_on_one_thread() -> None:
+    # Two workers with a BLAS thread per core each oversubscribe the cores: measured 1.3 s → 7.6 s for a forecast.
+    threads = shared_pool(2).submit(blas_threads).result(timeout=120)
+    assert threads and set(threads) == {1}, threads

@@ -49,7 +49,6 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
-from threadpoolctl import threadpool_limits
 
 from forecasting.models import (
     FORECAST_SCHEMA,
@@ -65,7 +64,7 @@ from forecasting.models import (
     open_days,
     weekday_names,
 )
-from forecasting.workers import discard_pool, shared_pool
+from forecasting.workers import discard_pool, limit_blas, shared_pool
 
 DEFAULT_CANDIDATES: tuple[str, ...] = ("seasonal_naive", "ets", "seasonal_regression")
 BASELINE = "seasonal_naive"
@@ -537,7 +536,7 @@ def forecast_series(
         except BrokenProcessPool:
             discard_pool(workers)
     if outputs is None:
-        with threadpool_limits(1, user_api="blas"):  # as in every worker: see forecasting.workers.limit_blas
+        with limit_blas():  # as in every worker
             outputs = [_forecast_one(run, candidates) for run in runs]
     return SeriesForecasts(
         forecasts=pl.concat([o[0] for o in outputs]) if outputs else pl.DataFrame(schema=FORECAST_SCHEMA),

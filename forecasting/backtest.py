@@ -499,6 +499,44 @@ def forecast_series(
     events that concern it (the column empty = all). `n_jobs > 1` spreads the series over the shared process pool of
     that many workers (`forecasting.workers`); the results are the same as with one.
     """
+    options = dict(options, candidates=candidates, events=events, fill=fill, refit=refit, separator=separator)
+    return forecast_frames([(frame, by)], horizon, folds, n_jobs=n_jobs, **options)[0]
+
+
+def forecast_frames(
+    frames: Sequence[tuple[pl.DataFrame | pl.LazyFrame, Sequence[str] | None]],
+    horizon: int = 28,
+    folds: int = 4,
+    *,
+    candidates: Sequence[str] = DEFAULT_CANDIDATES,
+    events: pl.DataFrame | None = None,
+    fill: Fill = "zero",
+    refit: Literal["first", "every"] = "first",
+    n_jobs: int = 1,
+    separator: str = " / ",
+    **options,
+) -> list[SeriesForecasts]:
+    """`forecast_series` of each (frame, by) pair, all their series in one pass over the workers (a total and its
+    parts keep both workers busy to the end)."""
+    prepared = [
+        _series_runs(frame, by, horizon, folds, events, fill, refit, separator, options) for frame, by in frames
+    ]
+    outputs = iter(_run_all([run for _, runs in prepared for run in runs], tuple(candidates), n_jobs))
+    return [_collected([next(outputs) for _ in runs], keys) for keys, runs in prepared]
+
+
+def _series_runs(
+    frame: pl.DataFrame | pl.LazyFrame,
+    by: Sequence[str] | None,
+    horizon: int,
+    folds: int,
+    events: pl.DataFrame | None,
+    fill: Fill,
+    refit: str,
+    separator: str,
+    options: dict,
+) -> tuple[pl.DataFrame, list[_SeriesRun]]:
+    """The series of one frame (see `forecast_series`): their keys and runs."""
     by = list(by or [])
     lf = frame.lazy()
     names = lf.collect_schema().names()
@@ -525,19 +563,22 @@ def forecast_series(
         if events is not None:
             run_options["events"] = events_for(events, key_row)
         runs.append(_SeriesRun.daily(history, name, horizon, folds, fill, refit, run_options, end=end))
-    candidates = tuple(candidates)
+    return keys, runs
+
+
+def _run_all(runs: list[_SeriesRun], candidates: tuple[str, ...], n_jobs: int) -> list[tuple]:
+    """`_forecast_one` of every run, in order: over the shared pool with `n_jobs` > 1 and several runs."""
     workers = min(n_jobs, os.cpu_count() or 1)
-    outputs = None
     if workers > 1 and len(runs) > 1:
-        # A pool whose worker died is replaced for the next forecast; this one's series run here, one after another.
         try:
-            pool = shared_pool(workers)
-            outputs = list(pool.map(_forecast_one, runs, repeat(candidates), chunksize=1))
-        except BrokenProcessPool:
+            return list(shared_pool(workers).map(_forecast_one, runs, repeat(candidates), chunksize=1))
+        except BrokenProcessPool:  # a worker died: the pool is replaced for the next forecast, these run here
             discard_pool(workers)
-    if outputs is None:
-        with limit_blas():  # as in every worker
-            outputs = [_forecast_one(run, candidates) for run in runs]
+    with limit_blas():  # as in every worker
+        return [_forecast_one(run, candidates) for run in runs]
+
+
+def _collected(outputs: list[tuple], keys: pl.DataFrame) -> SeriesForecasts:
     return SeriesForecasts(
         forecasts=pl.concat([o[0] for o in outputs]) if outputs else pl.DataFrame(schema=FORECAST_SCHEMA),
         scores=pl.DataFrame([o[1] for o in outputs], schema=SCORES_SCHEMA),

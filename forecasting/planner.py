@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import polars as pl
 
-from forecasting.backtest import DEFAULT_CANDIDATES, forecast_series
+from forecasting.backtest import DEFAULT_CANDIDATES, forecast_frames
 from forecasting.erlang import required_agents
 from forecasting.history import ticket_series
 from forecasting.intraday import intraday_profile, split_intraday
@@ -63,19 +63,14 @@ def forecast_view(
     candidates = DEFAULT_CANDIDATES if model == "auto" else (model,)
     events = small_table(ds, "events")
     total_history = ticket_series(ds, filters=window)
-    total = forecast_series(total_history, horizon=horizon_days, folds=folds, candidates=candidates, events=events)
-    note = ""
+    frames: list[tuple[pl.DataFrame, list[str] | None]] = [(total_history, None)]
     if by:
         parts_history = ticket_series(ds, by=[by], filters=window)
-        parts = forecast_series(
-            parts_history,
-            by=[by],
-            horizon=horizon_days,
-            folds=folds,
-            candidates=candidates,
-            events=events,
-            n_jobs=n_jobs,
-        )
+        frames.append((parts_history, [by]))
+    total, *grouped = forecast_frames(frames, horizon_days, folds, candidates=candidates, events=events, n_jobs=n_jobs)
+    note = ""
+    if by:
+        parts = grouped[0]  # the total and the parts are forecast in one pass over the workers
         # Reconciled on the total's days: a part closed when the total is open is a certain 0 then (kept, and its row
         # dropped after); a sparse part's rows on a day the total is closed are dropped (no part ever had tickets then).
         scores = pl.concat([parts.scores, total.scores])

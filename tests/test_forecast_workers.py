@@ -108,3 +108,17 @@ def test_workers_run_blas_on_one_thread() -> None:
     # Two workers with a BLAS thread per core each oversubscribe the cores: measured 1.3 s → 7.6 s for a forecast.
     threads = shared_pool(2).submit(blas_threads).result(timeout=120)
     assert threads and set(threads) == {1}, threads
+
+
+def test_frames_forecast_together_equal_each_forecast_alone() -> None:
+    from forecasting.backtest import forecast_frames, forecast_series
+    from tests.test_backtest import many_series
+
+    parts = many_series()
+    total = parts.group_by("ds").agg(pl.col("y").sum()).sort("ds")
+    together = forecast_frames([(total, None), (parts, ["g"])], 14, 2, n_jobs=2)
+    alone = [forecast_series(total, None, 14, 2), forecast_series(parts, ["g"], 14, 2)]
+    for one, with_others in zip(alone, together, strict=True):
+        assert_frame_equal(one.forecasts, with_others.forecasts)
+        assert_frame_equal(one.scores, with_others.scores)
+        assert_frame_equal(one.keys, with_others.keys)

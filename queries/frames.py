@@ -62,6 +62,41 @@ def open_span(boundaries: pl.Series) -> tuple[pl.Expr, pl.Expr]:
     return first.alias("first_open"), last.alias("last_open")
 
 
+def with_oldest_open(
+    flow: pl.DataFrame, tickets: pl.LazyFrame, groups: pl.DataFrame, windows: pl.DataFrame, by: list[str]
+) -> pl.DataFrame:
+    """The backlog `flow` (`_group`, `boundary`, `window_end`, ...) with `oldest_open_hours`: the age at each window end
+    of the oldest of `tickets` (valid rows: `created_at`, `closed_at`, the `by` columns) open then in its group
+    (`groups`: `_group` and `by`; null when none is open). `tickets` need only hold those open at some window end.
+
+    In a group's tickets sorted by creation, the oldest open at a boundary is the first whose last open boundary
+    reaches it (running maximum), provided it was already open then."""
+    first_open, last_open = open_span(windows["window_end"])
+    spans = tickets.with_columns(first_open, last_open).filter(pl.col("first_open") <= pl.col("last_open")).collect()
+    in_groups = (
+        spans.join(groups.select("_group", *by), on=by, nulls_equal=True)
+        if by
+        else spans.with_columns(pl.lit(0, pl.UInt32).alias("_group"))
+    )
+    reach = (
+        in_groups.sort("_group", "created_at")
+        .with_columns(pl.col("last_open").cum_max().over("_group").alias("reach"))
+        .unique(["_group", "reach"], keep="first", maintain_order=True)
+        .select("_group", "reach", "first_open", "created_at")
+    )
+    return (
+        flow.join_asof(
+            reach, left_on="boundary", right_on="reach", by="_group", strategy="forward", check_sortedness=False
+        )
+        .with_columns(
+            pl.when(pl.col("first_open") <= pl.col("boundary"))
+            .then(duration_hours("created_at", "window_end"))
+            .alias("oldest_open_hours")
+        )
+        .drop("reach", "first_open", "created_at")
+    )
+
+
 def open_during(filters: Filters) -> pl.Expr:
     """True for tickets in the selected groups that are open at some instant of the selected days or arrive in them;
     never one closed at an unknown time (CLOSED_UNKNOWN), which the backlog leaves out."""

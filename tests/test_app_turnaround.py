@@ -177,6 +177,4 @@ def assert_turnaround_shows_what_the_rows_show(at: AppTest, rows: AppTest, tab: 
     assert len(at.get("plotly_chart")) == charts > 0, tab
     assert len(at.dataframe) == len(rows.dataframe), tab
     for got, want in zip([d.value for d in at.dataframe], [d.value for d in rows.dataframe], strict=True):
-        if "oldest_open_hours" in got and got["oldest_open_hours"].isna().all():  # rollups: not from daily counts
-            got, want = got.drop(columns="oldest_open_hours"), want.drop(columns="oldest_open_hours")
         pandas_frame_equal(got, want, check_exact=False, rtol=PERCENTILE_ERROR_BOUND)

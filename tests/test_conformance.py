@@ -71,7 +71,6 @@ KNOWN_GAPS = (  # the first refusing gap that applies decides; null measures add
         "rollups group by the filter dimensions only (and sla by sla_rule)",
         when=lambda case: not set(case.by) <= {*ROLLUP_DIMENSIONS, "sla_rule"},
     ),
-    Gap(ROLLUPS, ("backlog",), "an open ticket's age is not derivable from daily counts", null=("oldest_open_hours",)),
     Gap(
         ("rollups_over_limit",),
         WITH_PERCENTILES,

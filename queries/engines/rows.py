@@ -30,7 +30,7 @@ from queries.frames import (
     human_decisions,
     open_at,
     open_during,
-    open_span,
+    with_oldest_open,
     with_sla_outcome,
     with_time_flags,
 )
@@ -237,28 +237,7 @@ def _backlog(ds: Dataset, filters: Filters, by: list[str], period: str | None) -
     closures = count(tickets.filter(pl.col("closed_at") < filters.end_before), "closed_at", "closures", keys)
     before = count(tickets.filter(pl.col("created_at") < filters.start_at), None, "open_before", by)
     flow = backlog_flow(grid, arrivals, closures, before, keys, by)
-    # Oldest open ticket at each end boundary: in a group's tickets sorted by creation, the first whose last open
-    # boundary reaches the boundary (running maximum), provided it was already open then.
-    first_open, last_open = open_span(windows["window_end"])
-    spans = tickets.with_columns(first_open, last_open).filter(pl.col("first_open") <= pl.col("last_open")).collect()
-    reach = (
-        (
-            spans.join(groups, on=by, nulls_equal=True)
-            if by
-            else spans.with_columns(pl.lit(0, pl.UInt32).alias("_group"))
-        )
-        .sort("_group", "created_at")
-        .with_columns(pl.col("last_open").cum_max().over("_group").alias("reach"))
-        .unique(["_group", "reach"], keep="first", maintain_order=True)
-        .select("_group", "reach", "first_open", "created_at")
-    )
-    out = flow.join_asof(
-        reach, left_on="boundary", right_on="reach", by="_group", strategy="forward", check_sortedness=False
-    ).with_columns(
-        pl.when(pl.col("first_open") <= pl.col("boundary"))
-        .then(duration_hours("created_at", "window_end"))
-        .alias("oldest_open_hours")
-    )
+    out = with_oldest_open(flow, tickets, groups, windows, by)
     return out.select(*keys, "open_start", "arrivals", "closures", "open_end", "oldest_open_hours")
 
 

@@ -33,7 +33,7 @@ from queries.engines.rollups.storage import (
 )
 from queries.engines.rows import RowsEngine
 from queries.filters import Filters, period_expr
-from queries.frames import open_at_a_day_end, sla_late
+from queries.frames import open_at_a_day_end, sla_late, with_oldest_open, with_time_flags
 from queries.histogram import percentiles
 from queries.sla import SlaPolicy
 from queries.sources.dataset import Dataset
@@ -391,7 +391,11 @@ def _backlog(r, filters, by, period, keys):
     groups = groups.with_columns(pl.col("k0", "c0").fill_null(0))
     if by:  # without grouping there is always the one group, as in queries.metrics
         groups = groups.filter(pl.col("c1") - pl.col("k0") > 0)
-    groups = groups.with_columns((pl.col("c0") - pl.col("k0")).alias("open_before")).select(*by, "open_before")
+    groups = (
+        groups.with_columns((pl.col("c0") - pl.col("k0")).alias("open_before"))
+        .select(*by, "open_before")
+        .with_row_index("_group")
+    )
     day_filters = Filters.of(filters.start, filters.end, filters.selections())
     arrivals = _sum(_select(r, created, day_filters, period), keys, ["tickets"]).rename({"tickets": "arrivals"})
     closures = _sum(_select(r, level.closed, day_filters, period), keys, ["closures"])
@@ -399,21 +403,30 @@ def _backlog(r, filters, by, period, keys):
     flow = grid
     for part in (arrivals, closures):
         flow = flow.join(part, on=keys, how="left", nulls_equal=True) if keys else flow.join(part, how="cross")
-    group_id = pl.struct(by) if by else pl.lit(0)
     flow = (
         flow.with_columns(pl.col("arrivals", "closures").fill_null(0))
-        .sort([*by, "boundary"], nulls_last=False)
+        .sort("_group", "boundary")
         .with_columns(
-            (pl.col("open_before") + (pl.col("arrivals") - pl.col("closures")).cum_sum().over(group_id)).alias(
+            (pl.col("open_before") + (pl.col("arrivals") - pl.col("closures")).cum_sum().over("_group")).alias(
                 "open_end"
             )
         )
-        .with_columns(
-            (pl.col("open_end") - pl.col("arrivals") + pl.col("closures")).alias("open_start"),
-            pl.lit(None, pl.Float64).alias("oldest_open_hours"),  # not derivable from daily counts
-        )
+        .with_columns((pl.col("open_end") - pl.col("arrivals") + pl.col("closures")).alias("open_start"))
     )
+    flow = _with_oldest_open(r, flow, filters, groups, windows, by)
     return flow.select(*keys, "open_start", "arrivals", "closures", "open_end", "oldest_open_hours")
+
+
+def _with_oldest_open(
+    r: Rollups, flow: pl.DataFrame, filters: Filters, groups: pl.DataFrame, windows: pl.DataFrame, by: list[str]
+) -> pl.DataFrame:
+    """The backlog flow with `oldest_open_hours` from the tickets open at a day end of the period, read from the
+    source's rows as `open_tickets` reads them (few; the same read); null for rollups built without rows."""
+    if r.read_rows is None:
+        return flow.with_columns(pl.lit(None, pl.Float64).alias("oldest_open_hours"))
+    rows = with_time_flags(r.read_rows(open_at_a_day_end(filters, as_read=True)).lazy())
+    tickets = rows.filter(open_at_a_day_end(filters) & filters.dimension_expr())
+    return with_oldest_open(flow, tickets, _as_text(r, groups, by, []), windows, by)
 
 
 _QUERIES = {

@@ -419,7 +419,8 @@ def field_checks(table: Table, present: Collection[str], raw: dict[str, str]) ->
         if f.kind != Kind.STRING:
             unreadable = pl.col(raw[f.name]).is_not_null() & value.is_null()
             if f.kind == Kind.TIMESTAMP:  # the hint is computed only where unreadable (cheap)
-                hint = epoch_hint(pl.when(unreadable).then(pl.col(raw[f.name]).cast(pl.String)))
+                # Cast after the when: Polars would otherwise compute the cast of every row once for the three hints.
+                hint = epoch_hint(pl.when(unreadable).then(pl.col(raw[f.name])).cast(pl.String))
                 setting = f"[{table.name}.datetime_formats] {f.name}"
                 own += [(hint == u, f'unparseable {f.name} (a number: set {setting} = "{u}")') for u in EPOCH_US]
             own.append((unreadable, f"unparseable {f.name}"))

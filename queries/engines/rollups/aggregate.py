@@ -57,45 +57,48 @@ def histograms(
 ) -> dict[tuple[str, ...], pl.DataFrame]:
     """Per histogram level, (day, dimension, bucket, measure, count) of each measure's buckets (−1: no value).
 
-    `days` are days since 1970 of every row. Counted with numpy.bincount over a dense day × dimension × bucket
+    `days` are days since 1970 of every row. Counted with numpy.bincount over a dense day × dimension × slot
     index (scanning even a sparse index is faster than hashing it), or with a hash group-by on the same index
-    when it would not fit in memory; bucket slot 0 of every cell collects the rows without a value. The level
-    without dimensions is the sum of the first dimension's level."""
+    when it would not fit in memory. Each measure's slots number only the buckets it holds (1, 2, …; slot 0
+    collects the rows without a value), so the index spans no empty buckets."""
     first_day = int(days.min()) if days.size else 0
     n_days = int(days.max()) - first_day + 1 if days.size else 1
-    slots = {m: b.astype(np.intp) + 1 for m, b in buckets.items()}
-    width = max((int(b.max()) for b in slots.values() if b.size), default=0) + 1
     offset = days.astype(np.intp) - first_day
+    slots, held = {}, {}  # per measure: each row's slot, and the bucket each slot from 1 on stands for
+    for measure, values in buckets.items():
+        held[measure] = np.flatnonzero(np.bincount(values.astype(np.intp) + 1)[1:]).astype(np.int16)
+        number = np.zeros(int(held[measure].max(initial=-1)) + 2, np.intp)
+        number[held[measure] + 1] = np.arange(1, held[measure].size + 1)
+        slots[measure] = number[values + 1]
+    width = max((h.size for h in held.values()), default=0) + 1
     out = {}
-    for level in HIST_LEVELS[1:]:
-        codes, values = dense[level[0]]
-        n_cells = n_days * values.len() * width
+    for level in HIST_LEVELS:
+        codes, values = dense[level[0]] if level else (0, pl.Series([None], dtype=pl.UInt32))
         base = (offset * values.len() + codes) * width
         frames = []
         for measure, slot in slots.items():
-            index = base + slot
-            if n_cells <= DENSE_CELLS:
-                counts = np.bincount(index, minlength=n_cells)
-                cells = np.flatnonzero(counts)
-                cells = cells[cells % width != 0]
-                counts = counts[cells]
-            else:
-                grouped = pl.DataFrame({"i": index}).group_by("i").len().filter(pl.col("i") % width != 0)
-                cells, counts = grouped["i"].to_numpy(), grouped["len"].to_numpy()
+            cells, counts = _counted(base + slot, n_days * values.len() * width, width)
             cell, slot_of = np.divmod(cells, width)
             day, code = np.divmod(cell, values.len())
-            frames.append(
-                pl.DataFrame(
-                    {
-                        "day": pl.Series((day + first_day).astype(np.int32)).cast(pl.Date),
-                        level[0]: values.gather(code),
-                        "bucket": (slot_of - 1).astype(np.int16),
-                        "measure": np.full(cells.size, measure, np.uint8),
-                        "count": counts.astype(np.uint32),
-                    }
-                )
-            )
+            frame = {"day": pl.Series((day + first_day).astype(np.int32)).cast(pl.Date)}
+            frame |= {level[0]: values.gather(code)} if level else {}
+            frame |= {
+                "bucket": held[measure][slot_of - 1],
+                "measure": np.full(cells.size, measure, np.uint8),
+                "count": counts.astype(np.uint32),
+            }
+            frames.append(pl.DataFrame(frame))
         out[level] = pl.concat(frames)
-    first = out[HIST_LEVELS[1]].drop(HIST_LEVELS[1][0])
-    out[()] = first.group_by("day", "bucket", "measure").agg(pl.col("count").sum()).select(first.columns)
     return out
+
+
+def _counted(index: np.ndarray, n_cells: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The cells of `index` (0 … n_cells − 1) that occur and how often, leaving out every cell of slot 0 (a multiple
+    of width)."""
+    if n_cells <= DENSE_CELLS:
+        counts = np.bincount(index, minlength=n_cells)
+        counts[::width] = 0
+        cells = np.flatnonzero(counts)
+        return cells, counts[cells]
+    grouped = pl.DataFrame({"i": index}).group_by("i").len().filter(pl.col("i") % width != 0)
+    return grouped["i"].to_numpy(), grouped["len"].to_numpy()

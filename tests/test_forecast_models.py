@@ -242,6 +242,37 @@ def test_calendar_regression_terms_are_the_same_read_from_a_longer_span(closed: 
     assert_frame_equal(CalendarRegression().fit(frame.head(600)).predict(56), model.predict(56))
 
 
+@pytest.mark.parametrize("closed", [(), (6, 7)])
+def test_calendar_regression_event_columns_are_the_same_read_from_a_longer_span(closed: tuple[int, ...]) -> None:
+    """The event regressors a fit and its forecast read from a cached span (`_span_event_columns`) equal
+    `event_regressors` of their own open days, across a year with a holiday listed once (repeated the next year)."""
+    from forecasting.models.calendar_regression import _span_event_columns, event_regressors
+
+    frame = history(800, yearly=0.3).with_columns(
+        pl.when(pl.col("ds").dt.weekday().is_in(list(closed))).then(0.0).otherwise(pl.col("y")).alias("y")
+    )
+    start = frame["ds"][0]
+    events = pl.DataFrame(
+        {
+            "start": [start + timedelta(days=d) for d in (40, 200, 420)],
+            "end": [start + timedelta(days=d) for d in (40, 203, 420)],
+            "kind": ["holiday", "news_event", "policy_change"],
+            "title": ["Founders day", "Outage wave", "New rules"],
+        }
+    )
+    model = CalendarRegression(events=events).fit(frame.head(500))
+    days = model.dates_.to_list()
+    ahead = model._future_days(60)
+    assert model.events_span_ > len(days) + 60
+    for periods, own_days in ((len(days), days), (len(days) + 60, days + ahead)):
+        cached, own = model._event_columns(periods), event_regressors(events, own_days)
+        assert cached.keys() == own.keys() and len(own) == 3
+        for name, column in own.items():
+            assert np.array_equal(cached[name], column), name
+    _span_event_columns.cache_clear()
+    assert_frame_equal(CalendarRegression(events=events).fit(frame.head(500)).predict(60), model.predict(60))
+
+
 def test_counted_open_days_of_a_calendar_prefix_equal_open_days() -> None:
     """A zero-filled calendar's first days (a backtest fold's window) give the same open days and closed weekdays
     without re-indexing (`counted_open_days`) as through `open_days`; weekends count as closed only after 4 weeks."""

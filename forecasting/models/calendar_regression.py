@@ -144,6 +144,16 @@ class CalendarRegression(GaussianForecaster):
     def _lags(self) -> list[int]:
         return sorted({*self.ar_lags, self.season_})
 
+    def _event_columns(self, periods: int) -> dict[str, np.ndarray]:
+        """`event_regressors` of the first `periods` open days from the history's first day: rows of one computation
+        over the span the deterministic terms use (every fold of a backtest, and its forecast, starts on that day)."""
+        if self.events is None or self.events.height == 0:
+            return {}
+        if periods > self.events_span_:
+            return event_regressors(self.events, _open_days(self.start_, self.weekdays_, periods))
+        columns = _span_event_columns(_Identity(self.events), self.start_, self.weekdays_, self.events_span_)
+        return {name: column[:periods] for name, column in columns.items()}
+
     def _fit(self, y: np.ndarray) -> None:
         import pandas as pd
         from statsmodels.tsa.ar_model import AutoReg
@@ -160,7 +170,8 @@ class CalendarRegression(GaussianForecaster):
         span = -(-(n + 1) // TERMS_BLOCK) * TERMS_BLOCK + TERMS_BLOCK
         terms = _calendar_terms(self.start_, self.weekdays_, span, self.trend, yearly_order)
         self.process_ = _sliced_process()(index, terms, **_process_options(self.season_, self.trend, yearly_order))
-        regressors = event_regressors(self.events, self.dates_.to_list())
+        self.events_span_ = span  # the event regressors are read from the same span's (`_event_columns`)
+        regressors = self._event_columns(n)
         kept: dict[str, np.ndarray] = {}
         seen: set[bytes] = set()
         for name, column in regressors.items():
@@ -191,7 +202,7 @@ class CalendarRegression(GaussianForecaster):
         exog_oos = None
         if self.exog_names_:
             ahead = self._future_days(steps)
-            future = event_regressors(self.events, self.dates_.to_list() + ahead)
+            future = self._event_columns(n + steps)
             # News events and outages are unplanned: they explain past spikes, but the forecast
             # never assumes one continues or recurs. Holidays and launches are planned and known.
             exog_oos = pd.DataFrame(
@@ -222,6 +233,38 @@ def _process_options(season: int, trend: bool, yearly_order: int) -> dict:
 
     extra = [CalendarFourier(freq="YE", order=yearly_order)] if yearly_order > 0 else []
     return {"constant": True, "order": 1 if trend else 0, "seasonal": True, "period": season, "additional_terms": extra}
+
+
+def _open_days(first: date, weekdays: tuple[int, ...], periods: int) -> list[date]:
+    """`periods` open days from `first` (as `_open_day_index`) as dates."""
+    return [ts.date() for ts in _open_day_index(first, weekdays, periods)]
+
+
+class _Identity:
+    """A key that is its object's identity, holding the object (so the identity is not reused while it is a key)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Identity) and other.obj is self.obj
+
+
+@lru_cache(maxsize=32)
+def _span_event_columns(
+    events: _Identity, first: date, weekdays: tuple[int, ...], periods: int
+) -> dict[str, np.ndarray]:
+    """`event_regressors` of the `periods` open days from `first` (each day's value depends on that day alone, so a
+    shorter history's columns are their first rows). Read-only: callers slice, never write."""
+    columns = event_regressors(events.obj, _open_days(first, weekdays, periods))
+    for column in columns.values():
+        column.flags.writeable = False
+    return columns
 
 
 @lru_cache(maxsize=32)

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from forecasting.models.base import Z80, Bands, Fill, Forecaster, GaussianForecaster, Transform
+from forecasting.models.base import Bands, Fill, Forecaster, GaussianForecaster, Transform
 from forecasting.models.baselines import SeasonalNaive
 
 
@@ -66,11 +66,10 @@ class DampedETS(GaussianForecaster):
     def _predict(self, steps: int) -> Bands:
         n = self.n_obs_
         prediction = self.result_.get_prediction(start=n, end=n + steps - 1)
-        frame80 = prediction.summary_frame(alpha=0.20)
-        mu = frame80["mean"].to_numpy()
-        # The exact intervals are Gaussian on the model scale: recover the variance from the 80 %
-        # half-width so both intervals and the bias adjustment come from the same distribution.
-        var = ((frame80["pi_upper"].to_numpy() - mu) / Z80) ** 2
+        # Gaussian on the model scale with the exact variance summary_frame's intervals use: the intervals and the
+        # bias adjustment come from it.
+        mu = np.asarray(prediction.predicted_mean, dtype=float)
+        var = np.asarray(prediction.var_pred_mean, dtype=float)
         return self._gaussian_bands(mu, var)
 
 

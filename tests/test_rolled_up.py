@@ -77,3 +77,31 @@ def test_transparency_figures_from_rollups_equal_the_rows_but_those_needing_rows
         assert {k: v for k, v in have.items() if k != "value"} == {k: v for k, v in want.items() if k != "value"}
         tolerance = PERCENTILE_ERROR_BOUND if want["unit"] in ("minutes", "hours") else 1e-12
         assert have["value"] == pytest.approx(want["value"], rel=tolerance), want["figure"]
+
+
+def test_a_question_asked_again_is_answered_from_the_last_answers(sources, monkeypatch: pytest.MonkeyPatch):
+    import queries.engines.rollups.engine as engine_module
+    from queries.engines import scope
+    from queries.metrics import summarize
+    from queries.sla import load_sla_policy
+
+    _, large = sources
+    asked = []
+    compute = engine_module.rollup_summary
+
+    def counted(*args, **kwargs) -> pl.DataFrame:
+        asked.append(args[1:3])
+        return compute(*args, **kwargs)
+
+    monkeypatch.setattr(engine_module, "rollup_summary", counted)
+    period = Filters(DEMO_END - dt.timedelta(days=27), DEMO_END)  # a question no other test of the module asks
+    first = summarize(large, "sla", period, ["vendor"], sla_policy=load_sla_policy())
+    again = summarize(large, "sla", period, ["vendor"], sla_policy=load_sla_policy())  # an equal policy object
+    assert len(asked) == 1 and again.equals(first)
+    summarize(large, "sla", period, ["market"], sla_policy=load_sla_policy())  # another grouping: computed
+    summarize(large, "sla", period.previous(), ["vendor"], sla_policy=load_sla_policy())  # another period: computed
+    assert len(asked) == 3
+    vendor = first["vendor"].drop_nulls()[0]
+    own = summarize(scope(large, vendor), "sla", period, ["vendor"], sla_policy=load_sla_policy())
+    assert len(asked) == 4 and own["vendor"].to_list() == [vendor]  # the vendor's own question, never the full answer
+    assert own.equals(first.filter(pl.col("vendor") == vendor))

@@ -74,6 +74,12 @@ class RollupsEngine(EngineBase):
     def summarize(
         self, metric: str, filters: Filters, by: list[str], period: str | None, sla_policy: SlaPolicy | None
     ) -> pl.DataFrame:
+        question = (metric, filters, tuple(by), period, None if sla_policy is None else sla_policy.terms)
+        return self.source.answers(question, lambda: self._summarize(metric, filters, by, period, sla_policy))
+
+    def _summarize(
+        self, metric: str, filters: Filters, by: list[str], period: str | None, sla_policy: SlaPolicy | None
+    ) -> pl.DataFrame:
         if metric == "per_million_dau":
             return self.per_million_dau(filters, by, period)
         if metric == "qa_accuracy":  # the rows engine's, over the reviews and their tickets' dimensions

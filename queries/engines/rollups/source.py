@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from queries.contract import TICKETS
 from queries.engines.rollups.build import build_rollups
-from queries.engines.rollups.storage import EXACT_ROWS_LIMIT, Rollups
+from queries.engines.rollups.storage import EXACT_ROWS_LIMIT, RecentAnswers, Rollups
 from queries.progress import Progress
 from queries.sources.dataset import read_tables
 from queries.sources.files import TableFiles, locate_tables, source_signature
@@ -41,6 +41,7 @@ class RolledUpSource:
     rollups: Rollups
     tables: dict[str, pl.DataFrame]  # every table except tickets, valid rows in contract schema
     reports: dict[str, TableReport]  # every table, tickets included
+    answers: RecentAnswers = field(default_factory=RecentAnswers, repr=False)  # the engine's recent summaries
 
     def has(self, table: str, *fields: str) -> bool:
         """True when the table is present and every named field was provided by the source (as Dataset.has)."""
@@ -123,9 +124,9 @@ def _tickets_report(files: TableFiles, r: Rollups, timezone: str | None) -> Tabl
 def _unknown_values(r: Rollups) -> tuple[UnknownValues, ...]:
     """Per field with fixed values (in contract order), its unknown values, most rows first (as the loader's)."""
     out = []
-    for field in TICKETS.fields:
-        counts = sorted(((-n, v) for (f, v), n in r.unknown.items() if f == field.name))
+    for spec in TICKETS.fields:
+        counts = sorted(((-n, v) for (f, v), n in r.unknown.items() if f == spec.name))
         if counts:
             values = tuple((v, -n) for n, v in counts[:MAX_UNKNOWN_VALUES])
-            out.append(UnknownValues(field.name, field.values or (), values))
+            out.append(UnknownValues(spec.name, spec.values or (), values))
     return tuple(out)

@@ -16,7 +16,7 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,6 +117,29 @@ class RecentReads:
             while len(self._answers) > self._keep:
                 self._answers.popitem(last=False)
             return rows
+
+
+class RecentAnswers:
+    """A rolled-up source's last answers by question (metric, filters, grouping, period, SLA terms): the parts of a
+    page asking the same question (the Overview's tiles, their goals and change hints, the targets) compute it once.
+    A rolled-up source never changes once opened (a changed input is a new source), so an answer stays right."""
+
+    def __init__(self, keep: int = 128) -> None:
+        self._keep = keep
+        self._answers: OrderedDict[Hashable, pl.DataFrame] = OrderedDict()
+        self._lock = threading.Lock()  # Streamlit runs sessions in threads
+
+    def __call__(self, question: Hashable, answer: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+        with self._lock:
+            if question in self._answers:
+                self._answers.move_to_end(question)
+                return self._answers[question]
+        out = answer()  # outside the lock: other sessions' questions do not wait for this one
+        with self._lock:
+            self._answers[question] = out
+            while len(self._answers) > self._keep:
+                self._answers.popitem(last=False)
+        return out
 
 
 @dataclass(frozen=True, eq=False)

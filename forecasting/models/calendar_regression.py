@@ -149,9 +149,10 @@ class CalendarRegression(GaussianForecaster):
         over the span the deterministic terms use (every fold of a backtest, and its forecast, starts on that day)."""
         if self.events is None or self.events.height == 0:
             return {}
-        if periods > self.events_span_:
+        span = _terms_span(self.n_obs_)
+        if periods > span:
             return event_regressors(self.events, _open_days(self.start_, self.weekdays_, periods))
-        columns = _span_event_columns(_Identity(self.events), self.start_, self.weekdays_, self.events_span_)
+        columns = _span_event_columns(_Identity(self.events), self.start_, self.weekdays_, span)
         return {name: column[:periods] for name, column in columns.items()}
 
     def _fit(self, y: np.ndarray) -> None:
@@ -167,10 +168,9 @@ class CalendarRegression(GaussianForecaster):
         if self.yearly_order > 0 and not yearly_order:
             notes.append(f"less than {self.min_yearly_days} days of history: no yearly seasonality")
         # Every fold of a backtest starts on the same day: the terms of a longer span, computed once, serve them all.
-        span = -(-(n + 1) // TERMS_BLOCK) * TERMS_BLOCK + TERMS_BLOCK
+        span = _terms_span(n)
         terms = _calendar_terms(self.start_, self.weekdays_, span, self.trend, yearly_order)
         self.process_ = _sliced_process()(index, terms, **_process_options(self.season_, self.trend, yearly_order))
-        self.events_span_ = span  # the event regressors are read from the same span's (`_event_columns`)
         regressors = self._event_columns(n)
         kept: dict[str, np.ndarray] = {}
         seen: set[bytes] = set()
@@ -233,6 +233,12 @@ def _process_options(season: int, trend: bool, yearly_order: int) -> dict:
 
     extra = [CalendarFourier(freq="YE", order=yearly_order)] if yearly_order > 0 else []
     return {"constant": True, "order": 1 if trend else 0, "seasonal": True, "period": season, "additional_terms": extra}
+
+
+def _terms_span(n: int) -> int:
+    """Open days of the cached terms and event regressors for a history of `n` open days: whole blocks past it, so
+    every fold of a backtest and its forecast read one computation."""
+    return -(-(n + 1) // TERMS_BLOCK) * TERMS_BLOCK + TERMS_BLOCK
 
 
 def _open_days(first: date, weekdays: tuple[int, ...], periods: int) -> list[date]:
